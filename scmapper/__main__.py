@@ -1,0 +1,5 @@
+import sys
+
+from scmapper.cli import main
+
+sys.exit(main())

@@ -1,0 +1,81 @@
+"""The one exception hierarchy, and the exit code each kind of failure maps to.
+
+Exit codes are a contract with the programs that call scmapper (the HelloID agent,
+schedulers): 0 ok, 1 the action failed on its data, 2 usage, mapping or malformed
+input, 3 internal error (a bug).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_DATA = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a file, located as file:line:col (1-based)."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "col": self.col, "message": self.message}
+
+
+class ScmapperError(Exception):
+    """Base class of every error scmapper reports to its user."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class UsageError(ScmapperError):
+    """The command line asks for something impossible (missing file, bad option value)."""
+
+    exit_code = EXIT_USAGE
+
+
+class MappingError(ScmapperError):
+    """A mapping file is unreadable or invalid; carries every problem found in it."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class EventError(ScmapperError):
+    """An event is not a valid event: not JSON, not an object, unknown action, no person."""
+
+    exit_code = EXIT_USAGE
+
+
+class DataError(ScmapperError):
+    """The action failed on its data: an empty required column, a conflict, an unknown account."""
+
+    exit_code = EXIT_DATA
+
+
+class ExpressionError(DataError):
+    """An expression failed while mapping one record (a missing field, a bad value)."""
+
+
+class SandboxViolation(ScmapperError):
+    """An expression reached for something the sandbox forbids; a mapping error, never data."""
+
+    exit_code = EXIT_USAGE
+
+
+class StoreError(ScmapperError):
+    """The SQLite store cannot be opened, migrated or written."""
+
+    exit_code = EXIT_DATA
