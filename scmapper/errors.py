@@ -79,3 +79,45 @@ class StoreError(ScmapperError):
     """The SQLite store cannot be opened, migrated or written."""
 
     exit_code = EXIT_DATA
+
+
+class DeliveryError(ScmapperError):
+    """SFTP delivery failed; each subclass has its own exit code so schedulers can tell them apart."""
+
+    exit_code = 16
+
+
+class HostUnreachable(DeliveryError):
+    """The SFTP host did not answer (DNS, refused, timeout) after every retry."""
+
+    exit_code = 10
+
+
+class HostKeyRefused(DeliveryError):
+    """The server's host key is unknown or changed; carries the presented fingerprint."""
+
+    exit_code = 11
+
+
+class AuthFailed(DeliveryError):
+    """The server refused our key or password."""
+
+    exit_code = 12
+
+
+class RemoteDirMissing(DeliveryError):
+    """The configured remote directory does not exist on the server."""
+
+    exit_code = 13
+
+
+class RemotePermissionDenied(DeliveryError):
+    """The server refused to let us write, rename or remove in the remote directory."""
+
+    exit_code = 14
+
+
+class RemoteDiskFull(DeliveryError):
+    """The server ran out of space while we wrote."""
+
+    exit_code = 15
