@@ -68,6 +68,10 @@ class DataError(ScmapperError):
 class ExpressionError(DataError):
     """An expression failed while mapping one record (a missing field, a bad value)."""
 
+    def __init__(self, message: str, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
 
 class SandboxViolation(ScmapperError):
     """An expression reached for something the sandbox forbids; a mapping error, never data."""

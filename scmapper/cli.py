@@ -1,0 +1,268 @@
+"""The `scmapper` command: argument parsing and one function per subcommand.
+
+Each subcommand returns an exit code; `main` maps ScmapperError subclasses to theirs
+and anything else to 3 (a bug), printing a traceback only with --debug. Heavy
+modules are imported inside the subcommands that need them, so `apply` pays only
+for what it uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scmapper import __version__
+from scmapper.errors import EXIT_INTERNAL, EXIT_OK, MappingError, ScmapperError, UsageError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except ScmapperError as exc:
+        if args.debug:
+            raise
+        print(f"scmapper: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("scmapper: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place a bug becomes an exit code
+        if args.debug:
+            raise
+        print(f"scmapper: internal error ({type(exc).__name__}: {exc}); rerun with --debug", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scmapper", description="Keep Spend Cloud in step with HR data.")
+    parser.add_argument("--version", action="version", version=f"scmapper {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", parents=[common], help="check a mapping file; list every problem")
+    p.add_argument("mapping")
+    p.add_argument("--sample", help="a person JSON to run every expression on")
+    p.add_argument("--json", action="store_true", help="report as JSON")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("preview", parents=[common], help="show the rows a person gives; no database")
+    p.add_argument("mapping")
+    p.add_argument("person", help="person JSON (a bare person, a native event or a HelloID event); - for stdin")
+    p.set_defaults(handler=cmd_preview)
+
+    p = sub.add_parser("apply", parents=[common], help="apply one lifecycle event (or a batch) to the database")
+    p.add_argument("--mapping", required=True)
+    p.add_argument("--db", required=True)
+    p.add_argument("--action", choices=("create", "update", "enable", "disable", "delete"))
+    p.add_argument("--dry-run", action="store_true", help="compute and report; write nothing")
+    p.add_argument("--batch", metavar="EVENTS.jsonl", help="apply one event per line, each its own transaction")
+    p.add_argument("event", nargs="?", default="-", help="event JSON file, or - for stdin (the default)")
+    p.set_defaults(handler=cmd_apply)
+
+    p = sub.add_parser("log", parents=[common], help="show the audit trail")
+    p.add_argument("--db", required=True)
+    p.add_argument("--account", help="only this account reference")
+    p.add_argument("--since", help="only events at or after this ISO time")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_log)
+
+    p = sub.add_parser("demo", parents=[common], help="run the main job on the bundled samples")
+    p.add_argument("--out", default="demo-out", help="folder for the demo database (default: demo-out)")
+    p.add_argument("--mapping", default="mappings/spendcloud.yaml")
+    p.add_argument("--events", default="mappings/samples/helloid/events.jsonl")
+    p.set_defaults(handler=cmd_demo)
+    return parser
+
+
+# --- validate / preview -------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from scmapper.validation import validate
+
+    sample = _read_person(args.sample) if args.sample else None
+    problems = validate(args.mapping, sample)
+    if args.json:
+        report = {"file": args.mapping, "valid": not problems, "problems": [p.as_dict() for p in problems]}
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        for problem in problems:
+            print(problem)
+        if not problems:
+            print(f"{args.mapping}: ok")
+    return 1 if problems else EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from scmapper.loading import load_rules
+
+    rules = load_rules(args.mapping)
+    mapped = rules.map_person(_read_person(args.person))
+    result = {"person": mapped.row, "roles": mapped.roles, "warnings": mapped.warnings}
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _read_person(source: str) -> dict[str, Any]:
+    from scmapper import events
+
+    event = events.parse_bytes(_read_input(source), action="create")
+    assert event.person is not None
+    return event.person
+
+
+def _read_input(source: str) -> bytes:
+    if source == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}") from None
+
+
+# --- apply ---------------------------------------------------------------------------------------
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from scmapper import events, lifecycle, runner
+    from scmapper.errors import EventError
+    from scmapper.loading import load_rules
+
+    try:
+        rules = load_rules(args.mapping)
+    except MappingError as exc:
+        if args.batch:
+            raise
+        print(json.dumps(runner.failure(args.action, str(exc)), ensure_ascii=False))
+        raise
+    if args.batch:
+        return _apply_batch(args, rules)
+    try:
+        event = events.parse_bytes(_read_input(args.event), action=args.action, dry_run=args.dry_run)
+    except EventError as exc:
+        print(json.dumps(runner.failure(args.action, str(exc)), ensure_ascii=False))
+        raise
+    with closing(_open_store(args.db, rules, dry_run=event.dry_run)) as store:
+        result = lifecycle.apply(event, rules, store)
+    print(json.dumps(result.as_dict(), ensure_ascii=False))
+    return result.exit_code
+
+
+def _apply_batch(args: argparse.Namespace, rules: Any) -> int:
+    from scmapper import runner
+
+    path = Path(args.batch)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    store = _open_store(args.db, rules, dry_run=args.dry_run, durable=False)
+    counts = {"ok": 0, "failed": 0, "changed": 0}
+    progress = _Progress(path) if sys.stderr.isatty() else None
+    with handle, closing(store):
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            result, code = runner.run_event(line, rules, store, action=args.action, dry_run=args.dry_run)
+            result["line"] = number
+            counts["ok" if code == EXIT_OK else "failed"] += 1
+            counts["changed"] += bool(result.get("changed"))
+            print(json.dumps(result, ensure_ascii=False))
+            if progress:
+                progress.update(number)
+    if progress:
+        progress.done()
+    print(
+        f"scmapper: {counts['ok'] + counts['failed']} events: {counts['ok']} succeeded,"
+        f" {counts['failed']} failed, {counts['changed']} changed the database",
+        file=sys.stderr,
+    )
+    return EXIT_OK if counts["failed"] == 0 else 1
+
+
+class _Progress:
+    """A one-line progress bar on a terminal's stderr, by bytes read."""
+
+    def __init__(self, path: Path) -> None:
+        self.total = max(path.stat().st_size, 1)
+        self.path = path
+        self.lines = 0
+
+    def update(self, lines: int) -> None:
+        self.lines = lines
+        if lines % 100 == 0:
+            print(f"\r{self.path.name}: {lines} events", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        print(f"\r{self.path.name}: {self.lines} events", file=sys.stderr)
+
+
+def _open_store(db: str, rules: Any, *, dry_run: bool, durable: bool = True) -> Any:
+    from scmapper.store import Store
+
+    # A dry run against a database that does not exist yet must not create it.
+    path = ":memory:" if dry_run and not Path(db).exists() else db
+    if path != ":memory:" and not Path(db).parent.exists():
+        raise UsageError(f"the folder for database {db} does not exist")
+    store = Store(path, durable=durable)
+    mapping = rules.mapping
+    notes = store.prepare(
+        mapping.key, mapping.column_names, mapping.unique, mapping.role_column_names, mapping.fingerprint
+    )
+    for note in notes:
+        print(f"scmapper: {db}: {note}", file=sys.stderr)
+    return store
+
+
+# --- log -----------------------------------------------------------------------------------------
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from scmapper.store import Store
+
+    if not Path(args.db).exists():
+        raise UsageError(f"database {args.db} does not exist")
+    since = _iso_utc(args.since) if args.since else None
+    store = Store(args.db)
+    try:
+        found = store.events(ref=args.account, since=since)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([e.as_dict() for e in found], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for event in found:
+        mark = "" if event.success else " FAILED"
+        print(f"{event.time}  {event.action:<16} {event.account_ref or '-':<14}{mark} {event.message}")
+    if not found:
+        print("no audit events", file=sys.stderr)
+    return EXIT_OK
+
+
+def _iso_utc(text: str) -> str:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since {text!r} is not an ISO 8601 time (e.g. 2026-11-26 or 2026-11-26T08:00:00Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from scmapper.demo import run_demo
+
+    return run_demo(Path(args.mapping), Path(args.events), Path(args.out))

@@ -1,0 +1,139 @@
+"""Parsing agent payloads into Events: native scmapper events and HelloID action contexts.
+
+Vocabulary: an *event* asks for one lifecycle *action* on one person. A native event is
+`{"action", "person", "accountReference", "dryRun", "correlate"}`; a HelloID event is
+`{"actionContext": {...}, "personContext": {"Person": {...}}}` with the action given
+on the command line. Keys match case-insensitively, as PowerShell's do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scmapper.errors import EventError
+
+ACTIONS = ("create", "update", "enable", "disable", "delete")
+NEEDS_PERSON = ("create", "update")
+
+
+@dataclass(frozen=True)
+class Event:
+    action: str
+    person: dict[str, Any] | None
+    account_ref: str | None = None
+    dry_run: bool = False
+    correlate: bool | None = None  # None: the mapping's default
+    correlation_column: str | None = None
+    correlation_value: str | None = None
+
+
+def parse_bytes(raw: bytes, *, action: str | None = None, dry_run: bool = False) -> Event:
+    """An Event from one JSON document; EventError says what is wrong with it."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise EventError(f"event is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EventError(f"event is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise EventError("event is nested too deeply") from None
+    return parse(data, action=action, dry_run=dry_run)
+
+
+def parse(data: Any, *, action: str | None = None, dry_run: bool = False) -> Event:
+    if not isinstance(data, dict):
+        raise EventError(f"event must be a JSON object, not {_json_type(data)}")
+    if _get(data, "actionContext") is not None or _get(data, "personContext") is not None:
+        return _helloid(data, action, dry_run)
+    return _native(data, action, dry_run)
+
+
+def _native(data: dict[str, Any], action: str | None, dry_run: bool) -> Event:
+    chosen = _action(_typed(data, "action", str), action)
+    correlate = _typed(data, "correlate", bool)
+    return _event(
+        chosen,
+        _typed(data, "person", dict),
+        _reference(data, "accountReference"),
+        dry_run or bool(_typed(data, "dryRun", bool)),
+        correlate,
+        None,
+        None,
+    )
+
+
+def _helloid(data: dict[str, Any], action: str | None, dry_run: bool) -> Event:
+    context = _typed(data, "actionContext", dict) or {}
+    person_context = _typed(data, "personContext", dict) or {}
+    references = _typed(context, "References", dict) or {}
+    correlation = _typed(context, "CorrelationConfiguration", dict) or {}
+    enabled = _typed(correlation, "Enabled", bool)
+    column = _typed(correlation, "AccountField", str)
+    value = _reference(correlation, "AccountFieldValue") or _reference(correlation, "PersonFieldValue")
+    return _event(
+        _action(None, action),
+        _typed(person_context, "Person", dict),
+        _reference(references, "Account"),
+        dry_run or bool(_typed(context, "DryRun", bool)),
+        enabled,
+        column or None,
+        value if enabled else None,
+    )
+
+
+def _event(
+    action: str, person: dict[str, Any] | None, ref: str | None, dry_run: bool,
+    correlate: bool | None, column: str | None, value: str | None,
+) -> Event:
+    if action in NEEDS_PERSON and person is None:
+        raise EventError(f"a {action} event needs a person object")
+    if action not in NEEDS_PERSON and person is None and not ref:
+        raise EventError(f"a {action} event needs an account reference or a person")
+    return Event(action, person, ref, dry_run, correlate, column, value)
+
+
+def _action(given: str | None, option: str | None) -> str:
+    if given and option and given.lower() != option.lower():
+        raise EventError(f"the event says action {given!r} but --action says {option!r}")
+    chosen = (given or option or "").lower()
+    if not chosen:
+        raise EventError(f"no action: give one with --action ({', '.join(ACTIONS)}) or in the event")
+    if chosen not in ACTIONS:
+        raise EventError(f"unknown action {chosen!r}; expected one of: {', '.join(ACTIONS)}")
+    return chosen
+
+
+def _get(data: Mapping[str, Any], key: str) -> Any:
+    if key in data:
+        return data[key]
+    lowered = key.lower()
+    return next((v for k, v in data.items() if k.lower() == lowered), None)
+
+
+def _typed(data: Mapping[str, Any], key: str, kind: type) -> Any:
+    value = _get(data, key)
+    if value is None or isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)):
+        return value
+    raise EventError(f"{key!r} must be {_KIND_NAMES[kind]}, not {_json_type(value)}")
+
+
+def _reference(data: Mapping[str, Any], key: str) -> str | None:
+    value = _get(data, key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise EventError(f"{key!r} must be a string, not {_json_type(value)}")
+    return str(value)
+
+
+_KIND_NAMES = {str: "a string", bool: "true or false", dict: "an object"}
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")

@@ -1,0 +1,171 @@
+"""The single sandboxed Jinja environment, and the checks run on every expression.
+
+Vocabulary: a *template* is column text with `{{ ... }}` parts; an *expression* is a
+bare Jinja expression (a `when` condition, a `for_each` list). Nothing else in
+scmapper builds a Jinja Environment.
+
+Data lookups are forgiving in the ways HR data needs: keys match case-insensitively
+when no exact key exists (PowerShell payloads mix `accountField` and `AccountField`),
+an attribute of null is null, and `default` treats null as missing. Reaching for
+anything starting with `_` raises at once, so no filter can swallow it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import date
+from functools import cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
+from jinja2.exceptions import SecurityError, TemplateAssertionError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from scmapper import filters
+
+# A column value longer than this is a runaway expression, not a name or a code.
+MAX_VALUE_LENGTH = 65_536
+_MAX_POWER = 1_000
+
+_BRACED = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.DOTALL)
+
+
+class MappingSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, with data-first lookups and loud refusals."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        return not attr.startswith("_") and super().is_safe_attribute(obj, attr, value)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        raise SecurityError(f"access to {attribute!r} is not allowed in a mapping")
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if attribute.startswith("_"):
+            return self.unsafe_undefined(obj, attribute)
+        if obj is None:
+            return None
+        if isinstance(obj, Mapping):
+            return _lookup(self, obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if obj is None:
+            return None
+        if isinstance(obj, Mapping) and isinstance(argument, str):
+            return _lookup(self, obj, argument)
+        return super().getitem(obj, argument)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > _MAX_POWER:
+            raise SecurityError(f"exponent {right} is too large")
+        if operator == "*":
+            _check_repeat(left, right)
+            _check_repeat(right, left)
+        return super().call_binop(context, operator, left, right)
+
+
+def _check_repeat(seq: Any, times: Any) -> None:
+    if isinstance(seq, str | list | tuple) and isinstance(times, int):
+        if len(seq) * times > MAX_VALUE_LENGTH:
+            raise SecurityError(f"repeating a value {times} times exceeds {MAX_VALUE_LENGTH} items")
+
+
+def _lookup(env: MappingSandbox, obj: Mapping[Any, Any], key: str) -> Any:
+    if key in obj:
+        return obj[key]
+    lowered = key.lower()
+    for name, value in obj.items():
+        if isinstance(name, str) and name.lower() == lowered:
+            return value
+    return env.undefined(obj=obj, name=key)
+
+
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's default, where null is missing too (HR records use null for 'no value')."""
+    if isinstance(value, Undefined) or value is None or (boolean and not value):
+        return default_value
+    return value
+
+
+@cache
+def environment() -> MappingSandbox:
+    """The one environment every mapping expression runs in."""
+    env = MappingSandbox(
+        undefined=StrictUndefined,
+        finalize=lambda value: "" if value is None else value,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    for unsafe in ("format", "center", "indent", "wordwrap", "attr", "xmlattr", "pprint"):
+        env.filters.pop(unsafe, None)
+    env.filters.update(
+        default=_default,
+        d=_default,
+        name_prefix=filters.name_prefix,
+        family_name=filters.family_name,
+        strip_diacritics=filters.strip_diacritics,
+        gender=filters.gender,
+        to_date=filters.to_date,
+        in_window=filters.in_window,
+    )
+    # Only what mappings need: no range, lipsum, cycler, joiner, namespace or dict.
+    env.globals.clear()
+    return env
+
+
+def today() -> date:
+    """Today, or SCMAPPER_TODAY (YYYY-MM-DD) so mapping tests give stable results."""
+    fixed = os.environ.get("SCMAPPER_TODAY")
+    return date.fromisoformat(fixed) if fixed else filters.today()
+
+
+def expression_source(text: str) -> str:
+    """A `when` or `for_each` written as "{{ expr }}" or bare "expr": the bare expression."""
+    match = _BRACED.match(text)
+    return match.group(1).strip() if match else text.strip()
+
+
+def check_template(source: str, names: frozenset[str]) -> list[tuple[int, str]]:
+    """Problems in a template, as (line within the source, message); empty when sound."""
+    return _check(source, names, expression=False)
+
+
+def check_expression(source: str, names: frozenset[str]) -> list[tuple[int, str]]:
+    return _check(source, names, expression=True)
+
+
+def _check(source: str, names: frozenset[str], *, expression: bool) -> list[tuple[int, str]]:
+    env = environment()
+    text = "{{ (" + source + ") }}" if expression else source
+    try:
+        tree = env.parse(text)
+        env.compile(tree)
+    except TemplateSyntaxError as exc:
+        return [(exc.lineno or 1, f"Jinja syntax error: {exc.message}")]
+    except TemplateAssertionError as exc:  # unknown filter or test
+        return [(exc.lineno or 1, exc.message or "invalid expression")]
+    return _unsafe_parts(tree, names)
+
+
+def _unsafe_parts(tree: nodes.Template, names: frozenset[str]) -> list[tuple[int, str]]:
+    stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    allowed = names | stored | ({"loop"} if any(tree.find_all(nodes.For)) else set())
+    problems: list[tuple[int, str]] = []
+    for node in tree.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in allowed:
+            known = ", ".join(sorted(names))
+            problems.append((node.lineno, f"unknown name {node.name!r} (available: {known})"))
+        elif isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            problems.append((node.lineno, f"access to {node.attr!r} is not allowed"))
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+            and node.arg.value.startswith("_")
+        ):
+            problems.append((node.lineno, f"access to {node.arg.value!r} is not allowed"))
+    return problems

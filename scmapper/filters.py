@@ -1,0 +1,151 @@
+"""The built-in filters mapping expressions use: names, gender, diacritics, dates.
+
+Pure functions of plain values; `expressions.py` registers them in the sandbox.
+Vocabulary: a *convention* is the Dutch name-use code (B birth name, P partner name,
+BP birth - partner, PB partner - birth); the *prefix* is the tussenvoegsel ("van 't")
+and the *family name* the achternaam column.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+CONVENTIONS = ("B", "P", "BP", "PB")
+SENTINEL_END_DATES = (date(9999, 12, 31), date(2099, 12, 31))
+
+
+def text(value: Any) -> str:
+    """A value as column text: None is empty, everything else str() and stripped."""
+    return "" if value is None else str(value).strip()
+
+
+def _words(*parts: str) -> str:
+    return " ".join(p for p in parts if p)
+
+
+def _field(name: Mapping[str, Any] | None, key: str) -> str:
+    if not isinstance(name, Mapping):
+        return ""
+    if key in name:
+        return text(name[key])
+    lowered = key.lower()
+    return next((text(v) for k, v in name.items() if str(k).lower() == lowered), "")
+
+
+def name_parts(name: Mapping[str, Any] | None, convention: Any = None) -> tuple[str, str]:
+    """(prefix, family name) for a HelloID-shaped Name by its naming convention.
+
+    Unknown or missing conventions are B. A convention that needs the partner name
+    falls back to B as a whole (prefix included) when that name is empty, so no
+    output ever ends in a dangling " - ".
+    """
+    code = text(convention if convention is not None else _field(name, "Convention")).upper()
+    birth_prefix, birth = _field(name, "FamilyNamePrefix"), _field(name, "FamilyName")
+    partner_prefix, partner = _field(name, "FamilyNamePartnerPrefix"), _field(name, "FamilyNamePartner")
+    if code not in CONVENTIONS or (code != "B" and not partner):
+        code = "B"
+    if code in ("BP", "PB") and not birth:
+        code = "P"
+    if code == "P":
+        return partner_prefix, partner
+    if code == "BP":
+        return birth_prefix, f"{birth} - {_words(partner_prefix, partner)}"
+    if code == "PB":
+        return partner_prefix, f"{partner} - {_words(birth_prefix, birth)}"
+    return birth_prefix, birth
+
+
+def name_prefix(name: Mapping[str, Any] | None, convention: Any = None) -> str:
+    """The tussenvoegsel column for a Name."""
+    return name_parts(name, convention)[0]
+
+
+def family_name(name: Mapping[str, Any] | None, convention: Any = None) -> str:
+    """The achternaam column for a Name."""
+    return name_parts(name, convention)[1]
+
+
+# Letters that Unicode does not decompose into a base letter plus marks.
+_NO_DECOMPOSITION = str.maketrans(
+    {
+        "ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE",
+        "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
+        "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i", "ĳ": "ij", "Ĳ": "IJ",
+    }
+)
+
+
+def strip_diacritics(value: Any) -> str:
+    """'Ĳsselmeer Müller-Lüdenscheidt Çelik' -> 'IJsselmeer Muller-Ludenscheidt Celik'."""
+    decomposed = unicodedata.normalize("NFD", text(value).translate(_NO_DECOMPOSITION))
+    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", kept)
+
+
+_MALE = {"m", "male", "man", "mannelijk", "mr", "dhr"}
+_FEMALE = {"v", "f", "female", "vrouw", "vrouwelijk", "w", "mrs", "ms", "mevr"}
+
+
+def gender(value: Any) -> str:
+    """Spend Cloud's gender code: M, V, or O for anything else (empty included)."""
+    key = text(value).lower().rstrip(".")
+    if key in _MALE:
+        return "M"
+    if key in _FEMALE:
+        return "V"
+    return "O"
+
+
+_ODATA_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+
+
+def to_date(value: Any, *, open_end: bool = True) -> date | None:
+    """A date from the shapes HR systems send, or None for empty and open-ended.
+
+    Accepts date and datetime objects, ISO 8601 with or without a time and zone
+    ("2021-01-01T23:09:08.2863496", "2021-01-01Z", "2021-01-01T10:00:00+02:00"),
+    and OData "/Date(ms)/". With open_end, the sentinel end dates 9999-12-31 and
+    2099-12-31 mean "no end" and give None. Unreadable text raises ValueError.
+    """
+    if value is None or isinstance(value, date):
+        result = value.date() if isinstance(value, datetime) else value
+    else:
+        result = _parse_date_text(text(value))
+    if open_end and result in SENTINEL_END_DATES:
+        return None
+    return result
+
+
+def _parse_date_text(raw: str) -> date | None:
+    if not raw:
+        return None
+    odata = _ODATA_DATE.match(raw)
+    if odata:
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        return (epoch + timedelta(milliseconds=int(odata.group(1)))).date()
+    # The calendar date is what matters for contract windows; the time and zone
+    # are read off when present but never shift the day.
+    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.,]*)?(?:Z|[+-]\d{2}:?\d{2})?$", raw)
+    if match:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    match = re.match(r"^(\d{1,2})-(\d{1,2})-(\d{4})$", raw)
+    if match:  # Dutch day-month-year, as some HR exports write it
+        return date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+    raise ValueError(f"not a date: {raw!r}")
+
+
+def in_window(day: Any, start: Any, end: Any) -> bool:
+    """Whether day lies in [start, end]; an empty start or end leaves that side open."""
+    current = to_date(day)
+    if current is None:
+        return False
+    first, last = to_date(start, open_end=False), to_date(end)
+    return (first is None or first <= current) and (last is None or current <= last)
+
+
+def today() -> date:
+    return date.today()

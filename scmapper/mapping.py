@@ -1,0 +1,168 @@
+"""Frozen dataclasses built from a validated mapping document, and `load` that builds them.
+
+Vocabulary: a *column* is one Spend Cloud field and the rule that fills it (an
+expression, a fixed value or a lookup); the *key* column's value is a person's
+account reference; *unique* columns may not repeat among active persons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from scmapper import __version__, expressions
+from scmapper.errors import MappingError, Problem
+from scmapper.yamlio import Document, Path_
+
+ColumnKind = Literal["value", "fixed", "lookup"]
+DEFAULT_FOR_EACH = "contract in person.Contracts"
+DEFAULT_WHEN = "{{ contract.Context.InConditions }}"
+DEFAULT_UNIQUE = ("gebruikersnaam", "username", "email")
+DEFAULT_USERNAME = ("gebruikersnaam", "username")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: ColumnKind
+    source: str  # the template, the fixed text, or the lookup expression
+    table: tuple[tuple[str, str], ...] = ()
+    default: str = ""
+    ignore_case: bool = False
+    required: bool = False
+    max_length: int | None = None
+    pattern: str | None = None
+    position: tuple[int, int] = (1, 1)
+
+
+@dataclass(frozen=True)
+class Roles:
+    var: str
+    items: str  # the expression giving the list to iterate
+    when: str  # the expression an item must make true
+    columns: tuple[Column, ...]
+    positions: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    file: str
+    name: str
+    key: str
+    username: str | None
+    unique: tuple[str, ...]
+    columns: tuple[Column, ...]
+    roles: Roles | None
+    delete: Literal["soft", "hard"] = "soft"
+    no_roles: Literal["warn", "fail"] = "warn"
+    correlate: bool = True
+    fingerprint: str = ""
+    export: dict[str, Any] = field(default_factory=dict, compare=False)
+    sftp: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def role_column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.roles.columns) if self.roles else ()
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.file).resolve().parent
+
+
+def fingerprint(raw: bytes) -> str:
+    """Identifies a mapping's content together with the scmapper version that reads it."""
+    return hashlib.sha256(__version__.encode() + b"\0" + raw).hexdigest()
+
+
+def build(doc: Document, raw: bytes) -> Mapping:
+    """A Mapping from a schema-valid document; MappingError lists every semantic problem."""
+    data = doc.data
+    person = data["person"]
+    columns = _columns(doc, person["columns"], ("person", "columns"))
+    roles = _roles(doc, data["roles"]) if "roles" in data else None
+    names = {c.name for c in columns}
+    problems = []
+    if person["key"] not in names:
+        problems.append(doc.problem(("person", "key"), f"key column {person['key']!r} is not a person column"))
+    username = person.get("username") or next((n for n in DEFAULT_USERNAME if n in names), None)
+    if username is not None and username not in names:
+        problems.append(doc.problem(("person", "username"), f"username column {username!r} is not a person column"))
+    unique = person.get("unique")
+    if unique is None:
+        unique = [name for name in DEFAULT_UNIQUE if name in names]
+    for i, name in enumerate(unique):
+        if name not in names:
+            problems.append(doc.problem(("person", "unique", i), f"unique column {name!r} is not a person column"))
+    if problems:
+        raise MappingError(problems)
+    lifecycle = data.get("lifecycle", {})
+    return Mapping(
+        file=doc.file,
+        name=data.get("name", Path(doc.file).stem),
+        key=person["key"],
+        username=username,
+        unique=tuple(n for n in unique if n != person["key"]),
+        columns=columns,
+        roles=roles,
+        delete=lifecycle.get("delete", "soft"),
+        no_roles=lifecycle.get("no_roles", "warn"),
+        correlate=lifecycle.get("correlate", True),
+        fingerprint=fingerprint(raw),
+        export=data.get("export", {}),
+        sftp=data.get("sftp", {}),
+    )
+
+
+def _columns(doc: Document, spec: dict[str, Any], path: Path_) -> tuple[Column, ...]:
+    return tuple(_column(name, value, doc.position((*path, name))) for name, value in spec.items())
+
+
+def _column(name: str, spec: Any, position: tuple[int, int]) -> Column:
+    if not isinstance(spec, dict):
+        kind: ColumnKind = "value" if isinstance(spec, str) else "fixed"
+        return Column(name, kind, _as_text(spec), position=position)
+    checks = {
+        "required": spec.get("required", False),
+        "max_length": spec.get("max_length"),
+        "pattern": spec.get("pattern"),
+        "position": position,
+    }
+    if "fixed" in spec:
+        return Column(name, "fixed", _as_text(spec["fixed"]), **checks)
+    if "lookup" in spec:
+        table = tuple((str(k), _as_text(v)) for k, v in spec["map"].items())
+        return Column(
+            name, "lookup", spec["lookup"], table=table, default=spec.get("default", ""),
+            ignore_case=spec.get("ignore_case", False), **checks,
+        )
+    return Column(name, "value", spec["value"], **checks)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _roles(doc: Document, spec: dict[str, Any]) -> Roles:
+    var, _, items = spec.get("for_each", DEFAULT_FOR_EACH).strip().partition(" ")
+    items = items.strip()
+    items = items[2:].strip() if items.startswith("in") else items
+    positions = {k: doc.position(("roles", k)) for k in ("for_each", "when")}
+    return Roles(
+        var=var,
+        items=expressions.expression_source(items),
+        when=expressions.expression_source(spec.get("when", DEFAULT_WHEN.replace("contract", var))),
+        columns=_columns(doc, spec["columns"], ("roles", "columns")),
+        positions=positions,
+    )
+
+
+def problem_at(file: str, position: tuple[int, int], message: str) -> Problem:
+    return Problem(file, position[0], position[1], message)

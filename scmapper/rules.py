@@ -1,0 +1,217 @@
+"""A mapping compiled into rules: pure functions from a person record to rows.
+
+Vocabulary: a *row* is a dict of column name to text; a person gives one person row
+and zero or more role rows. All of a row's columns render in one template pass
+(one Jinja context per row, not one per cell); only when that pass fails are the
+columns rendered one by one, to name the column that failed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import Template
+from jinja2.exceptions import SecurityError
+
+from scmapper import expressions
+from scmapper.errors import DataError, ExpressionError, MappingError, Problem, SandboxViolation
+from scmapper.mapping import Column, Mapping, problem_at
+
+Row = dict[str, str]
+
+
+@dataclass(frozen=True)
+class MappedPerson:
+    """What a mapping makes of one person record."""
+
+    key: str
+    row: Row
+    roles: list[Row]
+    warnings: list[str] = field(default_factory=list)
+
+
+class RowTemplate:
+    """Renders a set of templated columns together; fixed columns are filled in directly."""
+
+    def __init__(self, columns: Iterable[Column]) -> None:
+        self.columns = tuple(columns)
+        rendered = [c for c in self.columns if c.kind != "fixed"]
+        self._names = [(f"scm_col_{i}", c) for i, c in enumerate(rendered)]
+        # `with` gives each column its own scope, so a `set` in one cannot leak into the next.
+        source = "".join(
+            f"{{% set {var} %}}{{% with %}}{c.source}{{% endwith %}}{{% endset %}}" for var, c in self._names
+        )
+        env = expressions.environment()
+        self._template = env.from_string(source)
+        self._single: dict[str, Template] = {}
+        self._defaults = {c.name: env.from_string(c.default) for c in rendered if c.kind == "lookup"}
+
+    def render(self, context: dict[str, Any], who: str) -> Row:
+        try:
+            module = self._template.make_module(context)
+            raw = {c.name: str(getattr(module, var)) for var, c in self._names}
+        except Exception:  # noqa: BLE001 - rerun column by column to say which one failed
+            raw = {c.name: self._render_one(c, context, who) for _, c in self._names}
+        row: Row = {}
+        for column in self.columns:
+            if column.kind == "fixed":
+                row[column.name] = column.source
+            elif column.kind == "lookup":
+                row[column.name] = self._lookup(column, raw[column.name], context, who)
+            else:
+                row[column.name] = raw[column.name]
+        return row
+
+    def _render_one(self, column: Column, context: dict[str, Any], who: str) -> str:
+        template = self._single.get(column.name)
+        if template is None:
+            template = self._single[column.name] = expressions.environment().from_string(column.source)
+        return _guard(lambda: template.render(context), column.name, who)
+
+    def _lookup(self, column: Column, value: str, context: dict[str, Any], who: str) -> str:
+        wanted = value.strip().casefold() if column.ignore_case else value.strip()
+        for source, target in column.table:
+            if (source.casefold() if column.ignore_case else source) == wanted:
+                return target
+        default = self._defaults[column.name]
+        return _guard(lambda: default.render(context), column.name, who)
+
+
+def _guard(render: Callable[[], str], column: str, who: str) -> str:
+    """Runs one render, turning whatever the expression raised into a located error."""
+    try:
+        return render()
+    except SecurityError as exc:
+        raise SandboxViolation(f"{who}: column {column!r}: {exc}") from None
+    except RecursionError:
+        raise ExpressionError(f"{who}: column {column!r}: data nested too deeply", column) from None
+    except Exception as exc:  # noqa: BLE001 - any failure of an expression on data is that record's
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        raise ExpressionError(f"{who}: column {column!r}: {message}", column) from None
+
+
+class Rules:
+    """A compiled mapping: `map_person` turns a person record into rows."""
+
+    def __init__(self, mapping: Mapping) -> None:
+        problems = static_problems(mapping)
+        if problems:
+            raise MappingError(problems)
+        self.mapping = mapping
+        env = expressions.environment()
+        self._person = RowTemplate(mapping.columns)
+        self._patterns = {c.name: re.compile(c.pattern) for c in all_columns(mapping) if c.pattern}
+        roles = mapping.roles
+        if roles:
+            self._role = RowTemplate(roles.columns)
+            self._items = env.compile_expression(roles.items, undefined_to_none=False)
+            self._when = env.compile_expression(roles.when, undefined_to_none=False)
+
+    def map_person(self, person: dict[str, Any]) -> MappedPerson:
+        who = _who(person)
+        context = {"person": person, "today": expressions.today()}
+        row = self._person.render(context, who)
+        key = row.get(self.mapping.key, "")
+        who = f"person {key!r}" if key else who
+        self._check(self.mapping.columns, row, who)
+        roles = self._roles(context, who)
+        warnings = []
+        if self.mapping.roles and not roles:
+            message = f"{who} has no qualifying contract, so no roles"
+            if self.mapping.no_roles == "fail":
+                raise DataError(message)
+            warnings.append(message)
+        return MappedPerson(key=key, row=row, roles=roles, warnings=warnings)
+
+    def _roles(self, context: dict[str, Any], who: str) -> list[Row]:
+        roles = self.mapping.roles
+        if roles is None:
+            return []
+        items = _guard(lambda: self._items(**context), roles.var, who)
+        if items is None:
+            return []
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list | tuple):
+            raise ExpressionError(f"{who}: for_each {roles.items!r} is not a list")
+        rows: list[Row] = []
+        for item in items:
+            scope = {**context, roles.var: item}
+            if not _guard(lambda s=scope: bool(self._when(**s)), "when", who):
+                continue
+            row = self._role.render(scope, who)
+            if row not in rows:  # identical role rows for one person collapse into one
+                rows.append(row)
+        for row in rows:
+            self._check(roles.columns, row, f"{who}, role")
+        return rows
+
+    def _check(self, columns: tuple[Column, ...], row: Row, who: str) -> None:
+        problems = []
+        for column in columns:
+            value = row[column.name]
+            if len(value) > expressions.MAX_VALUE_LENGTH:
+                problems.append(f"column {column.name!r} is longer than {expressions.MAX_VALUE_LENGTH}")
+            elif not value.strip():
+                if column.required:
+                    problems.append(f"required column {column.name!r} is empty")
+            elif column.max_length and len(value) > column.max_length:
+                problems.append(
+                    f"column {column.name!r} is {len(value)} characters, more than {column.max_length}"
+                )
+            elif column.pattern and not self._patterns[column.name].search(value):
+                problems.append(f"column {column.name!r} value {value!r} does not match {column.pattern!r}")
+        if problems:
+            raise DataError(f"{who}: " + "; ".join(problems))
+
+
+def _who(person: dict[str, Any]) -> str:
+    for key in ("ExternalId", "externalId", "DisplayName"):
+        if isinstance(person.get(key), str | int) and person.get(key) != "":
+            return f"person {str(person[key])!r}"
+    return "person"
+
+
+def all_columns(mapping: Mapping) -> tuple[Column, ...]:
+    return mapping.columns + (mapping.roles.columns if mapping.roles else ())
+
+
+def static_problems(mapping: Mapping) -> list[Problem]:
+    """Every problem visible without data: Jinja syntax, unknown filters and names, unsafe access."""
+    problems: list[Problem] = []
+    person_names = frozenset({"person", "today"})
+    for column in mapping.columns:
+        problems += _column_problems(mapping.file, column, person_names)
+    if mapping.roles:
+        roles = mapping.roles
+        role_names = person_names | {roles.var}
+        found = expressions.check_expression(roles.items, person_names)
+        problems += [_at(mapping.file, roles.positions["for_each"], line, m, "for_each") for line, m in found]
+        found = expressions.check_expression(roles.when, role_names)
+        problems += [_at(mapping.file, roles.positions["when"], line, m, "when") for line, m in found]
+        for column in roles.columns:
+            problems += _column_problems(mapping.file, column, role_names)
+    return problems
+
+
+def _column_problems(file: str, column: Column, names: frozenset[str]) -> list[Problem]:
+    found: list[tuple[int, str]] = []
+    if column.kind != "fixed":
+        found += expressions.check_template(column.source, names)
+    if column.kind == "lookup":
+        found += expressions.check_template(column.default, names)
+    if column.pattern:
+        try:
+            re.compile(column.pattern)
+        except re.error as exc:
+            found.append((1, f"pattern is not a valid regular expression: {exc}"))
+    return [_at(file, column.position, line, message, column.name) for line, message in found]
+
+
+def _at(file: str, position: tuple[int, int], line: int, message: str, what: str) -> Problem:
+    # Jinja counts lines within the expression; a block scalar's extra lines shift the position.
+    shifted = (position[0] + max(line - 1, 0), position[1])
+    return problem_at(file, shifted, f"{what}: {message}")

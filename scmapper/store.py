@@ -1,0 +1,347 @@
+"""The SQLite store: the only module that imports sqlite3.
+
+Vocabulary: the *account reference* (`scm_ref`) is the key column's value when the
+person was created, stable for life; *active* persons are the ones exported;
+a *soft-deleted* person is inactive with `scm_deleted_at` set. Tables:
+`persons` (mapping columns + bookkeeping), `roles` (role columns + owner),
+`events` (append-only audit log), `scm_meta` (schema version, mapping fingerprint).
+
+Every value is a bound parameter; every identifier passes `quote()`. Writes happen
+inside `transaction()`, which begins IMMEDIATE: parallel agents queue on the busy
+timeout instead of failing to upgrade a read lock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scmapper.errors import StoreError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 60_000
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+Row = dict[str, str]
+
+
+def quote(name: str) -> str:
+    """A validated, double-quoted SQL identifier."""
+    if not _IDENTIFIER.match(name):
+        raise StoreError(f"not a valid column name: {name!r}")
+    return f'"{name}"'
+
+
+def now() -> str:
+    """UTC time as stored everywhere: sortable text, microseconds, 'Z'."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class StoredPerson:
+    ref: str
+    row: Row
+    active: bool
+    deleted: bool
+    roles: list[Row]
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    time: str
+    action: str
+    account_ref: str | None
+    success: bool
+    message: str
+    details: list[dict[str, Any]]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "time": self.time, "action": self.action, "accountReference": self.account_ref,
+            "success": self.success, "message": self.message, "auditLogs": self.details,
+            "before": self.before, "after": self.after,
+        }
+
+
+_BASE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS persons (
+    scm_ref TEXT PRIMARY KEY,
+    scm_active INTEGER NOT NULL DEFAULT 1,
+    scm_created_at TEXT NOT NULL,
+    scm_updated_at TEXT NOT NULL,
+    scm_deleted_at TEXT
+);
+CREATE TABLE IF NOT EXISTS roles (
+    scm_id INTEGER PRIMARY KEY,
+    scm_ref TEXT NOT NULL REFERENCES persons (scm_ref) ON DELETE CASCADE,
+    scm_seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scm_roles_ref ON roles (scm_ref, scm_seq);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    action TEXT NOT NULL,
+    account_ref TEXT,
+    success INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT '[]',
+    before TEXT,
+    after TEXT
+);
+CREATE INDEX IF NOT EXISTS scm_events_ref ON events (account_ref, id);
+CREATE INDEX IF NOT EXISTS scm_events_time ON events (time);
+CREATE TRIGGER IF NOT EXISTS scm_events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS scm_events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
+class Store:
+    """One SQLite database file, shaped by one mapping's columns."""
+
+    def __init__(self, path: str | Path, *, durable: bool = True) -> None:
+        self.path = Path(path)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            # FULL syncs every commit; batch loads trade the last commits on power loss for speed.
+            self.conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+        if mode.lower() != "wal":
+            raise StoreError(f"database {self.path} cannot use WAL journal mode (got {mode})")
+        self.person_columns: tuple[str, ...] = ()
+        self.role_columns: tuple[str, ...] = ()
+        self.key = ""
+        self.notes: list[str] = []
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- schema ---------------------------------------------------------------------------
+
+    def prepare(
+        self, key: str, columns: Sequence[str], unique: Sequence[str], role_columns: Sequence[str],
+        fingerprint: str,
+    ) -> list[str]:
+        """Bring tables in line with a mapping; returns notes about kept, unmapped columns.
+
+        Costs one read when the mapping is unchanged since the last run.
+        """
+        self.key, self.person_columns, self.role_columns = key, tuple(columns), tuple(role_columns)
+        unique = tuple(unique)
+        for name in (*columns, *role_columns):
+            quote(name)
+        if self._meta("mapping_fingerprint") == fingerprint:
+            return []
+        with self.transaction():
+            if self._meta("mapping_fingerprint") == fingerprint:  # another process just did it
+                return []
+            self._create_base()
+            notes = self._add_columns("persons", columns) + self._add_columns("roles", role_columns)
+            self._index_unique(key, unique)
+            self._set_meta("schema_version", str(SCHEMA_VERSION))
+            self._set_meta("mapping_fingerprint", fingerprint)
+        self.notes = notes
+        return notes
+
+    def _create_base(self) -> None:
+        for statement in _BASE_SCHEMA.split(";\n"):
+            if statement.strip():
+                self.conn.execute(statement)
+
+    def _meta(self, key: str) -> str | None:
+        try:
+            row = self.conn.execute("SELECT value FROM scm_meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:  # a new database has no tables yet
+            return None
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO scm_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def _add_columns(self, table: str, columns: Sequence[str]) -> list[str]:
+        existing = [r[1] for r in self.conn.execute(f"PRAGMA table_info({quote(table)})")]
+        for name in columns:
+            if name not in existing:
+                self.conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(name)} TEXT NOT NULL DEFAULT ''")
+        unmapped = [c for c in existing if not c.startswith("scm_") and c not in columns]
+        return [f"column {c!r} of table {table} is no longer in the mapping; kept with its data" for c in unmapped]
+
+    def _index_unique(self, key: str, unique: Sequence[str]) -> None:
+        old = self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'persons' AND name LIKE 'scm_u%'"
+        ).fetchall()
+        for (name,) in old:
+            self.conn.execute(f"DROP INDEX {quote(name)}")
+        try:
+            self.conn.execute(f"CREATE UNIQUE INDEX scm_ukey ON persons ({quote(key)})")
+            for name in unique:
+                self.conn.execute(
+                    f"CREATE UNIQUE INDEX {quote('scm_uniq_' + name)} ON persons ({quote(name)} COLLATE NOCASE)"
+                    f" WHERE scm_active = 1 AND {quote(name)} <> ''"
+                )
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(
+                f"the data in {self.path} breaks the mapping's key or unique columns ({exc}); "
+                "resolve the duplicates first"
+            ) from None
+
+    # --- transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot start a transaction on {self.path}: {exc}") from None
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # --- persons ----------------------------------------------------------------------------
+
+    def person(self, ref: str) -> StoredPerson | None:
+        cols = ", ".join(quote(c) for c in self.person_columns)
+        found = self.conn.execute(
+            f"SELECT scm_active, scm_deleted_at, {cols} FROM persons WHERE scm_ref = ?", (ref,)
+        ).fetchone()
+        if found is None:
+            return None
+        row = dict(zip(self.person_columns, found[2:], strict=True))
+        return StoredPerson(ref, row, bool(found[0]), found[1] is not None, self.roles(ref))
+
+    def all_persons(self) -> list[StoredPerson]:
+        """Every person, ordered by account reference (small stores: demo and tests)."""
+        refs = [r[0] for r in self.conn.execute("SELECT scm_ref FROM persons ORDER BY scm_ref")]
+        return [p for p in map(self.person, refs) if p is not None]
+
+    def find(self, column: str, value: str) -> str | None:
+        """The account reference of the person whose column holds value (the key: exact)."""
+        found = self.conn.execute(
+            f"SELECT scm_ref FROM persons WHERE {quote(column)} = ? ORDER BY scm_active DESC LIMIT 1", (value,)
+        ).fetchone()
+        return found[0] if found else None
+
+    def conflicts(self, row: Row, unique: Sequence[str], ref: str) -> list[tuple[str, str, str]]:
+        """(column, value, other account) for each unique value an active other person holds."""
+        found = []
+        for column in unique:
+            value = row.get(column, "")
+            if not value:
+                continue
+            other = self.conn.execute(
+                f"SELECT scm_ref FROM persons WHERE {quote(column)} = ? COLLATE NOCASE"
+                " AND scm_active = 1 AND scm_ref <> ? LIMIT 1",
+                (value, ref),
+            ).fetchone()
+            if other:
+                found.append((column, value, other[0]))
+        return found
+
+    def insert_person(self, ref: str, row: Row, time: str) -> None:
+        cols = [quote(c) for c in self.person_columns]
+        self.conn.execute(
+            f"INSERT INTO persons (scm_ref, scm_active, scm_created_at, scm_updated_at, {', '.join(cols)})"
+            f" VALUES (?, 1, ?, ?{', ?' * len(cols)})",
+            (ref, time, time, *(row[c] for c in self.person_columns)),
+        )
+
+    def update_person(self, ref: str, row: Row, time: str) -> None:
+        sets = ", ".join(f"{quote(c)} = ?" for c in self.person_columns)
+        self.conn.execute(
+            f"UPDATE persons SET {sets}, scm_updated_at = ? WHERE scm_ref = ?",
+            (*(row[c] for c in self.person_columns), time, ref),
+        )
+
+    def set_state(self, ref: str, *, active: bool, deleted: bool, time: str) -> None:
+        self.conn.execute(
+            "UPDATE persons SET scm_active = ?, scm_deleted_at = ?, scm_updated_at = ? WHERE scm_ref = ?",
+            (int(active), time if deleted else None, time, ref),
+        )
+
+    def delete_person(self, ref: str) -> None:
+        self.conn.execute("DELETE FROM persons WHERE scm_ref = ?", (ref,))
+
+    # --- roles ------------------------------------------------------------------------------
+
+    def roles(self, ref: str) -> list[Row]:
+        if not self.role_columns:
+            return []
+        cols = ", ".join(quote(c) for c in self.role_columns)
+        found = self.conn.execute(f"SELECT {cols} FROM roles WHERE scm_ref = ? ORDER BY scm_seq", (ref,))
+        return [dict(zip(self.role_columns, r, strict=True)) for r in found]
+
+    def replace_roles(self, ref: str, roles: Sequence[Row]) -> None:
+        self.conn.execute("DELETE FROM roles WHERE scm_ref = ?", (ref,))
+        if not roles:
+            return
+        cols = [quote(c) for c in self.role_columns]
+        self.conn.executemany(
+            f"INSERT INTO roles (scm_ref, scm_seq, {', '.join(cols)}) VALUES (?, ?{', ?' * len(cols)})",
+            [(ref, seq, *(role[c] for c in self.role_columns)) for seq, role in enumerate(roles)],
+        )
+
+    # --- audit ------------------------------------------------------------------------------
+
+    def add_event(
+        self, *, time: str, action: str, ref: str | None, success: bool, message: str,
+        details: list[dict[str, Any]], before: dict[str, Any] | None, after: dict[str, Any] | None,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO events (time, action, account_ref, success, message, details, before, after)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (time, action, ref, int(success), message, _json(details), _json(before), _json(after)),
+        )
+
+    def events(self, *, ref: str | None = None, since: str | None = None) -> list[AuditEvent]:
+        clauses, params = [], []
+        if ref is not None:
+            clauses.append("account_ref = ?")
+            params.append(ref)
+        if since is not None:
+            clauses.append("time >= ?")
+            params.append(since)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        try:
+            found = self.conn.execute(
+                "SELECT id, time, action, account_ref, success, message, details, before, after"
+                f" FROM events{where} ORDER BY id",
+                params,
+            ).fetchall()
+        except sqlite3.OperationalError:
+            raise StoreError(f"{self.path} is not an scmapper database (no audit log)") from None
+        return [
+            AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), _unjson(r[7]), _unjson(r[8]))
+            for r in found
+        ]
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _unjson(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -1,0 +1,42 @@
+"""`validate`: every problem in a mapping file in one run, each located as file:line:col.
+
+Stages run in order (YAML, schema, expressions, then the optional sample person);
+a stage runs only when the one before it found the document sound enough to read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scmapper import loading, rules
+from scmapper.errors import DataError, MappingError, Problem, SandboxViolation
+from scmapper.mapping import Mapping, problem_at
+
+
+def validate(path: str | Path, sample: dict[str, Any] | None = None) -> list[Problem]:
+    try:
+        mapping = loading.load_mapping(path)
+    except MappingError as exc:
+        return exc.problems
+    problems = rules.static_problems(mapping)
+    if problems or sample is None:
+        return problems
+    return _sample_problems(mapping, sample)
+
+
+def _sample_problems(mapping: Mapping, sample: dict[str, Any]) -> list[Problem]:
+    compiled = rules.Rules(mapping)
+    try:
+        compiled.map_person(sample)
+    except (DataError, SandboxViolation) as exc:
+        column = getattr(exc, "column", None)
+        return [problem_at(mapping.file, _position(mapping, column), f"on the sample: {exc}")]
+    return []
+
+
+def _position(mapping: Mapping, column: str | None) -> tuple[int, int]:
+    for candidate in rules.all_columns(mapping):
+        if candidate.name == column:
+            return candidate.position
+    return (1, 1)
