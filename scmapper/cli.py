@@ -116,9 +116,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def _read_person(source: str) -> dict[str, Any]:
     from scmapper import events
 
-    event = events.parse_bytes(_read_input(source), action="create")
-    assert event.person is not None
-    return event.person
+    return events.person_from_bytes(_read_input(source))
 
 
 def _read_input(source: str) -> bytes:

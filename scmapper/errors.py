@@ -64,13 +64,13 @@ class DataError(ScmapperError):
 
     exit_code = EXIT_DATA
 
+    def __init__(self, message: str, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column  # the mapping column at fault, when there is one
+
 
 class ExpressionError(DataError):
     """An expression failed while mapping one record (a missing field, a bad value)."""
-
-    def __init__(self, message: str, column: str | None = None) -> None:
-        super().__init__(message)
-        self.column = column
 
 
 class SandboxViolation(ScmapperError):

@@ -32,6 +32,10 @@ class Event:
 
 def parse_bytes(raw: bytes, *, action: str | None = None, dry_run: bool = False) -> Event:
     """An Event from one JSON document; EventError says what is wrong with it."""
+    return parse(_json(raw), action=action, dry_run=dry_run)
+
+
+def _json(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -42,7 +46,20 @@ def parse_bytes(raw: bytes, *, action: str | None = None, dry_run: bool = False)
         raise EventError(f"event is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise EventError("event is nested too deeply") from None
-    return parse(data, action=action, dry_run=dry_run)
+    return data
+
+
+def person_from_bytes(raw: bytes) -> dict[str, Any]:
+    """A person from a bare person object, a native event or a HelloID event."""
+    data = _json(raw)
+    if not isinstance(data, dict):
+        raise EventError(f"a person must be a JSON object, not {_json_type(data)}")
+    keys = {k.lower() for k in data}
+    if keys & {"action", "person", "actioncontext", "personcontext"}:
+        person = parse(data, action="create").person
+        assert person is not None  # create events always carry one
+        return person
+    return data
 
 
 def parse(data: Any, *, action: str | None = None, dry_run: bool = False) -> Event:

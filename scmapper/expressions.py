@@ -144,10 +144,12 @@ def _check(source: str, names: frozenset[str], *, expression: bool) -> list[tupl
     try:
         tree = env.parse(text)
         env.compile(tree)
+    except TemplateAssertionError as exc:  # raised at compile time for unknown filters and tests
+        unknown = re.match(r"No (filter|test) named '(.*)'", exc.message or "")
+        message = f"unknown {unknown.group(1)} {unknown.group(2)!r}" if unknown else exc.message
+        return [(exc.lineno or 1, message or "invalid expression")]
     except TemplateSyntaxError as exc:
         return [(exc.lineno or 1, f"Jinja syntax error: {exc.message}")]
-    except TemplateAssertionError as exc:  # unknown filter or test
-        return [(exc.lineno or 1, exc.message or "invalid expression")]
     return _unsafe_parts(tree, names)
 
 

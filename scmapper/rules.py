@@ -150,7 +150,7 @@ class Rules:
         return rows
 
     def _check(self, columns: tuple[Column, ...], row: Row, who: str) -> None:
-        problems = []
+        problems, first = [], None
         for column in columns:
             value = row[column.name]
             if len(value) > expressions.MAX_VALUE_LENGTH:
@@ -164,8 +164,10 @@ class Rules:
                 )
             elif column.pattern and not self._patterns[column.name].search(value):
                 problems.append(f"column {column.name!r} value {value!r} does not match {column.pattern!r}")
+            if problems and first is None:
+                first = column.name
         if problems:
-            raise DataError(f"{who}: " + "; ".join(problems))
+            raise DataError(f"{who}: " + "; ".join(problems), first)
 
 
 def _who(person: dict[str, Any]) -> str:

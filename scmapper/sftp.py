@@ -30,6 +30,7 @@ import posixpath
 import secrets
 import socket
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -276,11 +277,14 @@ def _load_credentials(settings: SftpSettings, env: Mapping[str, str]) -> _Creden
 
 
 def _load_key(path: Path, passphrase: str | None) -> paramiko.PKey:
+    secret = None if passphrase is None else passphrase.encode()  # cryptography wants bytes
     try:
         try:
-            return paramiko.PKey.from_path(path, password=passphrase)
-        except TypeError:  # a passphrase was given but the key is not encrypted
-            return paramiko.PKey.from_path(path)
+            return paramiko.PKey.from_path(path, password=secret)
+        except TypeError:  # cryptography's way to say "encrypted" or "not encrypted"
+            if passphrase is None:
+                raise paramiko.PasswordRequiredException() from None
+            return paramiko.PKey.from_path(path)  # a passphrase for a plain key is harmless
     except paramiko.PasswordRequiredException as exc:
         raise AuthFailed(f"private key {path} is encrypted: name the environment variable "
                          "holding its passphrase in passphrase_env") from exc
@@ -320,7 +324,7 @@ def _start_transport(settings: SftpSettings) -> paramiko.Transport:
     transport.auth_timeout = settings.timeout
     _prefer_known_key_types(transport, _known_key_types(settings))
     try:
-        transport.start_client(timeout=settings.connect_timeout)
+        _handshake(transport, settings.connect_timeout)
     except paramiko.IncompatiblePeer as exc:
         transport.close()
         raise DeliveryError(f"sftp host {settings.address}: no common SSH algorithms "
@@ -330,6 +334,16 @@ def _start_transport(settings: SftpSettings) -> paramiko.Transport:
         raise _ConnectionLost(f"SSH handshake failed: {exc or type(exc).__name__}",
                               connected=False) from exc
     return transport
+
+
+def _handshake(transport: paramiko.Transport, timeout: float) -> None:
+    # start_client(timeout=...) returns quietly when the time is up; an event lets us tell.
+    done = threading.Event()
+    transport.start_client(event=done)
+    if not done.wait(timeout):
+        raise TimeoutError(f"no SSH handshake within {timeout:g}s")
+    if not transport.is_active():
+        raise transport.get_exception() or paramiko.SSHException("negotiation failed")
 
 
 def _authenticate(transport, settings: SftpSettings, creds: _Credentials) -> None:

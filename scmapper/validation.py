@@ -30,7 +30,7 @@ def _sample_problems(mapping: Mapping, sample: dict[str, Any]) -> list[Problem]:
     try:
         compiled.map_person(sample)
     except (DataError, SandboxViolation) as exc:
-        column = getattr(exc, "column", None)
+        column = exc.column if isinstance(exc, DataError) else None
         return [problem_at(mapping.file, _position(mapping, column), f"on the sample: {exc}")]
     return []
 

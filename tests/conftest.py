@@ -1,0 +1,123 @@
+"""Shared helpers: the real CLI as a subprocess, sample persons, and database readers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MAPPING = ROOT / "mappings" / "spendcloud.yaml"
+SAMPLE_EVENT = ROOT / "mappings" / "samples" / "helloid" / "create-event.json"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def run_cli(*args: str | Path, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Run:
+    """Runs `python -m scmapper ARGS` as a real process."""
+    data = input.encode() if isinstance(input, str) else input
+    full_env = {**os.environ, **(env or {})}
+    done = subprocess.run(
+        [sys.executable, "-m", "scmapper", *map(str, args)],
+        input=data, capture_output=True, cwd=ROOT, env=full_env, timeout=120, check=False,
+    )
+    return Run(done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+def helloid_event() -> dict[str, Any]:
+    return json.loads(SAMPLE_EVENT.read_text("utf-8"))
+
+
+def sample_person() -> dict[str, Any]:
+    return copy.deepcopy(helloid_event()["personContext"]["Person"])
+
+
+def make_person(external_id: str = "200001", **name: Any) -> dict[str, Any]:
+    """A small HelloID person with one active contract; Name fields override."""
+    person = {
+        "ExternalId": external_id,
+        "Name": {
+            "GivenName": "Test", "NickName": "Test", "FamilyName": f"Person{external_id}",
+            "FamilyNamePrefix": None, "FamilyNamePartner": None, "FamilyNamePartnerPrefix": None,
+            "Convention": "B", **name,
+        },
+        "Details": {"Gender": "M"},
+        "Accounts": {
+            "MicrosoftActiveDirectory": {
+                "sAMAccountName": f"user{external_id}",
+                "userPrincipalName": f"user{external_id}@example.nl",
+            }
+        },
+        "Contracts": [
+            {
+                "Context": {"InConditions": True},
+                "Department": {"ExternalId": "OE-1", "DisplayName": "Afdeling 1"},
+                "Title": {"ExternalId": "FP-1", "Code": "C1", "Name": "Functie 1"},
+            }
+        ],
+    }
+    return person
+
+
+def native(action: str, person: dict[str, Any] | None = None, **extra: Any) -> str:
+    event: dict[str, Any] = {"action": action, **extra}
+    if person is not None:
+        event["person"] = person
+    return json.dumps(event)
+
+
+def rows(db: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+def count(db: Path, table: str) -> int:
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "spendcloud.db"
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    """Writes text to a file in tmp_path and returns its path."""
+
+    def _write(name: str, text: str | bytes) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, "utf-8")
+        return path
+
+    return _write

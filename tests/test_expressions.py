@@ -1,0 +1,93 @@
+"""The sandbox and the lookup rules, on the environment every mapping uses."""
+
+import pytest
+from jinja2.exceptions import SecurityError, UndefinedError
+
+from scmapper import expressions
+
+PERSON = {
+    "ExternalId": "1",
+    "Name": {"NickName": None, "GivenName": "Anna"},
+    "Details": None,
+    "accountField": "lower",
+}
+
+NAMES = frozenset({"person", "today"})
+
+
+def render(source, **context):
+    return expressions.environment().from_string(source).render(person=PERSON, **context)
+
+
+def test_null_renders_empty_and_default_treats_null_as_missing():
+    assert render("[{{ person.Name.NickName }}]") == "[]"
+    assert render("{{ person.Name.NickName | default(person.Name.GivenName) }}") == "Anna"
+
+
+def test_attribute_of_null_is_null_not_an_error():
+    assert render("[{{ person.Details.Gender }}]") == "[]"
+
+
+def test_keys_fall_back_to_case_insensitive_match():
+    assert render("{{ person.externalid }}/{{ person.AccountField }}") == "1/lower"
+
+
+def test_misspelled_attribute_is_an_error():
+    with pytest.raises(UndefinedError, match="Nmae"):
+        render("{{ person.Nmae }}")
+
+
+ATTACKS = [
+    "{{ person.__class__ }}",
+    "{{ person.__class__ | default('x') }}",
+    "{{ ''.__class__.__mro__ }}",
+    "{{ (person.Name.GivenName.__class__) | default('safe', true) }}",
+    "{{ person.Name.GivenName._x | default('y') }}",
+]
+
+
+@pytest.mark.parametrize("source", ATTACKS)
+def test_underscore_access_raises_even_inside_default(source):
+    with pytest.raises(SecurityError):
+        render(source)
+
+
+@pytest.mark.parametrize("source", ATTACKS)
+def test_underscore_access_is_refused_statically(source):
+    problems = expressions.check_template(source, NAMES)
+    assert any("is not allowed" in message for _, message in problems)
+
+
+@pytest.mark.parametrize("name", ["self", "cycler", "joiner", "lipsum", "namespace", "config", "range", "os", "dict"])
+def test_jinja_globals_are_unknown_names(name):
+    problems = expressions.check_template("{{ " + name + " | default('x') }}", NAMES)
+    assert problems == [(1, f"unknown name {name!r} (available: person, today)")]
+
+
+@pytest.mark.parametrize("source", ["{{ 'x' * 1000000000 }}", "{{ [1] * 100000 }}", "{{ 10 ** 100000 }}"])
+def test_size_bombs_are_refused(source):
+    with pytest.raises(SecurityError):
+        render(source)
+
+
+def test_unknown_filter_and_syntax_errors_are_reported_with_line():
+    assert expressions.check_template("{{ person.Name | nosuchfilter }}", NAMES) == [
+        (1, "unknown filter 'nosuchfilter'")
+    ]
+    [(line, message)] = expressions.check_template("a\n{{ person.Name. }}", NAMES)
+    assert line == 2 and message.startswith("Jinja syntax error")
+
+
+def test_names_bound_inside_a_template_are_allowed():
+    source = "{% for c in person.Contracts %}{{ loop.index }}{{ c }}{% endfor %}{% set x = 1 %}{{ x }}"
+    assert expressions.check_template(source, NAMES) == []
+
+
+def test_expression_source_strips_braces():
+    assert expressions.expression_source("{{ contract.Context.InConditions }}") == "contract.Context.InConditions"
+    assert expressions.expression_source("person.Contracts") == "person.Contracts"
+
+
+def test_today_can_be_fixed_for_mapping_tests(monkeypatch):
+    monkeypatch.setenv("SCMAPPER_TODAY", "2024-02-29")
+    assert str(expressions.today()) == "2024-02-29"
