@@ -122,7 +122,7 @@ class Store:
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
-        if mode.lower() != "wal":
+        if mode.lower() != "wal" and str(path) != ":memory:":
             raise StoreError(f"database {self.path} cannot use WAL journal mode (got {mode})")
         self.person_columns: tuple[str, ...] = ()
         self.role_columns: tuple[str, ...] = ()
