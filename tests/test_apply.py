@@ -352,3 +352,17 @@ def test_demo_runs_the_bundled_samples(tmp_path):
     assert result.code == 0, result.err
     assert "persons (6 rows)" in result.out and "Hoff - Op den Berg" in result.out
     assert count(tmp_path / "out" / "spendcloud.db", "persons") == 6
+
+
+def test_preview_shows_rows_without_a_database(tmp_path):
+    result = run_cli("preview", DEFAULT_MAPPING, SAMPLE_EVENT)
+    assert result.code == 0
+    assert result.json["person"]["achternaam"] == "Hoff - Op den Berg"
+    assert len(result.json["roles"]) == 2 and result.json["warnings"] == []
+    bare = run_cli("preview", DEFAULT_MAPPING, "-", input=json.dumps(make_person("9")))
+    assert bare.code == 0 and bare.json["person"]["externalId"] == "9"
+    broken = make_person("9")
+    broken["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = None
+    failed = run_cli("preview", DEFAULT_MAPPING, "-", input=json.dumps(broken))
+    assert failed.code == 1 and failed.err == "scmapper: person '9': required column 'gebruikersnaam' is empty\n"
+    assert list(tmp_path.iterdir()) == []

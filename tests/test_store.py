@@ -1,0 +1,121 @@
+"""The SQLite store: migrations from the mapping, quoting, append-only audit, concurrency."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from conftest import DEFAULT_MAPPING, ROOT, count, make_person, native, rows, run_cli
+from scmapper.errors import StoreError
+from scmapper.store import Store, quote
+
+
+def prepared(db, columns=("k", "a"), unique=("a",), roles=("r",), fingerprint="f1"):
+    store = Store(db)
+    notes = store.prepare("k", columns, unique, roles, fingerprint)
+    return store, notes
+
+
+def test_tables_use_wal_and_record_version(db):
+    store, notes = prepared(db)
+    assert notes == []
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert dict(store.conn.execute("SELECT key, value FROM scm_meta").fetchall()) == {
+        "schema_version": "1", "mapping_fingerprint": "f1"
+    }
+    store.close()
+
+
+def test_added_column_is_added_and_removed_column_is_kept_and_reported(db):
+    store, _ = prepared(db)
+    with store.transaction():
+        store.insert_person("1", {"k": "1", "a": "x"}, "t")
+    store.close()
+    store, notes = prepared(db, columns=("k", "b"), unique=(), fingerprint="f2")
+    assert notes == ["column 'a' of table persons is no longer in the mapping; kept with its data"]
+    assert rows(db, "SELECT k, a, b FROM persons") == [{"k": "1", "a": "x", "b": ""}]
+    store.close()
+
+
+def test_unchanged_mapping_does_not_migrate_again(db):
+    store, _ = prepared(db)
+    store.close()
+    store, notes = prepared(db, columns=("k", "b"), fingerprint="f1")  # same fingerprint: trusted
+    assert notes == [] and "b" not in [r[1] for r in store.conn.execute("PRAGMA table_info(persons)")]
+    store.close()
+
+
+@pytest.mark.parametrize("name", ['a"b', "a b", "1a", "a;--", "", "ä"])
+def test_identifiers_are_validated(name):
+    with pytest.raises(StoreError, match="not a valid column name"):
+        quote(name)
+
+
+def test_audit_log_is_append_only(db):
+    store, _ = prepared(db)
+    with store.transaction():
+        store.add_event(time="t", action="CreateAccount", ref="1", success=True, message="m", details=[], before=None, after={"x": 1})
+    for sql in ("UPDATE events SET message = 'forged'", "DELETE FROM events"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            store.conn.execute(sql)
+    assert [e.message for e in store.events()] == ["m"]
+    store.close()
+
+
+def test_transaction_rolls_back_everything_on_error(db):
+    store, _ = prepared(db)
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert_person("1", {"k": "1", "a": "x"}, "t")
+        store.replace_roles("1", [{"r": "role"}])
+        raise RuntimeError("boom")
+    assert count(db, "persons") == 0 and count(db, "roles") == 0
+    store.close()
+
+
+def test_existing_duplicates_block_a_new_unique_column(db):
+    store, _ = prepared(db, unique=())
+    with store.transaction():
+        store.insert_person("1", {"k": "1", "a": "same"}, "t")
+        store.insert_person("2", {"k": "2", "a": "SAME"}, "t")
+    store.close()
+    with pytest.raises(StoreError, match="resolve the duplicates first"):
+        prepared(db, unique=("a",), fingerprint="f2")
+
+
+def test_log_on_a_database_that_is_not_ours(tmp_path):
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    result = run_cli("log", "--db", other)
+    assert result.code == 1 and "is not an scmapper database" in result.err
+
+
+def test_parallel_agents_never_see_database_is_locked(db, tmp_path):
+    """Four processes applying creates and updates at once: every event applied, none locked out."""
+    batches = []
+    for worker in range(4):
+        lines = []
+        for i in range(25):
+            person = make_person(str(1000 + i))  # the same people in every worker
+            lines.append(native("create", person))
+            lines.append(native("update", {**person, "Name": {**person["Name"], "NickName": f"w{worker}"}}, accountReference=person["ExternalId"]))
+        path = tmp_path / f"batch{worker}.jsonl"
+        path.write_text("\n".join(lines) + "\n")
+        batches.append(path)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "scmapper", "apply", "--mapping", str(DEFAULT_MAPPING), "--db", str(db), "--batch", str(b)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for b in batches
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err.decode()
+        results = [json.loads(line) for line in out.decode().splitlines()]
+        assert len(results) == 50 and all(r["success"] for r in results)
+        assert b"locked" not in err
+    assert count(db, "persons") == 25 and count(db, "roles") == 25
+    creates = rows(db, "SELECT count(*) AS n FROM events WHERE action = 'CreateAccount'")[0]["n"]
+    assert creates == 25  # the other workers correlated
