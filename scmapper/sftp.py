@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import paramiko
+from paramiko.sftp import CMD_EXTENDED, CMD_EXTENDED_REPLY
 
 from scmapper.errors import (
     AuthFailed,
@@ -251,10 +252,11 @@ class _Credentials:
 
     key: paramiko.PKey | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
+    passphrase: str | None = field(default=None, repr=False)  # kept only to scrub it
 
     @property
     def secrets(self) -> list[str]:
-        return [self.password] if self.password else []
+        return [s for s in (self.password, self.passphrase) if s]
 
 
 def _env_secret(env: Mapping[str, str], name: str | None, what: str) -> str | None:
@@ -273,14 +275,15 @@ def _load_credentials(settings: SftpSettings, env: Mapping[str, str]) -> _Creden
         return _Credentials(password=password)
     _check_key_file(settings)
     passphrase = _env_secret(env, settings.passphrase_env, "private key passphrase")
-    return _Credentials(key=_load_key(settings.key_file, passphrase), password=password)
+    key = _load_key(settings.key_file, passphrase)
+    return _Credentials(key=key, password=password, passphrase=passphrase)
 
 
 def _load_key(path: Path, passphrase: str | None) -> paramiko.PKey:
     secret = None if passphrase is None else passphrase.encode()  # cryptography wants bytes
     try:
         try:
-            return paramiko.PKey.from_path(path, password=secret)
+            return paramiko.PKey.from_path(path, secret)  # positional: renamed in paramiko 5
         except TypeError:  # cryptography's way to say "encrypted" or "not encrypted"
             if passphrase is None:
                 raise paramiko.PasswordRequiredException() from None
@@ -402,7 +405,11 @@ def _session(settings: SftpSettings, creds: _Credentials, say: _Say) -> Iterator
 
 
 def _accept_host_key(settings: SftpSettings, transport) -> str:
-    key = transport.get_remote_server_key()
+    try:
+        key = transport.get_remote_server_key()
+    except paramiko.SSHException as exc:  # the server hung up right after the handshake
+        raise _ConnectionLost(f"connection lost after the handshake: {exc}",
+                              connected=False) from exc
     why = check_host_key(settings, key)
     return f"{key.get_name()} {fingerprint(key)} accepted: {why}"
 
@@ -513,6 +520,37 @@ def _verify(remote: _Remote, tmp: str, size: int, sha256: str) -> None:
     if digest.hexdigest() != sha256:
         raise DeliveryError(f"{tmp} on the server differs from what we sent (SHA-256 "
                             "mismatch); deliver again and check the server's storage")
+
+
+def _write_and_verify(remote: _Remote, local: Path, tmp: str) -> tuple[int, str]:
+    try:
+        size, sha256 = _write(remote, local, tmp)
+        _verify(remote, tmp, size, sha256)
+    except DeliveryError as exc:
+        # OpenSSH reports ENOSPC as a bare "Failure", and paramiko drops the status of
+        # pipelined writes: a short file is all we see. Ask the server how much room is left.
+        free = _free_bytes(remote, posixpath.dirname(tmp)) if type(exc) is DeliveryError else None
+        if free is not None and free < local.stat().st_size:
+            raise RemoteDiskFull(f"writing {tmp}: the server is out of disk space ({free} "
+                                 f"bytes free, {local.stat().st_size} needed); free space on "
+                                 "the server, then deliver again") from exc
+        raise
+    return size, sha256
+
+
+def _free_bytes(remote: _Remote, path: str) -> int | None:
+    """Space left for us in path, from OpenSSH's statvfs extension; None if unknown.
+    paramiko has no public call for it, so this sends the request itself."""
+    if not remote.alive():
+        return None
+    try:
+        kind, reply = remote.sftp._request(CMD_EXTENDED, "statvfs@openssh.com", path)
+        if kind != CMD_EXTENDED_REPLY:
+            return None
+        _bsize, frsize, _blocks, _bfree, bavail = (reply.get_int64() for _ in range(5))
+    except (OSError, EOFError, paramiko.SSHException, AttributeError, TypeError):
+        return None  # not OpenSSH, or a paramiko without _request: just say "failed"
+    return int(frsize * bavail)
 
 
 def _publish(remote: _Remote, tmp: str, final: str) -> None:
@@ -644,8 +682,7 @@ def _stage(remote: _Remote, job: _Delivery, local: Path, name: str) -> _Staged:
     tmp = job.final_path(f".{name}.{secrets.token_hex(6)}.part")
     job.say(f"uploading {local} to {tmp}")
     try:
-        size, sha256 = _write(remote, local, tmp)
-        _verify(remote, tmp, size, sha256)
+        size, sha256 = _write_and_verify(remote, local, tmp)
     except (ScmapperError, _ConnectionLost):
         job.orphans.append(tmp)
         raise
@@ -670,6 +707,10 @@ def _check_files(files: list[tuple[Path, str]]) -> None:
     for local, name in files:
         if not Path(local).is_file():
             raise UsageError(f"cannot upload {local}: no such file")
+        try:  # now, so a local read error is never mistaken for a remote one later
+            Path(local).open("rb").close()
+        except OSError as exc:
+            raise UsageError(f"cannot upload {local}: {exc.strerror}") from exc
         if not name or "/" in name or name in (".", ".."):
             raise UsageError(f"cannot upload {local} as {name!r}: the remote name must be a "
                              "plain file name")
@@ -698,10 +739,21 @@ def upload_files(
         say.hidden.extend(creds.secrets)
         _with_retries(job, creds, sleep)
     except ScmapperError as exc:
-        exc.args = tuple(say.scrub(str(a)) for a in exc.args)
-        exc.results = list(job.results)  # type: ignore[attr-defined]
+        _attach(exc, job)
         raise
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        # a failure the classification above did not foresee is still a failed delivery
+        error = DeliveryError(f"sftp host {settings.address}: unexpected failure: "
+                              f"{exc or type(exc).__name__}")
+        raise _attach(error, job) from exc
     return job.results
+
+
+def _attach(exc: ScmapperError, job: _Delivery) -> ScmapperError:
+    """Give the caller the attempts so far, and make sure no secret rides along."""
+    exc.args = tuple(job.say.scrub(str(a)) for a in exc.args)
+    exc.results = list(job.results)  # type: ignore[attr-defined]
+    return exc
 
 
 def _with_retries(job: _Delivery, creds: _Credentials, sleep: Callable[[float], None]) -> None:
@@ -725,7 +777,7 @@ def _gave_up(settings: SftpSettings, lost: _ConnectionLost, attempts: int) -> De
     tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
     if lost.connected:
         return DeliveryError(f"sftp host {settings.address}: the connection kept breaking "
-                             f"during delivery ({lost}) after {tries}; previous remote files "
-                             "are unchanged, deliver again later")
+                             f"during delivery ({lost}) after {tries}; files not yet "
+                             "published keep their previous version, deliver again later")
     return HostUnreachable(f"sftp host {settings.address} is unreachable after {tries}: "
                            f"{lost}. Check the host name, port and firewall, or try later")

@@ -3,6 +3,7 @@ the pieces a real server cannot be made to exercise (a server without posix-rena
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import pwd
@@ -14,6 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from scmapper import sftp
@@ -74,8 +76,8 @@ def test_key_auth_delivers_byte_identical_files(sshd, ssh_keys, tmp_path):
     roles = write(tmp_path / "roles.csv", "Rôle;Naam\r\n".encode() * 100)
     rec = Recorder()
 
-    results = upload_files(settings_for(sshd, ssh_keys), [(users, "Users.csv"), (roles, "Roles.csv")],
-                           log=rec.log, sleep=rec.sleep)
+    files = [(users, "Users.csv"), (roles, "Roles.csv")]
+    results = upload_files(settings_for(sshd, ssh_keys), files, log=rec.log, sleep=rec.sleep)
 
     assert (out / "Users.csv").read_bytes() == users.read_bytes()
     assert (out / "Roles.csv").read_bytes() == roles.read_bytes()
@@ -206,10 +208,18 @@ def test_pinned_host_key_is_accepted_without_known_hosts(sshd, ssh_keys, tmp_pat
     assert (sshd.root / "out" / "Users.csv").read_bytes() == b"pinned\n"
 
 
+def test_hashed_known_hosts_entry_is_accepted(sshd, ssh_keys, tmp_path):
+    hashed = sshd.known_hosts()
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(hashed)], check=True, capture_output=True)
+    assert hashed.read_text().startswith("|1|")
+    users = write(tmp_path / "u.csv", b"hashed\n")
+    assert upload_files(settings_for(sshd, ssh_keys, known_hosts=hashed),
+                        [(users, "Users.csv")])[0].ok
+
+
 def test_wrong_pin_is_refused(sshd, ssh_keys, tmp_path):
     users = write(tmp_path / "u.csv", b"x\n")
     other = sshd.known_hosts(ssh_keys.other_host_key).read_text().split()[2]
-    import base64
     pin = "SHA256:" + base64.b64encode(
         hashlib.sha256(base64.b64decode(other)).digest()).decode().rstrip("=")
     with pytest.raises(HostKeyRefused, match="pin SHA256:.* differs"):
@@ -218,9 +228,8 @@ def test_wrong_pin_is_refused(sshd, ssh_keys, tmp_path):
 
 
 def test_fingerprint_matches_ssh_keygen(sshd):
-    import paramiko
     public = Path(f"{sshd.keys.host_key}.pub").read_text().split()
-    key = paramiko.PKey.from_type_string(public[0], __import__("base64").b64decode(public[1]))
+    key = paramiko.PKey.from_type_string(public[0], base64.b64decode(public[1]))
     assert sftp.fingerprint(key) == sshd.host_fingerprint()
 
 
@@ -418,9 +427,11 @@ def test_from_dict_resolves_paths_and_checks_combinations(tmp_path, monkeypatch)
     settings = SftpSettings.from_dict({**base, "key_file": "deploy_key", "port": 2222,
                                        "known_hosts": "~/kh"}, tmp_path / "conf")
     assert settings.key_file == tmp_path / "conf" / "deploy_key"
-    assert settings.known_hosts == tmp_path / "kh" and settings.host_key_name == "[sftp.example.com]:2222"
-    assert SftpSettings.from_dict({**base, "key_file": "~/id_ed25519"}, tmp_path).host_key_name \
-        == "sftp.example.com"
+    assert settings.known_hosts == tmp_path / "kh"
+    assert settings.host_key_name == "[sftp.example.com]:2222"
+    home_key = SftpSettings.from_dict({**base, "key_file": "~/id_ed25519"}, tmp_path)
+    assert home_key.key_file == tmp_path / "id_ed25519"
+    assert home_key.host_key_name == "sftp.example.com"
     for bad, why in (({}, "set key_file"),
                      ({"key_file": "missing"}, "does not exist"),
                      ({"password_env": "P", "trust_host_key": "SHA256:short"}, "not a SHA256"),
@@ -478,7 +489,8 @@ def test_publish_without_posix_rename_swaps_safely():
     sftp._publish(remote, "/in/.U.part", "/in/U")
     assert fake.files == {"/in/U": b"new"} and remote.posix_rename is False
 
-    fake = NoPosixRenameSftp({"/in/.U.part": b"new", "/in/U": b"old"}, fail_rename_from="/in/.U.part")
+    fake = NoPosixRenameSftp({"/in/.U.part": b"new", "/in/U": b"old"},
+                             fail_rename_from="/in/.U.part")
     with pytest.raises(DeliveryError):
         sftp._publish(FakeRemote(sftp=fake, transport=None), "/in/.U.part", "/in/U")
     assert fake.files["/in/U"] == b"old"  # moved aside and back: the old file survives
