@@ -69,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("event", nargs="?", default="-", help="event JSON file, or - for stdin (the default)")
     p.set_defaults(handler=cmd_apply)
 
+    p = sub.add_parser("export", parents=[common], help="write the persons and roles files for Spend Cloud")
+    p.add_argument("--mapping", required=True)
+    p.add_argument("--db", required=True)
+    p.add_argument("--out", required=True, help="output folder (created when missing)")
+    p.add_argument("--check", action="store_true", help="run every check and print the diff report; write nothing")
+    p.add_argument("--force", action="store_true", help="write even when a mass-removal threshold trips (recorded)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=cmd_export)
+
     p = sub.add_parser("log", parents=[common], help="show the audit trail")
     p.add_argument("--db", required=True)
     p.add_argument("--account", help="only this account reference")
@@ -220,6 +229,25 @@ def _open_store(db: str, rules: Any, *, dry_run: bool, durable: bool = True) -> 
     for note in notes:
         print(f"scmapper: {db}: {note}", file=sys.stderr)
     return store
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from scmapper.export import run_export
+    from scmapper.loading import load_rules
+
+    rules = load_rules(args.mapping)
+    if not Path(args.db).exists():
+        raise UsageError(f"database {args.db} does not exist")
+    with closing(_open_store(args.db, rules, dry_run=False)) as store:
+        outcome = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force)
+    if args.json:
+        print(json.dumps(outcome.report, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(outcome.text))
+    return outcome.exit_code
 
 
 # --- log -----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from scmapper import runner
 from scmapper.errors import UsageError
+from scmapper.export import run_export
 from scmapper.loading import load_rules
 from scmapper.store import Store
 from scmapper.validation import validate
@@ -26,6 +27,7 @@ def run_demo(mapping_path: Path, events_path: Path, out: Path) -> int:
     rules = load_rules(mapping_path)
     out.mkdir(parents=True, exist_ok=True)
     db = out / "spendcloud.db"
+    # A fresh database each run; the previous demo's files stay until the export replaces them.
     for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         stale.unlink(missing_ok=True)
     failed = 0
@@ -42,7 +44,14 @@ def run_demo(mapping_path: Path, events_path: Path, out: Path) -> int:
             for entry in result["auditLogs"]:
                 print(f"  {result['action']:<8} {result['accountReference'] or '-':<8} {entry['message']}")
         _print_tables(store, mapping.column_names, mapping.role_column_names)
-    return 0 if failed == 0 else 1
+        outcome = run_export(mapping, store, out, check=False, force=False)
+    print(f"\nExporting active persons to {out}:")
+    print("\n".join(f"  {line}" for line in outcome.text))
+    if outcome.status == "written":
+        print("\nFiles for Spend Cloud:")
+        for item in outcome.report["files"]:
+            print(f"  {item['path']}")
+    return 0 if failed == 0 and outcome.exit_code == 0 else 1
 
 
 def _print_tables(store: Store, columns: tuple[str, ...], role_columns: tuple[str, ...]) -> None:

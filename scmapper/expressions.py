@@ -19,7 +19,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes, pass_context
 from jinja2.exceptions import SecurityError, TemplateAssertionError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -117,6 +117,30 @@ def environment() -> MappingSandbox:
     return env
 
 
+@cache
+def csv_environment() -> MappingSandbox:
+    """The environment export templates render in: the same sandbox, and every
+    `{{ value }}` quoted as a CSV cell for the file's dialect unless it is a whole row."""
+    from scmapper.csvformat import CsvText
+
+    @pass_context
+    def finalize(context: Any, value: Any) -> str:
+        return value if isinstance(value, CsvText) else context["scm_dialect"].cell(value)
+
+    @pass_context
+    def csv_row(context: Any, values: Any) -> str:
+        return context["scm_dialect"].row(values)
+
+    @pass_context
+    def csv_cell(context: Any, value: Any) -> str:
+        return CsvText(context["scm_dialect"].cell(value))
+
+    env = MappingSandbox(undefined=StrictUndefined, finalize=finalize, autoescape=False)
+    env.filters = {**environment().filters, "csv_row": csv_row, "csv_cell": csv_cell}
+    env.globals.clear()
+    return env
+
+
 def today() -> date:
     """Today, or SCMAPPER_TODAY (YYYY-MM-DD) so mapping tests give stable results."""
     fixed = os.environ.get("SCMAPPER_TODAY")
@@ -138,9 +162,34 @@ def check_expression(source: str, names: frozenset[str]) -> list[tuple[int, str]
     return _check(source, names, expression=True)
 
 
-def _check(source: str, names: frozenset[str], *, expression: bool) -> list[tuple[int, str]]:
-    env = environment()
-    text = "{{ (" + source + ") }}" if expression else source
+CSV_TEMPLATE_NAMES = frozenset({"header", "rows", "columns"})
+
+
+def check_csv_template(source: str, columns: tuple[str, ...]) -> list[tuple[int, str]]:
+    """Problems in an export template, including disagreement with the declared columns."""
+    tree_or_problems = _compiled(csv_environment(), source)
+    if isinstance(tree_or_problems, list):
+        return tree_or_problems
+    tree = tree_or_problems
+    problems = _unsafe_parts(tree, CSV_TEMPLATE_NAMES)
+    for loop in tree.find_all(nodes.For):
+        if not (isinstance(loop.iter, nodes.Name) and loop.iter.name == "rows" and isinstance(loop.target, nodes.Name)):
+            continue
+        var = loop.target.name
+        used = [n for n in loop.find_all(nodes.Getattr) if isinstance(n.node, nodes.Name) and n.node.name == var]
+        for node in used:
+            if node.attr not in columns:
+                problems.append((node.lineno, f"template uses column {node.attr!r}, which is not declared"))
+        whole = any(
+            isinstance(f.node, nodes.Name) and f.node.name == var for f in loop.find_all(nodes.Filter)
+        )
+        if not whole:
+            missing = [c for c in columns if c not in {n.attr for n in used}]
+            problems += [(loop.lineno, f"declared column {c!r} is not in the template") for c in missing]
+    return problems
+
+
+def _compiled(env: MappingSandbox, text: str) -> nodes.Template | list[tuple[int, str]]:
     try:
         tree = env.parse(text)
         env.compile(tree)
@@ -150,6 +199,14 @@ def _check(source: str, names: frozenset[str], *, expression: bool) -> list[tupl
         return [(exc.lineno or 1, message or "invalid expression")]
     except TemplateSyntaxError as exc:
         return [(exc.lineno or 1, f"Jinja syntax error: {exc.message}")]
+    return tree
+
+
+def _check(source: str, names: frozenset[str], *, expression: bool) -> list[tuple[int, str]]:
+    text = "{{ (" + source + ") }}" if expression else source
+    tree = _compiled(environment(), text)
+    if isinstance(tree, list):
+        return tree
     return _unsafe_parts(tree, names)
 
 

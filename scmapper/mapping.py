@@ -47,6 +47,39 @@ class Roles:
 
 
 @dataclass(frozen=True)
+class ExportFile:
+    """One CSV file of an export: its name, layout template and dialect."""
+
+    file: str
+    template: str  # a built-in template name, or a path relative to the mapping
+    columns: tuple[str, ...]
+    header: tuple[str, ...] | None  # labels, or None for no header row
+    delimiter: str = ";"
+    encoding: str = "utf-8-sig"
+    quote_all: bool = True
+    line_ending: str = "\r\n"
+    formula_guard: bool = False
+    position: tuple[int, int] = (1, 1)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Trips at greater-or-equal: count OR percent of the previous export."""
+
+    count: int | None = None
+    percent: float | None = None
+
+
+@dataclass(frozen=True)
+class Export:
+    persons: ExportFile
+    roles: ExportFile | None
+    removed_persons: Threshold | None = None
+    removed_roles: Threshold | None = None
+    archive: int = 14
+
+
+@dataclass(frozen=True)
 class Mapping:
     file: str
     name: str
@@ -59,7 +92,7 @@ class Mapping:
     no_roles: Literal["warn", "fail"] = "warn"
     correlate: bool = True
     fingerprint: str = ""
-    export: dict[str, Any] = field(default_factory=dict, compare=False)
+    export: Export | None = None
     sftp: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -99,6 +132,9 @@ def build(doc: Document, raw: bytes) -> Mapping:
     for i, name in enumerate(unique):
         if name not in names:
             problems.append(doc.problem(("person", "unique", i), f"unique column {name!r} is not a person column"))
+    export = _export(doc, data["export"], roles) if "export" in data else None
+    if export:
+        problems += _export_problems(doc, export, names, roles)
     if problems:
         raise MappingError(problems)
     lifecycle = data.get("lifecycle", {})
@@ -114,7 +150,7 @@ def build(doc: Document, raw: bytes) -> Mapping:
         no_roles=lifecycle.get("no_roles", "warn"),
         correlate=lifecycle.get("correlate", True),
         fingerprint=fingerprint(raw),
-        export=data.get("export", {}),
+        export=export,
         sftp=data.get("sftp", {}),
     )
 
@@ -162,6 +198,60 @@ def _roles(doc: Document, spec: dict[str, Any]) -> Roles:
         columns=_columns(doc, spec["columns"], ("roles", "columns")),
         positions=positions,
     )
+
+
+def _export(doc: Document, spec: dict[str, Any], roles: Roles | None) -> Export:
+    def threshold(name: str) -> Threshold | None:
+        found = spec.get("thresholds", {}).get(name)
+        return Threshold(found.get("count"), found.get("percent")) if found else None
+
+    return Export(
+        persons=_export_file(doc, spec["persons"], ("export", "persons")),
+        roles=_export_file(doc, spec["roles"], ("export", "roles")) if "roles" in spec else None,
+        removed_persons=threshold("removed_persons"),
+        removed_roles=threshold("removed_roles"),
+        archive=spec.get("archive", 14),
+    )
+
+
+def _export_file(doc: Document, spec: dict[str, Any], path: Path_) -> ExportFile:
+    columns = tuple(spec["columns"])
+    header = spec.get("header", True)
+    return ExportFile(
+        file=spec["file"],
+        template=spec.get("template", "csv"),
+        columns=columns,
+        header=columns if header is True else (tuple(header) if header else None),
+        delimiter=spec.get("delimiter", ";"),
+        encoding=spec.get("encoding", "utf-8-sig"),
+        quote_all=spec.get("quoting", "all") == "all",
+        line_ending="\r\n" if spec.get("line_ending", "crlf") == "crlf" else "\n",
+        formula_guard=spec.get("formula_guard", False),
+        position=doc.position(path),
+    )
+
+
+def _export_problems(doc: Document, export: Export, names: set[str], roles: Roles | None) -> list[Problem]:
+    problems = []
+    role_names = {c.name for c in roles.columns} if roles else set()
+    for kind, spec, known in (("persons", export.persons, names), ("roles", export.roles, role_names)):
+        if spec is None:
+            continue
+        if kind == "roles" and roles is None:
+            problems.append(doc.problem(("export", "roles"), "export.roles needs a roles section"))
+            continue
+        for i, column in enumerate(spec.columns):
+            if column not in known:
+                where = ("export", kind, "columns", i)
+                problems.append(doc.problem(where, f"export column {column!r} is not a {kind[:-1]} column"))
+        if spec.header and len(spec.header) != len(spec.columns):
+            problems.append(doc.problem(
+                ("export", kind, "header"),
+                f"header has {len(spec.header)} labels for {len(spec.columns)} columns",
+            ))
+    if export.roles and export.persons.file == export.roles.file:
+        problems.append(doc.problem(("export", "roles", "file"), "the roles file must differ from the persons file"))
+    return problems
 
 
 def problem_at(file: str, position: tuple[int, int], message: str) -> Problem:

@@ -25,7 +25,7 @@ from typing import Any
 
 from scmapper.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 60_000
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
@@ -101,6 +101,17 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS scm_events_ref ON events (account_ref, id);
 CREATE INDEX IF NOT EXISTS scm_events_time ON events (time);
+CREATE TABLE IF NOT EXISTS exports (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    status TEXT NOT NULL,
+    forced INTEGER NOT NULL,
+    out_dir TEXT NOT NULL,
+    files TEXT NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS exported_persons (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS exported_roles (seq INTEGER PRIMARY KEY, owner TEXT NOT NULL, data TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS scm_events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS scm_events_no_delete BEFORE DELETE ON events
@@ -146,6 +157,7 @@ class Store:
         unique = tuple(unique)
         for name in (*columns, *role_columns):
             quote(name)
+        fingerprint = f"{SCHEMA_VERSION}:{fingerprint}"
         if self._meta("mapping_fingerprint") == fingerprint:
             return []
         with self.transaction():
@@ -303,6 +315,66 @@ class Store:
             f"INSERT INTO roles (scm_ref, scm_seq, {', '.join(cols)}) VALUES (?, ?{', ?' * len(cols)})",
             [(ref, seq, *(role[c] for c in self.role_columns)) for seq, role in enumerate(roles)],
         )
+
+    # --- exports ----------------------------------------------------------------------------
+
+    def snapshot(self) -> tuple[list[tuple[str, Row]], list[tuple[str, Row]]]:
+        """Active persons (by key) and their roles, read in one transaction: one moment."""
+        key = quote(self.key)
+        person_cols = ", ".join(quote(c) for c in self.person_columns)
+        role_cols = ", ".join(f"r.{quote(c)}" for c in self.role_columns)
+        self.conn.execute("BEGIN")
+        try:
+            persons = self.conn.execute(
+                f"SELECT {key}, {person_cols} FROM persons WHERE scm_active = 1 ORDER BY {key}"
+            ).fetchall()
+            roles = self.conn.execute(
+                f"SELECT p.{key}, {role_cols} FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref"
+                f" WHERE p.scm_active = 1 ORDER BY p.{key}, r.scm_seq"
+            ).fetchall() if self.role_columns else []
+        finally:
+            self.conn.execute("COMMIT")
+        return (
+            [(r[0], dict(zip(self.person_columns, r[1:], strict=True))) for r in persons],
+            [(r[0], dict(zip(self.role_columns, r[1:], strict=True))) for r in roles],
+        )
+
+    def last_export(self) -> dict[str, Any] | None:
+        found = self.conn.execute(
+            "SELECT id, time, status, forced, out_dir, files FROM exports ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if found is None:
+            return None
+        return {"id": found[0], "time": found[1], "status": found[2], "forced": bool(found[3]),
+                "out_dir": found[4], "files": json.loads(found[5])}
+
+    def exported_rows(self) -> tuple[dict[str, Row], list[tuple[str, Row]]]:
+        """The persons (by key) and roles of the last recorded export, for the next diff."""
+        persons = {k: json.loads(d) for k, d in self.conn.execute("SELECT key, data FROM exported_persons")}
+        roles = [(o, json.loads(d)) for o, d in self.conn.execute("SELECT owner, data FROM exported_roles ORDER BY seq")]
+        return persons, roles
+
+    def record_export(
+        self, *, time: str, forced: bool, out_dir: str, files: list[dict[str, Any]], report: dict[str, Any],
+        persons: Sequence[tuple[str, Row]], roles: Sequence[tuple[str, Row]],
+    ) -> int:
+        """Records an export as 'writing' with its rows; call inside transaction()."""
+        cursor = self.conn.execute(
+            "INSERT INTO exports (time, status, forced, out_dir, files, report) VALUES (?, 'writing', ?, ?, ?, ?)",
+            (time, int(forced), out_dir, _json(files), _json(report)),
+        )
+        self.conn.execute("DELETE FROM exported_persons")
+        self.conn.execute("DELETE FROM exported_roles")
+        self.conn.executemany(
+            "INSERT INTO exported_persons (key, data) VALUES (?, ?)", ((k, _json(r)) for k, r in persons)
+        )
+        self.conn.executemany(
+            "INSERT INTO exported_roles (owner, data) VALUES (?, ?)", ((o, _json(r)) for o, r in roles)
+        )
+        return int(cursor.lastrowid or 0)
+
+    def finish_export(self, export_id: int, status: str = "complete") -> None:
+        self.conn.execute("UPDATE exports SET status = ? WHERE id = ?", (status, export_id))
 
     # --- audit ------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scmapper import loading, rules
+from scmapper import export, loading, rules
 from scmapper.errors import DataError, MappingError, Problem, SandboxViolation
 from scmapper.mapping import Mapping, problem_at
 
@@ -19,7 +19,7 @@ def validate(path: str | Path, sample: dict[str, Any] | None = None) -> list[Pro
         mapping = loading.load_mapping(path)
     except MappingError as exc:
         return exc.problems
-    problems = rules.static_problems(mapping)
+    problems = rules.static_problems(mapping) + export.template_problems(mapping)
     if problems or sample is None:
         return problems
     return _sample_problems(mapping, sample)

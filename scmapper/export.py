@@ -1,0 +1,304 @@
+"""`export`: the store's active persons and roles as the CSV files Spend Cloud imports.
+
+Order of work: snapshot (one read transaction) -> preflight, diff and thresholds
+(`checks.py`) -> render each file through its Jinja template to a temporary name,
+fsync -> record the export and its rows as 'writing' -> rename both into place ->
+mark it 'complete' -> archive and report. A reader never sees a half-written file;
+a crash between the two renames leaves the history saying which export is incomplete.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Template
+
+from scmapper import checks, expressions
+from scmapper.csvformat import Dialect
+from scmapper.errors import EXIT_DATA, EXIT_OK, MappingError, Problem, UsageError
+from scmapper.mapping import ExportFile, Mapping, problem_at
+from scmapper.store import Store, now
+
+TEMPLATES = Path(__file__).parent / "templates"
+REPORT_NAME = "export-report.json"
+ARCHIVE_DIR = "archive"
+
+
+@dataclass
+class Outcome:
+    """What an export run did or would do, and its exit code."""
+
+    status: str  # written | checked | refused
+    report: dict[str, Any] = field(default_factory=dict)
+    text: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_DATA if self.status == "refused" else EXIT_OK
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+def template_path(mapping: Mapping, spec: ExportFile) -> Path:
+    """A built-in template by name, or a .j2 file relative to the mapping."""
+    if "/" not in spec.template and "\\" not in spec.template and not spec.template.endswith(".j2"):
+        return TEMPLATES / f"{spec.template}.j2"
+    return mapping.base_dir / spec.template
+
+
+def template_problems(mapping: Mapping) -> list[Problem]:
+    """Problems with the export templates: missing, broken, unsafe, or disagreeing with the columns."""
+    if mapping.export is None:
+        return []
+    problems = []
+    for kind, spec in (("persons", mapping.export.persons), ("roles", mapping.export.roles)):
+        if spec is None:
+            continue
+        path = template_path(mapping, spec)
+        try:
+            source = path.read_text("utf-8")
+        except OSError:
+            problems.append(problem_at(mapping.file, spec.position, f"export.{kind}: template {spec.template!r} not found ({path})"))
+            continue
+        for line, message in expressions.check_csv_template(source, spec.columns):
+            problems.append(Problem(str(path), line, 1, f"export.{kind} template: {message}"))
+    return problems
+
+
+def _template(mapping: Mapping, spec: ExportFile) -> Template:
+    return expressions.csv_environment().from_string(template_path(mapping, spec).read_text("utf-8"))
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def run_export(mapping: Mapping, store: Store, out: Path, *, check: bool, force: bool) -> Outcome:
+    export = mapping.export
+    if export is None:
+        raise UsageError(f"{mapping.file} has no export section: add export.persons (file, columns)")
+    problems = template_problems(mapping)
+    if problems:
+        raise MappingError(problems)
+    persons, roles = store.snapshot()
+    if export.roles is None:
+        roles = []
+    previous, previous_roles = store.exported_rows()
+    last = store.last_export()
+    found = checks.diff(mapping, previous, previous_roles, persons, roles)
+    limits = checks.thresholds(mapping, found, len(previous), len(previous_roles))
+    report: dict[str, Any] = {
+        "mapping": mapping.file,
+        "time": now(),
+        "previousExport": {"id": last["id"], "time": last["time"], "status": last["status"]} if last else None,
+        "counts": {"persons": len(persons), "roles": len(roles), "previousPersons": len(previous), "previousRoles": len(previous_roles)},
+        "problems": checks.preflight(mapping, persons, roles),
+        "thresholds": [t.as_dict() for t in limits],
+        "warnings": _interrupted(last),
+        "diff": found.as_dict(),
+        "forced": False,
+        "files": [],
+    }
+    tripped = [t for t in limits if t.tripped]
+    if report["problems"] or (tripped and not force):
+        return _outcome("refused", report, found, tripped)
+    if check:
+        return _outcome("checked", report, found, tripped)
+    report["forced"] = bool(tripped)
+    _write(mapping, store, out, persons, roles, report)
+    return _outcome("written", report, found, tripped)
+
+
+def _interrupted(last: dict[str, Any] | None) -> list[str]:
+    if last and last["status"] == "writing":
+        return [
+            f"export #{last['id']} of {last['time']} did not finish renaming its files: the files in"
+            f" {last['out_dir']} may come from different exports; this export replaces them all"
+        ]
+    return []
+
+
+def _write(mapping: Mapping, store: Store, out: Path, persons: list[Any], roles: list[Any], report: dict[str, Any]) -> None:
+    export = mapping.export
+    assert export is not None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create output folder {out}: {exc.strerror}") from None
+    staged = [_stage(mapping, export.persons, out, persons)]
+    if export.roles:
+        staged.append(_stage(mapping, export.roles, out, roles))
+    report["files"] = [{"name": s.final.name, "path": str(s.final), "rows": s.rows, "sha256": s.sha256} for s in staged]
+    try:
+        with store.transaction():
+            last = store.last_export()
+            if last and last["status"] == "writing":
+                store.finish_export(last["id"], "interrupted")
+            export_id = store.record_export(
+                time=report["time"], forced=report["forced"], out_dir=str(out), files=report["files"],
+                report=_summary(report), persons=persons, roles=roles,
+            )
+    except BaseException:
+        for item in staged:
+            item.temp.unlink(missing_ok=True)
+        raise
+    report["exportId"] = export_id
+    for i, item in enumerate(staged):
+        if i:
+            _fault("between-renames")
+        os.replace(item.temp, item.final)
+    _fsync_dir(out)
+    with store.transaction():
+        store.finish_export(export_id)
+    _write_json(out / REPORT_NAME, report)
+    _archive(out, export_id, [s.final for s in staged] + [out / REPORT_NAME], export.archive)
+
+
+@dataclass(frozen=True)
+class _Staged:
+    temp: Path
+    final: Path
+    rows: int
+    sha256: str
+
+
+def _stage(mapping: Mapping, spec: ExportFile, out: Path, records: list[tuple[str, dict[str, str]]]) -> _Staged:
+    """Renders one file to a temporary name beside its final one, synced to disk."""
+    final = out / spec.file
+    temp = out / f".{spec.file}.{os.getpid()}.tmp"
+    rows = ({c: row[c] for c in spec.columns} for _, row in records)
+    chunks = _template(mapping, spec).generate(
+        header=list(spec.header) if spec.header else None, rows=rows, columns=list(spec.columns),
+        scm_dialect=Dialect.of(spec),
+    )
+    digest = hashlib.sha256()
+    encoder = codecs.getincrementalencoder(spec.encoding)()
+    try:
+        with temp.open("wb") as handle:
+            for data in _encoded(chunks, encoder):
+                handle.write(data)
+                digest.update(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return _Staged(temp, final, len(records), digest.hexdigest())
+
+
+def _encoded(chunks: Iterator[str], encoder: codecs.IncrementalEncoder) -> Iterator[bytes]:
+    """Batches template output into blocks of about 64 KiB, encoded once per block."""
+    pending: list[str] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= 65_536:
+            yield encoder.encode("".join(pending))
+            pending, size = [], 0
+    yield encoder.encode("".join(pending), final=True)
+
+
+def _fault(point: str) -> None:
+    """Test hook: SCMAPPER_FAULT=<point> kills the process there, as a power cut would."""
+    if os.environ.get("SCMAPPER_FAULT") == point:
+        os._exit(137)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    os.replace(temp, path)
+
+
+def _archive(out: Path, export_id: int, files: list[Path], keep: int) -> None:
+    """Keeps copies of the last `keep` exports in out/archive/<id>/."""
+    if keep <= 0:
+        return
+    root = out / ARCHIVE_DIR
+    target = root / f"{export_id:06d}"
+    target.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.copy2(path, target / path.name)
+    old = sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())
+    for stale in old[:-keep]:
+        shutil.rmtree(stale)
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    """What the exports table keeps of a report: the counts, not the full diff."""
+    found = report["diff"]
+    return {
+        "counts": report["counts"], "forced": report["forced"], "thresholds": report["thresholds"],
+        "diff": {name: len(items) for name, items in found.items()},
+    }
+
+
+# --- the report as text ----------------------------------------------------------------------
+
+
+USERNAME_WARNING = "Spend Cloud will create a new employee and deactivate the old one"
+
+
+def _outcome(status: str, report: dict[str, Any], found: checks.Diff, tripped: list[checks.ThresholdCheck]) -> Outcome:
+    report["status"] = status
+    return Outcome(status, report, _text(status, report, found, tripped))
+
+
+def _text(status: str, report: dict[str, Any], found: checks.Diff, tripped: list[checks.ThresholdCheck]) -> list[str]:
+    counts, last = report["counts"], report["previousExport"]
+    against = f"export #{last['id']} of {last['time']}" if last else "nothing (first export)"
+    lines = [
+        f"Compared with {against}:",
+        f"  persons: {counts['previousPersons']} -> {counts['persons']} ({len(found.joiners)} joiners,"
+        f" {len(found.leavers)} leavers, {len(found.changed)} changed, {len(found.username_changes)} username changes)",
+        f"  roles: {counts['previousRoles']} -> {counts['roles']} ({len(found.roles_added)} added, {len(found.roles_removed)} removed)",
+    ]
+    lines += [f"WARNING: {w}" for w in report["warnings"]]
+    lines += _section("Problems", report["problems"])
+    for check in tripped:
+        verdict = "OVERRIDDEN with --force" if report["forced"] else "REFUSED"
+        lines.append(f"{verdict}: threshold {check.describe()}")
+    lines += _section("Leavers", [f"{p['key']} ({p['username']})" for p in found.leavers])
+    lines += _section(f"Username changes: {USERNAME_WARNING}", [
+        f"{c['key']}: {c['before']!r} -> {c['after']!r}" for c in found.username_changes
+    ])
+    lines += _section("Changed", [
+        f"{c['key']} ({c['username']}): " + ", ".join(f"{k} {v['before']!r} -> {v['after']!r}" for k, v in c["fields"].items())
+        for c in found.changed
+    ])
+    lines += _section("Joiners", [f"{p['key']} ({p['username']})" for p in found.joiners])
+    lines += _section("Roles removed", [", ".join(f"{k}={v}" for k, v in r.items()) for r in found.roles_removed])
+    lines += _section("Roles added", [", ".join(f"{k}={v}" for k, v in r.items()) for r in found.roles_added])
+    if status == "written":
+        lines += [f"Wrote {f['path']} ({f['rows']} rows, sha256 {f['sha256'][:12]})" for f in report["files"]]
+    elif status == "checked":
+        lines.append("Check only: nothing written.")
+    else:
+        lines.append("Refused: nothing written; the previous files are untouched.")
+    return lines
+
+
+def _section(title: str, items: list[str], limit: int = 50) -> list[str]:
+    if not items:
+        return []
+    shown = [f"  {item}" for item in items[:limit]]
+    if len(items) > limit:
+        shown.append(f"  ... and {len(items) - limit} more (see --json)")
+    return [f"{title} ({len(items)}):", *shown]
