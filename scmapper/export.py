@@ -133,6 +133,7 @@ def _write(mapping: Mapping, store: Store, out: Path, persons: list[Any], roles:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create output folder {out}: {exc.strerror}") from None
+    _remove_stale_temps(out, [export.persons] + ([export.roles] if export.roles else []))
     staged = [_stage(mapping, export.persons, out, persons)]
     if export.roles:
         staged.append(_stage(mapping, export.roles, out, roles))
@@ -205,6 +206,13 @@ def _encoded(chunks: Iterator[str], encoder: codecs.IncrementalEncoder) -> Itera
             yield encoder.encode("".join(pending))
             pending, size = [], 0
     yield encoder.encode("".join(pending), final=True)
+
+
+def _remove_stale_temps(out: Path, specs: list[ExportFile]) -> None:
+    """Temporary files a killed export left behind: never published, safe to remove."""
+    for spec in specs:
+        for stale in out.glob(f".{spec.file}.*.tmp"):
+            stale.unlink(missing_ok=True)
 
 
 def _fault(point: str) -> None:

@@ -1,0 +1,77 @@
+"""Property-based: any Unicode value survives to the CSV file and reads back unchanged."""
+
+import csv
+import io
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scmapper import expressions, lifecycle
+from scmapper.csvformat import Dialect
+from scmapper.events import Event
+from scmapper.export import TEMPLATES, run_export
+from scmapper.loading import load_rules
+from scmapper.store import Store
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+TEMPLATE = expressions.csv_environment().from_string((TEMPLATES / "csv.j2").read_text("utf-8"))
+
+
+@given(
+    rows=st.lists(st.lists(TEXT, min_size=1, max_size=4), min_size=1, max_size=5).filter(
+        lambda rs: len({len(r) for r in rs}) == 1
+    ),
+    delimiter=st.sampled_from([";", ",", "\t", "|"]),
+    quote_all=st.booleans(),
+    line_ending=st.sampled_from(["\r\n", "\n"]),
+)
+def test_rendered_rows_read_back_through_the_csv_module(rows, delimiter, quote_all, line_ending):
+    dialect = Dialect(delimiter, quote_all, line_ending)
+    text = TEMPLATE.render(header=None, rows=rows, columns=[], scm_dialect=dialect)
+    assert list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)) == rows
+
+
+MAPPING = """
+version: 1
+person:
+  key: k
+  unique: []
+  columns:
+    k: "{{ person.k }}"
+    a: "{{ person.a }}"
+    b: "{{ person.b }}"
+roles:
+  for_each: c in person.c
+  when: "true"
+  columns:
+    owner: "{{ person.a }}"
+    r: "{{ c }}"
+export:
+  persons: { file: p.csv, columns: [a, b] }
+  roles: { file: r.csv, columns: [r], delimiter: "," }
+"""
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(st.tuples(TEXT, TEXT, TEXT.filter(str.strip)), min_size=1, max_size=4))  # roles may not be blank
+def test_any_value_survives_event_to_database_to_csv(values):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "m.yaml").write_text(MAPPING, "utf-8")
+        rules = load_rules(root / "m.yaml")
+        mapping = rules.mapping
+        store = Store(root / "db.sqlite", durable=False)
+        store.prepare(mapping.key, mapping.column_names, mapping.unique, mapping.role_column_names, mapping.fingerprint)
+        for i, (a, b, role) in enumerate(values):
+            person = {"k": f"{i:04d}", "a": a, "b": b, "c": [role]}
+            result = lifecycle.apply(Event("create", person), rules, store)
+            assert result.success, result.audit
+        outcome = run_export(mapping, store, root / "out", check=False, force=False)
+        store.close()
+        assert outcome.status == "written", outcome.text
+        with (root / "out" / "p.csv").open(encoding="utf-8-sig", newline="") as handle:
+            assert list(csv.reader(handle, delimiter=";"))[1:] == [[a, b] for a, b, _ in values]
+        with (root / "out" / "r.csv").open(encoding="utf-8-sig", newline="") as handle:
+            assert list(csv.reader(handle, delimiter=","))[1:] == [[r] for _, _, r in values]

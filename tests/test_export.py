@@ -1,0 +1,302 @@
+"""`scmapper export` through the real CLI: layout, checks, thresholds, atomicity."""
+
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+
+import pytest
+
+from scmapper.filters import strip_diacritics
+
+from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, make_person, native, rows, run_cli
+
+GOLDEN = ROOT / "tests" / "data" / "golden"
+
+
+def load(db, people, mapping=DEFAULT_MAPPING, tmp=None):
+    """Creates the people in db through `apply --batch`."""
+    path = db.with_suffix(".jsonl")
+    path.write_text("\n".join(native("create", p) for p in people) + "\n", "utf-8")
+    result = run_cli("apply", "--mapping", mapping, "--db", db, "--batch", path)
+    assert result.code == 0, result.out + result.err
+
+
+def export(db, out, *args, mapping=DEFAULT_MAPPING, env=None):
+    return run_cli("export", "--mapping", mapping, "--db", db, "--out", out, *args, env=env)
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_csv(path, delimiter, encoding="utf-8-sig"):
+    with path.open(encoding=encoding, newline="") as handle:
+        return list(csv.reader(handle, delimiter=delimiter))
+
+
+def test_sample_export_matches_the_existing_connector_byte_for_byte(db, tmp_path):
+    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--action", "create", SAMPLE_EVENT).code == 0
+    out = tmp_path / "out"
+    result = export(db, out)
+    assert result.code == 0, result.err
+    assert (out / "Users.csv").read_bytes() == (GOLDEN / "Users.csv").read_bytes()
+    assert (out / "Roles.csv").read_bytes() == (GOLDEN / "Roles.csv").read_bytes()
+    assert f"Wrote {out / 'Users.csv'} (1 rows" in result.out
+
+
+def test_two_exports_of_the_same_data_are_byte_identical(db, tmp_path):
+    load(db, [make_person(str(i)) for i in (5, 3, 9, 1)])
+    assert export(db, tmp_path / "a").code == 0
+    second = export(db, tmp_path / "b", "--json")
+    assert second.code == 0
+    for name in ("Users.csv", "Roles.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    keys = [r[-1] for r in read_csv(tmp_path / "a" / "Users.csv", ";")[1:]]
+    assert keys == ["user1", "user3", "user5", "user9"]  # ordered by key
+    report = second.json
+    assert report["status"] == "written" and report["diff"]["joiners"] == [] and report["diff"]["changed"] == []
+    assert json.loads((tmp_path / "b" / "export-report.json").read_text())["exportId"] == report["exportId"]
+
+
+HOSTILE = ['Jan "de Man"', "a;b", "a,b", "regel\r\nbreuk", "cr\ronly", "lf\nonly", "tab\tin", "=SUM(A1)",
+           "+31 6", "@home", "emoji \U0001F600", "e\u0301 combining", "  spaces  ", "'t Hof", "\\back"]
+
+
+def test_hostile_values_read_back_exactly(db, tmp_path):
+    people = []
+    for i, value in enumerate(HOSTILE):
+        person = make_person(str(100 + i), FamilyName=value, NickName=value)
+        person["Contracts"][0]["Department"] = {"ExternalId": "X", "DisplayName": value}
+        people.append(person)
+    load(db, people)
+    out = tmp_path / "out"
+    assert export(db, out).code == 0
+    users = read_csv(out / "Users.csv", ";")[1:]
+    assert [u[0] for u in users] == HOSTILE  # voornaam, untouched
+    assert [u[2] for u in users] == [strip_diacritics(v) for v in HOSTILE]  # achternaam, as the mapping says
+    roles = read_csv(out / "Roles.csv", ",")[1:]
+    assert [r[0] for r in roles] == HOSTILE
+
+
+@pytest.fixture
+def hundred(db, tmp_path):
+    load(db, [make_person(str(1000 + i)) for i in range(100)])
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        DEFAULT_MAPPING.read_text("utf-8").replace("removed_persons: { count: 25, percent: 5 }", "removed_persons: { percent: 10 }"),
+        "utf-8",
+    )
+    out = tmp_path / "out"
+    assert export(db, out, mapping=mapping).code == 0
+    batch = tmp_path / "disable.jsonl"
+    batch.write_text("\n".join(native("disable", accountReference=str(1000 + i)) for i in range(30)) + "\n")
+    assert run_cli("apply", "--mapping", mapping, "--db", db, "--batch", batch).code == 0
+    return mapping, out
+
+
+def test_mass_removal_is_refused_and_leaves_files_untouched(db, hundred):
+    mapping, out = hundred
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir() if p.is_file()}
+    result = export(db, out, mapping=mapping)
+    assert result.code == 1
+    assert "REFUSED: threshold removed_persons: 30 of 100 persons (30.0%) would be removed; the limit is 10%" in result.out
+    assert "1000 (user1000)" in result.out  # who would be removed
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir() if p.is_file()} == before
+    assert rows(db, "SELECT count(*) AS n FROM exports")[0]["n"] == 1
+
+
+def test_force_overrides_and_is_recorded(db, hundred):
+    mapping, out = hundred
+    result = export(db, out, "--force", "--json", mapping=mapping)
+    assert result.code == 0
+    report = result.json
+    assert report["forced"] is True and report["thresholds"][0]["tripped"] is True
+    assert len(read_csv(out / "Users.csv", ";")) == 71
+    recorded = rows(db, "SELECT forced, status FROM exports ORDER BY id")
+    assert recorded == [{"forced": 0, "status": "complete"}, {"forced": 1, "status": "complete"}]
+
+
+def test_check_writes_nothing(db, hundred):
+    mapping, out = hundred
+    before = sorted(p.name for p in out.iterdir())
+    refused = export(db, out, "--check", "--json", mapping=mapping)
+    assert refused.code == 1 and refused.json["status"] == "refused"
+    assert len(refused.json["diff"]["leavers"]) == 30
+    assert sorted(p.name for p in out.iterdir()) == before
+    fresh = tmp = out.parent / "fresh"
+    ok = export(db, tmp, "--check", "--force", mapping=mapping)
+    assert ok.code == 0 and "Check only: nothing written." in ok.out
+    assert not fresh.exists()
+    assert rows(db, "SELECT count(*) AS n FROM exports")[0]["n"] == 1
+
+
+def test_username_change_is_flagged_and_counts_as_a_removal(db, tmp_path):
+    load(db, [make_person("1"), make_person("2")])
+    out = tmp_path / "out"
+    assert export(db, out).code == 0
+    renamed = make_person("1")
+    renamed["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = "new1"
+    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("update", renamed, accountReference="1")).code == 0
+    result = export(db, out, "--check")
+    assert "Username changes: Spend Cloud will create a new employee and deactivate the old one (1):" in result.out
+    assert "1: 'user1' -> 'new1'" in result.out
+    assert "REFUSED: threshold removed_persons: 1 of 2 persons (50.0%)" in result.out
+
+
+def test_zero_active_persons_is_refused(db, tmp_path):
+    load(db, [make_person("1")])
+    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("disable", accountReference="1")).code == 0
+    out = tmp_path / "out"
+    result = export(db, out)
+    assert result.code == 1
+    assert "no active persons: an empty persons file would deactivate everyone in Spend Cloud" in result.out
+    assert not out.exists()
+
+
+def test_preflight_lists_every_problem_at_once(db, tmp_path):
+    load(db, [make_person(str(i)) for i in (1, 2, 3)])
+    conn = sqlite3.connect(db)
+    conn.execute("DROP INDEX scm_uniq_email")
+    conn.execute("UPDATE persons SET email = 'USER1@example.nl' WHERE scm_ref = '2'")
+    conn.execute("UPDATE persons SET achternaam = '' WHERE scm_ref = '3'")
+    conn.execute("UPDATE roles SET gebruikersnaam = 'ghost', functiecode = '' WHERE scm_ref = '3'")
+    conn.commit()
+    conn.close()
+    out = tmp_path / "out"
+    result = export(db, out, "--json")
+    assert result.code == 1
+    assert result.json["problems"] == [
+        "person '3': column 'achternaam' is empty",
+        "email 'user1@example.nl' is used by persons '1', '2'",
+        "role of person '3': column 'functiecode' is empty",
+        "role of person '3': gebruikersnaam 'ghost' belongs to no exported person",
+    ]
+    assert not out.exists()
+
+
+def with_export(tmp_path, text, name="m.yaml"):
+    path = tmp_path / name
+    path.write_text(DEFAULT_MAPPING.read_text("utf-8").split("\nexport:")[0] + "\nexport:\n" + text, "utf-8")
+    return path
+
+
+def test_cp1252_refuses_characters_it_cannot_hold(db, tmp_path):
+    mapping = with_export(tmp_path, "  persons: { file: U.csv, columns: [voornaam, achternaam], encoding: cp1252 }\n")
+    load(db, [make_person("1", NickName="Łukasz"), make_person("2", NickName="Renée")], mapping=mapping)
+    result = export(db, tmp_path / "out", mapping=mapping)
+    assert result.code == 1
+    assert "person '1': column 'voornaam' holds 'Ł' (U+0141), which cp1252 cannot hold" in result.out
+    assert not (tmp_path / "out").exists()
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE persons SET voornaam = 'Lukasz' WHERE scm_ref = '1'")
+    conn.commit()
+    conn.close()
+    assert export(db, tmp_path / "out", mapping=mapping).code == 0
+    assert (tmp_path / "out" / "U.csv").read_bytes().endswith('"Renée";"Person2"\r\n'.encode("cp1252"))
+
+
+def test_minimal_quoting_lf_and_custom_header(db, tmp_path):
+    spec = ("  persons: { file: p.csv, columns: [gebruikersnaam, achternaam], header: [Login, Naam],"
+            " delimiter: '|', quoting: minimal, line_ending: lf, encoding: utf-8 }\n")
+    mapping = with_export(tmp_path, spec)
+    load(db, [make_person("1", FamilyName='a|b'), make_person("2", FamilyName='plain')], mapping=mapping)
+    assert export(db, tmp_path / "out", mapping=mapping).code == 0
+    assert (tmp_path / "out" / "p.csv").read_bytes() == b'Login|Naam\nuser1|"a|b"\nuser2|plain\n'
+
+
+def test_formula_guard_neutralises_spreadsheet_formulas(db, tmp_path):
+    mapping = with_export(tmp_path, "  persons: { file: p.csv, columns: [achternaam], formula_guard: true }\n")
+    load(db, [make_person("1", FamilyName="=HYPERLINK(1)"), make_person("2", FamilyName="-2"), make_person("3", FamilyName="ok")], mapping=mapping)
+    assert export(db, tmp_path / "out", mapping=mapping).code == 0
+    assert [r[0] for r in read_csv(tmp_path / "out" / "p.csv", ";")] == ["achternaam", "'=HYPERLINK(1)", "'-2", "ok"]
+
+
+def test_custom_template_next_to_the_mapping(db, tmp_path):
+    (tmp_path / "layout.j2").write_text(
+        "# generated for Spend Cloud\n{% for p in rows %}{{ p.gebruikersnaam }};{{ p.achternaam | upper }}\n{% endfor %}", "utf-8"
+    )
+    mapping = with_export(tmp_path, "  persons: { file: p.csv, template: layout.j2, columns: [gebruikersnaam, achternaam], quoting: minimal }\n")
+    load(db, [make_person("1", FamilyName="a;b"), make_person("2", FamilyName='q"q')], mapping=mapping)
+    assert export(db, tmp_path / "out", mapping=mapping).code == 0
+    text = (tmp_path / "out" / "p.csv").read_bytes().decode("utf-8-sig")
+    assert text == '# generated for Spend Cloud\nuser1;"A;B"\nuser2;"Q""Q"\n'
+
+
+def test_validator_says_when_template_and_columns_disagree(tmp_path):
+    (tmp_path / "layout.j2").write_text("{% for p in rows %}{{ p.gebruikersnaam }};{{ p.email }}\n{% endfor %}", "utf-8")
+    mapping = with_export(tmp_path, "  persons: { file: p.csv, template: layout.j2, columns: [gebruikersnaam, achternaam] }\n")
+    result = run_cli("validate", mapping)
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        f"{tmp_path / 'layout.j2'}:1:1: export.persons template: template uses column 'email', which is not declared",
+        f"{tmp_path / 'layout.j2'}:1:1: export.persons template: declared column 'achternaam' is not in the template",
+    ]
+
+
+def test_validator_checks_export_columns_and_headers(tmp_path):
+    mapping = with_export(tmp_path, "  persons: { file: p.csv, columns: [voornaam, bogus], header: [One] }\n  roles: { file: p.csv, columns: [ou] }\n")
+    result = run_cli("validate", mapping)
+    assert result.code == 1
+    messages = [line.split(": ", 1)[1] for line in result.out.splitlines()]
+    assert messages == [
+        "export column 'bogus' is not a person column",
+        "header has 1 labels for 2 columns",
+        "the roles file must differ from the persons file",
+    ]
+
+
+def test_archive_keeps_the_last_n_exports(db, tmp_path):
+    mapping = with_export(tmp_path, "  persons: { file: p.csv, columns: [achternaam] }\n  archive: 2\n")
+    load(db, [make_person("1")], mapping=mapping)
+    out = tmp_path / "out"
+    for _ in range(3):
+        assert export(db, out, mapping=mapping).code == 0
+    kept = sorted(p.name for p in (out / "archive").iterdir())
+    assert kept == ["000002", "000003"]
+    assert (out / "archive" / "000003" / "p.csv").read_bytes() == (out / "p.csv").read_bytes()
+
+
+def test_killed_between_renames_is_recorded_and_recovered(db, tmp_path):
+    load(db, [make_person("1"), make_person("2")])
+    out = tmp_path / "out"
+    assert export(db, out).code == 0
+    first_roles = sha(out / "Roles.csv")
+    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person("3"))).code == 0
+    killed = export(db, out, env={"SCMAPPER_FAULT": "between-renames"})
+    assert killed.code == 137
+    recorded = rows(db, "SELECT id, status, files FROM exports ORDER BY id")
+    assert [r["status"] for r in recorded] == ["complete", "writing"]
+    files = {f["name"]: f["sha256"] for f in json.loads(recorded[1]["files"])}
+    assert sha(out / "Users.csv") == files["Users.csv"]  # the new persons file...
+    assert sha(out / "Roles.csv") == first_roles != files["Roles.csv"]  # ...beside the old roles file
+    recovered = export(db, out)
+    assert recovered.code == 0
+    assert "WARNING: export #2 of" in recovered.out and "did not finish renaming its files" in recovered.out
+    assert [r["status"] for r in rows(db, "SELECT status FROM exports ORDER BY id")] == ["complete", "interrupted", "complete"]
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_usage_errors(db, tmp_path):
+    missing = export(tmp_path / "nope.db", tmp_path / "out")
+    assert missing.code == 2 and "does not exist" in missing.err
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(DEFAULT_MAPPING.read_text("utf-8").split("\nexport:")[0], "utf-8")
+    load(db, [make_person("1")], mapping=mapping)
+    no_section = export(db, tmp_path / "out", mapping=mapping)
+    assert no_section.code == 2 and "has no export section" in no_section.err
+
+
+def test_export_reads_one_moment(db, tmp_path):
+    """Persons and roles come from one read transaction, so every role has its person."""
+    load(db, [make_person(str(i)) for i in range(20)])
+    out = tmp_path / "out"
+    assert export(db, out).code == 0
+    users = {r[5] for r in read_csv(out / "Users.csv", ";")[1:]}
+    roles = {r[1] for r in read_csv(out / "Roles.csv", ",")[1:]}
+    assert roles == users
+
+
+def test_csv_readback_helper_sees_bom_free_text():
+    assert list(csv.reader(io.StringIO('"a"";b";c\r\n'), delimiter=";")) == [['a";b', "c"]]
