@@ -76,7 +76,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="run every check and print the diff report; write nothing")
     p.add_argument("--force", action="store_true", help="write even when a mass-removal threshold trips (recorded)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--upload", action="store_true", help="upload the files over SFTP once written")
+    p.add_argument("--trust-host-key", metavar="SHA256:...", help="accept this SFTP host key fingerprint")
     p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("upload", parents=[common], help="upload an export's files over SFTP")
+    p.add_argument("--mapping", required=True)
+    p.add_argument("--db", required=True)
+    p.add_argument("--export", default="LATEST", metavar="LATEST|ID", help="which export (default: the newest complete one)")
+    p.add_argument("--trust-host-key", metavar="SHA256:...", help="accept this SFTP host key fingerprint")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_upload)
 
     p = sub.add_parser("log", parents=[common], help="show the audit trail")
     p.add_argument("--db", required=True)
@@ -238,16 +248,56 @@ def cmd_export(args: argparse.Namespace) -> int:
     from scmapper.export import run_export
     from scmapper.loading import load_rules
 
+    if args.upload and args.check:
+        raise UsageError("--upload and --check exclude each other: a check writes nothing to upload")
     rules = load_rules(args.mapping)
-    if not Path(args.db).exists():
-        raise UsageError(f"database {args.db} does not exist")
-    with closing(_open_store(args.db, rules, dry_run=False)) as store:
+    with closing(_existing_store(args.db, rules)) as store:
         outcome = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force)
-    if args.json:
-        print(json.dumps(outcome.report, indent=2, ensure_ascii=False))
-    else:
-        print("\n".join(outcome.text))
+        if args.json:
+            print(json.dumps(outcome.report, indent=2, ensure_ascii=False), flush=True)
+        else:
+            print("\n".join(outcome.text), flush=True)
+        if args.upload and outcome.status == "written":
+            _upload(rules.mapping, store, outcome.report["exportId"], args.trust_host_key, quiet=args.json)
     return outcome.exit_code
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    from scmapper.loading import load_rules
+
+    export_id = None if args.export.upper() == "LATEST" else _positive_int(args.export, "--export")
+    rules = load_rules(args.mapping)
+    with closing(_existing_store(args.db, rules)) as store:
+        rows = _upload(rules.mapping, store, export_id, args.trust_host_key, quiet=args.json)
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _upload(mapping: Any, store: Any, export_id: int | None, trust: str | None, *, quiet: bool) -> list[Any]:
+    from scmapper.delivery import upload
+
+    def log(line: str) -> None:
+        print(f"sftp: {line}", file=sys.stderr)
+
+    rows = upload(mapping, store, export_id, trust_host_key=trust, log=None if quiet else log)
+    if not quiet:
+        for row in rows:
+            if row["outcome"] == "ok":
+                print(f"Uploaded {row['remotePath']} ({row['size']} bytes)")
+    return rows
+
+
+def _positive_int(text: str, option: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"{option} takes LATEST or an export number, not {text!r}")
+    return int(text)
+
+
+def _existing_store(db: str, rules: Any) -> Any:
+    if not Path(db).exists():
+        raise UsageError(f"database {db} does not exist")
+    return _open_store(db, rules, dry_run=False)
 
 
 # --- log -----------------------------------------------------------------------------------------

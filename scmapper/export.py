@@ -159,6 +159,14 @@ def _write(mapping: Mapping, store: Store, out: Path, persons: list[Any], roles:
     _fsync_dir(out)
     with store.transaction():
         store.finish_export(export_id)
+        files = ", ".join(f"{f['name']} ({f['rows']} rows)" for f in report["files"])
+        forced = " (thresholds overridden with --force)" if report["forced"] else ""
+        store.add_event(
+            time=now(), action="ExportFiles", ref=None, success=True,
+            message=f"Exported #{export_id} to {out}: {files}{forced}",
+            details=[{"exportId": export_id, "files": report["files"], "forced": report["forced"]}],
+            before=None, after=None,
+        )
     _write_json(out / REPORT_NAME, report)
     _archive(out, export_id, [s.final for s in staged] + [out / REPORT_NAME], export.archive)
 

@@ -27,7 +27,19 @@ def mapping_schema() -> dict[str, Any]:
 
 def validate_document(doc: Document) -> list[Problem]:
     """Every schema problem in doc, in file order."""
-    validator = jsonschema.Draft202012Validator(mapping_schema())
+    return _validate(doc, mapping_schema())
+
+
+def validate_against(doc: Document, definition: str) -> list[Problem]:
+    """Every problem in doc against one of the schema's $defs (e.g. a connection file)."""
+    schema = {**mapping_schema(), "$ref": f"#/$defs/{definition}"}
+    for key in ("properties", "required", "additionalProperties", "type"):
+        schema.pop(key, None)
+    return _validate(doc, schema)
+
+
+def _validate(doc: Document, schema: dict[str, Any]) -> list[Problem]:
+    validator = jsonschema.Draft202012Validator(schema)
     problems = [_problem(doc, error) for error in validator.iter_errors(doc.data)]
     return sorted(set(problems), key=lambda p: (p.line, p.col, p.message))
 

@@ -340,8 +340,17 @@ class Store:
         )
 
     def last_export(self) -> dict[str, Any] | None:
+        return self._export("ORDER BY id DESC LIMIT 1", ())
+
+    def export_record(self, export_id: int | None = None) -> dict[str, Any] | None:
+        """One export by id, or the newest complete one."""
+        if export_id is None:
+            return self._export("WHERE status = 'complete' ORDER BY id DESC LIMIT 1", ())
+        return self._export("WHERE id = ?", (export_id,))
+
+    def _export(self, clause: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
         found = self.conn.execute(
-            "SELECT id, time, status, forced, out_dir, files FROM exports ORDER BY id DESC LIMIT 1"
+            f"SELECT id, time, status, forced, out_dir, files FROM exports {clause}", params
         ).fetchone()
         if found is None:
             return None

@@ -1,0 +1,124 @@
+"""`upload`: deliver the files of a recorded export over SFTP, and record every attempt.
+
+Vocabulary: the *export* is a row of the exports table (its files, sizes and SHA-256);
+the *connection* is the mapping's `sftp:` section, optionally read from a separate file
+it names. `sftp.py` (and with it paramiko) is imported only when an upload runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scmapper import yamlio
+from scmapper.errors import DeliveryError, MappingError, UsageError
+from scmapper.export import ARCHIVE_DIR
+from scmapper.mapping import Mapping
+from scmapper.schema import validate_against
+from scmapper.store import Store, now
+
+# Keys of the sftp section that are about files, not about the connection.
+_FILE_KEYS = ("connection", "files")
+
+
+def connection_settings(mapping: Mapping) -> dict[str, Any]:
+    """The mapping's sftp section merged over its connection file, if it names one."""
+    section = dict(mapping.sftp)
+    if not section:
+        raise UsageError(f"{mapping.file} has no sftp section: add host, username, remote_dir and a key or password_env")
+    settings: dict[str, Any] = {}
+    if "connection" in section:
+        path = mapping.base_dir / section["connection"]
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read sftp connection file {path}: {exc.strerror}") from None
+        doc = yamlio.load_bytes(raw, str(path))
+        problems = validate_against(doc, "sftpConnection")
+        if problems:
+            raise MappingError(problems)
+        settings.update(doc.data or {})
+    settings.update({k: v for k, v in section.items() if k not in _FILE_KEYS})
+    return settings
+
+
+def export_files(mapping: Mapping, record: dict[str, Any]) -> list[tuple[Path, str]]:
+    """(local file, remote name) for each file of an export, checked against its SHA-256."""
+    remote_names = mapping.sftp.get("files", {})
+    kinds = ["persons", "roles"]
+    result = []
+    for kind, item in zip(kinds, record["files"], strict=False):
+        out = Path(record["out_dir"])
+        candidates = [out / item["name"], out / ARCHIVE_DIR / f"{record['id']:06d}" / item["name"]]
+        local = next((p for p in candidates if p.is_file() and _sha256(p) == item["sha256"]), None)
+        if local is None:
+            raise UsageError(
+                f"the files of export #{record['id']} are no longer on disk unchanged"
+                f" ({item['name']} in {out} or its archive); export again"
+            )
+        result.append((local, remote_names.get(kind, item["name"])))
+    return result
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def upload(
+    mapping: Mapping, store: Store, export_id: int | None, *, trust_host_key: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Uploads one export's files; every attempt lands in the audit log, failed ones too."""
+    from scmapper import sftp  # paramiko is heavy: only uploads pay for it
+
+    record = store.export_record(export_id)
+    if record is None:
+        which = f"export #{export_id}" if export_id is not None else "complete export"
+        raise UsageError(f"there is no {which} in {store.path}: run scmapper export first")
+    values = connection_settings(mapping)
+    if trust_host_key:
+        values["trust_host_key"] = trust_host_key
+    settings = sftp.SftpSettings.from_dict(values, mapping.base_dir)
+    files = export_files(mapping, record)
+    try:
+        results = sftp.upload_files(settings, files, log=log)
+    except DeliveryError as exc:
+        attempts = getattr(exc, "results", [])
+        _record(store, record["id"], attempts, settings, files, failure=str(exc))
+        raise
+    return _record(store, record["id"], results, settings, files, failure=None)
+
+
+def _record(
+    store: Store, export_id: int, results: list[Any], settings: Any, files: list[tuple[Path, str]],
+    failure: str | None,
+) -> list[dict[str, Any]]:
+    rows = [
+        {"exportId": export_id, "time": r.finished_at, "remotePath": r.remote_path, "size": r.size,
+         "sha256": r.sha256, "outcome": "ok" if r.ok else "failed", "error": r.error}
+        for r in results
+    ]
+    if failure and not any(r["outcome"] == "failed" for r in rows):
+        # Never reached the server: one row per file, so the log says what did not go.
+        rows += [
+            {"exportId": export_id, "time": now(), "remotePath": f"{settings.remote_dir.rstrip('/')}/{name}",
+             "size": local.stat().st_size, "sha256": None, "outcome": "failed", "error": failure}
+            for local, name in files
+        ]
+    with store.transaction():
+        for row in rows:
+            verb = "Uploaded" if row["outcome"] == "ok" else "Failed to upload"
+            message = f"{verb} export #{export_id} file to {settings.host}:{row['remotePath']} ({row['size']} bytes)"
+            if row["error"]:
+                message += f": {row['error']}"
+            store.add_event(
+                time=row["time"], action="UploadFile", ref=None, success=row["outcome"] == "ok",
+                message=message, details=[row], before=None, after=None,
+            )
+    return rows

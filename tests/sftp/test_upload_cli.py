@@ -1,0 +1,142 @@
+"""`scmapper export --upload` and `scmapper upload` through the real CLI, against a real sshd."""
+
+import json
+import subprocess
+import sys
+
+import yaml
+
+from conftest import DEFAULT_MAPPING, ROOT, make_person, native, rows, run_cli
+
+
+def mapping_for(tmp_path, server, keys, **sftp):
+    settings = {
+        "host": "127.0.0.1", "port": server.port, "username": server.user,
+        "remote_dir": str(server.root / "out"), "key_file": str(keys.client_key),
+        "known_hosts": str(server.known_hosts()), "connect_timeout": 5, "timeout": 10, "retries": 0,
+        **sftp,
+    }
+    settings = {k: v for k, v in settings.items() if v is not None}
+    path = tmp_path / "m.yaml"
+    path.write_text(DEFAULT_MAPPING.read_text("utf-8") + "\n" + yaml.safe_dump({"sftp": settings}), "utf-8")
+    return path
+
+
+def loaded_db(tmp_path, mapping, people=("1", "2")):
+    db = tmp_path / "sc.db"
+    batch = tmp_path / "events.jsonl"
+    batch.write_text("\n".join(native("create", make_person(p)) for p in people) + "\n")
+    assert run_cli("apply", "--mapping", mapping, "--db", db, "--batch", batch).code == 0
+    return db
+
+
+def test_export_upload_places_identical_files_and_logs_it(sshd, ssh_keys, tmp_path):
+    mapping = mapping_for(tmp_path, sshd, ssh_keys)
+    db = loaded_db(tmp_path, mapping)
+    out = tmp_path / "out"
+    result = run_cli("export", "--mapping", mapping, "--db", db, "--out", out, "--upload")
+    assert result.code == 0, result.err
+    for name in ("Users.csv", "Roles.csv"):
+        assert (sshd.root / "out" / name).read_bytes() == (out / name).read_bytes()
+    assert f"Uploaded {sshd.root / 'out' / 'Users.csv'}" in result.out
+    log = run_cli("log", "--db", db, "--json").json
+    uploads = [e for e in log if e["action"] == "UploadFile"]
+    assert [(u["success"], u["auditLogs"][0]["exportId"]) for u in uploads] == [(True, 1), (True, 1)]
+    assert uploads[0]["auditLogs"][0]["size"] == (out / "Users.csv").stat().st_size
+    assert any(e["action"] == "ExportFiles" for e in log)
+    text = run_cli("log", "--db", db).out
+    assert "UploadFile" in text and "Uploaded export #1 file to 127.0.0.1:" in text
+
+
+def test_unknown_host_key_is_refused_then_pinned(sshd, ssh_keys, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    mapping = mapping_for(tmp_path, sshd, ssh_keys, known_hosts=str(empty))
+    db = loaded_db(tmp_path, mapping)
+    assert run_cli("export", "--mapping", mapping, "--db", db, "--out", tmp_path / "out").code == 0
+    refused = run_cli("upload", "--mapping", mapping, "--db", db)
+    assert refused.code == 11
+    fingerprint = sshd.host_fingerprint()
+    assert fingerprint in refused.err and "--trust-host-key" in refused.err
+    assert not (sshd.root / "out" / "Users.csv").exists()
+    pinned = run_cli("upload", "--mapping", mapping, "--db", db, "--trust-host-key", fingerprint)
+    assert pinned.code == 0, pinned.err
+    assert (sshd.root / "out" / "Users.csv").read_bytes() == (tmp_path / "out" / "Users.csv").read_bytes()
+    outcomes = [e["success"] for e in run_cli("log", "--db", db, "--json").json if e["action"] == "UploadFile"]
+    assert outcomes == [False, False, True, True]
+
+
+def test_an_older_export_is_uploaded_from_the_archive(sshd, ssh_keys, tmp_path):
+    mapping = mapping_for(tmp_path, sshd, ssh_keys)
+    db = loaded_db(tmp_path, mapping)
+    out = tmp_path / "out"
+    assert run_cli("export", "--mapping", mapping, "--db", db, "--out", out).code == 0
+    first = (out / "Users.csv").read_bytes()
+    assert run_cli("apply", "--mapping", mapping, "--db", db, "-", input=native("create", make_person("3"))).code == 0
+    assert run_cli("export", "--mapping", mapping, "--db", db, "--out", out).code == 0
+    assert run_cli("upload", "--mapping", mapping, "--db", db, "--export", "1").code == 0
+    assert (sshd.root / "out" / "Users.csv").read_bytes() == first
+    assert run_cli("upload", "--mapping", mapping, "--db", db, "--export", "9").code == 2
+
+
+def test_remote_directory_missing(sshd, ssh_keys, tmp_path):
+    mapping = mapping_for(tmp_path, sshd, ssh_keys, remote_dir=str(sshd.root / "nope"))
+    db = loaded_db(tmp_path, mapping)
+    result = run_cli("export", "--mapping", mapping, "--db", db, "--out", tmp_path / "out", "--upload")
+    assert result.code == 13
+    assert "nope" in result.err
+
+
+def test_passphrase_never_appears_anywhere(sshd, ssh_keys, tmp_path):
+    mapping = mapping_for(tmp_path, sshd, ssh_keys, key_file=str(ssh_keys.locked_client_key), passphrase_env="SC_KEY_PASS")
+    db = loaded_db(tmp_path, mapping)
+    out = tmp_path / "out"
+    secret = ssh_keys.passphrase
+    ok = run_cli("export", "--mapping", mapping, "--db", db, "--out", out, "--upload", env={"SC_KEY_PASS": secret})
+    assert ok.code == 0, ok.err
+    wrong = run_cli("upload", "--mapping", mapping, "--db", db, env={"SC_KEY_PASS": secret[::-1]})
+    assert wrong.code == 12
+    places = [ok.out, ok.err, wrong.out, wrong.err, run_cli("log", "--db", db, "--json").out]
+    places += [p.read_bytes().decode("utf-8", "replace") for p in tmp_path.rglob("*") if p.is_file()]
+    for text in places:
+        assert secret not in text and secret[::-1] not in text
+
+
+def test_connection_file_named_by_the_mapping(sshd, ssh_keys, tmp_path):
+    connection = tmp_path / "sftp.yaml"
+    connection.write_text(yaml.safe_dump({
+        "host": "127.0.0.1", "port": sshd.port, "username": sshd.user, "key_file": str(ssh_keys.client_key),
+        "known_hosts": str(sshd.known_hosts()), "retries": 0,
+    }))
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(DEFAULT_MAPPING.read_text("utf-8") + "\n" + yaml.safe_dump({"sftp": {
+        "connection": "sftp.yaml", "remote_dir": str(sshd.root / "out"), "files": {"persons": "medewerkers.csv"}}}))
+    db = loaded_db(tmp_path, mapping)
+    result = run_cli("export", "--mapping", mapping, "--db", db, "--out", tmp_path / "out", "--upload")
+    assert result.code == 0, result.err
+    assert (sshd.root / "out" / "medewerkers.csv").read_bytes() == (tmp_path / "out" / "Users.csv").read_bytes()
+    connection.write_text("host: h\npassword: hunter2\n")
+    bad = run_cli("upload", "--mapping", mapping, "--db", db)
+    assert bad.code == 2 and "secrets never go in a mapping file" in bad.err and "hunter2" not in bad.err
+
+
+def test_upload_without_an_export_or_sftp_section(tmp_path, db):
+    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person("1"))).code == 0
+    none = run_cli("upload", "--mapping", DEFAULT_MAPPING, "--db", db)
+    assert (none.code, none.err) == (2, f"scmapper: there is no complete export in {db}: run scmapper export first\n")
+    assert run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", db, "--out", tmp_path / "out").code == 0
+    unset = run_cli("upload", "--mapping", DEFAULT_MAPPING, "--db", db)
+    assert unset.code == 2 and f"{DEFAULT_MAPPING} has no sftp section" in unset.err
+    assert rows(db, "SELECT count(*) AS n FROM events WHERE action = 'UploadFile'")[0]["n"] == 0
+
+
+def test_apply_does_not_import_paramiko(db):
+    code = (
+        "import sys; from scmapper.cli import main; "
+        f"rc = main(['apply', '--mapping', {str(DEFAULT_MAPPING)!r}, '--db', {str(db)!r}, '--action', 'create', "
+        f"{str(ROOT / 'mappings/samples/helloid/create-event.json')!r}]); "
+        "print(rc, 'paramiko' in sys.modules, 'scmapper.sftp' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.stderr.strip().splitlines()[-1] == "0 False False"
+    assert json.loads(done.stdout)["success"] is True
