@@ -111,6 +111,9 @@ def environment() -> MappingSandbox:
         gender=filters.gender,
         to_date=filters.to_date,
         in_window=filters.in_window,
+        translate=filters.translate,
+        where=filters.where,
+        flatten=filters.flatten,
     )
     # Only what mappings need: no range, lipsum, cycler, joiner, namespace or dict.
     env.globals.clear()

@@ -149,3 +149,47 @@ def in_window(day: Any, start: Any, end: Any) -> bool:
 
 def today() -> date:
     return date.today()
+
+
+def translate(value: Any, table: Mapping[str, Any] | None, default: Any = None) -> Any:
+    """A code looked up in a table (exact, then case-insensitive); else default, else the value."""
+    key = text(value)
+    if isinstance(table, Mapping):
+        if key in table:
+            return table[key]
+        folded = key.casefold()
+        for source, target in table.items():
+            if str(source).casefold() == folded:
+                return target
+    return value if default is None else default
+
+
+def where(items: Any, **conditions: Any) -> list[Any]:
+    """The items (dicts) whose fields equal every condition, e.g. where(type="Business")."""
+    if isinstance(items, Mapping) and isinstance(items.get("results"), list):
+        items = items["results"]
+    if not isinstance(items, list | tuple):
+        return []
+    return [item for item in items if isinstance(item, Mapping) and all(
+        _field_value(item, k) == v for k, v in conditions.items()
+    )]
+
+
+def _field_value(item: Mapping[str, Any], key: str) -> Any:
+    if key in item:
+        return item[key]
+    lowered = key.lower()
+    return next((v for k, v in item.items() if str(k).lower() == lowered), None)
+
+
+def flatten(items: Any) -> list[Any]:
+    """One level of nesting removed: [[a, b], [c], {"results": [d]}] -> [a, b, c, d]."""
+    flat: list[Any] = []
+    for item in items or ():
+        if isinstance(item, Mapping) and isinstance(item.get("results"), list):
+            flat.extend(item["results"])
+        elif isinstance(item, list | tuple):
+            flat.extend(item)
+        elif item is not None:
+            flat.append(item)
+    return flat

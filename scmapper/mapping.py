@@ -80,6 +80,21 @@ class Export:
 
 
 @dataclass(frozen=True)
+class Source:
+    """How sync and test read source records."""
+
+    records: str | None = None  # dotted path to the record list in a file
+    group_by: str | None = None  # merge records sharing this field into one person
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    expression: str
+    position: tuple[int, int] = (1, 1)
+
+
+@dataclass(frozen=True)
 class Mapping:
     file: str
     name: str
@@ -91,6 +106,10 @@ class Mapping:
     delete: Literal["soft", "hard"] = "soft"
     no_roles: Literal["warn", "fail"] = "warn"
     correlate: bool = True
+    missing: Literal["disable", "delete"] = "disable"
+    lookups: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
+    vars: tuple[Var, ...] = ()
+    source: Source = Source()
     fingerprint: str = ""
     export: Export | None = None
     sftp: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -117,10 +136,11 @@ def build(doc: Document, raw: bytes) -> Mapping:
     """A Mapping from a schema-valid document; MappingError lists every semantic problem."""
     data = doc.data
     person = data["person"]
-    columns = _columns(doc, person["columns"], ("person", "columns"))
-    roles = _roles(doc, data["roles"]) if "roles" in data else None
+    lookups = {name: {k: _as_text(v) for k, v in table.items()} for name, table in data.get("lookups", {}).items()}
+    problems: list[Problem] = []
+    columns = _columns(doc, person["columns"], ("person", "columns"), lookups, problems)
+    roles = _roles(doc, data["roles"], lookups, problems) if "roles" in data else None
     names = {c.name for c in columns}
-    problems = []
     if person["key"] not in names:
         problems.append(doc.problem(("person", "key"), f"key column {person['key']!r} is not a person column"))
     username = person.get("username") or next((n for n in DEFAULT_USERNAME if n in names), None)
@@ -149,14 +169,31 @@ def build(doc: Document, raw: bytes) -> Mapping:
         delete=lifecycle.get("delete", "soft"),
         no_roles=lifecycle.get("no_roles", "warn"),
         correlate=lifecycle.get("correlate", True),
+        missing=lifecycle.get("missing", "disable"),
+        lookups=lookups,
+        vars=tuple(Var(k, expressions.expression_source(v), doc.position(("vars", k))) for k, v in data.get("vars", {}).items()),
+        source=Source(**data.get("source", {})),
         fingerprint=fingerprint(raw),
         export=export,
         sftp=data.get("sftp", {}),
     )
 
 
-def _columns(doc: Document, spec: dict[str, Any], path: Path_) -> tuple[Column, ...]:
-    return tuple(_column(name, value, doc.position((*path, name))) for name, value in spec.items())
+def _columns(
+    doc: Document, spec: dict[str, Any], path: Path_, lookups: dict[str, dict[str, str]], problems: list[Problem]
+) -> tuple[Column, ...]:
+    columns = []
+    for name, value in spec.items():
+        if isinstance(value, dict) and isinstance(value.get("map"), str):
+            table = value["map"]
+            if table not in lookups:
+                known = ", ".join(sorted(lookups)) or "none defined"
+                problems.append(doc.problem((*path, name, "map"), f"unknown lookup table {table!r} (known: {known})"))
+                value = {**value, "map": {}}
+            else:
+                value = {**value, "map": lookups[table]}
+        columns.append(_column(name, value, doc.position((*path, name))))
+    return tuple(columns)
 
 
 def _column(name: str, spec: Any, position: tuple[int, int]) -> Column:
@@ -186,7 +223,7 @@ def _as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _roles(doc: Document, spec: dict[str, Any]) -> Roles:
+def _roles(doc: Document, spec: dict[str, Any], lookups: dict[str, dict[str, str]], problems: list[Problem]) -> Roles:
     var, _, items = spec.get("for_each", DEFAULT_FOR_EACH).strip().partition(" ")
     items = items.strip()
     items = items[2:].strip() if items.startswith("in") else items
@@ -195,7 +232,7 @@ def _roles(doc: Document, spec: dict[str, Any]) -> Roles:
         var=var,
         items=expressions.expression_source(items),
         when=expressions.expression_source(spec.get("when", DEFAULT_WHEN.replace("contract", var))),
-        columns=_columns(doc, spec["columns"], ("roles", "columns")),
+        columns=_columns(doc, spec["columns"], ("roles", "columns"), lookups, problems),
         positions=positions,
     )
 

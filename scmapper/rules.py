@@ -104,6 +104,7 @@ class Rules:
         env = expressions.environment()
         self._person = RowTemplate(mapping.columns)
         self._patterns = {c.name: re.compile(c.pattern) for c in all_columns(mapping) if c.pattern}
+        self._vars = [(v.name, env.compile_expression(v.expression, undefined_to_none=False)) for v in mapping.vars]
         roles = mapping.roles
         if roles:
             self._role = RowTemplate(roles.columns)
@@ -112,7 +113,7 @@ class Rules:
 
     def map_person(self, person: dict[str, Any]) -> MappedPerson:
         who = _who(person)
-        context = {"person": person, "today": expressions.today()}
+        context = self._context(person, who)
         row = self._person.render(context, who)
         key = row.get(self.mapping.key, "")
         who = f"person {key!r}" if key else who
@@ -126,6 +127,14 @@ class Rules:
             warnings.append(message)
         return MappedPerson(key=key, row=row, roles=roles, warnings=warnings)
 
+    def _context(self, person: dict[str, Any], who: str) -> dict[str, Any]:
+        """What expressions see: the record, today, the lookup tables, and the vars in order."""
+        values: dict[str, Any] = {}
+        context = {"person": person, "today": expressions.today(), "lookups": self.mapping.lookups, "vars": values}
+        for name, compiled in self._vars:
+            values[name] = _guard(lambda c=compiled: c(**context), f"vars.{name}", who)
+        return context
+
     def _roles(self, context: dict[str, Any], who: str) -> list[Row]:
         roles = self.mapping.roles
         if roles is None:
@@ -134,7 +143,9 @@ class Rules:
         if items is None:
             return []
         if isinstance(items, dict):
-            items = [items]
+            # OData wraps every collection as {"results": [...]}; anything else is one item.
+            results = items.get("results")
+            items = results if isinstance(results, list) else [items]
         if not isinstance(items, list | tuple):
             raise ExpressionError(f"{who}: for_each {roles.items!r} is not a list")
         rows: list[Row] = []
@@ -184,7 +195,10 @@ def all_columns(mapping: Mapping) -> tuple[Column, ...]:
 def static_problems(mapping: Mapping) -> list[Problem]:
     """Every problem visible without data: Jinja syntax, unknown filters and names, unsafe access."""
     problems: list[Problem] = []
-    person_names = frozenset({"person", "today"})
+    person_names = frozenset({"person", "today", "lookups", "vars"})
+    for var in mapping.vars:
+        found = expressions.check_expression(var.expression, person_names)
+        problems += [_at(mapping.file, var.position, line, m, f"vars.{var.name}") for line, m in found]
     for column in mapping.columns:
         problems += _column_problems(mapping.file, column, person_names)
     if mapping.roles:

@@ -6,6 +6,7 @@ through a `# yaml-language-server: $schema=...` line.
 
 from __future__ import annotations
 
+import difflib
 import json
 from functools import cache
 from pathlib import Path
@@ -51,7 +52,9 @@ def _problem(doc: Document, error: ValidationError) -> Problem:
         allowed = sorted(error.schema.get("properties", {}))
         extra = next(k for k in error.instance if k not in allowed)
         hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
-        return doc.problem((*path, extra), f"unknown key {extra!r}{hint}", key=True)
+        close = difflib.get_close_matches(extra, allowed, n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        return doc.problem((*path, extra), f"unknown key {extra!r}{guess}{hint}", key=True)
     if "propertyNames" in error.absolute_schema_path:
         # The instance is the offending key itself; point at it.
         return doc.problem((*path, error.instance), f"{error.instance!r}: {custom}", key=True)
