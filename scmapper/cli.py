@@ -69,6 +69,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("event", nargs="?", default="-", help="event JSON file, or - for stdin (the default)")
     p.set_defaults(handler=cmd_apply)
 
+    p = sub.add_parser("sync", parents=[common], help="bring the database in line with a full source snapshot")
+    p.add_argument("--mapping", required=True)
+    p.add_argument("--db", required=True)
+    p.add_argument("--source", required=True, nargs="+", metavar="FILE", help="snapshot files (JSON, JSON lines, envelopes)")
+    p.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    p.add_argument("--force", action="store_true", help="apply even when the removal threshold trips (recorded)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_sync)
+
+    p = sub.add_parser("test", parents=[common], help="run a mapping's test cases")
+    p.add_argument("mapping")
+    p.add_argument("--cases", help="the test case file (default: MAPPING's name with .tests.yaml)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_test)
+
     p = sub.add_parser("export", parents=[common], help="write the persons and roles files for Spend Cloud")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True)
@@ -239,6 +254,36 @@ def _open_store(db: str, rules: Any, *, dry_run: bool, durable: bool = True) -> 
     for note in notes:
         print(f"scmapper: {db}: {note}", file=sys.stderr)
     return store
+
+
+# --- sync / test ---------------------------------------------------------------------------------
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from scmapper.loading import load_rules
+    from scmapper.sources import read_files
+    from scmapper.sync import run_sync
+
+    rules = load_rules(args.mapping)
+    records = read_files([Path(p) for p in args.source], rules.mapping.source)
+    with closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
+        report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(report.text()))
+    return report.exit_code
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from scmapper.testing import cases_path, run_cases
+
+    outcome = run_cases(Path(args.mapping), Path(args.cases) if args.cases else cases_path(Path(args.mapping)))
+    if args.json:
+        print(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(outcome.text()))
+    return outcome.exit_code
 
 
 # --- export ------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ class Event:
     correlate: bool | None = None  # None: the mapping's default
     correlation_column: str | None = None
     correlation_value: str | None = None
+    mapped: Any = None  # the person already mapped (sync maps each record once); a MappedPerson
+    source: str | None = None  # who asked: None for the agent, "sync" for snapshots
 
 
 def parse_bytes(raw: bytes, *, action: str | None = None, dry_run: bool = False) -> Event:

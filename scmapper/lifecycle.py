@@ -102,9 +102,10 @@ def _record(store: Store, event: Event, result: Result) -> None:
     before = _snapshot(result.previous, result.previous_roles)
     after = _snapshot(result.data, result.roles)
     action = "CorrelateAccount" if result.correlated else AUDIT_ACTIONS[event.action]
+    origin = f"[{event.source}] " if event.source else ""
     store.add_event(
         time=now(), action=action, ref=result.account_ref, success=True,
-        message=" ".join(e.message for e in result.audit),
+        message=origin + " ".join(e.message for e in result.audit),
         details=[e.as_dict() for e in result.audit], before=before, after=after,
     )
 
@@ -118,7 +119,7 @@ def _snapshot(row: Row | None, roles: list[Row] | None) -> dict[str, Any] | None
 
 def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
     mapping = rules.mapping
-    mapped = rules.map_person(_person(event))
+    mapped = _map(event, rules)
     correlate = mapping.correlate if event.correlate is None else event.correlate
     column = event.correlation_column or mapping.key
     if correlate and column not in mapping.column_names:
@@ -152,7 +153,7 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
 
 
 def _update(event: Event, rules: Rules, store: Store, result: Result) -> None:
-    mapped = rules.map_person(_person(event))
+    mapped = _map(event, rules)
     stored = _stored(event.account_ref or mapped.key, store, "update")
     _write_update(stored, mapped, rules, store, result, revive=False)
 
@@ -215,7 +216,7 @@ def _enable(event: Event, rules: Rules, store: Store, result: Result) -> None:
         _unchanged_data(stored, result)
     else:
         # The person travels with the event: bring data and roles up to date with the flag.
-        _write_update(stored, rules.map_person(event.person), rules, store, result, revive=False)
+        _write_update(stored, _map(event, rules), rules, store, result, revive=False)
     if stored.active and not stored.deleted:
         result.note("EnableAccount", f"Account {stored.ref!r} is already enabled")
         return
@@ -266,11 +267,16 @@ def _person(event: Event) -> dict[str, Any]:
     return event.person
 
 
+def _map(event: Event, rules: Rules) -> MappedPerson:
+    mapped: MappedPerson | None = event.mapped
+    return mapped if mapped is not None else rules.map_person(_person(event))
+
+
 def _ref(event: Event, rules: Rules) -> str:
     """The account an event names, or the key its person maps to."""
     if event.account_ref:
         return event.account_ref
-    return rules.map_person(_person(event)).key
+    return _map(event, rules).key
 
 
 def _stored(ref: str, store: Store, action: str) -> StoredPerson:

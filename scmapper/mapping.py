@@ -85,6 +85,7 @@ class Source:
 
     records: str | None = None  # dotted path to the record list in a file
     group_by: str | None = None  # merge records sharing this field into one person
+    active: str | None = None  # expression: is this record an active employee (sync)
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def build(doc: Document, raw: bytes) -> Mapping:
         missing=lifecycle.get("missing", "disable"),
         lookups=lookups,
         vars=tuple(Var(k, expressions.expression_source(v), doc.position(("vars", k))) for k, v in data.get("vars", {}).items()),
-        source=Source(**data.get("source", {})),
+        source=_source(data.get("source", {})),
         fingerprint=fingerprint(raw),
         export=export,
         sftp=data.get("sftp", {}),
@@ -215,6 +216,11 @@ def _column(name: str, spec: Any, position: tuple[int, int]) -> Column:
             ignore_case=spec.get("ignore_case", False), **checks,
         )
     return Column(name, "value", spec["value"], **checks)
+
+
+def _source(spec: dict[str, Any]) -> Source:
+    active = spec.get("active")
+    return Source(spec.get("records"), spec.get("group_by"), expressions.expression_source(active) if active else None)
 
 
 def _as_text(value: Any) -> str:

@@ -9,6 +9,7 @@ columns rendered one by one, to name the column that failed.
 from __future__ import annotations
 
 import re
+from datetime import date
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ class MappedPerson:
     row: Row
     roles: list[Row]
     warnings: list[str] = field(default_factory=list)
+    active: bool = True  # whether sync treats the record as an active employee
 
 
 class RowTemplate:
@@ -105,15 +107,25 @@ class Rules:
         self._person = RowTemplate(mapping.columns)
         self._patterns = {c.name: re.compile(c.pattern) for c in all_columns(mapping) if c.pattern}
         self._vars = [(v.name, env.compile_expression(v.expression, undefined_to_none=False)) for v in mapping.vars]
+        active = mapping.source.active
+        self._active = env.compile_expression(active, undefined_to_none=False) if active else None
+        self._key = RowTemplate(c for c in mapping.columns if c.name == mapping.key)
         roles = mapping.roles
         if roles:
             self._role = RowTemplate(roles.columns)
             self._items = env.compile_expression(roles.items, undefined_to_none=False)
             self._when = env.compile_expression(roles.when, undefined_to_none=False)
 
-    def map_person(self, person: dict[str, Any]) -> MappedPerson:
+    def key_of(self, person: dict[str, Any]) -> str | None:
+        """Just the key column of a record, or None when even that cannot be computed."""
+        try:
+            return self._key.render(self._context(person, "record"), "record").get(self.mapping.key) or None
+        except Exception:  # noqa: BLE001 - a record that cannot give a key simply has none
+            return None
+
+    def map_person(self, person: dict[str, Any], today: date | None = None) -> MappedPerson:
         who = _who(person)
-        context = self._context(person, who)
+        context = self._context(person, who, today)
         row = self._person.render(context, who)
         key = row.get(self.mapping.key, "")
         who = f"person {key!r}" if key else who
@@ -125,12 +137,19 @@ class Rules:
             if self.mapping.no_roles == "fail":
                 raise DataError(message)
             warnings.append(message)
-        return MappedPerson(key=key, row=row, roles=roles, warnings=warnings)
+        return MappedPerson(key=key, row=row, roles=roles, warnings=warnings, active=self._is_active(context, roles, who))
 
-    def _context(self, person: dict[str, Any], who: str) -> dict[str, Any]:
+    def _is_active(self, context: dict[str, Any], roles: list[Row], who: str) -> bool:
+        if self._active is None:
+            return bool(roles) or self.mapping.roles is None
+        return bool(_guard(lambda: self._active(**context, roles=roles), "source.active", who))
+
+    def _context(self, person: dict[str, Any], who: str, today: date | None = None) -> dict[str, Any]:
         """What expressions see: the record, today, the lookup tables, and the vars in order."""
         values: dict[str, Any] = {}
-        context = {"person": person, "today": expressions.today(), "lookups": self.mapping.lookups, "vars": values}
+        context = {
+            "person": person, "today": today or expressions.today(), "lookups": self.mapping.lookups, "vars": values,
+        }
         for name, compiled in self._vars:
             values[name] = _guard(lambda c=compiled: c(**context), f"vars.{name}", who)
         return context
@@ -210,6 +229,9 @@ def static_problems(mapping: Mapping) -> list[Problem]:
         problems += [_at(mapping.file, roles.positions["when"], line, m, "when") for line, m in found]
         for column in roles.columns:
             problems += _column_problems(mapping.file, column, role_names)
+    if mapping.source.active:
+        found = expressions.check_expression(mapping.source.active, person_names | {"roles"})
+        problems += [_at(mapping.file, (1, 1), line, m, "source.active") for line, m in found]
     return problems
 
 

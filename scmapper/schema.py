@@ -21,9 +21,23 @@ from scmapper.yamlio import Document
 
 @cache
 def mapping_schema() -> dict[str, Any]:
-    text = (Path(__file__).parent / "schemas" / "mapping.schema.json").read_text("utf-8")
+    return _schema("mapping.schema.json")
+
+
+@cache
+def tests_schema() -> dict[str, Any]:
+    return _schema("mapping-tests.schema.json")
+
+
+def _schema(name: str) -> dict[str, Any]:
+    text = (Path(__file__).parent / "schemas" / name).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
+
+
+def validate_tests(doc: Document) -> list[Problem]:
+    """Every problem in a mapping's test case file."""
+    return _validate(doc, tests_schema())
 
 
 def validate_document(doc: Document) -> list[Problem]:

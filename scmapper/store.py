@@ -250,6 +250,13 @@ class Store:
         refs = [r[0] for r in self.conn.execute("SELECT scm_ref FROM persons ORDER BY scm_ref")]
         return [p for p in map(self.person, refs) if p is not None]
 
+    def key_states(self) -> dict[str, tuple[str, bool, bool]]:
+        """key -> (account reference, active, deleted) for every person."""
+        found = self.conn.execute(
+            f"SELECT {quote(self.key)}, scm_ref, scm_active, scm_deleted_at IS NOT NULL FROM persons"
+        )
+        return {key: (ref, bool(active), bool(deleted)) for key, ref, active, deleted in found}
+
     def find(self, column: str, value: str) -> str | None:
         """The account reference of the person whose column holds value (the key: exact)."""
         found = self.conn.execute(

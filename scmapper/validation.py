@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scmapper import export, loading, rules
+from scmapper import export, loading, rules, testing
 from scmapper.errors import DataError, MappingError, Problem, SandboxViolation
 from scmapper.mapping import Mapping, problem_at
 
@@ -19,10 +19,22 @@ def validate(path: str | Path, sample: dict[str, Any] | None = None) -> list[Pro
         mapping = loading.load_mapping(path)
     except MappingError as exc:
         return exc.problems
-    problems = rules.static_problems(mapping) + export.template_problems(mapping)
+    problems = rules.static_problems(mapping) + export.template_problems(mapping) + _cases_problems(Path(path))
     if problems or sample is None:
         return problems
     return _sample_problems(mapping, sample)
+
+
+def _cases_problems(mapping: Path) -> list[Problem]:
+    """The test case file beside the mapping, when there is one, checked against its schema."""
+    cases = testing.cases_path(mapping)
+    if not cases.exists():
+        return []
+    try:
+        testing.load_cases(cases)
+    except MappingError as exc:
+        return exc.problems
+    return []
 
 
 def _sample_problems(mapping: Mapping, sample: dict[str, Any]) -> list[Problem]:

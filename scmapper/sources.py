@@ -1,0 +1,130 @@
+"""Reading source snapshots: the records an HR system or directory exports.
+
+Vocabulary: a *record* is one JSON object as the source system writes it; a source
+file holds them as a JSON array, JSON lines, or inside the system's own *envelope*
+(OData `{"d": {"results": [...]}}`, Graph `{"value": [...]}`, AFAS `{"rows": [...]}`,
+ADP `{"workers": [...]}`). With `group_by`, records sharing a field (one AFAS row per
+employment) merge into one person that carries them all as `rows`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scmapper.errors import UsageError
+from scmapper.mapping import Source
+
+ENVELOPES = (("d", "results"), ("value",), ("rows",), ("workers",), ("results",), ("data",), ("d",))
+
+
+class SourceError(UsageError):
+    """A source file cannot be read as records (not JSON, no record list, not objects)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One person's record, and where it came from (for messages)."""
+
+    data: dict[str, Any]
+    origin: str  # "file.json#3"
+
+
+def read_files(paths: Iterable[Path], source: Source) -> list[Record]:
+    records: list[Record] = []
+    for path in paths:
+        records += read_file(path, source)
+    return group(records, source.group_by) if source.group_by else records
+
+
+def read_file(path: Path, source: Source) -> list[Record]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise SourceError(f"cannot read source {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    items = _records(_parse(text, path), source.records, path)
+    result = []
+    for index, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise SourceError(f"{path}: record {index} is not a JSON object")
+        result.append(Record(item, f"{path.name}#{index}"))
+    return result
+
+
+def records_from(data: Any, source: Source, name: str = "input") -> list[Record]:
+    """Records from already-parsed JSON (a test case's input), grouped as the mapping says."""
+    items = _records(data, source.records, Path(name))
+    records = [Record(item, f"{name}#{i}") for i, item in enumerate(items, start=1) if isinstance(item, dict)]
+    return group(records, source.group_by) if source.group_by else records
+
+
+def _parse(text: str, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as whole:
+        lines = [line for line in text.splitlines() if line.strip()]
+        if len(lines) < 2:
+            raise SourceError(f"{path}: not valid JSON: {whole.msg} at line {whole.lineno}") from None
+    except RecursionError:
+        raise SourceError(f"{path}: nested too deeply") from None
+    items = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"{path}:{number}: not valid JSON lines: {exc.msg}") from None
+    return items
+
+
+def _records(data: Any, records: str | None, path: Path) -> list[Any]:
+    if records:
+        found = _walk(data, tuple(records.split(".")))
+        if not isinstance(found, list):
+            raise SourceError(f"{path}: source.records {records!r} does not lead to a list of records")
+        return found
+    if isinstance(data, list):
+        return data
+    for envelope in ENVELOPES:
+        found = _walk(data, envelope)
+        if isinstance(found, list):
+            return found
+    raise SourceError(f"{path}: no list of records found; name it with source.records (e.g. d.results)")
+
+
+def _walk(data: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def group(records: list[Record], field: str) -> list[Record]:
+    """Records sharing `field` become one person: the first record's fields plus `rows`."""
+    grouped: dict[str, list[Record]] = {}
+    alone: list[Record] = []
+    for record in records:
+        value = _field(record.data, field)
+        if value in (None, ""):
+            alone.append(record)  # no value to group on: it stands (and likely fails) alone
+        else:
+            grouped.setdefault(str(value), []).append(record)
+    merged = [
+        Record({**members[0].data, "rows": [m.data for m in members]}, members[0].origin)
+        for members in grouped.values()
+    ]
+    return merged + [Record({**r.data, "rows": [r.data]}, r.origin) for r in alone]
+
+
+def _field(data: dict[str, Any], name: str) -> Any:
+    if name in data:
+        return data[name]
+    lowered = name.lower()
+    return next((v for k, v in data.items() if k.lower() == lowered), None)
