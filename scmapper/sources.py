@@ -56,9 +56,8 @@ def read_file(path: Path, source: Source) -> list[Record]:
     return result
 
 
-def records_from(data: Any, source: Source, name: str = "input") -> list[Record]:
-    """Records from already-parsed JSON (a test case's input), grouped as the mapping says."""
-    items = _records(data, source.records, Path(name))
+def records_from(items: list[Any], source: Source, name: str = "input") -> list[Record]:
+    """Records given as a list (a test case's input), grouped as the mapping says."""
     records = [Record(item, f"{name}#{i}") for i, item in enumerate(items, start=1) if isinstance(item, dict)]
     return group(records, source.group_by) if source.group_by else records
 
