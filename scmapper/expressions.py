@@ -114,6 +114,7 @@ def environment() -> MappingSandbox:
         translate=filters.translate,
         where=filters.where,
         flatten=filters.flatten,
+        split_surname=filters.split_surname,
     )
     # Only what mappings need: no range, lipsum, cycler, joiner, namespace or dict.
     env.globals.clear()

@@ -193,3 +193,27 @@ def flatten(items: Any) -> list[Any]:
         elif item is not None:
             flat.append(item)
     return flat
+
+
+# Dutch (and a few neighbouring) surname prefixes, longest first so "van der" wins over "van".
+# Only lowercase prefixes split: a capitalised "Van" or "El" is part of the surname (Van Damme).
+_PREFIXES = sorted(
+    {
+        "van", "van de", "van der", "van den", "van het", "van 't", "de", "den", "der", "het", "'t",
+        "te", "ten", "ter", "in 't", "in de", "in den", "in het", "op de", "op den", "op het", "op 't",
+        "uit de", "uit den", "uit het", "aan de", "aan den", "aan het", "bij de", "onder de", "over de",
+        "voor de", "voor den", "d'", "da", "di", "du", "la", "le", "von", "zu", "von der",
+    },
+    key=len,
+    reverse=True,
+)
+
+
+def split_surname(value: Any) -> list[str]:
+    """[prefix, surname] from a surname written with its prefix: "van den Berg" -> ["van den", "Berg"]."""
+    full = " ".join(text(value).split())
+    for prefix in _PREFIXES:
+        glue = "" if prefix.endswith("'") else " "
+        if full.startswith(prefix + glue) and len(full) > len(prefix + glue):
+            return [prefix, full[len(prefix + glue):].strip()]
+    return ["", full]

@@ -131,3 +131,34 @@ def test_to_date_refuses_nonsense():
 )
 def test_in_window(start, end, inside):
     assert filters.in_window(date(2025, 6, 1), start, end) is inside
+
+
+@pytest.mark.parametrize(
+    ("raw", "parts"),
+    [
+        ("van den Berg", ["van den", "Berg"]),
+        ("van Dijk", ["van", "Dijk"]),
+        ("op 't Veld", ["op 't", "Veld"]),
+        ("d'Hondt", ["d'", "Hondt"]),
+        ("Van Damme", ["", "Van Damme"]),  # capitalised: part of the surname
+        ("El Amrani", ["", "El Amrani"]),
+        ("de", ["", "de"]),  # a prefix alone is not split off nothing
+        ("  ter   Horst ", ["ter", "Horst"]),
+        (None, ["", ""]),
+    ],
+)
+def test_split_surname(raw, parts):
+    assert filters.split_surname(raw) == parts
+
+
+def test_translate_where_flatten():
+    table = {"0": "B", "MALE": "M"}
+    assert filters.translate("0", table) == "B"
+    assert filters.translate("male", table) == "M"  # case-insensitive fallback
+    assert filters.translate("9", table, "B") == "B"
+    assert filters.translate("9", table) == "9"
+    mails = [{"type": "Private", "address": "p@x"}, {"Type": "Business", "address": "b@x"}]
+    assert filters.where(mails, type="Business") == [mails[1]]
+    assert filters.where({"results": mails}, type="Private") == [mails[0]]
+    assert filters.where(None, type="x") == []
+    assert filters.flatten([[1, 2], {"results": [3]}, 4, None]) == [1, 2, 3, 4]

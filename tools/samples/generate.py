@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from people import PEOPLE, TODAY, Person, expected_person, expected_roles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-SYSTEMS = ("afas",)
+# Every module here but these two renders one source system.
+SYSTEMS = tuple(sorted(p.stem for p in Path(__file__).parent.glob("*.py") if p.stem not in ("people", "generate")))
 
 
 def expectation(module: Any, person: Person) -> dict[str, Any]:
@@ -70,9 +71,10 @@ def files(system: str) -> dict[Path, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale files")
+    parser.add_argument("systems", nargs="*", choices=[*SYSTEMS, []], help="only these systems (default: all)")
     args = parser.parse_args()
     stale = []
-    for system in SYSTEMS:
+    for system in args.systems or SYSTEMS:
         for path, text in files(system).items():
             if args.check:
                 if not path.exists() or path.read_text("utf-8") != text:
