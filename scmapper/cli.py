@@ -22,6 +22,10 @@ from scmapper.errors import EXIT_INTERNAL, EXIT_OK, MappingError, ScmapperError,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Agents read our JSON as UTF-8 whatever the console's code page (Windows pipes default to ANSI).
+    for stream, errors in ((sys.stdout, "strict"), (sys.stderr, "backslashreplace")):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors=errors)
     parser = _parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler

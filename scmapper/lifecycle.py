@@ -121,7 +121,7 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
     mapping = rules.mapping
     mapped = _map(event, rules)
     correlate = mapping.correlate if event.correlate is None else event.correlate
-    column = event.correlation_column or mapping.key
+    column = _column_named(event.correlation_column, mapping.column_names) or mapping.key
     if correlate and column not in mapping.column_names:
         raise DataError(f"cannot correlate on {column!r}: it is not a column of mapping {mapping.name!r}")
     value = event.correlation_value if event.correlation_value is not None else mapped.row.get(column, "")
@@ -228,6 +228,8 @@ def _enable(event: Event, rules: Rules, store: Store, result: Result) -> None:
 
 
 def _disable(event: Event, rules: Rules, store: Store, result: Result) -> None:
+    if _gone(event, rules, store, result, "DisableAccount"):
+        return
     stored = _stored(_ref(event, rules), store, "disable")
     _unchanged_data(stored, result)
     if not stored.active:
@@ -240,6 +242,8 @@ def _disable(event: Event, rules: Rules, store: Store, result: Result) -> None:
 
 
 def _delete(event: Event, rules: Rules, store: Store, result: Result) -> None:
+    if _gone(event, rules, store, result, "DeleteAccount"):
+        return
     stored = _stored(_ref(event, rules), store, "delete")
     _unchanged_data(stored, result)
     hard = rules.mapping.delete == "hard"
@@ -260,6 +264,13 @@ def _delete(event: Event, rules: Rules, store: Store, result: Result) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _column_named(name: str | None, columns: tuple[str, ...]) -> str | None:
+    """A column by name, matched case-insensitively as PowerShell matches HelloID's AccountField."""
+    if name is None or name in columns:
+        return name
+    return next((c for c in columns if c.lower() == name.lower()), name)
 
 
 def _person(event: Event) -> dict[str, Any]:
@@ -284,6 +295,16 @@ def _stored(ref: str, store: Store, action: str) -> StoredPerson:
     if stored is None:
         raise DataError(f"cannot {action}: no account with reference {ref!r}")
     return stored
+
+
+def _gone(event: Event, rules: Rules, store: Store, result: Result, action: str) -> bool:
+    """With unknown_account: ignore, an account that is not there is already disabled or deleted."""
+    ref = _ref(event, rules)
+    if rules.mapping.unknown_account != "ignore" or store.person(ref) is not None:
+        return False
+    result.account_ref = ref
+    result.note(action, f"No account with reference {ref!r}: nothing to do", "warning")
+    return True
 
 
 def _unchanged_data(stored: StoredPerson, result: Result) -> None:

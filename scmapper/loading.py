@@ -33,13 +33,14 @@ def _load_chain(path: Path, seen: list[Path]) -> tuple[yamlio.Document, bytes]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        where = f"{seen[-1]}: extends " if seen else ""
-        raise MappingError([Problem(name, 1, 1, f"{where}cannot read mapping: {exc.strerror}")]) from None
+        raise MappingError([Problem(name, 1, 1, f"cannot read mapping: {exc.strerror}")]) from None
     doc = yamlio.load_bytes(raw, name)
     base_name = doc.data.get("extends") if isinstance(doc.data, dict) else None
     if not isinstance(base_name, str):
         return doc, raw
     base_path = path.parent / base_name
+    if not base_path.is_file():
+        raise MappingError([doc.problem(("extends",), f"extends {base_name!r}: no such file {base_path}")])
     if base_path.resolve() in [p.resolve() for p in (*seen, path)] or len(seen) >= MAX_EXTENDS:
         raise MappingError([doc.problem(("extends",), f"extends {base_name!r} makes a loop or a chain deeper than {MAX_EXTENDS}")])
     base, base_raw = _load_chain(base_path, [*seen, path])

@@ -108,6 +108,7 @@ class Mapping:
     no_roles: Literal["warn", "fail"] = "warn"
     correlate: bool = True
     missing: Literal["disable", "delete"] = "disable"
+    unknown_account: Literal["fail", "ignore"] = "fail"
     lookups: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
     vars: tuple[Var, ...] = ()
     source: Source = Source()
@@ -171,6 +172,7 @@ def build(doc: Document, raw: bytes) -> Mapping:
         no_roles=lifecycle.get("no_roles", "warn"),
         correlate=lifecycle.get("correlate", True),
         missing=lifecycle.get("missing", "disable"),
+        unknown_account=lifecycle.get("unknown_account", "fail"),
         lookups=lookups,
         vars=tuple(Var(k, expressions.expression_source(v), doc.position(("vars", k))) for k, v in data.get("vars", {}).items()),
         source=_source(data.get("source", {})),

@@ -11,6 +11,7 @@ threshold guards the plan as a whole.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from scmapper import lifecycle
@@ -73,9 +74,11 @@ class _Step:
     record: Record | None = None
 
 
-def run_sync(rules: Rules, store: Store, records: list[Record], *, dry_run: bool, force: bool = False) -> SyncReport:
+def run_sync(
+    rules: Rules, store: Store, records: list[Record], *, dry_run: bool, force: bool = False, today: date | None = None,
+) -> SyncReport:
     report = SyncReport(dry_run=dry_run)
-    present, protected = _map_all(rules, records, report)
+    present, protected = _map_all(rules, records, report, today)
     steps = _plan(store, present, protected, rules.mapping.missing, report)
     removals = [s for s in steps if s.action in ("disable", "delete")]
     active_now = sum(1 for _, active, deleted in store.key_states().values() if active and not deleted)
@@ -92,13 +95,15 @@ def run_sync(rules: Rules, store: Store, records: list[Record], *, dry_run: bool
     return report
 
 
-def _map_all(rules: Rules, records: list[Record], report: SyncReport) -> tuple[dict[str, tuple[Record, MappedPerson]], set[str]]:
+def _map_all(
+    rules: Rules, records: list[Record], report: SyncReport, today: date | None,
+) -> tuple[dict[str, tuple[Record, MappedPerson]], set[str]]:
     """Maps every record once; failures are reported and their keys protected."""
     present: dict[str, tuple[Record, MappedPerson]] = {}
     protected: set[str] = set()
     for record in records:
         try:
-            mapped = rules.map_person(record.data)
+            mapped = rules.map_person(record.data, today)
         except DataError as exc:
             key = rules.key_of(record.data)
             _fail(report, record.origin, key, str(exc))

@@ -121,3 +121,25 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+def default_mapping_data() -> dict[str, Any]:
+    """The default mapping with its base merged in, as data a test can change."""
+    from scmapper.loading import _load_chain
+
+    return copy.deepcopy(_load_chain(DEFAULT_MAPPING, [])[0].data)
+
+
+def write_mapping(path: Path, data: dict[str, Any]) -> Path:
+    """A standalone mapping file (no extends) from data."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=200), "utf-8")
+    return path
+
+
+def derived_mapping(path: Path, change) -> Path:
+    """The default mapping, changed by `change(data)`, written to path."""
+    data = default_mapping_data()
+    change(data)
+    return write_mapping(path, data)

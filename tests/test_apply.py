@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import DEFAULT_MAPPING, SAMPLE_EVENT, count, helloid_event, make_person, native, rows, run_cli, sample_person
+from conftest import DEFAULT_MAPPING, derived_mapping, SAMPLE_EVENT, count, helloid_event, make_person, native, rows, run_cli, sample_person
 
 
 def apply(db, event: str | bytes, *args):
@@ -252,7 +252,7 @@ def test_create_after_soft_delete_restores_the_person(db):
 
 
 def test_hard_delete_removes_the_row(db, write):
-    mapping = write("hard.yaml", DEFAULT_MAPPING.read_text("utf-8").replace("delete: soft", "delete: hard"))
+    mapping = derived_mapping(db.parent / "hard.yaml", lambda m: m["lifecycle"].update(delete="hard"))
     create = run_cli("apply", "--mapping", mapping, "--db", db, "-", input=native("create", make_person("1")))
     assert create.code == 0
     gone = run_cli("apply", "--mapping", mapping, "--db", db, "-", input=native("delete", accountReference="1"))
@@ -348,10 +348,16 @@ def test_batch_applies_each_event_and_reports(db, write):
 
 
 def test_demo_runs_the_bundled_samples(tmp_path):
-    result = run_cli("demo", "--out", tmp_path / "out")
+    out = tmp_path / "out"
+    result = run_cli("demo", "--out", out)
     assert result.code == 0, result.err
     assert "persons (6 rows)" in result.out and "Hoff - Op den Berg" in result.out
-    assert count(tmp_path / "out" / "spendcloud.db", "persons") == 6
+    assert count(out / "helloid" / "spendcloud.db", "persons") == 6
+    assert f"  {out / 'helloid' / 'Users.csv'}\n  {out / 'helloid' / 'Roles.csv'}\n" in result.out
+    assert (out / "helloid" / "Users.csv").read_bytes().startswith(b'\xef\xbb\xbf"voornaam";')
+    # every starter with samples: a line with its counts, and its files on disk
+    assert "  afas                  20     22         2  " in result.out
+    assert (out / "afas" / "Users.csv").exists() and (out / "afas" / "Roles.csv").exists()
 
 
 def test_preview_shows_rows_without_a_database(tmp_path):

@@ -7,10 +7,11 @@ import json
 import sqlite3
 
 import pytest
+import yaml
 
 from scmapper.filters import strip_diacritics
 
-from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, make_person, native, rows, run_cli
+from conftest import DEFAULT_MAPPING, derived_mapping, ROOT, SAMPLE_EVENT, make_person, native, rows, run_cli
 
 GOLDEN = ROOT / "tests" / "data" / "golden"
 
@@ -83,11 +84,7 @@ def test_hostile_values_read_back_exactly(db, tmp_path):
 @pytest.fixture
 def hundred(db, tmp_path):
     load(db, [make_person(str(1000 + i)) for i in range(100)])
-    mapping = tmp_path / "m.yaml"
-    mapping.write_text(
-        DEFAULT_MAPPING.read_text("utf-8").replace("removed_persons: { count: 25, percent: 5 }", "removed_persons: { percent: 10 }"),
-        "utf-8",
-    )
+    mapping = derived_mapping(tmp_path / "m.yaml", lambda m: m["export"]["thresholds"].update(removed_persons={"percent": 10}))
     out = tmp_path / "out"
     assert export(db, out, mapping=mapping).code == 0
     batch = tmp_path / "disable.jsonl"
@@ -177,9 +174,7 @@ def test_preflight_lists_every_problem_at_once(db, tmp_path):
 
 
 def with_export(tmp_path, text, name="m.yaml"):
-    path = tmp_path / name
-    path.write_text(DEFAULT_MAPPING.read_text("utf-8").split("\nexport:")[0] + "\nexport:\n" + text, "utf-8")
-    return path
+    return derived_mapping(tmp_path / name, lambda m: m.update(export=yaml.safe_load(text)))
 
 
 def test_cp1252_refuses_characters_it_cannot_hold(db, tmp_path):
@@ -281,8 +276,7 @@ def test_killed_between_renames_is_recorded_and_recovered(db, tmp_path):
 def test_usage_errors(db, tmp_path):
     missing = export(tmp_path / "nope.db", tmp_path / "out")
     assert missing.code == 2 and "does not exist" in missing.err
-    mapping = tmp_path / "m.yaml"
-    mapping.write_text(DEFAULT_MAPPING.read_text("utf-8").split("\nexport:")[0], "utf-8")
+    mapping = derived_mapping(tmp_path / "m.yaml", lambda m: m.pop("export"))
     load(db, [make_person("1")], mapping=mapping)
     no_section = export(db, tmp_path / "out", mapping=mapping)
     assert no_section.code == 2 and "has no export section" in no_section.err

@@ -6,7 +6,7 @@ import sys
 
 import yaml
 
-from conftest import DEFAULT_MAPPING, ROOT, make_person, native, rows, run_cli
+from conftest import DEFAULT_MAPPING, derived_mapping, ROOT, make_person, native, rows, run_cli
 
 
 def mapping_for(tmp_path, server, keys, **sftp):
@@ -17,9 +17,7 @@ def mapping_for(tmp_path, server, keys, **sftp):
         **sftp,
     }
     settings = {k: v for k, v in settings.items() if v is not None}
-    path = tmp_path / "m.yaml"
-    path.write_text(DEFAULT_MAPPING.read_text("utf-8") + "\n" + yaml.safe_dump({"sftp": settings}), "utf-8")
-    return path
+    return derived_mapping(tmp_path / "m.yaml", lambda m: m.update(sftp=settings))
 
 
 def loaded_db(tmp_path, mapping, people=("1", "2")):
@@ -108,9 +106,8 @@ def test_connection_file_named_by_the_mapping(sshd, ssh_keys, tmp_path):
         "host": "127.0.0.1", "port": sshd.port, "username": sshd.user, "key_file": str(ssh_keys.client_key),
         "known_hosts": str(sshd.known_hosts()), "retries": 0,
     }))
-    mapping = tmp_path / "m.yaml"
-    mapping.write_text(DEFAULT_MAPPING.read_text("utf-8") + "\n" + yaml.safe_dump({"sftp": {
-        "connection": "sftp.yaml", "remote_dir": str(sshd.root / "out"), "files": {"persons": "medewerkers.csv"}}}))
+    mapping = derived_mapping(tmp_path / "m.yaml", lambda m: m.update(sftp={
+        "connection": "sftp.yaml", "remote_dir": str(sshd.root / "out"), "files": {"persons": "medewerkers.csv"}}))
     db = loaded_db(tmp_path, mapping)
     result = run_cli("export", "--mapping", mapping, "--db", db, "--out", tmp_path / "out", "--upload")
     assert result.code == 0, result.err

@@ -1,0 +1,135 @@
+"""`scmapper sync` through the real CLI, on HelloID-shaped persons with the default mapping."""
+
+import json
+
+import pytest
+
+from conftest import DEFAULT_MAPPING, derived_mapping, count, make_person, rows, run_cli
+
+
+def snapshot(tmp_path, people, name="snap.json", shape="list"):
+    path = tmp_path / name
+    if shape == "jsonl":
+        path.write_text("\n".join(json.dumps(p) for p in people) + "\n", "utf-8")
+    elif shape == "odata":
+        path.write_text(json.dumps({"d": {"results": people}}), "utf-8")
+    else:
+        path.write_text(json.dumps(people), "utf-8")
+    return path
+
+
+def sync(db, *sources, mapping=DEFAULT_MAPPING, extra=()):
+    return run_cli("sync", "--mapping", mapping, "--db", db, "--source", *sources, "--json", *extra)
+
+
+def people(n, start=1):
+    return [make_person(str(i)) for i in range(start, start + n)]
+
+
+@pytest.mark.parametrize("shape", ["list", "jsonl", "odata"])
+def test_first_sync_creates_everyone(db, tmp_path, shape):
+    result = sync(db, snapshot(tmp_path, people(5), shape=shape))
+    assert result.code == 0
+    assert result.json["counts"]["created"] == 5 and result.json["status"] == "applied"
+    assert count(db, "persons") == 5 and count(db, "roles") == 5
+    assert all(e["message"].startswith("[sync] ") for e in rows(db, "SELECT message FROM events"))
+
+
+def test_changes_joiners_and_leavers(db, tmp_path):
+    sync(db, snapshot(tmp_path, people(40)))
+    changed = people(40)[1:]  # person 1 left
+    changed[0]["Name"]["NickName"] = "Anders"  # person 2 changed
+    changed.append(make_person("99"))  # a joiner
+    result = sync(db, snapshot(tmp_path, changed))
+    counts = result.json["counts"]
+    assert (counts["created"], counts["updated"], counts["disabled"], counts["unchanged"]) == (1, 1, 1, 38)
+    assert rows(db, "SELECT scm_active FROM persons WHERE scm_ref = '1'") == [{"scm_active": 0}]
+    assert rows(db, "SELECT voornaam FROM persons WHERE scm_ref = '2'") == [{"voornaam": "Anders"}]
+    back = sync(db, snapshot(tmp_path, people(40)))  # person 1 returns, 99 leaves
+    assert back.json["counts"]["enabled"] == 1 and back.json["counts"]["disabled"] == 1
+
+
+def test_second_sync_changes_nothing_and_says_so(db, tmp_path):
+    source = snapshot(tmp_path, people(3))
+    sync(db, source)
+    events = count(db, "events")
+    text = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", source)
+    assert text.code == 0 and "Nothing changed." in text.out
+    assert count(db, "events") == events
+
+
+def test_a_record_that_fails_mapping_is_reported_and_its_person_kept(db, tmp_path):
+    sync(db, snapshot(tmp_path, people(3)))
+    broken = people(3)
+    broken[1]["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = None
+    broken[2]["Name"]["NickName"] = "Nieuw"
+    result = sync(db, snapshot(tmp_path, broken))
+    assert result.code == 1
+    assert result.json["failures"] == [
+        {"origin": "snap.json#2", "key": "2", "reason": "person '2': required column 'gebruikersnaam' is empty"}
+    ]
+    assert result.json["counts"]["updated"] == 1 and result.json["counts"]["disabled"] == 0
+    assert rows(db, "SELECT scm_active, gebruikersnaam FROM persons WHERE scm_ref = '2'") == [
+        {"scm_active": 1, "gebruikersnaam": "user2"}
+    ]
+
+
+def test_duplicate_keys_in_a_snapshot(db, tmp_path):
+    result = sync(db, snapshot(tmp_path, [make_person("1"), make_person("1")]))
+    assert result.code == 1
+    assert result.json["failures"][0]["reason"] == "duplicate key: snap.json#1 has it too"
+    assert count(db, "persons") == 1
+
+
+def test_truncated_snapshot_is_refused_as_a_whole(db, tmp_path):
+    sync(db, snapshot(tmp_path, people(100)))
+    before = rows(db, "SELECT * FROM persons ORDER BY scm_ref")
+    events = count(db, "events")
+    half = people(50)
+    half[0]["Name"]["NickName"] = "Changed"  # even the good changes wait
+    result = sync(db, snapshot(tmp_path, half))
+    assert result.code == 1 and result.json["status"] == "refused"
+    assert result.json["threshold"]["removed"] == 50 and result.json["threshold"]["tripped"] is True
+    assert rows(db, "SELECT * FROM persons ORDER BY scm_ref") == before and count(db, "events") == events
+    forced = sync(db, snapshot(tmp_path, half), extra=("--force",))
+    assert forced.code == 0 and forced.json["forced"] is True and forced.json["counts"]["disabled"] == 50
+
+
+def test_dry_run_writes_nothing(db, tmp_path):
+    source = snapshot(tmp_path, people(4))
+    dry = sync(db, source, extra=("--dry-run",))
+    assert dry.code == 0 and dry.json["status"] == "checked" and dry.json["counts"]["created"] == 4
+    assert not db.exists()
+    sync(db, source)
+    dry_again = sync(db, snapshot(tmp_path, people(3)), extra=("--dry-run",))
+    assert dry_again.json["counts"]["disabled"] == 1
+    assert rows(db, "SELECT count(*) AS n FROM persons WHERE scm_active = 1") == [{"n": 4}]
+
+
+def test_missing_can_delete(db, tmp_path):
+    mapping = derived_mapping(tmp_path / "m.yaml", lambda m: m["lifecycle"].update(missing="delete"))
+    sync(db, snapshot(tmp_path, people(30)), mapping=mapping)
+    result = sync(db, snapshot(tmp_path, people(29)), mapping=mapping)
+    assert result.json["counts"]["deleted"] == 1
+    assert rows(db, "SELECT scm_deleted_at IS NOT NULL AS gone FROM persons WHERE scm_ref = '30'") == [{"gone": 1}]
+
+
+def test_several_source_files_make_one_snapshot(db, tmp_path):
+    result = sync(db, snapshot(tmp_path, people(2), "a.json"), snapshot(tmp_path, people(2, 3), "b.jsonl", "jsonl"))
+    assert result.json["counts"]["created"] == 4
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{nope", "not valid JSON"),
+        ('{"x": 1}', "no list of records found; name it with source.records"),
+        ("[1, 2]", "record 1 is not a JSON object"),
+    ],
+)
+def test_unreadable_snapshots_exit_2_and_write_nothing(db, tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    result = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", path)
+    assert result.code == 2 and message in result.err and "Traceback" not in result.err
+    assert count(db, "persons") == 0
