@@ -30,8 +30,11 @@ class Diff:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "joiners": self.joiners, "leavers": self.leavers, "changed": self.changed,
-            "usernameChanges": self.username_changes, "rolesAdded": self.roles_added,
+            "joiners": self.joiners,
+            "leavers": self.leavers,
+            "changed": self.changed,
+            "usernameChanges": self.username_changes,
+            "rolesAdded": self.roles_added,
             "rolesRemoved": self.roles_removed,
         }
 
@@ -47,17 +50,23 @@ class ThresholdCheck:
     def as_dict(self) -> dict[str, Any]:
         percent = round(100 * self.removed / self.base, 2) if self.base else 0.0
         return {
-            "name": self.name, "removed": self.removed, "of": self.base, "percent": percent,
-            "limit": {"count": self.limit.count, "percent": self.limit.percent}, "tripped": self.tripped,
+            "name": self.name,
+            "removed": self.removed,
+            "of": self.base,
+            "percent": percent,
+            "limit": {"count": self.limit.count, "percent": self.limit.percent},
+            "tripped": self.tripped,
         }
 
     def describe(self) -> str:
         what = "persons" if self.name == "removed_persons" else "roles"
         limits = " or ".join(
-            part for part in (
+            part
+            for part in (
                 f"{self.limit.count}" if self.limit.count else "",
                 f"{self.limit.percent:g}%" if self.limit.percent else "",
-            ) if part
+            )
+            if part
         )
         share = f"{100 * self.removed / self.base:.1f}%" if self.base else "0%"
         return f"{self.name}: {self.removed} of {self.base} {what} ({share}) would be removed; the limit is {limits}"
@@ -115,7 +124,9 @@ def _row_problems(who: str, row: Row, checks: list[tuple[Column, bool, str | Non
         if encoding:
             bad = next((ch for ch in value if not _encodes(ch, encoding)), None)
             if bad is not None:
-                problems.append(f"{who}: column {column.name!r} holds {bad!r} (U+{ord(bad):04X}), which {encoding} cannot hold")
+                problems.append(
+                    f"{who}: column {column.name!r} holds {bad!r} (U+{ord(bad):04X}), which {encoding} cannot hold"
+                )
     return problems
 
 
@@ -135,7 +146,8 @@ def _duplicates(column: str, persons: Keyed) -> list[str]:
             holders[value.casefold()].append((key, value))
     return [
         f"{column} {found[0][1]!r} is used by persons {', '.join(repr(k) for k, _ in found)}"
-        for found in holders.values() if len(found) > 1
+        for found in holders.values()
+        if len(found) > 1
     ]
 
 
@@ -155,7 +167,11 @@ def diff(mapping: Mapping, previous: dict[str, Row], previous_roles: Keyed, pers
         if before is None:
             result.joiners.append({"key": key, "username": row.get(username, "")})
             continue
-        fields = {c: {"before": before.get(c, ""), "after": row.get(c, "")} for c in compared if before.get(c, "") != row.get(c, "")}
+        fields = {
+            c: {"before": before.get(c, ""), "after": row.get(c, "")}
+            for c in compared
+            if before.get(c, "") != row.get(c, "")
+        }
         if fields:
             result.changed.append({"key": key, "username": row.get(username, ""), "fields": fields})
         if username in fields:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scmapper: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say to it
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush from failing again
+        return 141
     except Exception as exc:  # noqa: BLE001 - the one place a bug becomes an exit code
         if args.debug:
             raise
@@ -76,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sync", parents=[common], help="bring the database in line with a full source snapshot")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True)
-    p.add_argument("--source", required=True, nargs="+", metavar="FILE", help="snapshot files (JSON, JSON lines, envelopes)")
+    p.add_argument(
+        "--source", required=True, nargs="+", metavar="FILE", help="snapshot files (JSON, JSON lines, envelopes)"
+    )
     p.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     p.add_argument("--force", action="store_true", help="apply even when the removal threshold trips (recorded)")
     p.add_argument("--json", action="store_true")
@@ -102,10 +108,22 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("upload", parents=[common], help="upload an export's files over SFTP")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True)
-    p.add_argument("--export", default="LATEST", metavar="LATEST|ID", help="which export (default: the newest complete one)")
+    p.add_argument(
+        "--export", default="LATEST", metavar="LATEST|ID", help="which export (default: the newest complete one)"
+    )
     p.add_argument("--trust-host-key", metavar="SHA256:...", help="accept this SFTP host key fingerprint")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_upload)
+
+    p = sub.add_parser("adopt", parents=[common], help="take over the old PowerShell connector's database")
+    p.add_argument("--mapping", required=True)
+    p.add_argument("--db", required=True, help="the new database (must not hold persons yet)")
+    p.add_argument("old_db", metavar="OLD_SPENDCLOUD_DB")
+    p.add_argument(
+        "--force", action="store_true", help="load despite errors: newest duplicates win, unplaceable rows left out"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_adopt)
 
     p = sub.add_parser("log", parents=[common], help="show the audit trail")
     p.add_argument("--db", required=True)
@@ -349,6 +367,26 @@ def _existing_store(db: str, rules: Any) -> Any:
     return _open_store(db, rules, dry_run=False)
 
 
+# --- adopt ---------------------------------------------------------------------------------------
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    from scmapper.adopt import analyse, load
+    from scmapper.loading import load_rules
+
+    rules = load_rules(args.mapping)
+    plan = analyse(rules.mapping, args.old_db)
+    report = plan.report
+    if args.force or not report.errors:
+        with closing(_open_store(args.db, rules, dry_run=False)) as store:
+            load(rules.mapping, store, plan)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(report.text()))
+    return report.exit_code
+
+
 # --- log -----------------------------------------------------------------------------------------
 
 
@@ -378,7 +416,9 @@ def _iso_utc(text: str) -> str:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--since {text!r} is not an ISO 8601 time (e.g. 2026-11-26 or 2026-11-26T08:00:00Z)") from None
+        raise UsageError(
+            f"--since {text!r} is not an ISO 8601 time (e.g. 2026-11-26 or 2026-11-26T08:00:00Z)"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

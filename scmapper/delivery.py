@@ -27,7 +27,9 @@ def connection_settings(mapping: Mapping) -> dict[str, Any]:
     """The mapping's sftp section merged over its connection file, if it names one."""
     section = dict(mapping.sftp)
     if not section:
-        raise UsageError(f"{mapping.file} has no sftp section: add host, username, remote_dir and a key or password_env")
+        raise UsageError(
+            f"{mapping.file} has no sftp section: add host, username, remote_dir and a key or password_env"
+        )
     settings: dict[str, Any] = {}
     if "connection" in section:
         path = mapping.base_dir / section["connection"]
@@ -71,7 +73,11 @@ def _sha256(path: Path) -> str:
 
 
 def upload(
-    mapping: Mapping, store: Store, export_id: int | None, *, trust_host_key: str | None = None,
+    mapping: Mapping,
+    store: Store,
+    export_id: int | None,
+    *,
+    trust_host_key: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Uploads one export's files; every attempt lands in the audit log, failed ones too."""
@@ -96,19 +102,37 @@ def upload(
 
 
 def _record(
-    store: Store, export_id: int, results: list[Any], settings: Any, files: list[tuple[Path, str]],
+    store: Store,
+    export_id: int,
+    results: list[Any],
+    settings: Any,
+    files: list[tuple[Path, str]],
     failure: str | None,
 ) -> list[dict[str, Any]]:
     rows = [
-        {"exportId": export_id, "time": r.finished_at, "remotePath": r.remote_path, "size": r.size,
-         "sha256": r.sha256, "outcome": "ok" if r.ok else "failed", "error": r.error}
+        {
+            "exportId": export_id,
+            "time": r.finished_at,
+            "remotePath": r.remote_path,
+            "size": r.size,
+            "sha256": r.sha256,
+            "outcome": "ok" if r.ok else "failed",
+            "error": r.error,
+        }
         for r in results
     ]
     if failure and not any(r["outcome"] == "failed" for r in rows):
         # Never reached the server: one row per file, so the log says what did not go.
         rows += [
-            {"exportId": export_id, "time": now(), "remotePath": f"{settings.remote_dir.rstrip('/')}/{name}",
-             "size": local.stat().st_size, "sha256": None, "outcome": "failed", "error": failure}
+            {
+                "exportId": export_id,
+                "time": now(),
+                "remotePath": f"{settings.remote_dir.rstrip('/')}/{name}",
+                "size": local.stat().st_size,
+                "sha256": None,
+                "outcome": "failed",
+                "error": failure,
+            }
             for local, name in files
         ]
     with store.transaction():
@@ -118,7 +142,13 @@ def _record(
             if row["error"]:
                 message += f": {row['error']}"
             store.add_event(
-                time=row["time"], action="UploadFile", ref=None, success=row["outcome"] == "ok",
-                message=message, details=[row], before=None, after=None,
+                time=row["time"],
+                action="UploadFile",
+                ref=None,
+                success=row["outcome"] == "ok",
+                message=message,
+                details=[row],
+                before=None,
+                after=None,
             )
     return rows

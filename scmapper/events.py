@@ -16,6 +16,7 @@ from typing import Any
 from scmapper.errors import EventError
 
 ACTIONS = ("create", "update", "enable", "disable", "delete")
+NATIVE_KEYS = {"action", "person", "accountreference", "dryrun", "correlate"}
 NEEDS_PERSON = ("create", "update")
 
 
@@ -57,7 +58,8 @@ def person_from_bytes(raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise EventError(f"a person must be a JSON object, not {_json_type(data)}")
     keys = {k.lower() for k in data}
-    if keys & {"action", "person", "actioncontext", "personcontext"}:
+    # An event has only event keys; a record that merely has a `person` field (ADP workers do) is a record.
+    if keys & {"actioncontext", "personcontext"} or ("person" in keys and keys <= NATIVE_KEYS):
         person = parse(data, action="create").person
         assert person is not None  # create events always carry one
         return person
@@ -106,8 +108,13 @@ def _helloid(data: dict[str, Any], action: str | None, dry_run: bool) -> Event:
 
 
 def _event(
-    action: str, person: dict[str, Any] | None, ref: str | None, dry_run: bool,
-    correlate: bool | None, column: str | None, value: str | None,
+    action: str,
+    person: dict[str, Any] | None,
+    ref: str | None,
+    dry_run: bool,
+    correlate: bool | None,
+    column: str | None,
+    value: str | None,
 ) -> Event:
     if action in NEEDS_PERSON and person is None:
         raise EventError(f"a {action} event needs a person object")

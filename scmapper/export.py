@@ -67,7 +67,9 @@ def template_problems(mapping: Mapping) -> list[Problem]:
         try:
             source = path.read_text("utf-8")
         except OSError:
-            problems.append(problem_at(mapping.file, spec.position, f"export.{kind}: template {spec.template!r} not found ({path})"))
+            problems.append(
+                problem_at(mapping.file, spec.position, f"export.{kind}: template {spec.template!r} not found ({path})")
+            )
             continue
         for line, message in expressions.check_csv_template(source, spec.columns):
             problems.append(Problem(str(path), line, 1, f"export.{kind} template: {message}"))
@@ -99,7 +101,12 @@ def run_export(mapping: Mapping, store: Store, out: Path, *, check: bool, force:
         "mapping": mapping.file,
         "time": now(),
         "previousExport": {"id": last["id"], "time": last["time"], "status": last["status"]} if last else None,
-        "counts": {"persons": len(persons), "roles": len(roles), "previousPersons": len(previous), "previousRoles": len(previous_roles)},
+        "counts": {
+            "persons": len(persons),
+            "roles": len(roles),
+            "previousPersons": len(previous),
+            "previousRoles": len(previous_roles),
+        },
         "problems": checks.preflight(mapping, persons, roles),
         "thresholds": [t.as_dict() for t in limits],
         "warnings": _interrupted(last),
@@ -126,7 +133,9 @@ def _interrupted(last: dict[str, Any] | None) -> list[str]:
     return []
 
 
-def _write(mapping: Mapping, store: Store, out: Path, persons: list[Any], roles: list[Any], report: dict[str, Any]) -> None:
+def _write(
+    mapping: Mapping, store: Store, out: Path, persons: list[Any], roles: list[Any], report: dict[str, Any]
+) -> None:
     export = mapping.export
     assert export is not None
     try:
@@ -144,8 +153,13 @@ def _write(mapping: Mapping, store: Store, out: Path, persons: list[Any], roles:
             if last and last["status"] == "writing":
                 store.finish_export(last["id"], "interrupted")
             export_id = store.record_export(
-                time=report["time"], forced=report["forced"], out_dir=str(out), files=report["files"],
-                report=_summary(report), persons=persons, roles=roles,
+                time=report["time"],
+                forced=report["forced"],
+                out_dir=str(out),
+                files=report["files"],
+                report=_summary(report),
+                persons=persons,
+                roles=roles,
             )
     except BaseException:
         for item in staged:
@@ -162,10 +176,14 @@ def _write(mapping: Mapping, store: Store, out: Path, persons: list[Any], roles:
         files = ", ".join(f"{f['name']} ({f['rows']} rows)" for f in report["files"])
         forced = " (thresholds overridden with --force)" if report["forced"] else ""
         store.add_event(
-            time=now(), action="ExportFiles", ref=None, success=True,
+            time=now(),
+            action="ExportFiles",
+            ref=None,
+            success=True,
             message=f"Exported #{export_id} to {out}: {files}{forced}",
             details=[{"exportId": export_id, "files": report["files"], "forced": report["forced"]}],
-            before=None, after=None,
+            before=None,
+            after=None,
         )
     _write_json(out / REPORT_NAME, report)
     _archive(out, export_id, [s.final for s in staged] + [out / REPORT_NAME], export.archive)
@@ -185,7 +203,9 @@ def _stage(mapping: Mapping, spec: ExportFile, out: Path, records: list[tuple[st
     temp = out / f".{spec.file}.{os.getpid()}.tmp"
     rows = ({c: row[c] for c in spec.columns} for _, row in records)
     chunks = _template(mapping, spec).generate(
-        header=list(spec.header) if spec.header else None, rows=rows, columns=list(spec.columns),
+        header=list(spec.header) if spec.header else None,
+        rows=rows,
+        columns=list(spec.columns),
         scm_dialect=Dialect.of(spec),
     )
     digest = hashlib.sha256()
@@ -261,7 +281,9 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
     """What the exports table keeps of a report: the counts, not the full diff."""
     found = report["diff"]
     return {
-        "counts": report["counts"], "forced": report["forced"], "thresholds": report["thresholds"],
+        "counts": report["counts"],
+        "forced": report["forced"],
+        "thresholds": report["thresholds"],
         "diff": {name: len(items) for name, items in found.items()},
     }
 
@@ -284,7 +306,8 @@ def _text(status: str, report: dict[str, Any], found: checks.Diff, tripped: list
         f"Compared with {against}:",
         f"  persons: {counts['previousPersons']} -> {counts['persons']} ({len(found.joiners)} joiners,"
         f" {len(found.leavers)} leavers, {len(found.changed)} changed, {len(found.username_changes)} username changes)",
-        f"  roles: {counts['previousRoles']} -> {counts['roles']} ({len(found.roles_added)} added, {len(found.roles_removed)} removed)",
+        f"  roles: {counts['previousRoles']} -> {counts['roles']}"
+        f" ({len(found.roles_added)} added, {len(found.roles_removed)} removed)",
     ]
     lines += [f"WARNING: {w}" for w in report["warnings"]]
     lines += _section("Problems", report["problems"])
@@ -292,13 +315,18 @@ def _text(status: str, report: dict[str, Any], found: checks.Diff, tripped: list
         verdict = "OVERRIDDEN with --force" if report["forced"] else "REFUSED"
         lines.append(f"{verdict}: threshold {check.describe()}")
     lines += _section("Leavers", [f"{p['key']} ({p['username']})" for p in found.leavers])
-    lines += _section(f"Username changes: {USERNAME_WARNING}", [
-        f"{c['key']}: {c['before']!r} -> {c['after']!r}" for c in found.username_changes
-    ])
-    lines += _section("Changed", [
-        f"{c['key']} ({c['username']}): " + ", ".join(f"{k} {v['before']!r} -> {v['after']!r}" for k, v in c["fields"].items())
-        for c in found.changed
-    ])
+    lines += _section(
+        f"Username changes: {USERNAME_WARNING}",
+        [f"{c['key']}: {c['before']!r} -> {c['after']!r}" for c in found.username_changes],
+    )
+    lines += _section(
+        "Changed",
+        [
+            f"{c['key']} ({c['username']}): "
+            + ", ".join(f"{k} {v['before']!r} -> {v['after']!r}" for k, v in c["fields"].items())
+            for c in found.changed
+        ],
+    )
     lines += _section("Joiners", [f"{p['key']} ({p['username']})" for p in found.joiners])
     lines += _section("Roles removed", [", ".join(f"{k}={v}" for k, v in r.items()) for r in found.roles_removed])
     lines += _section("Roles added", [", ".join(f"{k}={v}" for k, v in r.items()) for r in found.roles_added])

@@ -115,6 +115,7 @@ def environment() -> MappingSandbox:
         where=filters.where,
         flatten=filters.flatten,
         split_surname=filters.split_surname,
+        get=filters.get,
     )
     # Only what mappings need: no range, lipsum, cycler, joiner, namespace or dict.
     env.globals.clear()
@@ -184,9 +185,7 @@ def check_csv_template(source: str, columns: tuple[str, ...]) -> list[tuple[int,
         for node in used:
             if node.attr not in columns:
                 problems.append((node.lineno, f"template uses column {node.attr!r}, which is not declared"))
-        whole = any(
-            isinstance(f.node, nodes.Name) and f.node.name == var for f in loop.find_all(nodes.Filter)
-        )
+        whole = any(isinstance(f.node, nodes.Name) and f.node.name == var for f in loop.find_all(nodes.Filter))
         if not whole:
             missing = [c for c in columns if c not in {n.attr for n in used}]
             problems += [(loop.lineno, f"declared column {c!r} is not in the template") for c in missing]

@@ -72,9 +72,25 @@ def family_name(name: Mapping[str, Any] | None, convention: Any = None) -> str:
 # Letters that Unicode does not decompose into a base letter plus marks.
 _NO_DECOMPOSITION = str.maketrans(
     {
-        "ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE",
-        "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
-        "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i", "ĳ": "ij", "Ĳ": "IJ",
+        "ß": "ss",
+        "ẞ": "SS",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "Th",
+        "ı": "i",
+        "ĳ": "ij",
+        "Ĳ": "IJ",
     }
 )
 
@@ -164,22 +180,37 @@ def translate(value: Any, table: Mapping[str, Any] | None, default: Any = None) 
     return value if default is None else default
 
 
-def where(items: Any, **conditions: Any) -> list[Any]:
-    """The items (dicts) whose fields equal every condition, e.g. where(type="Business")."""
+def where(items: Any, *path_and_value: Any, **conditions: Any) -> list[Any]:
+    """The items (dicts) whose fields equal every condition: where(type="Business"), or for a
+    nested field where("nameCode.codeValue", "partnerName")."""
     if isinstance(items, Mapping) and isinstance(items.get("results"), list):
         items = items["results"]
+    if len(path_and_value) == 2:
+        conditions = {**conditions, str(path_and_value[0]): path_and_value[1]}
+    elif path_and_value:
+        raise TypeError("where takes a field path and a value, or field=value conditions")
     if not isinstance(items, list | tuple):
         return []
-    return [item for item in items if isinstance(item, Mapping) and all(
-        _field_value(item, k) == v for k, v in conditions.items()
-    )]
+    return [
+        item
+        for item in items
+        if isinstance(item, Mapping) and all(get(item, path) == value for path, value in conditions.items())
+    ]
 
 
-def _field_value(item: Mapping[str, Any], key: str) -> Any:
-    if key in item:
-        return item[key]
-    lowered = key.lower()
-    return next((v for k, v in item.items() if str(k).lower() == lowered), None)
+def get(data: Any, path: str, default: Any = None) -> Any:
+    """The value at a dotted path ("genderCode.codeValue"), or default where a step is missing or null."""
+    for key in str(path).split("."):
+        if not isinstance(data, Mapping):
+            return default
+        if key in data:
+            data = data[key]
+        else:
+            lowered = key.lower()
+            data = next((v for k, v in data.items() if str(k).lower() == lowered), None)
+        if data is None:
+            return default
+    return data
 
 
 def flatten(items: Any) -> list[Any]:
@@ -199,10 +230,48 @@ def flatten(items: Any) -> list[Any]:
 # Only lowercase prefixes split: a capitalised "Van" or "El" is part of the surname (Van Damme).
 _PREFIXES = sorted(
     {
-        "van", "van de", "van der", "van den", "van het", "van 't", "de", "den", "der", "het", "'t",
-        "te", "ten", "ter", "in 't", "in de", "in den", "in het", "op de", "op den", "op het", "op 't",
-        "uit de", "uit den", "uit het", "aan de", "aan den", "aan het", "bij de", "onder de", "over de",
-        "voor de", "voor den", "d'", "da", "di", "du", "la", "le", "von", "zu", "von der",
+        "van",
+        "van de",
+        "van der",
+        "van den",
+        "van het",
+        "van 't",
+        "de",
+        "den",
+        "der",
+        "het",
+        "'t",
+        "te",
+        "ten",
+        "ter",
+        "in 't",
+        "in de",
+        "in den",
+        "in het",
+        "op de",
+        "op den",
+        "op het",
+        "op 't",
+        "uit de",
+        "uit den",
+        "uit het",
+        "aan de",
+        "aan den",
+        "aan het",
+        "bij de",
+        "onder de",
+        "over de",
+        "voor de",
+        "voor den",
+        "d'",
+        "da",
+        "di",
+        "du",
+        "la",
+        "le",
+        "von",
+        "zu",
+        "von der",
     },
     key=len,
     reverse=True,
@@ -215,5 +284,5 @@ def split_surname(value: Any) -> list[str]:
     for prefix in _PREFIXES:
         glue = "" if prefix.endswith("'") else " "
         if full.startswith(prefix + glue) and len(full) > len(prefix + glue):
-            return [prefix, full[len(prefix + glue):].strip()]
+            return [prefix, full[len(prefix + glue) :].strip()]
     return ["", full]

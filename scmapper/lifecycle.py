@@ -104,9 +104,14 @@ def _record(store: Store, event: Event, result: Result) -> None:
     action = "CorrelateAccount" if result.correlated else AUDIT_ACTIONS[event.action]
     origin = f"[{event.source}] " if event.source else ""
     store.add_event(
-        time=now(), action=action, ref=result.account_ref, success=True,
+        time=now(),
+        action=action,
+        ref=result.account_ref,
+        success=True,
         message=origin + " ".join(e.message for e in result.audit),
-        details=[e.as_dict() for e in result.audit], before=before, after=after,
+        details=[e.as_dict() for e in result.audit],
+        before=before,
+        after=after,
     )
 
 
@@ -187,8 +192,7 @@ def _write_update(
         old, new = stored.row.get(mapping.username, ""), mapped.row[mapping.username]
         result.note(
             "UpdateAccount",
-            f"Username changed from {old!r} to {new!r}: Spend Cloud will see a new employee"
-            " and deactivate the old one",
+            f"Username changed from {old!r} to {new!r}: Spend Cloud will see a new employee and deactivate the old one",
             "warning",
         )
     if roles_changed:
@@ -316,7 +320,9 @@ def _unchanged_data(stored: StoredPerson, result: Result) -> None:
 def _check_unique(row: Row, ref: str, rules: Rules, store: Store) -> None:
     conflicts = store.conflicts(row, rules.mapping.unique, ref)
     if conflicts:
-        details = "; ".join(f"{column} {value!r} is already used by account {other!r}" for column, value, other in conflicts)
+        details = "; ".join(
+            f"{column} {value!r} is already used by account {other!r}" for column, value, other in conflicts
+        )
         raise DataError(f"person {row.get(rules.mapping.key, ref)!r}: {details}")
 
 

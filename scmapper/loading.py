@@ -14,7 +14,6 @@ from scmapper.errors import MappingError, Problem
 from scmapper.mapping import Mapping
 from scmapper.rules import Rules
 
-
 MAX_EXTENDS = 4
 
 
@@ -42,7 +41,9 @@ def _load_chain(path: Path, seen: list[Path]) -> tuple[yamlio.Document, bytes]:
     if not base_path.is_file():
         raise MappingError([doc.problem(("extends",), f"extends {base_name!r}: no such file {base_path}")])
     if base_path.resolve() in [p.resolve() for p in (*seen, path)] or len(seen) >= MAX_EXTENDS:
-        raise MappingError([doc.problem(("extends",), f"extends {base_name!r} makes a loop or a chain deeper than {MAX_EXTENDS}")])
+        raise MappingError(
+            [doc.problem(("extends",), f"extends {base_name!r} makes a loop or a chain deeper than {MAX_EXTENDS}")]
+        )
     base, base_raw = _load_chain(base_path, [*seen, path])
     merged = base.extended_by(doc)
     merged.data.pop("extends", None)

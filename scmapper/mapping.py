@@ -174,7 +174,9 @@ def build(doc: Document, raw: bytes) -> Mapping:
         missing=lifecycle.get("missing", "disable"),
         unknown_account=lifecycle.get("unknown_account", "fail"),
         lookups=lookups,
-        vars=tuple(Var(k, expressions.expression_source(v), doc.position(("vars", k))) for k, v in data.get("vars", {}).items()),
+        vars=tuple(
+            Var(k, expressions.expression_source(v), doc.position(("vars", k))) for k, v in data.get("vars", {}).items()
+        ),
         source=_source(data.get("source", {})),
         fingerprint=fingerprint(raw),
         export=export,
@@ -214,8 +216,13 @@ def _column(name: str, spec: Any, position: tuple[int, int]) -> Column:
     if "lookup" in spec:
         table = tuple((str(k), _as_text(v)) for k, v in spec["map"].items())
         return Column(
-            name, "lookup", spec["lookup"], table=table, default=spec.get("default", ""),
-            ignore_case=spec.get("ignore_case", False), **checks,
+            name,
+            "lookup",
+            spec["lookup"],
+            table=table,
+            default=spec.get("default", ""),
+            ignore_case=spec.get("ignore_case", False),
+            **checks,
         )
     return Column(name, "value", spec["value"], **checks)
 
@@ -290,10 +297,12 @@ def _export_problems(doc: Document, export: Export, names: set[str], roles: Role
                 where = ("export", kind, "columns", i)
                 problems.append(doc.problem(where, f"export column {column!r} is not a {kind[:-1]} column"))
         if spec.header and len(spec.header) != len(spec.columns):
-            problems.append(doc.problem(
-                ("export", kind, "header"),
-                f"header has {len(spec.header)} labels for {len(spec.columns)} columns",
-            ))
+            problems.append(
+                doc.problem(
+                    ("export", kind, "header"),
+                    f"header has {len(spec.header)} labels for {len(spec.columns)} columns",
+                )
+            )
     if export.roles and export.persons.file == export.roles.file:
         problems.append(doc.problem(("export", "roles", "file"), "the roles file must differ from the persons file"))
     return problems

@@ -9,10 +9,11 @@ columns rendered one by one, to name the column that failed.
 from __future__ import annotations
 
 import re
-from datetime import date
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from functools import partial
+from typing import Any, TypeVar
 
 from jinja2 import Template
 from jinja2.exceptions import SecurityError
@@ -22,6 +23,7 @@ from scmapper.errors import DataError, ExpressionError, MappingError, Problem, S
 from scmapper.mapping import Column, Mapping, problem_at
 
 Row = dict[str, str]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class RowTemplate:
         return _guard(lambda: default.render(context), column.name, who)
 
 
-def _guard(render: Callable[[], str], column: str, who: str) -> str:
+def _guard(render: Callable[[], T], column: str, who: str) -> T:
     """Runs one render, turning whatever the expression raised into a located error."""
     try:
         return render()
@@ -137,21 +139,27 @@ class Rules:
             if self.mapping.no_roles == "fail":
                 raise DataError(message)
             warnings.append(message)
-        return MappedPerson(key=key, row=row, roles=roles, warnings=warnings, active=self._is_active(context, roles, who))
+        return MappedPerson(
+            key=key, row=row, roles=roles, warnings=warnings, active=self._is_active(context, roles, who)
+        )
 
     def _is_active(self, context: dict[str, Any], roles: list[Row], who: str) -> bool:
-        if self._active is None:
+        active = self._active
+        if active is None:
             return bool(roles) or self.mapping.roles is None
-        return bool(_guard(lambda: self._active(**context, roles=roles), "source.active", who))
+        return bool(_guard(lambda: active(**context, roles=roles), "source.active", who))
 
     def _context(self, person: dict[str, Any], who: str, today: date | None = None) -> dict[str, Any]:
         """What expressions see: the record, today, the lookup tables, and the vars in order."""
         values: dict[str, Any] = {}
         context = {
-            "person": person, "today": today or expressions.today(), "lookups": self.mapping.lookups, "vars": values,
+            "person": person,
+            "today": today or expressions.today(),
+            "lookups": self.mapping.lookups,
+            "vars": values,
         }
         for name, compiled in self._vars:
-            values[name] = _guard(lambda c=compiled: c(**context), f"vars.{name}", who)
+            values[name] = _guard(partial(compiled, **context), f"vars.{name}", who)
         return context
 
     def _roles(self, context: dict[str, Any], who: str) -> list[Row]:
@@ -170,7 +178,7 @@ class Rules:
         rows: list[Row] = []
         for item in items:
             scope = {**context, roles.var: item}
-            if not _guard(lambda s=scope: bool(self._when(**s)), "when", who):
+            if not _guard(partial(self._when, **scope), "when", who):
                 continue
             row = self._role.render(scope, who)
             if row not in rows:  # identical role rows for one person collapse into one
@@ -189,9 +197,7 @@ class Rules:
                 if column.required:
                     problems.append(f"required column {column.name!r} is empty")
             elif column.max_length and len(value) > column.max_length:
-                problems.append(
-                    f"column {column.name!r} is {len(value)} characters, more than {column.max_length}"
-                )
+                problems.append(f"column {column.name!r} is {len(value)} characters, more than {column.max_length}")
             elif column.pattern and not self._patterns[column.name].search(value):
                 problems.append(f"column {column.name!r} value {value!r} does not match {column.pattern!r}")
             if problems and first is None:

@@ -136,16 +136,17 @@ def _settings_problems(s: SftpSettings) -> Iterator[str]:
     if s.passphrase_env is not None and s.key_file is None:
         yield "passphrase_env is set but key_file is not"
     if s.trust_host_key is not None and _parse_pin(s.trust_host_key) is None:
-        yield (f"trust_host_key {s.trust_host_key!r} is not a SHA256 fingerprint like "
-               "'SHA256:' followed by 43 base64 characters (as ssh-keygen -lf prints)")
+        yield (
+            f"trust_host_key {s.trust_host_key!r} is not a SHA256 fingerprint like "
+            "'SHA256:' followed by 43 base64 characters (as ssh-keygen -lf prints)"
+        )
     if s.connect_timeout <= 0 or s.timeout <= 0 or s.retry_delay < 0 or s.retries < 0:
         yield "timeouts must be positive, retries and retry_delay not negative"
 
 
 def _check_key_file(settings: SftpSettings) -> None:
     if settings.key_file is not None and not settings.key_file.is_file():
-        raise UsageError(f"sftp settings: key_file {settings.key_file} does not exist "
-                         "or is not a file")
+        raise UsageError(f"sftp settings: key_file {settings.key_file} does not exist or is not a file")
 
 
 # --- host keys ---------------------------------------------------------------------------
@@ -162,7 +163,7 @@ def _parse_pin(pin: str) -> str | None:
     pin = pin.strip()
     if not pin.startswith("SHA256:"):
         return None
-    body = pin[len("SHA256:"):].rstrip("=")
+    body = pin[len("SHA256:") :].rstrip("=")
     try:
         raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
     except (binascii.Error, ValueError):
@@ -202,22 +203,25 @@ def _refusal(settings: SftpSettings, key: paramiko.PKey, presented: str, entries
     kind = key.get_name()
     head = f"sftp host {settings.address} presented host key {kind} {presented}"
     if kind in entries:
-        why = (f", but {settings.known_hosts} has a different {kind} key for "
-               f"{settings.host_key_name} ({fingerprint(entries[kind])}). The host key has "
-               "CHANGED: the connection may be intercepted, or the server was reinstalled. "
-               "Confirm the new fingerprint with the server's administrator; if it is right, "
-               f"remove the old entry (ssh-keygen -R '{settings.host_key_name}' -f "
-               f"{settings.known_hosts}) and trust the new key")
+        why = (
+            f", but {settings.known_hosts} has a different {kind} key for "
+            f"{settings.host_key_name} ({fingerprint(entries[kind])}). The host key has "
+            "CHANGED: the connection may be intercepted, or the server was reinstalled. "
+            "Confirm the new fingerprint with the server's administrator; if it is right, "
+            f"remove the old entry (ssh-keygen -R '{settings.host_key_name}' -f "
+            f"{settings.known_hosts}) and trust the new key"
+        )
     elif entries:
-        why = (f", but {settings.known_hosts} lists only {', '.join(sorted(entries))} keys "
-               f"for {settings.host_key_name}")
+        why = f", but {settings.known_hosts} lists only {', '.join(sorted(entries))} keys for {settings.host_key_name}"
     else:
         why = f", which is not trusted ({_trust_sources(settings)})"
-    return (f"{head}{why}. To trust it, pass --trust-host-key {presented} (or set "
-            f"trust_host_key in the sftp settings), or add it to known_hosts, e.g. "
-            f"ssh-keyscan -p {settings.port} {settings.host} >> "
-            f"{settings.known_hosts or 'known_hosts'} (then check the fingerprint with "
-            "ssh-keygen -lf)")
+    return (
+        f"{head}{why}. To trust it, pass --trust-host-key {presented} (or set "
+        f"trust_host_key in the sftp settings), or add it to known_hosts, e.g. "
+        f"ssh-keyscan -p {settings.port} {settings.host} >> "
+        f"{settings.known_hosts or 'known_hosts'} (then check the fingerprint with "
+        "ssh-keygen -lf)"
+    )
 
 
 def _trust_sources(settings: SftpSettings) -> str:
@@ -264,8 +268,9 @@ def _env_secret(env: Mapping[str, str], name: str | None, what: str) -> str | No
         return None
     value = env.get(name)
     if not value:
-        raise AuthFailed(f"the {what} is missing: environment variable {name} is not set "
-                         "or empty; set it before running scmapper")
+        raise AuthFailed(
+            f"the {what} is missing: environment variable {name} is not set or empty; set it before running scmapper"
+        )
     return value
 
 
@@ -289,14 +294,17 @@ def _load_key(path: Path, passphrase: str | None) -> paramiko.PKey:
                 raise paramiko.PasswordRequiredException() from None
             return paramiko.PKey.from_path(path)  # a passphrase for a plain key is harmless
     except paramiko.PasswordRequiredException as exc:
-        raise AuthFailed(f"private key {path} is encrypted: name the environment variable "
-                         "holding its passphrase in passphrase_env") from exc
+        raise AuthFailed(
+            f"private key {path} is encrypted: name the environment variable holding its passphrase in passphrase_env"
+        ) from exc
     except paramiko.UnknownKeyType as exc:
-        raise AuthFailed(f"private key {path} has a type paramiko cannot use; use an "
-                         "ed25519, ecdsa or RSA key") from exc
+        raise AuthFailed(
+            f"private key {path} has a type paramiko cannot use; use an ed25519, ecdsa or RSA key"
+        ) from exc
     except (paramiko.SSHException, ValueError, OSError) as exc:
-        raise AuthFailed(f"cannot load private key {path}: wrong passphrase, or not an "
-                         "OpenSSH/PEM private key") from exc
+        raise AuthFailed(
+            f"cannot load private key {path}: wrong passphrase, or not an OpenSSH/PEM private key"
+        ) from exc
 
 
 class _ConnectionLost(Exception):
@@ -309,14 +317,11 @@ class _ConnectionLost(Exception):
 
 def _open_socket(settings: SftpSettings) -> socket.socket:
     try:
-        return socket.create_connection((settings.host, settings.port),
-                                        timeout=settings.connect_timeout)
+        return socket.create_connection((settings.host, settings.port), timeout=settings.connect_timeout)
     except socket.gaierror as exc:
-        raise _ConnectionLost(f"cannot resolve host name: {exc.strerror}",
-                              connected=False) from exc
+        raise _ConnectionLost(f"cannot resolve host name: {exc.strerror}", connected=False) from exc
     except TimeoutError as exc:
-        raise _ConnectionLost(f"no answer within {settings.connect_timeout:g}s",
-                              connected=False) from exc
+        raise _ConnectionLost(f"no answer within {settings.connect_timeout:g}s", connected=False) from exc
     except OSError as exc:
         raise _ConnectionLost(exc.strerror or str(exc), connected=False) from exc
 
@@ -330,12 +335,12 @@ def _start_transport(settings: SftpSettings) -> paramiko.Transport:
         _handshake(transport, settings.connect_timeout)
     except paramiko.IncompatiblePeer as exc:
         transport.close()
-        raise DeliveryError(f"sftp host {settings.address}: no common SSH algorithms "
-                            f"({exc}); the server needs updating") from exc
+        raise DeliveryError(
+            f"sftp host {settings.address}: no common SSH algorithms ({exc}); the server needs updating"
+        ) from exc
     except (paramiko.SSHException, EOFError, OSError) as exc:
         transport.close()
-        raise _ConnectionLost(f"SSH handshake failed: {exc or type(exc).__name__}",
-                              connected=False) from exc
+        raise _ConnectionLost(f"SSH handshake failed: {exc or type(exc).__name__}", connected=False) from exc
     return transport
 
 
@@ -359,10 +364,8 @@ def _authenticate(transport, settings: SftpSettings, creds: _Credentials) -> Non
         raise AuthFailed(_auth_refusal(settings, creds)) from exc
     except (paramiko.SSHException, EOFError, OSError) as exc:
         if transport.is_active():
-            raise DeliveryError(f"sftp host {settings.address}: authentication broke "
-                                f"off: {exc}") from exc
-        raise _ConnectionLost(f"connection lost during authentication: {exc}",
-                              connected=False) from exc
+            raise DeliveryError(f"sftp host {settings.address}: authentication broke off: {exc}") from exc
+        raise _ConnectionLost(f"connection lost during authentication: {exc}", connected=False) from exc
     if not transport.is_authenticated():
         raise AuthFailed(_auth_refusal(settings, creds))
 
@@ -381,15 +384,16 @@ def _try_key(transport, settings: SftpSettings, creds: _Credentials) -> list[str
 
 def _auth_refusal(settings: SftpSettings, creds: _Credentials) -> str:
     if creds.key is not None:
-        used = (f"private key {settings.key_file} ({creds.key.get_name()} "
-                f"{fingerprint(creds.key)})")
+        used = f"private key {settings.key_file} ({creds.key.get_name()} {fingerprint(creds.key)})"
     else:
         used = f"the password from environment variable {settings.password_env}"
     if creds.key is not None and creds.password:
         used += f" and the password from environment variable {settings.password_env}"
-    return (f"sftp host {settings.address} refused {used} for user {settings.username}: "
-            "check the user name, and that the server lists the public key in the user's "
-            "authorized_keys (or that the password is current)")
+    return (
+        f"sftp host {settings.address} refused {used} for user {settings.username}: "
+        "check the user name, and that the server lists the public key in the user's "
+        "authorized_keys (or that the password is current)"
+    )
 
 
 @contextmanager
@@ -408,8 +412,7 @@ def _accept_host_key(settings: SftpSettings, transport) -> str:
     try:
         key = transport.get_remote_server_key()
     except paramiko.SSHException as exc:  # the server hung up right after the handshake
-        raise _ConnectionLost(f"connection lost after the handshake: {exc}",
-                              connected=False) from exc
+        raise _ConnectionLost(f"connection lost after the handshake: {exc}", connected=False) from exc
     why = check_host_key(settings, key)
     return f"{key.get_name()} {fingerprint(key)} accepted: {why}"
 
@@ -419,11 +422,12 @@ def _open_sftp(transport, settings: SftpSettings) -> paramiko.SFTPClient:
         sftp = paramiko.SFTPClient.from_transport(transport)
     except (paramiko.SSHException, EOFError, OSError) as exc:
         if not transport.is_active():
-            raise _ConnectionLost(f"connection lost opening SFTP: {exc}",
-                                  connected=False) from exc
-        raise DeliveryError(f"sftp host {settings.address} refused the SFTP subsystem: "
-                            f"{exc}; ask its administrator to enable SFTP for "
-                            f"{settings.username}") from exc
+            raise _ConnectionLost(f"connection lost opening SFTP: {exc}", connected=False) from exc
+        raise DeliveryError(
+            f"sftp host {settings.address} refused the SFTP subsystem: "
+            f"{exc}; ask its administrator to enable SFTP for "
+            f"{settings.username}"
+        ) from exc
     sftp.get_channel().settimeout(settings.timeout)
     return sftp
 
@@ -451,12 +455,10 @@ class _Remote:
         except ScmapperError:
             raise
         except TimeoutError as exc:
-            raise _ConnectionLost(f"{what}: no answer within the timeout",
-                                  connected=True) from exc
+            raise _ConnectionLost(f"{what}: no answer within the timeout", connected=True) from exc
         except (OSError, EOFError, paramiko.SSHException) as exc:
             if not self.alive():
-                raise _ConnectionLost(f"{what}: connection lost ({exc or type(exc).__name__})",
-                                      connected=True) from exc
+                raise _ConnectionLost(f"{what}: connection lost ({exc or type(exc).__name__})", connected=True) from exc
             raise _remote_error(exc, what) from exc
 
 
@@ -464,12 +466,15 @@ def _remote_error(exc: BaseException, what: str) -> DeliveryError:
     code = getattr(exc, "errno", None)
     text = str(exc) or type(exc).__name__
     if code in (errno.ENOSPC, errno.EDQUOT) or any(h in text.lower() for h in _DISK_FULL_HINTS):
-        return RemoteDiskFull(f"{what}: the server is out of disk space or quota ({text}); "
-                              "free space on the server, then deliver again")
+        return RemoteDiskFull(
+            f"{what}: the server is out of disk space or quota ({text}); free space on the server, then deliver again"
+        )
     if code in (errno.EACCES, errno.EPERM):
-        return RemotePermissionDenied(f"{what}: permission denied; ask the server's "
-                                      "administrator to let this user write, rename and "
-                                      "remove files in the remote directory")
+        return RemotePermissionDenied(
+            f"{what}: permission denied; ask the server's "
+            "administrator to let this user write, rename and "
+            "remove files in the remote directory"
+        )
     return DeliveryError(f"{what}: {text}")
 
 
@@ -480,15 +485,15 @@ def _check_remote_dir(remote: _Remote, settings: SftpSettings, say: _Say) -> Non
             attrs = remote.sftp.stat(settings.remote_dir)
     except DeliveryError as exc:
         if isinstance(exc.__cause__, OSError) and exc.__cause__.errno == errno.ENOENT:
-            raise RemoteDirMissing(f"{where} does not exist: create it on the server or fix "
-                                   "remote_dir in the sftp settings") from exc
+            raise RemoteDirMissing(
+                f"{where} does not exist: create it on the server or fix remote_dir in the sftp settings"
+            ) from exc
         if isinstance(exc, RemotePermissionDenied):
             say(f"cannot stat {settings.remote_dir} (permission denied); trying anyway")
             return
         raise
     if attrs.st_mode is not None and not stat.S_ISDIR(attrs.st_mode):
-        raise RemoteDirMissing(f"{where} is not a directory: fix remote_dir in the sftp "
-                               "settings")
+        raise RemoteDirMissing(f"{where} is not a directory: fix remote_dir in the sftp settings")
 
 
 def _write(remote: _Remote, local: Path, tmp: str) -> tuple[int, str]:
@@ -510,16 +515,19 @@ def _verify(remote: _Remote, tmp: str, size: int, sha256: str) -> None:
     with remote.doing(f"checking {tmp}"):
         remote_size = remote.sftp.stat(tmp).st_size
         if remote_size != size:
-            raise DeliveryError(f"{tmp} has {remote_size} bytes on the server, we sent {size}; "
-                                "the server may be out of space")
+            raise DeliveryError(
+                f"{tmp} has {remote_size} bytes on the server, we sent {size}; the server may be out of space"
+            )
         digest = hashlib.sha256()
         with remote.sftp.open(tmp, "rb") as src:
             src.prefetch(size)
             while chunk := src.read(_CHUNK * 4):
                 digest.update(chunk)
     if digest.hexdigest() != sha256:
-        raise DeliveryError(f"{tmp} on the server differs from what we sent (SHA-256 "
-                            "mismatch); deliver again and check the server's storage")
+        raise DeliveryError(
+            f"{tmp} on the server differs from what we sent (SHA-256 "
+            "mismatch); deliver again and check the server's storage"
+        )
 
 
 def _write_and_verify(remote: _Remote, local: Path, tmp: str) -> tuple[int, str]:
@@ -531,9 +539,11 @@ def _write_and_verify(remote: _Remote, local: Path, tmp: str) -> tuple[int, str]
         # pipelined writes: a short file is all we see. Ask the server how much room is left.
         free = _free_bytes(remote, posixpath.dirname(tmp)) if type(exc) is DeliveryError else None
         if free is not None and free < local.stat().st_size:
-            raise RemoteDiskFull(f"writing {tmp}: the server is out of disk space ({free} "
-                                 f"bytes free, {local.stat().st_size} needed); free space on "
-                                 "the server, then deliver again") from exc
+            raise RemoteDiskFull(
+                f"writing {tmp}: the server is out of disk space ({free} "
+                f"bytes free, {local.stat().st_size} needed); free space on "
+                "the server, then deliver again"
+            ) from exc
         raise
     return size, sha256
 
@@ -642,12 +652,19 @@ class _Delivery:
     def final_path(self, name: str) -> str:
         return posixpath.join(self.settings.remote_dir, name)
 
-    def record(self, local: Path, name: str, started: str, error: str | None,
-               size: int = 0, sha256: str = "") -> None:
-        self.results.append(UploadResult(
-            local_path=local, remote_path=self.final_path(name), size=size, sha256=sha256,
-            ok=error is None, error=None if error is None else self.say.scrub(error),
-            started_at=started, finished_at=_now()))
+    def record(self, local: Path, name: str, started: str, error: str | None, size: int = 0, sha256: str = "") -> None:
+        self.results.append(
+            UploadResult(
+                local_path=local,
+                remote_path=self.final_path(name),
+                size=size,
+                sha256=sha256,
+                ok=error is None,
+                error=None if error is None else self.say.scrub(error),
+                started_at=started,
+                finished_at=_now(),
+            )
+        )
 
 
 def _now() -> str:
@@ -667,8 +684,7 @@ def _deliver(remote: _Remote, job: _Delivery) -> None:
         while staged:
             _publish(remote, staged[0].tmp, staged[0].final)
             done = staged.pop(0)
-            job.record(done.local, posixpath.basename(done.final), done.started_at, None,
-                       done.size, done.sha256)
+            job.record(done.local, posixpath.basename(done.final), done.started_at, None, done.size, done.sha256)
             job.pending.pop(0)
             job.say(f"published {done.final} ({done.size} bytes)")
     except (ScmapperError, _ConnectionLost) as exc:
@@ -712,8 +728,7 @@ def _check_files(files: list[tuple[Path, str]]) -> None:
         except OSError as exc:
             raise UsageError(f"cannot upload {local}: {exc.strerror}") from exc
         if not name or "/" in name or name in (".", ".."):
-            raise UsageError(f"cannot upload {local} as {name!r}: the remote name must be a "
-                             "plain file name")
+            raise UsageError(f"cannot upload {local} as {name!r}: the remote name must be a plain file name")
 
 
 def upload_files(
@@ -743,8 +758,7 @@ def upload_files(
         raise
     except (paramiko.SSHException, EOFError, OSError) as exc:
         # a failure the classification above did not foresee is still a failed delivery
-        error = DeliveryError(f"sftp host {settings.address}: unexpected failure: "
-                              f"{exc or type(exc).__name__}")
+        error = DeliveryError(f"sftp host {settings.address}: unexpected failure: {exc or type(exc).__name__}")
         raise _attach(error, job) from exc
     return job.results
 
@@ -776,8 +790,12 @@ def _with_retries(job: _Delivery, creds: _Credentials, sleep: Callable[[float], 
 def _gave_up(settings: SftpSettings, lost: _ConnectionLost, attempts: int) -> DeliveryError:
     tries = f"{attempts} attempt{'s' if attempts > 1 else ''}"
     if lost.connected:
-        return DeliveryError(f"sftp host {settings.address}: the connection kept breaking "
-                             f"during delivery ({lost}) after {tries}; files not yet "
-                             "published keep their previous version, deliver again later")
-    return HostUnreachable(f"sftp host {settings.address} is unreachable after {tries}: "
-                           f"{lost}. Check the host name, port and firewall, or try later")
+        return DeliveryError(
+            f"sftp host {settings.address}: the connection kept breaking "
+            f"during delivery ({lost}) after {tries}; files not yet "
+            "published keep their previous version, deliver again later"
+        )
+    return HostUnreachable(
+        f"sftp host {settings.address} is unreachable after {tries}: "
+        f"{lost}. Check the host name, port and firewall, or try later"
+    )

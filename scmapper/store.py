@@ -67,9 +67,15 @@ class AuditEvent:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "time": self.time, "action": self.action, "accountReference": self.account_ref,
-            "success": self.success, "message": self.message, "auditLogs": self.details,
-            "before": self.before, "after": self.after,
+            "id": self.id,
+            "time": self.time,
+            "action": self.action,
+            "accountReference": self.account_ref,
+            "success": self.success,
+            "message": self.message,
+            "auditLogs": self.details,
+            "before": self.before,
+            "after": self.after,
         }
 
 
@@ -146,7 +152,11 @@ class Store:
     # --- schema ---------------------------------------------------------------------------
 
     def prepare(
-        self, key: str, columns: Sequence[str], unique: Sequence[str], role_columns: Sequence[str],
+        self,
+        key: str,
+        columns: Sequence[str],
+        unique: Sequence[str],
+        role_columns: Sequence[str],
         fingerprint: str,
     ) -> list[str]:
         """Bring tables in line with a mapping; returns notes about kept, unmapped columns.
@@ -280,12 +290,12 @@ class Store:
                 found.append((column, value, other[0]))
         return found
 
-    def insert_person(self, ref: str, row: Row, time: str) -> None:
+    def insert_person(self, ref: str, row: Row, time: str, *, active: bool = True) -> None:
         cols = [quote(c) for c in self.person_columns]
         self.conn.execute(
             f"INSERT INTO persons (scm_ref, scm_active, scm_created_at, scm_updated_at, {', '.join(cols)})"
-            f" VALUES (?, 1, ?, ?{', ?' * len(cols)})",
-            (ref, time, time, *(row[c] for c in self.person_columns)),
+            f" VALUES (?, ?, ?, ?{', ?' * len(cols)})",
+            (ref, int(active), time, time, *(row[c] for c in self.person_columns)),
         )
 
     def update_person(self, ref: str, row: Row, time: str) -> None:
@@ -335,10 +345,14 @@ class Store:
             persons = self.conn.execute(
                 f"SELECT {key}, {person_cols} FROM persons WHERE scm_active = 1 ORDER BY {key}"
             ).fetchall()
-            roles = self.conn.execute(
-                f"SELECT p.{key}, {role_cols} FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref"
-                f" WHERE p.scm_active = 1 ORDER BY p.{key}, r.scm_seq"
-            ).fetchall() if self.role_columns else []
+            roles = (
+                self.conn.execute(
+                    f"SELECT p.{key}, {role_cols} FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref"
+                    f" WHERE p.scm_active = 1 ORDER BY p.{key}, r.scm_seq"
+                ).fetchall()
+                if self.role_columns
+                else []
+            )
         finally:
             self.conn.execute("COMMIT")
         return (
@@ -361,18 +375,33 @@ class Store:
         ).fetchone()
         if found is None:
             return None
-        return {"id": found[0], "time": found[1], "status": found[2], "forced": bool(found[3]),
-                "out_dir": found[4], "files": json.loads(found[5])}
+        return {
+            "id": found[0],
+            "time": found[1],
+            "status": found[2],
+            "forced": bool(found[3]),
+            "out_dir": found[4],
+            "files": json.loads(found[5]),
+        }
 
     def exported_rows(self) -> tuple[dict[str, Row], list[tuple[str, Row]]]:
         """The persons (by key) and roles of the last recorded export, for the next diff."""
         persons = {k: json.loads(d) for k, d in self.conn.execute("SELECT key, data FROM exported_persons")}
-        roles = [(o, json.loads(d)) for o, d in self.conn.execute("SELECT owner, data FROM exported_roles ORDER BY seq")]
+        roles = [
+            (o, json.loads(d)) for o, d in self.conn.execute("SELECT owner, data FROM exported_roles ORDER BY seq")
+        ]
         return persons, roles
 
     def record_export(
-        self, *, time: str, forced: bool, out_dir: str, files: list[dict[str, Any]], report: dict[str, Any],
-        persons: Sequence[tuple[str, Row]], roles: Sequence[tuple[str, Row]],
+        self,
+        *,
+        time: str,
+        forced: bool,
+        out_dir: str,
+        files: list[dict[str, Any]],
+        report: dict[str, Any],
+        persons: Sequence[tuple[str, Row]],
+        roles: Sequence[tuple[str, Row]],
     ) -> int:
         """Records an export as 'writing' with its rows; call inside transaction()."""
         cursor = self.conn.execute(
@@ -395,8 +424,16 @@ class Store:
     # --- audit ------------------------------------------------------------------------------
 
     def add_event(
-        self, *, time: str, action: str, ref: str | None, success: bool, message: str,
-        details: list[dict[str, Any]], before: dict[str, Any] | None, after: dict[str, Any] | None,
+        self,
+        *,
+        time: str,
+        action: str,
+        ref: str | None,
+        success: bool,
+        message: str,
+        details: list[dict[str, Any]],
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
     ) -> None:
         self.conn.execute(
             "INSERT INTO events (time, action, account_ref, success, message, details, before, after)"
@@ -425,6 +462,29 @@ class Store:
             AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), _unjson(r[7]), _unjson(r[8]))
             for r in found
         ]
+
+
+def read_legacy(path: str | Path) -> tuple[list[dict[str, str | None]], list[dict[str, str | None]]]:
+    """Every row of the old PowerShell connector's `persons` and `roles` tables, in row order."""
+    if not Path(path).is_file():
+        raise StoreError(f"old database {path} does not exist")
+    try:
+        conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open old database {path}: {exc}") from None
+    conn.row_factory = sqlite3.Row
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = {"persons", "roles"} - tables
+        if missing:
+            raise StoreError(f"{path} is not the old connector's database: no table {', '.join(sorted(missing))}")
+        persons = [dict(r) for r in conn.execute("SELECT * FROM persons ORDER BY rowid")]
+        roles = [dict(r) for r in conn.execute("SELECT * FROM roles ORDER BY rowid")]
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot read old database {path}: {exc}") from None
+    finally:
+        conn.close()
+    return persons, roles
 
 
 def _json(value: Any) -> str | None:

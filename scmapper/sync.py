@@ -42,15 +42,20 @@ class SyncReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "status": "refused" if self.refused else ("checked" if self.dry_run else "applied"),
-            "dryRun": self.dry_run, "counts": self.counts, "failures": self.failures, "warnings": self.warnings,
-            "threshold": self.threshold.as_dict() if self.threshold else None, "forced": self.forced,
+            "dryRun": self.dry_run,
+            "counts": self.counts,
+            "failures": self.failures,
+            "warnings": self.warnings,
+            "threshold": self.threshold.as_dict() if self.threshold else None,
+            "forced": self.forced,
         }
 
     def text(self) -> list[str]:
         c = self.counts
         verb = "would be" if self.dry_run or self.refused else ""
         lines = [
-            f"{'Dry run: ' if self.dry_run else ''}{c['created']} created, {c['updated']} updated, {c['enabled']} enabled,"
+            f"{'Dry run: ' if self.dry_run else ''}{c['created']} created, {c['updated']} updated,"
+            f" {c['enabled']} enabled,"
             f" {c['disabled']} disabled, {c['deleted']} deleted, {c['unchanged']} unchanged,"
             f" {c['skipped']} skipped (inactive in the source), {c['failed']} failed"
             + (f" ({verb} applied)" if verb else ""),
@@ -75,7 +80,13 @@ class _Step:
 
 
 def run_sync(
-    rules: Rules, store: Store, records: list[Record], *, dry_run: bool, force: bool = False, today: date | None = None,
+    rules: Rules,
+    store: Store,
+    records: list[Record],
+    *,
+    dry_run: bool,
+    force: bool = False,
+    today: date | None = None,
 ) -> SyncReport:
     report = SyncReport(dry_run=dry_run)
     present, protected = _map_all(rules, records, report, today)
@@ -96,7 +107,10 @@ def run_sync(
 
 
 def _map_all(
-    rules: Rules, records: list[Record], report: SyncReport, today: date | None,
+    rules: Rules,
+    records: list[Record],
+    report: SyncReport,
+    today: date | None,
 ) -> tuple[dict[str, tuple[Record, MappedPerson]], set[str]]:
     """Maps every record once; failures are reported and their keys protected."""
     present: dict[str, tuple[Record, MappedPerson]] = {}
@@ -119,7 +133,10 @@ def _map_all(
 
 
 def _plan(
-    store: Store, present: dict[str, tuple[Record, MappedPerson]], protected: set[str], missing: str,
+    store: Store,
+    present: dict[str, tuple[Record, MappedPerson]],
+    protected: set[str],
+    missing: str,
     report: SyncReport,
 ) -> list[_Step]:
     states = store.key_states()
@@ -166,8 +183,12 @@ def _threshold(rules: Rules, removed: int, active: int) -> ThresholdCheck | None
 def _apply(step: _Step, rules: Rules, store: Store, report: SyncReport) -> None:
     person = step.record.data if step.record else None
     event = Event(
-        step.action, person if step.mapped else None, step.ref, report.dry_run,
-        mapped=step.mapped, source="sync",
+        step.action,
+        person if step.mapped else None,
+        step.ref,
+        report.dry_run,
+        mapped=step.mapped,
+        source="sync",
     )
     result = lifecycle.apply(event, rules, store)
     if result.success:
@@ -178,7 +199,9 @@ def _apply(step: _Step, rules: Rules, store: Store, report: SyncReport) -> None:
 
 
 def _count_name(action: str) -> str:
-    return {"create": "created", "update": "updated", "enable": "enabled", "disable": "disabled", "delete": "deleted"}[action]
+    return {"create": "created", "update": "updated", "enable": "enabled", "disable": "disabled", "delete": "deleted"}[
+        action
+    ]
 
 
 def _fail(report: SyncReport, origin: str, key: str | None, reason: str) -> None:

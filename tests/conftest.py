@@ -36,7 +36,12 @@ def run_cli(*args: str | Path, input: str | bytes | None = None, env: dict[str, 
     full_env = {**os.environ, **(env or {})}
     done = subprocess.run(
         [sys.executable, "-m", "scmapper", *map(str, args)],
-        input=data, capture_output=True, cwd=ROOT, env=full_env, timeout=120, check=False,
+        input=data,
+        capture_output=True,
+        cwd=ROOT,
+        env=full_env,
+        timeout=120,
+        check=False,
     )
     return Run(done.returncode, done.stdout.decode(), done.stderr.decode())
 
@@ -54,9 +59,14 @@ def make_person(external_id: str = "200001", **name: Any) -> dict[str, Any]:
     person = {
         "ExternalId": external_id,
         "Name": {
-            "GivenName": "Test", "NickName": "Test", "FamilyName": f"Person{external_id}",
-            "FamilyNamePrefix": None, "FamilyNamePartner": None, "FamilyNamePartnerPrefix": None,
-            "Convention": "B", **name,
+            "GivenName": "Test",
+            "NickName": "Test",
+            "FamilyName": f"Person{external_id}",
+            "FamilyNamePrefix": None,
+            "FamilyNamePartner": None,
+            "FamilyNamePartnerPrefix": None,
+            "Convention": "B",
+            **name,
         },
         "Details": {"Gender": "M"},
         "Accounts": {

@@ -3,8 +3,18 @@
 import json
 
 import pytest
-
-from conftest import DEFAULT_MAPPING, derived_mapping, SAMPLE_EVENT, count, helloid_event, make_person, native, rows, run_cli, sample_person
+from conftest import (
+    DEFAULT_MAPPING,
+    SAMPLE_EVENT,
+    count,
+    derived_mapping,
+    helloid_event,
+    make_person,
+    native,
+    rows,
+    run_cli,
+    sample_person,
+)
 
 
 def apply(db, event: str | bytes, *args):
@@ -22,17 +32,32 @@ def test_sample_create_event(db):
     out = result.json
     assert out["success"] is True and out["accountReference"] == "100482" and out["accountCorrelated"] is False
     assert out["auditLogs"] == [
-        {"action": "CreateAccount", "message": "Created account '100482' with 2 roles", "isError": False, "level": "info"}
+        {
+            "action": "CreateAccount",
+            "message": "Created account '100482' with 2 roles",
+            "isError": False,
+            "level": "info",
+        }
     ]
     row = person_row(db, "100482")
     assert (row["tussenvoegsel"], row["achternaam"]) == ("van 't", "Hoff - Op den Berg")
     assert (row["voornaam"], row["gebruikersnaam"], row["geslacht"]) == ("Cas", "choff", "M")
     roles = rows(db, "SELECT gebruikersnaam, ou, functie, oucode, functiecode FROM roles ORDER BY scm_seq")
     assert roles == [
-        {"gebruikersnaam": "choff", "ou": "Inkoop & Aanbesteding", "functie": "Inkoper", "oucode": "OE-INK",
-         "functiecode": "FP-INK-02"},
-        {"gebruikersnaam": "choff", "ou": 'Financiën, "Control" & Audit', "functie": "Budgethouder",
-         "oucode": "OE-FIN", "functiecode": "FP-BUD-01"},
+        {
+            "gebruikersnaam": "choff",
+            "ou": "Inkoop & Aanbesteding",
+            "functie": "Inkoper",
+            "oucode": "OE-INK",
+            "functiecode": "FP-INK-02",
+        },
+        {
+            "gebruikersnaam": "choff",
+            "ou": 'Financiën, "Control" & Audit',
+            "functie": "Budgethouder",
+            "oucode": "OE-FIN",
+            "functiecode": "FP-BUD-01",
+        },
     ]
     [event] = rows(db, "SELECT * FROM events")
     assert (event["action"], event["account_ref"], event["success"]) == ("CreateAccount", "100482", 1)
@@ -77,7 +102,9 @@ def test_rename_then_update_by_account_reference_finds_the_row(db):
     assert renamed.code == 0
     assert renamed.json["previousData"]["gebruikersnaam"] == "choff"
     warnings = [e["message"] for e in renamed.json["auditLogs"] if e["level"] == "warning"]
-    assert warnings == ["Username changed from 'choff' to 'cas.hoff': Spend Cloud will see a new employee and deactivate the old one"]
+    assert warnings == [
+        "Username changed from 'choff' to 'cas.hoff': Spend Cloud will see a new employee and deactivate the old one"
+    ]
     person["Name"]["NickName"] = "Casper"
     again = apply(db, native("update", person, accountReference="100482"))
     assert again.code == 0 and again.json["data"]["voornaam"] == "Casper"
@@ -107,15 +134,26 @@ def test_each_naming_convention(db, convention, prefix, family):
 
 
 HOSTILE = [
-    "van 't", "O'Brien", "D'Ancona", "Van't Slot", 'Jan "de Man"', "'; DROP TABLE persons; --",
-    "Robert'); DELETE FROM roles;--", "a;b,c", "line\nbreak", "tab\there",
+    "van 't",
+    "O'Brien",
+    "D'Ancona",
+    "Van't Slot",
+    'Jan "de Man"',
+    "'; DROP TABLE persons; --",
+    "Robert'); DELETE FROM roles;--",
+    "a;b,c",
+    "line\nbreak",
+    "tab\there",
 ]
 
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_apostrophes_quotes_and_sql_in_every_column(db, value):
     person = make_person("300001", FamilyName=value, FamilyNamePrefix=value, NickName=value)
-    person["Accounts"]["MicrosoftActiveDirectory"] = {"sAMAccountName": value, "userPrincipalName": "".join(value.split()) + "@x.nl"}
+    person["Accounts"]["MicrosoftActiveDirectory"] = {
+        "sAMAccountName": value,
+        "userPrincipalName": "".join(value.split()) + "@x.nl",
+    }
     person["Contracts"][0]["Department"] = {"ExternalId": value, "DisplayName": value}
     person["Contracts"][0]["Title"] = {"ExternalId": value, "Name": value}
     result = apply(db, native("create", person))
@@ -154,8 +192,10 @@ def test_no_qualifying_contract_gives_zero_roles_and_a_warning(db, contracts):
     result = apply(db, native("create", person))
     assert result.code == 0
     assert result.json["auditLogs"][1] == {
-        "action": "UpdatePermission", "message": "person '300004' has no qualifying contract, so no roles",
-        "isError": False, "level": "warning",
+        "action": "UpdatePermission",
+        "message": "person '300004' has no qualifying contract, so no roles",
+        "isError": False,
+        "level": "warning",
     }
     assert (count(db, "persons"), count(db, "roles")) == (1, 0)
 
@@ -186,9 +226,16 @@ def test_correlation_off_refuses_an_existing_key(db):
 
 def test_helloid_correlation_on_another_account_field(db):
     assert apply(db, native("create", make_person("1"))).code == 0
-    event = {"actionContext": {"CorrelationConfiguration": {
-        "enabled": True, "accountField": "gebruikersnaam", "AccountFieldValue": "user1"}},
-        "personContext": {"person": make_person("1")}}
+    event = {
+        "actionContext": {
+            "CorrelationConfiguration": {
+                "enabled": True,
+                "accountField": "gebruikersnaam",
+                "AccountFieldValue": "user1",
+            }
+        },
+        "personContext": {"person": make_person("1")},
+    }
     result = apply(db, json.dumps(event), "--action", "create")
     assert result.code == 0 and result.json["accountCorrelated"] is True
     assert result.json["accountReference"] == "1"
@@ -238,7 +285,10 @@ def test_enable_disable_delete_lifecycle(db):
     assert row["scm_active"] == 0 and row["scm_deleted_at"] is not None
     assert count(db, "roles") == 0
     assert [e["action"] for e in rows(db, "SELECT action FROM events ORDER BY id")] == [
-        "CreateAccount", "DisableAccount", "EnableAccount", "DeleteAccount"
+        "CreateAccount",
+        "DisableAccount",
+        "EnableAccount",
+        "DeleteAccount",
     ]
 
 
@@ -263,16 +313,36 @@ def test_hard_delete_removes_the_row(db, write):
 @pytest.mark.parametrize(
     ("event", "args", "message"),
     [
-        (b"{not json", (), "event is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
+        (
+            b"{not json",
+            (),
+            "event is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2",
+        ),
         (b"[1, 2]", (), "event must be a JSON object, not an array"),
-        (b'{"action": "rename", "person": {}}', (), "unknown action 'rename'; expected one of: create, update, enable, disable, delete"),
+        (
+            b'{"action": "rename", "person": {}}',
+            (),
+            "unknown action 'rename'; expected one of: create, update, enable, disable, delete",
+        ),
         (b'{"action": "create"}', (), "a create event needs a person object"),
-        (b'{"person": {}}', (), "no action: give one with --action (create, update, enable, disable, delete) or in the event"),
+        (
+            b'{"person": {}}',
+            (),
+            "no action: give one with --action (create, update, enable, disable, delete) or in the event",
+        ),
         (b'{"action": "create", "person": "x"}', (), "'person' must be an object, not a string"),
         (b'{"action": "create", "person": {}, "dryRun": "yes"}', (), "'dryRun' must be true or false, not a string"),
-        (b'{"action": "update", "person": {}}', ("--action", "create"), "the event says action 'update' but --action says 'create'"),
-        (b'\xff\xfe{}', (), "event is not valid UTF-8 (byte 0)"),
-        (b'{"actionContext": {}, "personContext": {"Person": null}}', ("--action", "create"), "a create event needs a person object"),
+        (
+            b'{"action": "update", "person": {}}',
+            ("--action", "create"),
+            "the event says action 'update' but --action says 'create'",
+        ),
+        (b"\xff\xfe{}", (), "event is not valid UTF-8 (byte 0)"),
+        (
+            b'{"actionContext": {}, "personContext": {"Person": null}}',
+            ("--action", "create"),
+            "a create event needs a person object",
+        ),
     ],
 )
 def test_malformed_events_exit_2_and_write_nothing(db, event, args, message):
@@ -298,7 +368,9 @@ def test_runtime_expression_error_fails_the_action_with_the_column(db):
     del person["Name"]
     result = apply(db, native("create", person))
     assert result.code == 1
-    assert result.json["auditLogs"][0]["message"] == "person '5': column 'voornaam': 'dict object' has no attribute 'Name'"
+    assert (
+        result.json["auditLogs"][0]["message"] == "person '5': column 'voornaam': 'dict object' has no attribute 'Name'"
+    )
 
 
 def test_update_with_no_changes_says_so_and_writes_nothing(db):
@@ -312,10 +384,17 @@ def test_update_with_no_changes_says_so_and_writes_nothing(db):
 def test_update_returns_previous_data_and_records_roles_change(db):
     assert apply(db, native("create", make_person("1"))).code == 0
     person = make_person("1")
-    person["Contracts"].append({"Context": {"InConditions": True}, "Department": {"ExternalId": "OE-2", "DisplayName": "Twee"},
-                                "Title": {"ExternalId": "FP-2", "Name": "F2"}})
+    person["Contracts"].append(
+        {
+            "Context": {"InConditions": True},
+            "Department": {"ExternalId": "OE-2", "DisplayName": "Twee"},
+            "Title": {"ExternalId": "FP-2", "Name": "F2"},
+        }
+    )
     result = apply(db, native("update", person, accountReference="1"))
-    assert result.json["previousRoles"] == [{"gebruikersnaam": "user1", "ou": "Afdeling 1", "functie": "Functie 1", "oucode": "OE-1", "functiecode": "FP-1"}]
+    assert result.json["previousRoles"] == [
+        {"gebruikersnaam": "user1", "ou": "Afdeling 1", "functie": "Functie 1", "oucode": "OE-1", "functiecode": "FP-1"}
+    ]
     assert [e["action"] for e in result.json["auditLogs"]] == ["UpdatePermission"]
     assert count(db, "roles") == 2
 

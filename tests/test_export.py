@@ -8,10 +8,9 @@ import sqlite3
 
 import pytest
 import yaml
+from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, derived_mapping, make_person, native, rows, run_cli
 
 from scmapper.filters import strip_diacritics
-
-from conftest import DEFAULT_MAPPING, derived_mapping, ROOT, SAMPLE_EVENT, make_person, native, rows, run_cli
 
 GOLDEN = ROOT / "tests" / "data" / "golden"
 
@@ -61,8 +60,23 @@ def test_two_exports_of_the_same_data_are_byte_identical(db, tmp_path):
     assert json.loads((tmp_path / "b" / "export-report.json").read_text())["exportId"] == report["exportId"]
 
 
-HOSTILE = ['Jan "de Man"', "a;b", "a,b", "regel\r\nbreuk", "cr\ronly", "lf\nonly", "tab\tin", "=SUM(A1)",
-           "+31 6", "@home", "emoji \U0001F600", "e\u0301 combining", "  spaces  ", "'t Hof", "\\back"]
+HOSTILE = [
+    'Jan "de Man"',
+    "a;b",
+    "a,b",
+    "regel\r\nbreuk",
+    "cr\ronly",
+    "lf\nonly",
+    "tab\tin",
+    "=SUM(A1)",
+    "+31 6",
+    "@home",
+    "emoji \U0001f600",
+    "e\u0301 combining",
+    "  spaces  ",
+    "'t Hof",
+    "\\back",
+]
 
 
 def test_hostile_values_read_back_exactly(db, tmp_path):
@@ -84,7 +98,9 @@ def test_hostile_values_read_back_exactly(db, tmp_path):
 @pytest.fixture
 def hundred(db, tmp_path):
     load(db, [make_person(str(1000 + i)) for i in range(100)])
-    mapping = derived_mapping(tmp_path / "m.yaml", lambda m: m["export"]["thresholds"].update(removed_persons={"percent": 10}))
+    mapping = derived_mapping(
+        tmp_path / "m.yaml", lambda m: m["export"]["thresholds"].update(removed_persons={"percent": 10})
+    )
     out = tmp_path / "out"
     assert export(db, out, mapping=mapping).code == 0
     batch = tmp_path / "disable.jsonl"
@@ -98,7 +114,9 @@ def test_mass_removal_is_refused_and_leaves_files_untouched(db, hundred):
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir() if p.is_file()}
     result = export(db, out, mapping=mapping)
     assert result.code == 1
-    assert "REFUSED: threshold removed_persons: 30 of 100 persons (30.0%) would be removed; the limit is 10%" in result.out
+    assert (
+        "REFUSED: threshold removed_persons: 30 of 100 persons (30.0%) would be removed; the limit is 10%" in result.out
+    )
     assert "1000 (user1000)" in result.out  # who would be removed
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir() if p.is_file()} == before
     assert rows(db, "SELECT count(*) AS n FROM exports")[0]["n"] == 1
@@ -135,7 +153,18 @@ def test_username_change_is_flagged_and_counts_as_a_removal(db, tmp_path):
     assert export(db, out).code == 0
     renamed = make_person("1")
     renamed["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = "new1"
-    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("update", renamed, accountReference="1")).code == 0
+    assert (
+        run_cli(
+            "apply",
+            "--mapping",
+            DEFAULT_MAPPING,
+            "--db",
+            db,
+            "-",
+            input=native("update", renamed, accountReference="1"),
+        ).code
+        == 0
+    )
     result = export(db, out, "--check")
     assert "Username changes: Spend Cloud will create a new employee and deactivate the old one (1):" in result.out
     assert "1: 'user1' -> 'new1'" in result.out
@@ -144,7 +173,12 @@ def test_username_change_is_flagged_and_counts_as_a_removal(db, tmp_path):
 
 def test_zero_active_persons_is_refused(db, tmp_path):
     load(db, [make_person("1")])
-    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("disable", accountReference="1")).code == 0
+    assert (
+        run_cli(
+            "apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("disable", accountReference="1")
+        ).code
+        == 0
+    )
     out = tmp_path / "out"
     result = export(db, out)
     assert result.code == 1
@@ -193,26 +227,40 @@ def test_cp1252_refuses_characters_it_cannot_hold(db, tmp_path):
 
 
 def test_minimal_quoting_lf_and_custom_header(db, tmp_path):
-    spec = ("  persons: { file: p.csv, columns: [gebruikersnaam, achternaam], header: [Login, Naam],"
-            " delimiter: '|', quoting: minimal, line_ending: lf, encoding: utf-8 }\n")
+    spec = (
+        "  persons: { file: p.csv, columns: [gebruikersnaam, achternaam], header: [Login, Naam],"
+        " delimiter: '|', quoting: minimal, line_ending: lf, encoding: utf-8 }\n"
+    )
     mapping = with_export(tmp_path, spec)
-    load(db, [make_person("1", FamilyName='a|b'), make_person("2", FamilyName='plain')], mapping=mapping)
+    load(db, [make_person("1", FamilyName="a|b"), make_person("2", FamilyName="plain")], mapping=mapping)
     assert export(db, tmp_path / "out", mapping=mapping).code == 0
     assert (tmp_path / "out" / "p.csv").read_bytes() == b'Login|Naam\nuser1|"a|b"\nuser2|plain\n'
 
 
 def test_formula_guard_neutralises_spreadsheet_formulas(db, tmp_path):
     mapping = with_export(tmp_path, "  persons: { file: p.csv, columns: [achternaam], formula_guard: true }\n")
-    load(db, [make_person("1", FamilyName="=HYPERLINK(1)"), make_person("2", FamilyName="-2"), make_person("3", FamilyName="ok")], mapping=mapping)
+    load(
+        db,
+        [
+            make_person("1", FamilyName="=HYPERLINK(1)"),
+            make_person("2", FamilyName="-2"),
+            make_person("3", FamilyName="ok"),
+        ],
+        mapping=mapping,
+    )
     assert export(db, tmp_path / "out", mapping=mapping).code == 0
     assert [r[0] for r in read_csv(tmp_path / "out" / "p.csv", ";")] == ["achternaam", "'=HYPERLINK(1)", "'-2", "ok"]
 
 
 def test_custom_template_next_to_the_mapping(db, tmp_path):
     (tmp_path / "layout.j2").write_text(
-        "# generated for Spend Cloud\n{% for p in rows %}{{ p.gebruikersnaam }};{{ p.achternaam | upper }}\n{% endfor %}", "utf-8"
+        "# generated for Spend Cloud\n{% for p in rows %}{{ p.gebruikersnaam }};{{ p.achternaam | upper }}\n{% endfor %}",
+        "utf-8",
     )
-    mapping = with_export(tmp_path, "  persons: { file: p.csv, template: layout.j2, columns: [gebruikersnaam, achternaam], quoting: minimal }\n")
+    mapping = with_export(
+        tmp_path,
+        "  persons: { file: p.csv, template: layout.j2, columns: [gebruikersnaam, achternaam], quoting: minimal }\n",
+    )
     load(db, [make_person("1", FamilyName="a;b"), make_person("2", FamilyName='q"q')], mapping=mapping)
     assert export(db, tmp_path / "out", mapping=mapping).code == 0
     text = (tmp_path / "out" / "p.csv").read_bytes().decode("utf-8-sig")
@@ -220,8 +268,12 @@ def test_custom_template_next_to_the_mapping(db, tmp_path):
 
 
 def test_validator_says_when_template_and_columns_disagree(tmp_path):
-    (tmp_path / "layout.j2").write_text("{% for p in rows %}{{ p.gebruikersnaam }};{{ p.email }}\n{% endfor %}", "utf-8")
-    mapping = with_export(tmp_path, "  persons: { file: p.csv, template: layout.j2, columns: [gebruikersnaam, achternaam] }\n")
+    (tmp_path / "layout.j2").write_text(
+        "{% for p in rows %}{{ p.gebruikersnaam }};{{ p.email }}\n{% endfor %}", "utf-8"
+    )
+    mapping = with_export(
+        tmp_path, "  persons: { file: p.csv, template: layout.j2, columns: [gebruikersnaam, achternaam] }\n"
+    )
     result = run_cli("validate", mapping)
     assert result.code == 1
     assert result.out.splitlines() == [
@@ -231,7 +283,10 @@ def test_validator_says_when_template_and_columns_disagree(tmp_path):
 
 
 def test_validator_checks_export_columns_and_headers(tmp_path):
-    mapping = with_export(tmp_path, "  persons: { file: p.csv, columns: [voornaam, bogus], header: [One] }\n  roles: { file: p.csv, columns: [ou] }\n")
+    mapping = with_export(
+        tmp_path,
+        "  persons: { file: p.csv, columns: [voornaam, bogus], header: [One] }\n  roles: { file: p.csv, columns: [ou] }\n",
+    )
     result = run_cli("validate", mapping)
     assert result.code == 1
     messages = [line.split(": ", 1)[1] for line in result.out.splitlines()]
@@ -258,7 +313,10 @@ def test_killed_between_renames_is_recorded_and_recovered(db, tmp_path):
     out = tmp_path / "out"
     assert export(db, out).code == 0
     first_roles = sha(out / "Roles.csv")
-    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person("3"))).code == 0
+    assert (
+        run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person("3"))).code
+        == 0
+    )
     killed = export(db, out, env={"SCMAPPER_FAULT": "between-renames"})
     assert killed.code == 137
     recorded = rows(db, "SELECT id, status, files FROM exports ORDER BY id")
@@ -269,7 +327,11 @@ def test_killed_between_renames_is_recorded_and_recovered(db, tmp_path):
     recovered = export(db, out)
     assert recovered.code == 0
     assert "WARNING: export #2 of" in recovered.out and "did not finish renaming its files" in recovered.out
-    assert [r["status"] for r in rows(db, "SELECT status FROM exports ORDER BY id")] == ["complete", "interrupted", "complete"]
+    assert [r["status"] for r in rows(db, "SELECT status FROM exports ORDER BY id")] == [
+        "complete",
+        "interrupted",
+        "complete",
+    ]
     assert not list(out.glob(".*.tmp"))
 
 

@@ -5,8 +5,10 @@ import pytest
 from scmapper import filters
 
 BOELE_DE_VRIES = {
-    "FamilyName": "Boele", "FamilyNamePrefix": "van den",
-    "FamilyNamePartner": "Vries", "FamilyNamePartnerPrefix": "de",
+    "FamilyName": "Boele",
+    "FamilyNamePrefix": "van den",
+    "FamilyNamePartner": "Vries",
+    "FamilyNamePartnerPrefix": "de",
 }
 
 
@@ -55,8 +57,13 @@ def test_missing_names_give_empty_text_never_none(name):
 
 
 def test_prefix_casing_is_kept_and_convention_can_be_given():
-    name = {"FamilyName": "Hof", "FamilyNamePrefix": "Van het", "FamilyNamePartner": "Berg",
-            "FamilyNamePartnerPrefix": "Op 't", "Convention": "B"}
+    name = {
+        "FamilyName": "Hof",
+        "FamilyNamePrefix": "Van het",
+        "FamilyNamePartner": "Berg",
+        "FamilyNamePartnerPrefix": "Op 't",
+        "Convention": "B",
+    }
     assert filters.name_parts(name) == ("Van het", "Hof")
     assert filters.name_parts(name, "PB") == ("Op 't", "Berg - Van het Hof")
 
@@ -84,9 +91,22 @@ def test_strip_diacritics(raw, plain):
 @pytest.mark.parametrize(
     ("raw", "code"),
     [
-        ("M", "M"), ("m", "M"), ("Male", "M"), ("MALE", "M"), ("man", "M"),
-        ("V", "V"), ("F", "V"), ("Female", "V"), ("FEMALE", "V"), ("vrouw", "V"), (" f ", "V"),
-        ("X", "O"), ("", "O"), (None, "O"), ("unknown", "O"), (1, "O"),
+        ("M", "M"),
+        ("m", "M"),
+        ("Male", "M"),
+        ("MALE", "M"),
+        ("man", "M"),
+        ("V", "V"),
+        ("F", "V"),
+        ("Female", "V"),
+        ("FEMALE", "V"),
+        ("vrouw", "V"),
+        (" f ", "V"),
+        ("X", "O"),
+        ("", "O"),
+        (None, "O"),
+        ("unknown", "O"),
+        (1, "O"),
     ],
 )
 def test_gender(raw, code):
@@ -162,3 +182,15 @@ def test_translate_where_flatten():
     assert filters.where({"results": mails}, type="Private") == [mails[0]]
     assert filters.where(None, type="x") == []
     assert filters.flatten([[1, 2], {"results": [3]}, 4, None]) == [1, 2, 3, 4]
+
+
+def test_where_on_a_nested_field_and_get():
+    fields = [{"nameCode": {"codeValue": "partnerName"}, "stringValue": "Vries"}, {"nameCode": None}]
+    assert filters.where(fields, "nameCode.codeValue", "partnerName") == [fields[0]]
+    record = {"person": {"genderCode": {"codeValue": "MALE"}, "nick": None}}
+    assert filters.get(record, "person.genderCode.codeValue") == "MALE"
+    assert filters.get(record, "Person.GenderCode.codevalue") == "MALE"  # keys case-insensitive
+    assert filters.get(record, "person.missing.codeValue", "") == ""
+    assert filters.get(record, "person.nick", "-") == "-"
+    with pytest.raises(TypeError):
+        filters.where(fields, "only-a-path")

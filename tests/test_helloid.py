@@ -95,7 +95,10 @@ def encode(event: dict[str, Any]) -> bytes:
 
 
 def send(
-    db: Path, action: str, event: dict[str, Any] | bytes, env: dict[str, str] | None = None,
+    db: Path,
+    action: str,
+    event: dict[str, Any] | bytes,
+    env: dict[str, str] | None = None,
     mapping: Path = DEFAULT_MAPPING,
 ):
     data = event if isinstance(event, bytes) else encode(event)
@@ -132,10 +135,7 @@ def dump(db: Path) -> dict[str, list[dict[str, Any]]] | None:
     """Every row of the tables a lifecycle action may touch, or None when there is no database."""
     if not db.exists():
         return None
-    return {
-        table: rows(db, f"SELECT * FROM {table} ORDER BY rowid")
-        for table in ("persons", "roles", "events")
-    }
+    return {table: rows(db, f"SELECT * FROM {table} ORDER BY rowid") for table in ("persons", "roles", "events")}
 
 
 def stored(db: Path) -> dict[str, Any]:
@@ -146,8 +146,7 @@ def stored(db: Path) -> dict[str, Any]:
 def stored_roles(db: Path) -> list[dict[str, Any]]:
     return rows(
         db,
-        "SELECT gebruikersnaam, ou, functie, oucode, functiecode FROM roles"
-        " WHERE scm_ref = ? ORDER BY scm_seq",
+        "SELECT gebruikersnaam, ou, functie, oucode, functiecode FROM roles WHERE scm_ref = ? ORDER BY scm_seq",
         REF,
     )
 
@@ -182,9 +181,7 @@ def test_create_maps_the_person_and_ignores_helloids_own_field_mapping(db):
         "previousData": None,
     }
     row = stored(db)
-    assert (
-        {k: row[k] for k in ROW} == ROW and row["scm_active"] == 1 and row["scm_deleted_at"] is None
-    )
+    assert {k: row[k] for k in ROW} == ROW and row["scm_active"] == 1 and row["scm_deleted_at"] is None
     assert stored_roles(db) == ROLES
     assert audit_trail(db) == ["CreateAccount"]
 
@@ -238,9 +235,7 @@ def test_correlating_create_then_the_update_helloid_runs_at_once(db):
 
 def test_correlation_on_another_account_field_with_lower_case_keys(db):
     create(db, "create-no-correlation")
-    correlation = section(
-        payload("create-correlate-username"), "actionContext", "CorrelationConfiguration"
-    )
+    correlation = section(payload("create-correlate-username"), "actionContext", "CorrelationConfiguration")
     assert "accountField" in correlation and "AccountField" not in correlation
     run = send(db, "create", payload("create-correlate-username"))
     assert run.code == 0, run.err
@@ -287,8 +282,7 @@ def test_person_without_the_ad_account_yet_fails_and_writes_nothing(db):
     assert out["auditLogs"] == [
         (
             "CreateAccount",
-            "person '100731': column 'gebruikersnaam':"
-            " 'dict object' has no attribute 'MicrosoftActiveDirectory'",
+            "person '100731': column 'gebruikersnaam': 'dict object' has no attribute 'MicrosoftActiveDirectory'",
             True,
         )
     ]
@@ -327,9 +321,7 @@ def test_update_of_an_unknown_reference_fails_clearly(db):
     run = send(db, "update", event)
     assert run.code == 1
     assert copied(run)["success"] is False
-    assert copied(run)["auditLogs"] == [
-        ("UpdateAccount", "cannot update: no account with reference '999999'", True)
-    ]
+    assert copied(run)["auditLogs"] == [("UpdateAccount", "cannot update: no account with reference '999999'", True)]
     assert dump(db) == before
 
 
@@ -400,15 +392,10 @@ def test_enable_carrying_a_changed_person_brings_the_data_up_to_date(db):
 def test_reconciliation_disable_without_a_person_context(db):
     create(db)
     event = payload("disable-reconciliation")
-    assert (
-        event["personContext"] is None
-        and section(event, "actionContext", "Origin") == "reconciliation"
-    )
+    assert event["personContext"] is None and section(event, "actionContext", "Origin") == "reconciliation"
     run = send(db, "disable", event)
     assert run.code == 0, run.err
-    assert copied(run)["auditLogs"] == [
-        ("DisableAccount", "Disabled account '100731'; it leaves the export", False)
-    ]
+    assert copied(run)["auditLogs"] == [("DisableAccount", "Disabled account '100731'; it leaves the export", False)]
     assert stored(db)["scm_active"] == 0
 
 
@@ -444,9 +431,7 @@ def test_dry_run_on_every_action_previews_exactly_and_writes_nothing(tmp_path, a
     result = json.loads(preview.out)
     assert result["dryRun"] is True and result["changed"] is True
     shown = copied(preview)
-    assert shown["auditLogs"] and all(
-        message.startswith("[DryRun] ") for _, message, _ in shown["auditLogs"]
-    )
+    assert shown["auditLogs"] and all(message.startswith("[DryRun] ") for _, message, _ in shown["auditLogs"])
     assert dump(db) == before  # nothing written, not even the audit event; no database created
 
     real = send(db, action, set_dry_run(payload(fixture), False))
@@ -577,33 +562,24 @@ ALL_SCRIPTS = sorted(p.name for p in SCRIPTS.glob("*.ps1"))
 
 
 def test_the_expected_scripts_are_there():
-    assert ALL_SCRIPTS == sorted(
-        [f"{a}.ps1" for a in ACTIONS] + ["export.ps1", "scmapper-common.ps1"]
-    )
+    assert ALL_SCRIPTS == sorted([f"{a}.ps1" for a in ACTIONS] + ["export.ps1", "scmapper-common.ps1"])
 
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_each_action_script_hands_its_own_action_to_scmapper_apply(action):
     text = script(f"{action}.ps1")
     assert re.findall(r"Invoke-ScmapperAction\s+-Action\s+'(\w+)'", text) == [action]
-    assert (
-        "-ActionContext $actionContext -PersonContext $personContext -OutputContext $outputContext"
-        in text
-    )
+    assert "-ActionContext $actionContext -PersonContext $personContext -OutputContext $outputContext" in text
     assert re.search(r"^\s*\. \$scmapperCommon\s*$", text, re.M)
     assert "'scmapper-common.ps1'" in text
-    assert re.findall(r"Action\s*=\s*'(\w+)'", text) == [
-        AUDIT_ACTION[action]
-    ]  # when the helper cannot load
+    assert re.findall(r"Action\s*=\s*'(\w+)'", text) == [AUDIT_ACTION[action]]  # when the helper cannot load
 
 
 def test_the_helper_runs_scmapper_apply_with_the_event_on_stdin():
     text = script("scmapper-common.ps1")
     assert "@('apply', '--mapping', $mapping, '--db', $database, '--action', $Action, '-')" in text
     assert re.search(r"ConvertTo-Json -InputObject \$payload -Depth 20 -Compress", text)
-    assert re.search(
-        r"actionContext\s*=\s*\$ActionContext\s+personContext\s*=\s*\$PersonContext", text
-    )
+    assert re.search(r"actionContext\s*=\s*\$ActionContext\s+personContext\s*=\s*\$PersonContext", text)
     assert "ValidateSet('create', 'update', 'enable', 'disable', 'delete')" in text
     for setting in ("scmapperPath", "mappingPath", "databasePath", "outputDir"):
         assert f"-Name '{setting}'" in text
@@ -626,15 +602,9 @@ def test_the_helper_runs_scmapper_apply_with_the_event_on_stdin():
 
 def test_the_export_script_runs_scmapper_export_and_checks_only_in_a_preview():
     common, export = script("scmapper-common.ps1"), script("export.ps1")
-    assert (
-        "@('export', '--mapping', $mapping, '--db', $database, '--out', $outputDir, '--json')"
-        in common
-    )
+    assert "@('export', '--mapping', $mapping, '--db', $database, '--out', $outputDir, '--json')" in common
     assert "$arguments += '--check'" in common and "$arguments += '--force'" in common
-    assert (
-        "Invoke-ScmapperExport -Configuration $configuration -Check:$checkOnly -Force:$forceWrite"
-        in export
-    )
+    assert "Invoke-ScmapperExport -Configuration $configuration -Check:$checkOnly -Force:$forceWrite" in export
     assert "$checkOnly = ($actionContext.DryRun -eq $true)" in export
     assert export.count("$forceWrite = $false") == 1 and "exit $exitCode" in export
 
@@ -721,11 +691,7 @@ def test_the_result_fields_the_helper_reads_are_in_scmappers_result(db):
         "success",
     }
     assert read <= set(result)
-    assert (
-        _names(r"\$entry\.(\w+)", text)
-        == {"action", "message", "isError"}
-        <= set(result["auditLogs"][0])
-    )
+    assert _names(r"\$entry\.(\w+)", text) == {"action", "message", "isError"} <= set(result["auditLogs"][0])
 
 
 def test_the_report_fields_the_export_reads_are_in_scmappers_report(db, tmp_path):
@@ -771,6 +737,4 @@ def test_configuration_json_is_a_helloid_form_with_the_four_settings():
         assert isinstance(field.get("defaultValue", ""), str)
     # the scripts read exactly these settings
     common = script("scmapper-common.ps1")
-    assert _names(r"Get-ScmapperSetting -Configuration \$\w+ -Name '(\w+)'", common) == {
-        f["key"] for f in fields
-    }
+    assert _names(r"Get-ScmapperSetting -Configuration \$\w+ -Name '(\w+)'", common) == {f["key"] for f in fields}

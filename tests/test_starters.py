@@ -10,7 +10,6 @@ import json
 import sys
 
 import pytest
-
 from conftest import ROOT, rows, run_cli
 
 sys.path.insert(0, str(ROOT / "tools" / "samples"))
@@ -27,12 +26,18 @@ def sample_file(system):
 
 
 def sync(system, db, source, *args):
-    return run_cli("sync", "--mapping", ROOT / "mappings" / f"{system}.yaml", "--db", db, "--source", source, *args, env=TODAY)
+    return run_cli(
+        "sync", "--mapping", ROOT / "mappings" / f"{system}.yaml", "--db", db, "--source", source, *args, env=TODAY
+    )
 
 
 def test_generated_samples_and_cases_are_current():
-    stale = [path for system in STARTERS for path, text in generate.files(system).items()
-             if not path.exists() or path.read_text("utf-8") != text]
+    stale = [
+        path
+        for system in STARTERS
+        for path, text in generate.files(system).items()
+        if not path.exists() or path.read_text("utf-8") != text
+    ]
     assert stale == [], "run python tools/samples/generate.py"
 
 
@@ -67,7 +72,12 @@ def test_sync_then_export_gives_the_expected_persons(system, tmp_path):
         wanted = generate.expectation(module, person)
         if wanted["active"]:
             p = wanted["person"]
-            expected.append((p["externalId"], [p[c] for c in ("voornaam", "tussenvoegsel", "achternaam", "geslacht", "email", "gebruikersnaam")]))
+            expected.append(
+                (
+                    p["externalId"],
+                    [p[c] for c in ("voornaam", "tussenvoegsel", "achternaam", "geslacht", "email", "gebruikersnaam")],
+                )
+            )
     with (out / "Users.csv").open(encoding="utf-8-sig", newline="") as handle:
         actual = list(csv.reader(handle, delimiter=";"))[1:]
     assert actual == [row for _, row in sorted(expected)]

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import DEFAULT_MAPPING, ROOT, count, make_person, native, rows, run_cli
+
 from scmapper.errors import StoreError
 from scmapper.store import Store, quote
 
@@ -23,7 +23,8 @@ def test_tables_use_wal_and_record_version(db):
     assert notes == []
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert dict(store.conn.execute("SELECT key, value FROM scm_meta").fetchall()) == {
-        "schema_version": "2", "mapping_fingerprint": "2:f1"
+        "schema_version": "2",
+        "mapping_fingerprint": "2:f1",
     }
     store.close()
 
@@ -56,7 +57,16 @@ def test_identifiers_are_validated(name):
 def test_audit_log_is_append_only(db):
     store, _ = prepared(db)
     with store.transaction():
-        store.add_event(time="t", action="CreateAccount", ref="1", success=True, message="m", details=[], before=None, after={"x": 1})
+        store.add_event(
+            time="t",
+            action="CreateAccount",
+            ref="1",
+            success=True,
+            message="m",
+            details=[],
+            before=None,
+            after={"x": 1},
+        )
     for sql in ("UPDATE events SET message = 'forged'", "DELETE FROM events"):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             store.conn.execute(sql)
@@ -99,14 +109,33 @@ def test_parallel_agents_never_see_database_is_locked(db, tmp_path):
         for i in range(25):
             person = make_person(str(1000 + i))  # the same people in every worker
             lines.append(native("create", person))
-            lines.append(native("update", {**person, "Name": {**person["Name"], "NickName": f"w{worker}"}}, accountReference=person["ExternalId"]))
+            lines.append(
+                native(
+                    "update",
+                    {**person, "Name": {**person["Name"], "NickName": f"w{worker}"}},
+                    accountReference=person["ExternalId"],
+                )
+            )
         path = tmp_path / f"batch{worker}.jsonl"
         path.write_text("\n".join(lines) + "\n")
         batches.append(path)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "scmapper", "apply", "--mapping", str(DEFAULT_MAPPING), "--db", str(db), "--batch", str(b)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "scmapper",
+                "apply",
+                "--mapping",
+                str(DEFAULT_MAPPING),
+                "--db",
+                str(db),
+                "--batch",
+                str(b),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for b in batches
     ]

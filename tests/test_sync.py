@@ -3,8 +3,7 @@
 import json
 
 import pytest
-
-from conftest import DEFAULT_MAPPING, derived_mapping, count, make_person, rows, run_cli
+from conftest import DEFAULT_MAPPING, count, derived_mapping, make_person, rows, run_cli
 
 
 def snapshot(tmp_path, people, name="snap.json", shape="list"):

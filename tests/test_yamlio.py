@@ -28,7 +28,9 @@ def test_duplicate_keys_are_refused():
 
 def test_python_tags_are_refused():
     found = problems("a: !!python/object/apply:os.system ['echo hi']\n")
-    assert found == ["m.yaml:1:4: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed in a mapping file"]
+    assert found == [
+        "m.yaml:1:4: tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed in a mapping file"
+    ]
 
 
 def test_python_scalar_tags_are_refused():
@@ -37,7 +39,10 @@ def test_python_scalar_tags_are_refused():
 
 def test_alias_bomb_is_refused():
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]" for i in range(1, 9)]
+    lines += [
+        f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
+        for i in range(1, 9)
+    ]
     found = problems("\n".join(lines) + "\n")
     assert "aliases expand too far" in found[-1]
 

@@ -42,8 +42,9 @@ def _require_sshd() -> None:
 
 
 def _keygen(path: Path, passphrase: str = "", kind: str = "ed25519", *extra: str) -> Path:
-    subprocess.run(["ssh-keygen", "-q", "-t", kind, *extra, "-N", passphrase,
-                    "-C", "scmapper-test", "-f", str(path)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", kind, *extra, "-N", passphrase, "-C", "scmapper-test", "-f", str(path)], check=True
+    )
     return path
 
 
@@ -95,15 +96,24 @@ class Sshd:
     def write_config(self) -> Path:
         config = self.dir / "sshd_config"
         lines = [
-            f"Port {self.port}", "ListenAddress 127.0.0.1", "AddressFamily inet",
-            f"HostKey {self.keys.host_key}", f"PidFile {self.dir / 'sshd.pid'}",
+            f"Port {self.port}",
+            "ListenAddress 127.0.0.1",
+            "AddressFamily inet",
+            f"HostKey {self.keys.host_key}",
+            f"PidFile {self.dir / 'sshd.pid'}",
             f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
-            "StrictModes no", "UsePAM no", "PermitRootLogin yes", "UseDNS no",
+            "StrictModes no",
+            "UsePAM no",
+            "PermitRootLogin yes",
+            "UseDNS no",
             "PubkeyAuthentication yes",
             f"PasswordAuthentication {'yes' if self.password_auth else 'no'}",
-            "KbdInteractiveAuthentication no", f"AllowUsers {self.user}",
-            "Subsystem sftp internal-sftp", "ForceCommand internal-sftp",
-            "MaxStartups 50", "LogLevel VERBOSE",
+            "KbdInteractiveAuthentication no",
+            f"AllowUsers {self.user}",
+            "Subsystem sftp internal-sftp",
+            "ForceCommand internal-sftp",
+            "MaxStartups 50",
+            "LogLevel VERBOSE",
         ]
         if _sshd_version() >= (9, 8):
             lines.append("PerSourcePenalties no")  # tests fail logins on purpose
@@ -115,8 +125,9 @@ class Sshd:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         config = self.write_config()
         log = self.log.open("ab")
-        self.proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)],
-                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [str(SSHD), "-D", "-e", "-f", str(config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL
+        )
         log.close()
         self._wait_listening()
 
@@ -146,9 +157,12 @@ class Sshd:
         return path
 
     def host_fingerprint(self) -> str:
-        out = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f",
-                              f"{self.keys.host_key}.pub"],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["ssh-keygen", "-l", "-E", "sha256", "-f", f"{self.keys.host_key}.pub"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return out.split()[1]
 
 
@@ -173,22 +187,25 @@ def _shared_dir(prefix: str) -> Path:
 def ssh_keys() -> Iterator[Keys]:
     _require_sshd()
     base = _shared_dir("scmapper-keys-")
-    keys = Keys(dir=base, host_key=_keygen(base / "host"),
-                other_host_key=_keygen(base / "other_host"),
-                client_key=_keygen(base / "client"),
-                locked_client_key=base / "locked_client",
-                stranger_key=_keygen(base / "stranger"),
-                other_client_keys={
-                    "rsa": _keygen(base / "client_rsa", "", "rsa", "-b", "2048", "-m", "PEM"),
-                    "ecdsa": _keygen(base / "client_ecdsa", "", "ecdsa")})
+    keys = Keys(
+        dir=base,
+        host_key=_keygen(base / "host"),
+        other_host_key=_keygen(base / "other_host"),
+        client_key=_keygen(base / "client"),
+        locked_client_key=base / "locked_client",
+        stranger_key=_keygen(base / "stranger"),
+        other_client_keys={
+            "rsa": _keygen(base / "client_rsa", "", "rsa", "-b", "2048", "-m", "PEM"),
+            "ecdsa": _keygen(base / "client_ecdsa", "", "ecdsa"),
+        },
+    )
     _keygen(keys.locked_client_key, keys.passphrase)
     yield keys
     shutil.rmtree(base, ignore_errors=True)
 
 
 def _make_server(keys: Keys, user: str, password_auth: bool = False) -> Sshd:
-    server = Sshd(keys=keys, dir=_shared_dir("scmapper-sshd-"), user=user,
-                  password_auth=password_auth)
+    server = Sshd(keys=keys, dir=_shared_dir("scmapper-sshd-"), user=user, password_auth=password_auth)
     clients = [keys.client_key, keys.locked_client_key, *keys.other_client_keys.values()]
     authorized = [Path(f"{k}.pub").read_text() for k in clients]
     (server.dir / "authorized_keys").write_text("".join(authorized))
@@ -215,9 +232,11 @@ def password_sshd(ssh_keys: Keys) -> Iterator[tuple[Sshd, str]]:
     user = os.environ.get("SCMAPPER_SSHD_PASSWORD_USER")
     password = os.environ.get("SCMAPPER_SSHD_PASSWORD")
     if not (user and password):
-        pytest.skip("password auth needs a real account with a password (sshd checks "
-                    "/etc/shadow); the tests create no users. Set SCMAPPER_SSHD_PASSWORD_USER "
-                    "and SCMAPPER_SSHD_PASSWORD to run it")
+        pytest.skip(
+            "password auth needs a real account with a password (sshd checks "
+            "/etc/shadow); the tests create no users. Set SCMAPPER_SSHD_PASSWORD_USER "
+            "and SCMAPPER_SSHD_PASSWORD to run it"
+        )
     server = _make_server(ssh_keys, user, password_auth=True)
     server.start()
     yield server, password

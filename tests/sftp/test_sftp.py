@@ -50,10 +50,18 @@ class Recorder:
 
 
 def settings_for(server, keys, **changes) -> SftpSettings:
-    base = SftpSettings(host="127.0.0.1", port=server.port, username=server.user,
-                        remote_dir=str(server.root / "out"), key_file=keys.client_key,
-                        known_hosts=server.known_hosts(), connect_timeout=5, timeout=10,
-                        retries=0, retry_delay=0.5)
+    base = SftpSettings(
+        host="127.0.0.1",
+        port=server.port,
+        username=server.user,
+        remote_dir=str(server.root / "out"),
+        key_file=keys.client_key,
+        known_hosts=server.known_hosts(),
+        connect_timeout=5,
+        timeout=10,
+        retries=0,
+        retry_delay=0.5,
+    )
     return replace(base, **changes)
 
 
@@ -94,8 +102,9 @@ def test_key_auth_delivers_byte_identical_files(sshd, ssh_keys, tmp_path):
 @pytest.mark.parametrize("kind", ["rsa", "ecdsa"])
 def test_other_key_types(sshd, ssh_keys, tmp_path, kind):
     users = write(tmp_path / "u.csv", kind.encode())
-    settings = settings_for(sshd, ssh_keys, key_file=ssh_keys.other_client_keys[kind],
-                            passphrase_env="UNNEEDED")  # a passphrase for a plain key is ignored
+    settings = settings_for(
+        sshd, ssh_keys, key_file=ssh_keys.other_client_keys[kind], passphrase_env="UNNEEDED"
+    )  # a passphrase for a plain key is ignored
     upload_files(settings, [(users, "Users.csv")], env={"UNNEEDED": "x"})
     assert (sshd.root / "out" / "Users.csv").read_bytes() == kind.encode()
 
@@ -166,8 +175,7 @@ def test_failed_delivery_leaves_previous_files_and_no_temp_file(sshd, ssh_keys, 
     assert (out / "Roles.csv").read_bytes() == b"old roles\n"
     assert leftovers(out) == []
     results = caught.value.results
-    assert [(r.remote_path.rsplit("/", 1)[1], r.ok) for r in results] == [
-        ("Users.csv", False), ("Roles.csv", False)]
+    assert [(r.remote_path.rsplit("/", 1)[1], r.ok) for r in results] == [("Users.csv", False), ("Roles.csv", False)]
     assert all(isinstance(r, UploadResult) and r.error for r in results)
 
 
@@ -179,8 +187,9 @@ def test_unknown_host_key_is_refused_with_its_fingerprint(sshd, ssh_keys, tmp_pa
     users = write(tmp_path / "u.csv", b"x\n")
     rec = Recorder()
     with pytest.raises(HostKeyRefused) as caught:
-        upload_files(settings_for(sshd, ssh_keys, known_hosts=empty, retries=2),
-                     [(users, "Users.csv")], sleep=rec.sleep)
+        upload_files(
+            settings_for(sshd, ssh_keys, known_hosts=empty, retries=2), [(users, "Users.csv")], sleep=rec.sleep
+        )
     message = str(caught.value)
     fingerprint = sshd.host_fingerprint()
     assert f"ssh-ed25519 {fingerprint}" in message
@@ -205,8 +214,7 @@ def test_pinned_host_key_is_accepted_without_known_hosts(sshd, ssh_keys, tmp_pat
     users = write(tmp_path / "u.csv", b"pinned\n")
     empty = write(tmp_path / "known_hosts", b"")
     for known_hosts in (empty, None):
-        settings = settings_for(sshd, ssh_keys, known_hosts=known_hosts,
-                                trust_host_key=sshd.host_fingerprint())
+        settings = settings_for(sshd, ssh_keys, known_hosts=known_hosts, trust_host_key=sshd.host_fingerprint())
         assert upload_files(settings, [(users, "Users.csv")])[0].ok
     assert (sshd.root / "out" / "Users.csv").read_bytes() == b"pinned\n"
 
@@ -216,18 +224,15 @@ def test_hashed_known_hosts_entry_is_accepted(sshd, ssh_keys, tmp_path):
     subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(hashed)], check=True, capture_output=True)
     assert hashed.read_text().startswith("|1|")
     users = write(tmp_path / "u.csv", b"hashed\n")
-    assert upload_files(settings_for(sshd, ssh_keys, known_hosts=hashed),
-                        [(users, "Users.csv")])[0].ok
+    assert upload_files(settings_for(sshd, ssh_keys, known_hosts=hashed), [(users, "Users.csv")])[0].ok
 
 
 def test_wrong_pin_is_refused(sshd, ssh_keys, tmp_path):
     users = write(tmp_path / "u.csv", b"x\n")
     other = sshd.known_hosts(ssh_keys.other_host_key).read_text().split()[2]
-    pin = "SHA256:" + base64.b64encode(
-        hashlib.sha256(base64.b64decode(other)).digest()).decode().rstrip("=")
+    pin = "SHA256:" + base64.b64encode(hashlib.sha256(base64.b64decode(other)).digest()).decode().rstrip("=")
     with pytest.raises(HostKeyRefused, match="pin SHA256:.* differs"):
-        upload_files(settings_for(sshd, ssh_keys, known_hosts=None, trust_host_key=pin),
-                     [(users, "Users.csv")])
+        upload_files(settings_for(sshd, ssh_keys, known_hosts=None, trust_host_key=pin), [(users, "Users.csv")])
 
 
 def test_fingerprint_matches_ssh_keygen(sshd):
@@ -258,8 +263,15 @@ def test_connection_refused_exhausts_retries_with_backoff(tmp_path, ssh_keys):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     users = write(tmp_path / "u.csv", b"x\n")
-    settings = SftpSettings(host="127.0.0.1", port=port, username="u", remote_dir="/in",
-                            key_file=ssh_keys.client_key, retries=3, retry_delay=2.0)
+    settings = SftpSettings(
+        host="127.0.0.1",
+        port=port,
+        username="u",
+        remote_dir="/in",
+        key_file=ssh_keys.client_key,
+        retries=3,
+        retry_delay=2.0,
+    )
     rec = Recorder()
     with pytest.raises(HostUnreachable) as caught:
         upload_files(settings, [(users, "Users.csv")], sleep=rec.sleep)
@@ -274,9 +286,16 @@ def test_silent_server_times_out(tmp_path, ssh_keys):
     with socket.socket() as silent:  # accepts TCP (backlog) but never says a word
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
-        settings = SftpSettings(host="127.0.0.1", port=silent.getsockname()[1], username="u",
-                                remote_dir="/in", key_file=ssh_keys.client_key,
-                                connect_timeout=0.3, retries=1, retry_delay=0.1)
+        settings = SftpSettings(
+            host="127.0.0.1",
+            port=silent.getsockname()[1],
+            username="u",
+            remote_dir="/in",
+            key_file=ssh_keys.client_key,
+            connect_timeout=0.3,
+            retries=1,
+            retry_delay=0.1,
+        )
         rec = Recorder()
         started = time.monotonic()
         with pytest.raises(HostUnreachable, match="after 2 attempts"):
@@ -291,8 +310,7 @@ def _session_processes(listener_pid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1]
-                                               .split()[1])
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue
     found, frontier = [], [listener_pid]
@@ -324,8 +342,9 @@ def test_connection_lost_mid_upload_is_retried_and_temp_removed(sshd, ssh_keys, 
     killer.start()
     rec = Recorder()
     try:
-        results = upload_files(settings_for(sshd, ssh_keys, retries=2), [(users, "Users.csv")],
-                               log=rec.log, sleep=rec.sleep)
+        results = upload_files(
+            settings_for(sshd, ssh_keys, retries=2), [(users, "Users.csv")], log=rec.log, sleep=rec.sleep
+        )
     finally:
         killed.append(-1)  # stop the killer if it never fired
         killer.join()
@@ -344,8 +363,11 @@ def test_refused_key_fails_auth_without_retry(sshd, ssh_keys, tmp_path):
     users = write(tmp_path / "u.csv", b"x\n")
     rec = Recorder()
     with pytest.raises(AuthFailed) as caught:
-        upload_files(settings_for(sshd, ssh_keys, key_file=ssh_keys.stranger_key, retries=3),
-                     [(users, "Users.csv")], sleep=rec.sleep)
+        upload_files(
+            settings_for(sshd, ssh_keys, key_file=ssh_keys.stranger_key, retries=3),
+            [(users, "Users.csv")],
+            sleep=rec.sleep,
+        )
     assert rec.delays == [] and caught.value.exit_code == 12
     assert f"user {sshd.user}" in str(caught.value) and "SHA256:" in str(caught.value)
 
@@ -355,23 +377,26 @@ def test_secrets_never_appear_in_logs_messages_or_results(sshd, ssh_keys, tmp_pa
     env = {"KEY_PASS": passphrase, "SFTP_PW": password}
     users = write(tmp_path / "u.csv", b"secret-free\n")
     rec = Recorder()
-    locked = settings_for(sshd, ssh_keys, key_file=ssh_keys.locked_client_key,
-                          passphrase_env="KEY_PASS", password_env="SFTP_PW")
+    locked = settings_for(
+        sshd, ssh_keys, key_file=ssh_keys.locked_client_key, passphrase_env="KEY_PASS", password_env="SFTP_PW"
+    )
     said: list[str] = []
 
     results = upload_files(locked, [(users, "Users.csv")], env=env, log=rec.log)
     said += [repr(results), repr(locked)]
     with pytest.raises(RemoteDirMissing) as missing:  # fails after authenticating
-        upload_files(replace(locked, remote_dir="/nonexistent/dir"), [(users, "Users.csv")],
-                     env=env, log=rec.log)
+        upload_files(replace(locked, remote_dir="/nonexistent/dir"), [(users, "Users.csv")], env=env, log=rec.log)
     said += [str(missing.value), repr(missing.value.results)]
     with pytest.raises(AuthFailed) as refused:  # key refused, then the password refused
-        upload_files(replace(locked, key_file=ssh_keys.stranger_key, passphrase_env=None),
-                     [(users, "Users.csv")], env=env, log=rec.log)
+        upload_files(
+            replace(locked, key_file=ssh_keys.stranger_key, passphrase_env=None),
+            [(users, "Users.csv")],
+            env=env,
+            log=rec.log,
+        )
     said += [str(refused.value), repr(refused.value.results)]
     with pytest.raises(AuthFailed) as wrong:
-        upload_files(locked, [(users, "Users.csv")], env={**env, "KEY_PASS": "wrong"},
-                     log=rec.log)
+        upload_files(locked, [(users, "Users.csv")], env={**env, "KEY_PASS": "wrong"}, log=rec.log)
     said += [str(wrong.value)]
 
     assert "environment variable SFTP_PW" in str(refused.value)
@@ -382,8 +407,9 @@ def test_secrets_never_appear_in_logs_messages_or_results(sshd, ssh_keys, tmp_pa
 
 def test_missing_secret_variable_is_reported_by_name(ssh_keys, tmp_path):
     users = write(tmp_path / "u.csv", b"x\n")
-    settings = SftpSettings(host="h", username="u", remote_dir="/in",
-                            key_file=ssh_keys.locked_client_key, passphrase_env="KEY_PASS")
+    settings = SftpSettings(
+        host="h", username="u", remote_dir="/in", key_file=ssh_keys.locked_client_key, passphrase_env="KEY_PASS"
+    )
     with pytest.raises(AuthFailed, match="environment variable KEY_PASS is not set"):
         upload_files(settings, [(users, "Users.csv")], env={})
     with pytest.raises(AuthFailed, match="is encrypted"):
@@ -396,11 +422,12 @@ def test_missing_secret_variable_is_reported_by_name(ssh_keys, tmp_path):
 def test_missing_remote_dir(sshd, ssh_keys, tmp_path):
     users = write(tmp_path / "u.csv", b"x\n")
     write(sshd.root / "out" / "plain-file", b"")
-    for remote_dir, why in ((sshd.root / "nope", "does not exist"),
-                            (sshd.root / "out" / "plain-file", "is not a directory")):
+    for remote_dir, why in (
+        (sshd.root / "nope", "does not exist"),
+        (sshd.root / "out" / "plain-file", "is not a directory"),
+    ):
         with pytest.raises(RemoteDirMissing, match=why) as caught:
-            upload_files(settings_for(sshd, ssh_keys, remote_dir=str(remote_dir)),
-                         [(users, "Users.csv")])
+            upload_files(settings_for(sshd, ssh_keys, remote_dir=str(remote_dir)), [(users, "Users.csv")])
         assert caught.value.exit_code == 13 and str(remote_dir) in str(caught.value)
 
 
@@ -427,20 +454,23 @@ def test_from_dict_resolves_paths_and_checks_combinations(tmp_path, monkeypatch)
     write(tmp_path / "conf" / "deploy_key", b"key")
     base = {"host": "sftp.example.com", "username": "svc", "remote_dir": "/in"}
 
-    settings = SftpSettings.from_dict({**base, "key_file": "deploy_key", "port": 2222,
-                                       "known_hosts": "~/kh"}, tmp_path / "conf")
+    settings = SftpSettings.from_dict(
+        {**base, "key_file": "deploy_key", "port": 2222, "known_hosts": "~/kh"}, tmp_path / "conf"
+    )
     assert settings.key_file == tmp_path / "conf" / "deploy_key"
     assert settings.known_hosts == tmp_path / "kh"
     assert settings.host_key_name == "[sftp.example.com]:2222"
     home_key = SftpSettings.from_dict({**base, "key_file": "~/id_ed25519"}, tmp_path)
     assert home_key.key_file == tmp_path / "id_ed25519"
     assert home_key.host_key_name == "sftp.example.com"
-    for bad, why in (({}, "set key_file"),
-                     ({"key_file": "missing"}, "does not exist"),
-                     ({"password_env": "P", "trust_host_key": "SHA256:short"}, "not a SHA256"),
-                     ({"password_env": "P", "port": 0}, "port 0"),
-                     ({"password_env": "P", "passphrase_env": "Q"}, "key_file is not"),
-                     ({"password_env": "P", "colour": "red"}, "unknown key")):
+    for bad, why in (
+        ({}, "set key_file"),
+        ({"key_file": "missing"}, "does not exist"),
+        ({"password_env": "P", "trust_host_key": "SHA256:short"}, "not a SHA256"),
+        ({"password_env": "P", "port": 0}, "port 0"),
+        ({"password_env": "P", "passphrase_env": "Q"}, "key_file is not"),
+        ({"password_env": "P", "colour": "red"}, "unknown key"),
+    ):
         with pytest.raises(UsageError, match=why):
             SftpSettings.from_dict({**base, **bad}, tmp_path)
     with pytest.raises(UsageError, match="host"):
@@ -492,39 +522,47 @@ def test_publish_without_posix_rename_swaps_safely():
     sftp._publish(remote, "/in/.U.part", "/in/U")
     assert fake.files == {"/in/U": b"new"} and remote.posix_rename is False
 
-    fake = NoPosixRenameSftp({"/in/.U.part": b"new", "/in/U": b"old"},
-                             fail_rename_from="/in/.U.part")
+    fake = NoPosixRenameSftp({"/in/.U.part": b"new", "/in/U": b"old"}, fail_rename_from="/in/.U.part")
     with pytest.raises(DeliveryError):
         sftp._publish(FakeRemote(sftp=fake, transport=None), "/in/.U.part", "/in/U")
     assert fake.files["/in/U"] == b"old"  # moved aside and back: the old file survives
 
 
 def test_error_classification():
-    cases = [(OSError(13, "Permission denied"), RemotePermissionDenied),
-             (OSError("No space left on device"), RemoteDiskFull),
-             (OSError(28, "whatever"), RemoteDiskFull),
-             (OSError("Failure"), DeliveryError)]
+    cases = [
+        (OSError(13, "Permission denied"), RemotePermissionDenied),
+        (OSError("No space left on device"), RemoteDiskFull),
+        (OSError(28, "whatever"), RemoteDiskFull),
+        (OSError("Failure"), DeliveryError),
+    ]
     for error, expected in cases:
         assert type(sftp._remote_error(error, "writing /in/x")) is expected
-
 
 
 def test_disk_full(sshd, ssh_keys, tmp_path):
     out = sshd.root / "small"
     out.mkdir()
     account = pwd.getpwnam(sshd.user)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o",
-                              f"size=1m,mode=0755,uid={account.pw_uid},gid={account.pw_gid}",
-                              "tmpfs", str(out)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            f"size=1m,mode=0755,uid={account.pw_uid},gid={account.pw_gid}",
+            "tmpfs",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a 1 MB tmpfs to fill up (needs root with CAP_SYS_ADMIN): "
-                    f"{mounted.stderr.strip()}")
+        pytest.skip(f"cannot mount a 1 MB tmpfs to fill up (needs root with CAP_SYS_ADMIN): {mounted.stderr.strip()}")
     try:
         write(out / "Users.csv", b"old\n")
         users = write(tmp_path / "u.csv", os.urandom(3_000_000))
         with pytest.raises(RemoteDiskFull) as caught:
-            upload_files(settings_for(sshd, ssh_keys, remote_dir=str(out)),
-                         [(users, "Users.csv")])
+            upload_files(settings_for(sshd, ssh_keys, remote_dir=str(out)), [(users, "Users.csv")])
         assert caught.value.exit_code == 15 and "3000000 needed" in str(caught.value)
         assert (out / "Users.csv").read_bytes() == b"old\n" and leftovers(out) == []
     finally:

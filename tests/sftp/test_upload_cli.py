@@ -5,15 +5,20 @@ import subprocess
 import sys
 
 import yaml
-
-from conftest import DEFAULT_MAPPING, derived_mapping, ROOT, make_person, native, rows, run_cli
+from conftest import DEFAULT_MAPPING, ROOT, derived_mapping, make_person, native, rows, run_cli
 
 
 def mapping_for(tmp_path, server, keys, **sftp):
     settings = {
-        "host": "127.0.0.1", "port": server.port, "username": server.user,
-        "remote_dir": str(server.root / "out"), "key_file": str(keys.client_key),
-        "known_hosts": str(server.known_hosts()), "connect_timeout": 5, "timeout": 10, "retries": 0,
+        "host": "127.0.0.1",
+        "port": server.port,
+        "username": server.user,
+        "remote_dir": str(server.root / "out"),
+        "key_file": str(keys.client_key),
+        "known_hosts": str(server.known_hosts()),
+        "connect_timeout": 5,
+        "timeout": 10,
+        "retries": 0,
         **sftp,
     }
     settings = {k: v for k, v in settings.items() if v is not None}
@@ -86,7 +91,9 @@ def test_remote_directory_missing(sshd, ssh_keys, tmp_path):
 
 
 def test_passphrase_never_appears_anywhere(sshd, ssh_keys, tmp_path):
-    mapping = mapping_for(tmp_path, sshd, ssh_keys, key_file=str(ssh_keys.locked_client_key), passphrase_env="SC_KEY_PASS")
+    mapping = mapping_for(
+        tmp_path, sshd, ssh_keys, key_file=str(ssh_keys.locked_client_key), passphrase_env="SC_KEY_PASS"
+    )
     db = loaded_db(tmp_path, mapping)
     out = tmp_path / "out"
     secret = ssh_keys.passphrase
@@ -102,12 +109,28 @@ def test_passphrase_never_appears_anywhere(sshd, ssh_keys, tmp_path):
 
 def test_connection_file_named_by_the_mapping(sshd, ssh_keys, tmp_path):
     connection = tmp_path / "sftp.yaml"
-    connection.write_text(yaml.safe_dump({
-        "host": "127.0.0.1", "port": sshd.port, "username": sshd.user, "key_file": str(ssh_keys.client_key),
-        "known_hosts": str(sshd.known_hosts()), "retries": 0,
-    }))
-    mapping = derived_mapping(tmp_path / "m.yaml", lambda m: m.update(sftp={
-        "connection": "sftp.yaml", "remote_dir": str(sshd.root / "out"), "files": {"persons": "medewerkers.csv"}}))
+    connection.write_text(
+        yaml.safe_dump(
+            {
+                "host": "127.0.0.1",
+                "port": sshd.port,
+                "username": sshd.user,
+                "key_file": str(ssh_keys.client_key),
+                "known_hosts": str(sshd.known_hosts()),
+                "retries": 0,
+            }
+        )
+    )
+    mapping = derived_mapping(
+        tmp_path / "m.yaml",
+        lambda m: m.update(
+            sftp={
+                "connection": "sftp.yaml",
+                "remote_dir": str(sshd.root / "out"),
+                "files": {"persons": "medewerkers.csv"},
+            }
+        ),
+    )
     db = loaded_db(tmp_path, mapping)
     result = run_cli("export", "--mapping", mapping, "--db", db, "--out", tmp_path / "out", "--upload")
     assert result.code == 0, result.err
@@ -118,7 +141,10 @@ def test_connection_file_named_by_the_mapping(sshd, ssh_keys, tmp_path):
 
 
 def test_upload_without_an_export_or_sftp_section(tmp_path, db):
-    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person("1"))).code == 0
+    assert (
+        run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person("1"))).code
+        == 0
+    )
     none = run_cli("upload", "--mapping", DEFAULT_MAPPING, "--db", db)
     assert (none.code, none.err) == (2, f"scmapper: there is no complete export in {db}: run scmapper export first\n")
     assert run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", db, "--out", tmp_path / "out").code == 0

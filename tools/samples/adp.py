@@ -60,37 +60,43 @@ def _custom_fields(person: Person) -> list[dict[str, Any]]:
 
 
 def _assignment(contract: Contract, primary: bool) -> dict[str, Any]:
-    return _compact({
-        "itemID": contract.id,
-        "primaryIndicator": primary,
-        "actualStartDate": contract.start,
-        "terminationDate": contract.end,
-        "organizationalUnit": {"departmentCode": {"codeValue": contract.ou_code, "longName": contract.ou_name}},
-        "jobCode": {"codeValue": contract.job_code, "shortName": contract.job_name, "longName": contract.job_name},
-    })
+    return _compact(
+        {
+            "itemID": contract.id,
+            "primaryIndicator": primary,
+            "actualStartDate": contract.start,
+            "terminationDate": contract.end,
+            "organizationalUnit": {"departmentCode": {"codeValue": contract.ou_code, "longName": contract.ou_name}},
+            "jobCode": {"codeValue": contract.job_code, "shortName": contract.job_name, "longName": contract.job_name},
+        }
+    )
 
 
 def records(person: Person) -> list[dict[str, Any]]:
     seed = f"{person.given} {person.birth_name}".encode()
     ended = all(c.end not in (None, "9999-12-31", "2099-12-31") and c.end < TODAY.isoformat() for c in person.contracts)
-    legal = _compact({
-        "givenName": person.given,
-        "nickName": person.nick,
-        "familyName1Prefix": person.birth_prefix,
-        "familyName1": person.birth_name,
-        "initials": person.initials,
-        "formattedName": " ".join(p for p in (person.first_name, person.birth_prefix, person.birth_name) if p),
-    })
+    legal = _compact(
+        {
+            "givenName": person.given,
+            "nickName": person.nick,
+            "familyName1Prefix": person.birth_prefix,
+            "familyName1": person.birth_name,
+            "initials": person.initials,
+            "formattedName": " ".join(p for p in (person.first_name, person.birth_prefix, person.birth_name) if p),
+        }
+    )
     return [
         {
             "associateOID": "G3" + hashlib.sha1(seed).hexdigest()[:14].upper(),
             "workerID": _compact({"idValue": person.number}),
             "workerStatus": {"statusCode": {"codeValue": "Terminated" if ended else "Active"}},
-            "person": _compact({
-                "legalName": legal,
-                "genderCode": GENDERS.get(person.gender),
-                "customFieldGroup": {"stringFields": _custom_fields(person)},
-            }),
+            "person": _compact(
+                {
+                    "legalName": legal,
+                    "genderCode": GENDERS.get(person.gender),
+                    "customFieldGroup": {"stringFields": _custom_fields(person)},
+                }
+            ),
             "businessCommunication": {"emails": [{"nameCode": {"codeValue": "Work E-mail"}, "emailUri": person.email}]},
             "workAssignments": [_assignment(c, i == 0) for i, c in enumerate(person.contracts)],
         }

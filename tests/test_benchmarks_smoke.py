@@ -1,0 +1,71 @@
+"""benchmarks/run.py runs end to end on a tiny N and reports every figure; speed is not checked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = {"single_event", "batch_load", "export", "sync"}
+
+
+def test_benchmark_smoke_run(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--persons",
+            "30",
+            "--runs",
+            "3",
+            "--out",
+            str(out),
+            "--tmp",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text("utf-8"))
+
+    for key in ("platform", "cpu_count", "python"):
+        assert results["machine"][key]
+    assert results["date"]
+    assert results["parameters"]["persons"] == 30
+
+    figures = {f["id"]: f for f in results["figures"]}
+    assert set(figures) == FIGURES
+    for figure in figures.values():
+        if figure["status"] == "not implemented":
+            # Only sync may be missing, and the table says so instead of printing a number.
+            assert figure["id"] == "sync"
+            assert figure["seconds"] is None
+            assert "sync: not implemented yet" in done.stdout
+            continue
+        assert figure["status"] == "measured"
+        assert figure["seconds"] > 0, figure["id"]
+        assert figure["floors"], figure["id"]
+        for floor in figure["floors"]:
+            if figure["id"] == "export" and shutil.which("sqlite3") is None:
+                assert "sqlite3" in floor["note"]  # the floor needs the sqlite3 shell; the run says so
+                continue
+            assert floor["seconds"] > 0, (figure["id"], floor["id"])
+            assert floor["ratio"] > 0, (figure["id"], floor["id"])
+            if floor["target"] is not None:
+                assert floor["verdict"] in ("meets", "misses")
+    assert figures["single_event"]["details"]["runs"] == 3
+    assert {f["id"] for f in figures["single_event"]["floors"]} == {"a", "b", "c"}
+    if shutil.which("sqlite3"):
+        identical = figures["export"]["details"]["floor_files_identical"]
+        assert identical == {"Users.csv": True, "Roles.csv": True}
+
+    # The temporary folder is cleaned up: only the results file is left in tmp_path.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
