@@ -57,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("validate", parents=[common], help="check a mapping file; list every problem")
-    p.add_argument("mapping")
+    p = sub.add_parser("validate", parents=[common], help="check mapping files; list every problem")
+    p.add_argument("mapping", nargs="+")
     p.add_argument("--sample", help="a person JSON to run every expression on")
     p.add_argument("--json", action="store_true", help="report as JSON")
     p.set_defaults(handler=cmd_validate)
@@ -88,9 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_sync)
 
-    p = sub.add_parser("test", parents=[common], help="run a mapping's test cases")
-    p.add_argument("mapping")
-    p.add_argument("--cases", help="the test case file (default: MAPPING's name with .tests.yaml)")
+    p = sub.add_parser("test", parents=[common], help="run mappings' test cases")
+    p.add_argument("mapping", nargs="+", help="mapping files, or their NAME.tests.yaml case files")
+    p.add_argument("--cases", help="the test case file, with one mapping (default: NAME.tests.yaml beside it)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_test)
 
@@ -147,15 +147,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from scmapper.validation import validate
 
     sample = _read_person(args.sample) if args.sample else None
-    problems = validate(args.mapping, sample)
+    problems = []
+    for mapping in args.mapping:
+        found = validate(mapping, sample)
+        problems += found
+        if not args.json:
+            print("\n".join(str(p) for p in found) if found else f"{mapping}: ok")
     if args.json:
-        report = {"file": args.mapping, "valid": not problems, "problems": [p.as_dict() for p in problems]}
+        report = {"files": args.mapping, "valid": not problems, "problems": [p.as_dict() for p in problems]}
         print(json.dumps(report, indent=2, ensure_ascii=False))
-    else:
-        for problem in problems:
-            print(problem)
-        if not problems:
-            print(f"{args.mapping}: ok")
     return 1 if problems else EXIT_OK
 
 
@@ -298,14 +298,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from scmapper.testing import cases_path, run_cases
+    from scmapper.testing import pair, run_cases
 
-    outcome = run_cases(Path(args.mapping), Path(args.cases) if args.cases else cases_path(Path(args.mapping)))
+    if args.cases and len(args.mapping) > 1:
+        raise UsageError("--cases goes with one mapping")
+    outcomes = [run_cases(*pair(Path(name), args.cases)) for name in args.mapping]
     if args.json:
-        print(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
+        reports = [o.as_dict() for o in outcomes]
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, ensure_ascii=False))
     else:
-        print("\n".join(outcome.text()))
-    return outcome.exit_code
+        print("\n".join(line for o in outcomes for line in o.text()))
+    return max(o.exit_code for o in outcomes)
 
 
 # --- export ------------------------------------------------------------------------------------

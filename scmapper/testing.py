@@ -23,6 +23,13 @@ def cases_path(mapping: Path) -> Path:
     return mapping.with_name(f"{mapping.stem}.tests.yaml")
 
 
+def pair(name: Path, cases: str | None = None) -> tuple[Path, Path]:
+    """(mapping, cases file) from either one; a NAME.tests.yaml names its mapping NAME.yaml."""
+    if name.name.endswith(".tests.yaml"):
+        return name.with_name(name.name.removesuffix(".tests.yaml") + ".yaml"), name
+    return name, Path(cases) if cases else cases_path(name)
+
+
 @dataclass
 class CaseResult:
     name: str

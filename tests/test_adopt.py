@@ -4,14 +4,44 @@ import sqlite3
 
 from conftest import DEFAULT_MAPPING, count, rows, run_cli
 
-PERSON_COLUMNS = ("externalId", "achternaam", "voornaam", "tussenvoegsel", "gebruikersnaam", "geslacht", "email", "createtime", "passief")
+PERSON_COLUMNS = (
+    "externalId",
+    "achternaam",
+    "voornaam",
+    "tussenvoegsel",
+    "gebruikersnaam",
+    "geslacht",
+    "email",
+    "createtime",
+    "passief",
+)
 ROLE_COLUMNS = ("gebruikersnaam", "ou", "functie", "oucode", "functiecode", "createtime")
 
 PERSONS = [
-    ("100482", "Hoff - Op den Berg", "Cas", "van 't", "choff", "M", "cas.vanthoff@voorbeeld.nl", "2024-01-02 10:00", None),
+    (
+        "100482",
+        "Hoff - Op den Berg",
+        "Cas",
+        "van 't",
+        "choff",
+        "M",
+        "cas.vanthoff@voorbeeld.nl",
+        "2024-01-02 10:00",
+        None,
+    ),
     ("100517", "O'Brien", "Seán", "", "sobrien", "M", "sean.o'brien@voorbeeld.nl", "2024-01-03 10:00", None),
     ("100517", "O'Brien", "Seán", "", "sobrien", "M", "sean.o'brien@voorbeeld.nl", "2024-01-03 10:01", None),  # a retry
-    ("100733", "D'Ancona", "Anouk", "", "adancona", "V", "anouk@voorbeeld.nl", "2024-01-04 10:00", "Ja"),  # soft-deleted
+    (
+        "100733",
+        "D'Ancona",
+        "Anouk",
+        "",
+        "adancona",
+        "V",
+        "anouk@voorbeeld.nl",
+        "2024-01-04 10:00",
+        "Ja",
+    ),  # soft-deleted
     ("100801", "Jansen", "Jan", "", "jjansen", "O", "jan.jansen@voorbeeld.nl", "2024-01-05 10:00", None),
 ]
 ROLES = [
@@ -88,9 +118,11 @@ def test_lifecycle_continues_on_the_adopted_database(tmp_path):
 
 
 def test_errors_write_nothing_unless_forced(tmp_path):
-    persons = [*PERSONS,
-               ("100801", "Jansen-Smit", "Jan", "", "jjansen", "O", "jan.jansen@voorbeeld.nl", "2024-02-01 09:00", None),
-               (None, "Zonder", "Kees", "", "kzonder", "M", "kees@voorbeeld.nl", "t", None)]
+    persons = [
+        *PERSONS,
+        ("100801", "Jansen-Smit", "Jan", "", "jjansen", "O", "jan.jansen@voorbeeld.nl", "2024-02-01 09:00", None),
+        (None, "Zonder", "Kees", "", "kzonder", "M", "kees@voorbeeld.nl", "t", None),
+    ]
     roles = [*ROLES, ("ghost", "ICT", "x", "OE-ICT", "X", "t")]
     old = old_database(tmp_path / "SpendCloud.db", persons, roles)
     new = tmp_path / "new.db"
