@@ -8,9 +8,10 @@ import sqlite3
 
 import pytest
 import yaml
-from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, derived_mapping, make_person, native, rows, run_cli
 
 from scmapper.filters import strip_diacritics
+
+from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, derived_mapping, make_person, native, rows, run_cli
 
 GOLDEN = ROOT / "tests" / "data" / "golden"
 

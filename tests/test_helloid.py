@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import DEFAULT_MAPPING, ROOT, count, derived_mapping, rows, run_cli
 
 SCRIPTS = ROOT / "integrations" / "helloid"

@@ -10,6 +10,7 @@ import json
 import sys
 
 import pytest
+
 from conftest import ROOT, rows, run_cli
 
 sys.path.insert(0, str(ROOT / "tools" / "samples"))

@@ -6,10 +6,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DEFAULT_MAPPING, ROOT, count, make_person, native, rows, run_cli
 
 from scmapper.errors import StoreError
 from scmapper.store import Store, quote
+
+from conftest import DEFAULT_MAPPING, ROOT, count, make_person, native, rows, run_cli
 
 
 def prepared(db, columns=("k", "a"), unique=("a",), roles=("r",), fingerprint="f1"):

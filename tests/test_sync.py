@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from conftest import DEFAULT_MAPPING, count, derived_mapping, make_person, rows, run_cli
 
 

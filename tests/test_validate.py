@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from conftest import DEFAULT_MAPPING, ROOT, derived_mapping, run_cli, sample_person
 
 DATA = ROOT / "tests" / "data" / "mappings"

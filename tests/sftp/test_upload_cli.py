@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import yaml
+
 from conftest import DEFAULT_MAPPING, ROOT, derived_mapping, make_person, native, rows, run_cli
 
 

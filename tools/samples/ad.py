@@ -27,7 +27,7 @@ enabled account with that role, i.e. a person with a contract current on TODAY.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from entra import has_left, leave_date, primary_contract, primary_role, used_surname
@@ -42,6 +42,7 @@ BASE_DN = "DC=voorbeeld,DC=local"
 def _amsterdam_offset(day: date) -> int:
     """Hours ahead of UTC at midnight starting `day` in the Netherlands (CEST from the last
     Sunday of March to the last Sunday of October)."""
+
     def last_sunday(month: int) -> date:
         end = date(day.year, month, 31)
         return end - timedelta(days=(end.weekday() + 1) % 7)
@@ -54,8 +55,8 @@ def _expiration(last_day: str | None) -> str | None:
     if last_day is None:
         return None
     next_day = date.fromisoformat(last_day) + timedelta(days=1)
-    local_midnight = datetime(next_day.year, next_day.month, next_day.day, tzinfo=timezone.utc)
-    instant = local_midnight - timedelta(hours=_amsterdam_offset(next_day))
+    wall_clock = datetime(next_day.year, next_day.month, next_day.day, tzinfo=UTC)  # 00:00 read as UTC
+    instant = wall_clock - timedelta(hours=_amsterdam_offset(next_day))
     return f"/Date({int(instant.timestamp() * 1000)})/"
 
 

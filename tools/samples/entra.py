@@ -85,8 +85,11 @@ def has_left(person: Person) -> bool:
 def primary_role(person: Person) -> dict[str, str]:
     contract = primary_contract(person)
     return {
-        "gebruikersnaam": person.username or "", "ou": contract.ou_name, "functie": contract.job_name,
-        "oucode": contract.ou_code, "functiecode": contract.job_code,
+        "gebruikersnaam": person.username or "",
+        "ou": contract.ou_name,
+        "functie": contract.job_name,
+        "oucode": contract.ou_code,
+        "functiecode": contract.job_code,
     }
 
 

@@ -44,6 +44,7 @@ BASE = "https://api012.successfactors.eu/odata/v2"
 CODES = {"B": "E", "BP": "N", "P": "P", "PB": "V"}
 GENDERS = {"M": "M", "V": "F", "O": "U"}
 OPEN_END = "9999-12-31"
+SINCE = "datetime'1900-01-01T00:00:00'"  # foundation objects valid since 1900
 SENTINELS = (None, "9999-12-31", "2099-12-31")
 
 
@@ -70,7 +71,7 @@ def _user_id(person: Person, seq: int, primary: bool) -> str | None:
     return person.username if primary else f"{person.username}_{seq}"
 
 
-def _job(contract: Contract, user_id: str | None, seq: int, start: str, end: str, status: str, reason: str) -> dict[str, Any]:
+def _job(contract: Contract, user_id: str | None, start: str, end: str, status: str, reason: str) -> dict[str, Any]:
     key = f"seqNumber=1L,startDate=datetime'{start}T00:00:00',userId='{user_id}'"
     return {
         "__metadata": _meta("EmpJob", key),
@@ -82,7 +83,7 @@ def _job(contract: Contract, user_id: str | None, seq: int, start: str, end: str
         "division": "GEM",
         "department": contract.ou_code,
         "departmentNav": {
-            "__metadata": _meta("FODepartment", f"externalCode='{contract.ou_code}',startDate=datetime'1900-01-01T00:00:00'"),
+            "__metadata": _meta("FODepartment", f"externalCode='{contract.ou_code}',startDate={SINCE}"),
             "externalCode": contract.ou_code,
             "name": contract.ou_name,
         },
@@ -96,10 +97,10 @@ def _job(contract: Contract, user_id: str | None, seq: int, start: str, end: str
 def _employment(person: Person, contract: Contract, seq: int, primary: bool) -> dict[str, Any]:
     user_id = _user_id(person, seq, primary)
     ends = contract.end not in SENTINELS
-    slices = [_job(contract, user_id, seq, contract.start, contract.end or OPEN_END, "A", "HIRNEW")]
+    slices = [_job(contract, user_id, contract.start, contract.end or OPEN_END, "A", "HIRNEW")]
     if ends:
         next_day = (date.fromisoformat(contract.end) + timedelta(days=1)).isoformat()
-        slices.append(_job(contract, user_id, seq, next_day, OPEN_END, "T", "TERMRESIGN"))
+        slices.append(_job(contract, user_id, next_day, OPEN_END, "T", "TERMRESIGN"))
     return {
         "__metadata": _meta("EmpEmployment", f"personIdExternal='{person.number}',userId='{user_id}'"),
         "personIdExternal": person.number,
