@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from functools import cache
 from typing import Any
@@ -116,6 +119,8 @@ def environment() -> MappingSandbox:
         flatten=filters.flatten,
         split_surname=filters.split_surname,
         get=filters.get,
+        first=filters.first,
+        last=filters.last,
     )
     # Only what mappings need: no range, lipsum, cycler, joiner, namespace or dict.
     env.globals.clear()
@@ -144,6 +149,30 @@ def csv_environment() -> MappingSandbox:
     env.filters = {**environment().filters, "csv_row": csv_row, "csv_cell": csv_cell}
     env.globals.clear()
     return env
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised inside a render that ran past its time limit (BaseException: no filter swallows it)."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Interrupts the code inside after `seconds`, where the platform has interval timers and
+    this is the main thread; elsewhere it runs unbounded (HelloID's own script limit applies)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeLimitExceeded
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def today() -> date:
@@ -217,6 +246,8 @@ def _unsafe_parts(tree: nodes.Template, names: frozenset[str]) -> list[tuple[int
     stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     allowed = names | stored | ({"loop"} if any(tree.find_all(nodes.For)) else set())
     problems: list[tuple[int, str]] = []
+    for loader in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        problems.append((loader.lineno, f"{type(loader).__name__.lower()} is not allowed: a mapping reads no files"))
     for node in tree.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
         if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in allowed:
             known = ", ".join(sorted(names))

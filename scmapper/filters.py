@@ -213,6 +213,19 @@ def get(data: Any, path: str, default: Any = None) -> Any:
     return data
 
 
+def first(items: Any) -> Any:
+    """The first item, or none for an empty or missing list (so `or` and `default` can follow)."""
+    for item in items or ():
+        return item
+    return None
+
+
+def last(items: Any) -> Any:
+    """The last item, or none for an empty or missing list."""
+    seq = list(items or ())
+    return seq[-1] if seq else None
+
+
 def flatten(items: Any) -> list[Any]:
     """One level of nesting removed: [[a, b], [c], {"results": [d]}] -> [a, b, c, d]."""
     flat: list[Any] = []

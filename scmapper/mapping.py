@@ -89,6 +89,14 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one record may cost: the longest text in any field, and the time to map it."""
+
+    value_length: int = 65_536
+    seconds: float = 2.0
+
+
+@dataclass(frozen=True)
 class Var:
     name: str
     expression: str
@@ -112,6 +120,7 @@ class Mapping:
     lookups: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
     vars: tuple[Var, ...] = ()
     source: Source = Source()
+    limits: Limits = Limits()
     fingerprint: str = ""
     export: Export | None = None
     sftp: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -178,6 +187,7 @@ def build(doc: Document, raw: bytes) -> Mapping:
             Var(k, expressions.expression_source(v), doc.position(("vars", k))) for k, v in data.get("vars", {}).items()
         ),
         source=_source(data.get("source", {})),
+        limits=Limits(**data.get("limits", {})),
         fingerprint=fingerprint(raw),
         export=export,
         sftp=data.get("sftp", {}),

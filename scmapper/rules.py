@@ -121,27 +121,45 @@ class Rules:
     def key_of(self, person: dict[str, Any]) -> str | None:
         """Just the key column of a record, or None when even that cannot be computed."""
         try:
-            return self._key.render(self._context(person, "record"), "record").get(self.mapping.key) or None
+            context = self._context(person, "record", lenient=True)
+            return self._key.render(context, "record").get(self.mapping.key) or None
         except Exception:  # noqa: BLE001 - a record that cannot give a key simply has none
             return None
 
-    def map_person(self, person: dict[str, Any], today: date | None = None) -> MappedPerson:
+    def map_person(
+        self, person: dict[str, Any], today: date | None = None, *, check_inactive: bool = True
+    ) -> MappedPerson:
+        """The rows a record gives. With check_inactive=False (sync), a record that is not an
+        active employee skips the column checks: it is never written, only taken out."""
         who = _who(person)
+        limits = self.mapping.limits
+        check_record(person, limits.value_length, who)
+        try:
+            with expressions.time_limit(limits.seconds):
+                return self._map(person, today, who, check_inactive)
+        except expressions.TimeLimitExceeded:
+            message = f"mapping took longer than {limits.seconds:g} s; an expression loops or does too much"
+            raise ExpressionError(f"{who}: {message}") from None
+
+    def _map(self, person: dict[str, Any], today: date | None, who: str, check_inactive: bool) -> MappedPerson:
         context = self._context(person, who, today)
         row = self._person.render(context, who)
         key = row.get(self.mapping.key, "")
         who = f"person {key!r}" if key else who
-        self._check(self.mapping.columns, row, who)
         roles = self._roles(context, who)
+        active = self._is_active(context, roles, who)
         warnings = []
-        if self.mapping.roles and not roles:
-            message = f"{who} has no qualifying contract, so no roles"
-            if self.mapping.no_roles == "fail":
-                raise DataError(message)
-            warnings.append(message)
-        return MappedPerson(
-            key=key, row=row, roles=roles, warnings=warnings, active=self._is_active(context, roles, who)
-        )
+        if active or check_inactive:
+            self._check(self.mapping.columns, row, who)
+            if self.mapping.roles:
+                for role in roles:
+                    self._check(self.mapping.roles.columns, role, f"{who}, role")
+                if not roles:
+                    message = f"{who} has no qualifying contract, so no roles"
+                    if self.mapping.no_roles == "fail":
+                        raise DataError(message)
+                    warnings.append(message)
+        return MappedPerson(key=key, row=row, roles=roles, warnings=warnings, active=active)
 
     def _is_active(self, context: dict[str, Any], roles: list[Row], who: str) -> bool:
         active = self._active
@@ -149,8 +167,11 @@ class Rules:
             return bool(roles) or self.mapping.roles is None
         return bool(_guard(lambda: active(**context, roles=roles), "source.active", who))
 
-    def _context(self, person: dict[str, Any], who: str, today: date | None = None) -> dict[str, Any]:
-        """What expressions see: the record, today, the lookup tables, and the vars in order."""
+    def _context(
+        self, person: dict[str, Any], who: str, today: date | None = None, *, lenient: bool = False
+    ) -> dict[str, Any]:
+        """What expressions see: the record, today, the lookup tables, and the vars in order.
+        Lenient (for finding a failed record's key), a var that fails is none instead."""
         values: dict[str, Any] = {}
         context = {
             "person": person,
@@ -159,7 +180,12 @@ class Rules:
             "vars": values,
         }
         for name, compiled in self._vars:
-            values[name] = _guard(partial(compiled, **context), f"vars.{name}", who)
+            try:
+                values[name] = _guard(partial(compiled, **context), f"vars.{name}", who)
+            except DataError:
+                if not lenient:
+                    raise
+                values[name] = None
         return context
 
     def _roles(self, context: dict[str, Any], who: str) -> list[Row]:
@@ -183,8 +209,6 @@ class Rules:
             row = self._role.render(scope, who)
             if row not in rows:  # identical role rows for one person collapse into one
                 rows.append(row)
-        for row in rows:
-            self._check(roles.columns, row, f"{who}, role")
         return rows
 
     def _check(self, columns: tuple[Column, ...], row: Row, who: str) -> None:
@@ -204,6 +228,30 @@ class Rules:
                 first = column.name
         if problems:
             raise DataError(f"{who}: " + "; ".join(problems), first)
+
+
+# Tab, line feed and carriage return are legal in names and must round-trip; other C0 controls are not.
+_CONTROLS = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
+MAX_DEPTH = 64
+
+
+def check_record(value: Any, limit: int, who: str, path: str = "person", depth: int = 0) -> None:
+    """Refuses records no HR system should send: control characters, runaway text, deep nesting."""
+    if depth > MAX_DEPTH:
+        raise DataError(f"{who}: {path} is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        if len(value) > limit:
+            raise DataError(f"{who}: {path} is {len(value)} characters long; the limit is {limit}")
+        if not _CONTROLS.isdisjoint(value):
+            bad = next(c for c in value if c in _CONTROLS)
+            raise DataError(f"{who}: {path} contains the control character U+{ord(bad):04X}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_record(key, limit, who, f"{path} key", depth + 1)
+            check_record(item, limit, who, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_record(item, limit, who, f"{path}[{index}]", depth + 1)
 
 
 def _who(person: dict[str, Any]) -> str:

@@ -117,7 +117,7 @@ def _map_all(
     protected: set[str] = set()
     for record in records:
         try:
-            mapped = rules.map_person(record.data, today)
+            mapped = rules.map_person(record.data, today, check_inactive=False)
         except DataError as exc:
             key = rules.key_of(record.data)
             _fail(report, record.origin, key, str(exc))

@@ -87,7 +87,7 @@ def records(person: Person) -> list[dict[str, Any]]:
     )
     return [
         {
-            "associateOID": "G3" + hashlib.sha1(seed).hexdigest()[:14].upper(),
+            "associateOID": "G3" + hashlib.sha1(seed, usedforsecurity=False).hexdigest()[:14].upper(),
             "workerID": _compact({"idValue": person.number}),
             "workerStatus": {"statusCode": {"codeValue": "Terminated" if ended else "Active"}},
             "person": _compact(
