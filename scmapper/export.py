@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from jinja2 import Template
 
@@ -139,13 +139,13 @@ def _write(
     export = mapping.export
     assert export is not None
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True, mode=_dir_mode(export.file_mode))
     except OSError as exc:
         raise UsageError(f"cannot create output folder {out}: {exc.strerror}") from None
     _remove_stale_temps(out, [export.persons] + ([export.roles] if export.roles else []))
-    staged = [_stage(mapping, export.persons, out, persons)]
+    staged = [_stage(mapping, export.persons, out, persons, export.file_mode)]
     if export.roles:
-        staged.append(_stage(mapping, export.roles, out, roles))
+        staged.append(_stage(mapping, export.roles, out, roles, export.file_mode))
     report["files"] = [{"name": s.final.name, "path": str(s.final), "rows": s.rows, "sha256": s.sha256} for s in staged]
     try:
         with store.transaction():
@@ -185,8 +185,8 @@ def _write(
             before=None,
             after=None,
         )
-    _write_json(out / REPORT_NAME, report)
-    _archive(out, export_id, [s.final for s in staged] + [out / REPORT_NAME], export.archive)
+    _write_json(out / REPORT_NAME, report, export.file_mode)
+    _archive(out, export_id, [s.final for s in staged] + [out / REPORT_NAME], export.archive, export.file_mode)
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,9 @@ class _Staged:
     sha256: str
 
 
-def _stage(mapping: Mapping, spec: ExportFile, out: Path, records: list[tuple[str, dict[str, str]]]) -> _Staged:
+def _stage(
+    mapping: Mapping, spec: ExportFile, out: Path, records: list[tuple[str, dict[str, str]]], mode: int
+) -> _Staged:
     """Renders one file to a temporary name beside its final one, synced to disk."""
     final = out / spec.file
     temp = out / f".{spec.file}.{os.getpid()}.tmp"
@@ -211,7 +213,7 @@ def _stage(mapping: Mapping, spec: ExportFile, out: Path, records: list[tuple[st
     digest = hashlib.sha256()
     encoder = codecs.getincrementalencoder(spec.encoding)()
     try:
-        with temp.open("wb") as handle:
+        with _open_private(temp, mode) as handle:
             for data in _encoded(chunks, encoder):
                 handle.write(data)
                 digest.update(data)
@@ -257,19 +259,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def _open_private(path: Path, mode: int) -> BinaryIO:
+    """A new file created with `mode` from the start, never briefly world-readable."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb")
+
+
+def _dir_mode(file_mode: int) -> int:
+    """A folder mode matching a file mode: each read bit brings its search bit (0600 -> 0700)."""
+    return file_mode | ((file_mode & 0o444) >> 2)
+
+
+def _write_json(path: Path, data: dict[str, Any], mode: int) -> None:
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    with _open_private(temp, mode) as handle:
+        handle.write((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     os.replace(temp, path)
 
 
-def _archive(out: Path, export_id: int, files: list[Path], keep: int) -> None:
+def _archive(out: Path, export_id: int, files: list[Path], keep: int, file_mode: int) -> None:
     """Keeps copies of the last `keep` exports in out/archive/<id>/."""
     if keep <= 0:
         return
     root = out / ARCHIVE_DIR
     target = root / f"{export_id:06d}"
-    target.mkdir(parents=True, exist_ok=True)
+    root.mkdir(exist_ok=True, mode=_dir_mode(file_mode))
+    target.mkdir(exist_ok=True, mode=_dir_mode(file_mode))
     for path in files:
         shutil.copy2(path, target / path.name)
     old = sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())

@@ -77,6 +77,7 @@ class Export:
     removed_persons: Threshold | None = None
     removed_roles: Threshold | None = None
     archive: int = 14
+    file_mode: int = 0o600
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,7 @@ def _export(doc: Document, spec: dict[str, Any], roles: Roles | None) -> Export:
         removed_persons=threshold("removed_persons"),
         removed_roles=threshold("removed_roles"),
         archive=spec.get("archive", 14),
+        file_mode=int(spec.get("file_mode", "0600"), 8),
     )
 
 

@@ -14,6 +14,7 @@ timeout instead of failing to upgrade a read lock.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -130,6 +131,8 @@ class Store:
 
     def __init__(self, path: str | Path, *, durable: bool = True) -> None:
         self.path = Path(path)
+        if str(path) != ":memory:":
+            _create_private(self.path)
         try:
             self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -462,6 +465,16 @@ class Store:
             AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), _unjson(r[7]), _unjson(r[8]))
             for r in found
         ]
+
+
+def _create_private(path: Path) -> None:
+    """A new database file readable by its owner only; SQLite gives -wal and -shm the same mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
 
 
 def read_legacy(path: str | Path) -> tuple[list[dict[str, str | None]], list[dict[str, str | None]]]:
