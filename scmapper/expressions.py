@@ -244,6 +244,7 @@ def _check(source: str, names: frozenset[str], *, expression: bool) -> list[tupl
 
 def _unsafe_parts(tree: nodes.Template, names: frozenset[str]) -> list[tuple[int, str]]:
     stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    stored |= {m.name for m in tree.find_all(nodes.Macro)}
     allowed = names | stored | ({"loop"} if any(tree.find_all(nodes.For)) else set())
     problems: list[tuple[int, str]] = []
     for loader in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):

@@ -1,0 +1,50 @@
+"""Property-based: SQL metacharacters in any column never change how many rows there are."""
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scmapper import lifecycle
+from scmapper.events import Event
+from scmapper.loading import load_rules
+from scmapper.store import Store
+
+from conftest import DEFAULT_MAPPING, make_person
+
+SQLISH = st.lists(
+    st.sampled_from(
+        ["'", '"', ";", "--", "/*", "*/", "\\", "%", "_", "DROP TABLE persons", "OR 1=1", ")", "(", "`", "[", "]", "x"]
+    ),
+    min_size=1,
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(SQLISH, min_size=1, max_size=5, unique=True))
+def test_sql_metacharacters_never_change_row_counts(values):
+    rules = load_rules(DEFAULT_MAPPING)
+    mapping = rules.mapping
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "db.sqlite", durable=False)
+        store.prepare(mapping.key, mapping.column_names, mapping.unique, mapping.role_column_names, mapping.fingerprint)
+        for number, value in enumerate(values):
+            person = make_person(str(number), NickName=value, FamilyName=value, FamilyNamePrefix=value)
+            person["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = f"{value}{number}"
+            person["Accounts"]["MicrosoftActiveDirectory"]["userPrincipalName"] = f"u{number}@x.nl"
+            person["Contracts"][0]["Department"]["DisplayName"] = value
+            assert lifecycle.apply(Event("create", person), rules, store).success
+            updated = lifecycle.apply(
+                Event("update", {**person, "Name": {**person["Name"], "GivenName": value}}, str(number)), rules, store
+            )
+            assert updated.success
+        counts = [
+            store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("persons", "roles", "events")
+        ]
+        stored = [store.person(str(n)).row["achternaam"] for n in range(len(values))]
+        store.close()
+    assert counts == [len(values), len(values), len(values)]
+    assert stored == [v.strip() for v in values]
