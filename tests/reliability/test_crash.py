@@ -19,8 +19,17 @@ KILLS = int(os.environ.get("SCMAPPER_KILLS", "50"))
 RNG = random.Random(4711)
 
 
-def kill_at_random(args, tmp_path, window):
-    """Starts the command and kills it with SIGKILL somewhere in `window` seconds; True if it was killed."""
+def timed(args):
+    """Seconds an uninterrupted run of the command takes here (kill moments scale with it)."""
+    began = time.monotonic()
+    result = run_cli(*args)
+    return time.monotonic() - began, result
+
+
+def kill_at_random(args, tmp_path, duration):
+    """Starts the command and kills it with SIGKILL somewhere between 20% and 95% of the time
+    an uninterrupted run takes; True if it was still running and so really killed."""
+    window = (0.2 * duration, 0.95 * duration)
     with (tmp_path / "out.log").open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "scmapper", *map(str, args)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
@@ -48,17 +57,18 @@ def events(tmp_path_factory):
     path = folder / "events.jsonl"
     path.write_text("\n".join(lines) + "\n")
     reference = folder / "reference.db"
-    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", reference, "--batch", path).code == 0
-    return path, fingerprint(reference)
+    duration, result = timed(["apply", "--mapping", DEFAULT_MAPPING, "--db", reference, "--batch", path])
+    assert result.code == 0
+    return path, fingerprint(reference), duration
 
 
 def test_batch_apply_killed_at_random_points(events, tmp_path):
-    path, expected = events
+    path, expected, duration = events
     killed = 0
     for attempt in range(KILLS):
         db = tmp_path / f"kill{attempt}.db"
         killed += kill_at_random(
-            ["apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--batch", path], tmp_path, (0.2, 0.45)
+            ["apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--batch", path], tmp_path, duration
         )
         if not db.exists():
             continue
@@ -83,14 +93,14 @@ def test_sync_killed_at_random_points(tmp_path):
     assert run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", monday, "--source", first).code == 0
     reference = tmp_path / "reference.db"
     shutil.copy(monday, reference)
-    run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", reference, "--source", second)
+    duration, _ = timed(["sync", "--mapping", DEFAULT_MAPPING, "--db", reference, "--source", second])
     expected = fingerprint(reference)
     killed = 0
     for attempt in range(KILLS):
         db = tmp_path / f"kill{attempt}.db"
         shutil.copy(monday, db)  # monday's state, checkpointed: the database file alone holds it
         killed += kill_at_random(
-            ["sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", second], tmp_path, (0.15, 0.4)
+            ["sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", second], tmp_path, duration
         )
         assert integrity(db) == "ok"
         assert atomic(db) == [], f"attempt {attempt}: half an event in the database"
@@ -105,12 +115,13 @@ def test_export_killed_at_random_points_never_leaves_a_partial_file(tmp_path):
     (tmp_path / "events.jsonl").write_text("\n".join(lines) + "\n")
     assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--batch", tmp_path / "events.jsonl").code == 0
     out = tmp_path / "out"
-    assert run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", db, "--out", out).code == 0
+    duration, result = timed(["export", "--mapping", DEFAULT_MAPPING, "--db", db, "--out", out])
+    assert result.code == 0
     import sqlite3
 
     for attempt in range(KILLS // 2):
         kill_at_random(
-            ["export", "--mapping", DEFAULT_MAPPING, "--db", db, "--out", out, "--force"], tmp_path, (0.3, 1.2)
+            ["export", "--mapping", DEFAULT_MAPPING, "--db", db, "--out", out, "--force"], tmp_path, duration
         )
         conn = sqlite3.connect(db)
         recorded = [(status, json.loads(files)) for status, files in conn.execute("SELECT status, files FROM exports")]
