@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from scmapper import __version__, expressions
+from scmapper.document import Document, Path_
 from scmapper.errors import MappingError, Problem
-from scmapper.yamlio import Document, Path_
 
 ColumnKind = Literal["value", "fixed", "lookup"]
 DEFAULT_FOR_EACH = "contract in person.Contracts"

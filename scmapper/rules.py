@@ -100,8 +100,9 @@ def _guard(render: Callable[[], T], column: str, who: str) -> T:
 class Rules:
     """A compiled mapping: `map_person` turns a person record into rows."""
 
-    def __init__(self, mapping: Mapping) -> None:
-        problems = static_problems(mapping)
+    def __init__(self, mapping: Mapping, *, checked: bool = False) -> None:
+        """checked: the mapping passed static_problems before (it comes from the cache)."""
+        problems = [] if checked else static_problems(mapping)
         if problems:
             raise MappingError(problems)
         self.mapping = mapping

@@ -15,8 +15,8 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from scmapper.document import Document
 from scmapper.errors import Problem
-from scmapper.yamlio import Document
 
 
 @cache

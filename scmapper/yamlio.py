@@ -8,14 +8,12 @@ reports it. Keys have positions of their own so "unknown key" can point at the k
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from scmapper.document import Document, Path_
 from scmapper.errors import MappingError, Problem
-
-Path_ = tuple[str | int, ...]
 
 # A mapping file is a few hundred nodes; these bound what aliases can expand into
 # ("billion laughs") and how deep nesting may go, long before memory or the stack suffer.
@@ -27,57 +25,6 @@ _PLAIN_TAGS = {
     "tag:yaml.org,2002:map",
     "tag:yaml.org,2002:seq",
 }
-
-
-@dataclass
-class Document:
-    """A loaded YAML file: its data and the position of every value and key."""
-
-    file: str
-    data: Any
-    positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    key_positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    origins: dict[Path_, str] = field(default_factory=dict)  # values that came from a base file
-
-    def locate(self, path: Path_, *, key: bool = False) -> tuple[str, int, int]:
-        """File, line and column of the value (or key) at path, or of its nearest ancestor."""
-        table = self.key_positions if key else self.positions
-        for end in range(len(path), -1, -1):
-            for source in (table, self.positions) if key else (table,):
-                if path[:end] in source:
-                    line, col = source[path[:end]]
-                    return self.origins.get(path[:end], self.file), line, col
-        return self.file, 1, 1
-
-    def position(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
-        return self.locate(path, key=key)[1:]
-
-    def problem(self, path: Path_, message: str, *, key: bool = False) -> Problem:
-        return Problem(*self.locate(path, key=key), message)
-
-    def extended_by(self, child: Document) -> Document:
-        """This document with child's values laid over it: maps merge, everything else replaces."""
-        merged = Document(child.file, _merge(self.data, child.data))
-        for table, base_table, child_table in (
-            (merged.positions, self.positions, child.positions),
-            (merged.key_positions, self.key_positions, child.key_positions),
-        ):
-            for path, pos in base_table.items():
-                table[path] = pos
-                merged.origins[path] = self.origins.get(path, self.file)
-            for path, pos in child_table.items():
-                table[path] = pos
-                merged.origins.pop(path, None)
-        return merged
-
-
-def _merge(base: Any, child: Any) -> Any:
-    if isinstance(base, dict) and isinstance(child, dict):
-        result = dict(base)
-        for key, value in child.items():
-            result[key] = _merge(base[key], value) if key in base else value
-        return result
-    return child
 
 
 def load_bytes(raw: bytes, name: str) -> Document:

@@ -140,6 +140,12 @@ def default_mapping_data() -> dict[str, Any]:
     return copy.deepcopy(_load_chain(DEFAULT_MAPPING, [])[0].data)
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test session caches mappings in its own folder, never the developer's."""
+    monkeypatch.setenv("SCMAPPER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "mapping-cache"))
+
+
 def write_mapping(path: Path, data: dict[str, Any]) -> Path:
     """A standalone mapping file (no extends) from data."""
     import yaml

@@ -1,0 +1,60 @@
+"""The validated-mapping cache: used only while every file is unchanged, never trusted blindly."""
+
+import json
+import stat
+import subprocess
+import sys
+
+from scmapper import cache
+from scmapper.loading import load_rules
+
+from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, make_person, native, run_cli
+
+PROBE = (
+    "import sys; from scmapper.cli import main; "
+    "rc = main(['apply', '--mapping', {mapping!r}, '--db', {db!r}, '--action', 'create', {event!r}]); "
+    "print(rc, sorted(m for m in ('yaml', 'jsonschema', 'paramiko') if m in sys.modules), file=sys.stderr)"
+)
+
+
+def probe(mapping, db):
+    code = PROBE.format(mapping=str(mapping), db=str(db), event=str(SAMPLE_EVENT))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    return done.stderr.strip().splitlines()[-1]
+
+
+def test_steady_state_apply_skips_yaml_and_json_schema(tmp_path):
+    db = tmp_path / "sc.db"
+    assert probe(DEFAULT_MAPPING, db) == "0 ['jsonschema', 'yaml']"  # the first run validates in full
+    assert probe(DEFAULT_MAPPING, db) == "0 []"  # later runs use the cache
+
+
+def test_a_changed_base_file_is_seen_at_once(tmp_path):
+    (tmp_path / "shared").mkdir()
+    base = tmp_path / "shared" / "base.yaml"
+    base.write_text((ROOT / "mappings" / "shared" / "spendcloud-base.yaml").read_text("utf-8"))
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(DEFAULT_MAPPING.read_text("utf-8").replace("shared/spendcloud-base.yaml", "shared/base.yaml"))
+    assert load_rules(mapping).mapping.delete == "soft"
+    assert load_rules(mapping).mapping.delete == "soft"  # from the cache
+    base.write_text(base.read_text().replace("delete: soft", "delete: hard"))
+    assert load_rules(mapping).mapping.delete == "hard"
+    base.write_text(base.read_text().replace("delete: hard", "delete: never"))
+    result = run_cli("apply", "--mapping", mapping, "--db", tmp_path / "x.db", "-", input=native("create", make_person()))
+    assert result.code == 2 and "lifecycle.delete: 'never' is not one of" in result.err
+
+
+def test_a_damaged_entry_is_a_miss(tmp_path):
+    load_rules(DEFAULT_MAPPING)
+    entry = cache._entry(DEFAULT_MAPPING, DEFAULT_MAPPING.read_bytes())
+    assert entry.exists()
+    entry.write_text('{"version": "0", "bases": [], "data": {"person": "not a mapping"')
+    assert load_rules(DEFAULT_MAPPING).mapping.key == "externalId"
+    assert isinstance(json.loads(entry.read_text())["data"]["person"], dict)  # rewritten whole
+
+
+def test_entries_are_private(tmp_path):
+    load_rules(DEFAULT_MAPPING)
+    folder = cache.directory()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(e.stat().st_mode) == 0o600 for e in folder.glob("*.json"))
