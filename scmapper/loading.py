@@ -32,7 +32,10 @@ def load_rules(path: str | Path) -> Rules:
     hit = cache.lookup(path)
     if hit is not None:
         data, files = hit
-        return Rules(mapping_mod.build(Document(str(path), data), _joined(files)), checked=True)
+        try:
+            return Rules(mapping_mod.build(Document(str(path), data), _joined(files)), checked=True)
+        except Exception:  # noqa: BLE001, S110 - an entry someone edited is a miss, never a crash
+            pass
     doc, files = _validated(path)
     rules = Rules(mapping_mod.build(doc, _joined(files)))
     cache.store(path, doc.data, files)

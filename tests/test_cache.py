@@ -48,9 +48,11 @@ def test_a_damaged_entry_is_a_miss(tmp_path):
     load_rules(DEFAULT_MAPPING)
     entry = cache._entry(DEFAULT_MAPPING, DEFAULT_MAPPING.read_bytes())
     assert entry.exists()
-    entry.write_text('{"version": "0", "bases": [], "data": {"person": "not a mapping"')
-    assert load_rules(DEFAULT_MAPPING).mapping.key == "externalId"
-    assert isinstance(json.loads(entry.read_text())["data"]["person"], dict)  # rewritten whole
+    for damage in ('{"version": "0", "bases": [], "data": {"person": "not a mapping"',  # cut short
+                   '{"version": "0", "bases": [], "data": {"person": "not a mapping"}}'):  # valid JSON, wrong shape
+        entry.write_text(damage)
+        assert load_rules(DEFAULT_MAPPING).mapping.key == "externalId"
+        assert isinstance(json.loads(entry.read_text())["data"]["person"], dict)  # rewritten whole
 
 
 def test_entries_are_private(tmp_path):
