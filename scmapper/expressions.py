@@ -47,8 +47,10 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
         raise SecurityError(f"access to {attribute!r} is not allowed in a mapping")
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        if attribute.startswith("_"):
+        if attribute[:1] == "_":
             return self.unsafe_undefined(obj, attribute)
+        if type(obj) is dict:  # JSON objects: the common case, checked before the slower ABC test
+            return obj[attribute] if attribute in obj else _lookup(self, obj, attribute)
         if obj is None:
             return None
         if isinstance(obj, Mapping):
@@ -162,17 +164,17 @@ def time_limit(seconds: float) -> Iterator[None]:
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def expire(signum: int, frame: Any) -> None:
-        raise TimeLimitExceeded
-
-    previous = signal.signal(signal.SIGALRM, expire)
+    if signal.getsignal(signal.SIGALRM) is not _expire:  # installed once, then only the timer is set
+        signal.signal(signal.SIGALRM, _expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+
+
+def _expire(signum: int, frame: Any) -> None:
+    raise TimeLimitExceeded
 
 
 def today() -> date:

@@ -137,10 +137,13 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
         result.note("CorrelateAccount", f"Correlated to account {existing!r} on {column} = {value!r}")
         _write_update(_stored(existing, store, "correlate"), mapped, rules, store, result, revive=True)
         return
-    holder = store.find(mapping.key, mapped.key)
+    # Correlating on the key already looked for this key and found nothing.
+    searched = correlate and column == mapping.key and value == mapped.key
+    holder = None if searched else store.find(mapping.key, mapped.key)
     if holder is not None:
+        why = f"correlation on {column} found no match" if correlate else "correlation is off"
         raise DataError(
-            f"person {mapped.key!r} already exists as account {holder!r} and correlation is off;"
+            f"person {mapped.key!r} already exists as account {holder!r} and {why};"
             " turn correlation on or update that account"
         )
     _check_unique(mapped.row, mapped.key, rules, store)
@@ -151,7 +154,7 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
     if not event.dry_run:
         time = now()
         store.insert_person(mapped.key, mapped.row, time)
-        store.replace_roles(mapped.key, mapped.roles)
+        store.replace_roles(mapped.key, mapped.roles, new=True)
 
 
 # --- update ----------------------------------------------------------------------------------

@@ -236,23 +236,49 @@ _CONTROLS = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
 MAX_DEPTH = 64
 
 
-def check_record(value: Any, limit: int, who: str, path: str = "person", depth: int = 0) -> None:
-    """Refuses records no HR system should send: control characters, runaway text, deep nesting."""
-    if depth > MAX_DEPTH:
-        raise DataError(f"{who}: {path} is nested deeper than {MAX_DEPTH} levels")
+def check_record(value: Any, limit: int, who: str) -> None:
+    """Refuses records no HR system should send: control characters, runaway text, deep nesting.
+
+    The walk builds no paths (it runs for every record); only a refused record is walked
+    again, by _problem_at, to say where."""
+    if not _clean(value, limit, 0):
+        raise DataError(f"{who}: {_problem_at(value, limit)}")
+
+
+def _clean(value: Any, limit: int, depth: int) -> bool:
+    kind = type(value)
+    if kind is str:
+        return len(value) <= limit and _CONTROLS.isdisjoint(value)
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            return False
+        for key, item in value.items():
+            if not (_clean(key, limit, depth) and _clean(item, limit, depth + 1)):
+                return False
+    elif kind is list:
+        if depth >= MAX_DEPTH:
+            return False
+        for item in value:
+            if not _clean(item, limit, depth + 1):
+                return False
+    return True
+
+
+def _problem_at(value: Any, limit: int, path: str = "person", depth: int = 0) -> str | None:
+    """What is wrong with a record that check_record refused, and where."""
+    if depth >= MAX_DEPTH and isinstance(value, dict | list):
+        return f"{path} is nested deeper than {MAX_DEPTH} levels"
     if isinstance(value, str):
         if len(value) > limit:
-            raise DataError(f"{who}: {path} is {len(value)} characters long; the limit is {limit}")
-        if not _CONTROLS.isdisjoint(value):
-            bad = next(c for c in value if c in _CONTROLS)
-            raise DataError(f"{who}: {path} contains the control character U+{ord(bad):04X}")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            check_record(key, limit, who, f"{path} key", depth + 1)
-            check_record(item, limit, who, f"{path}.{key}", depth + 1)
+            return f"{path} is {len(value)} characters long; the limit is {limit}"
+        bad = next((c for c in value if c in _CONTROLS), None)
+        return None if bad is None else f"{path} contains the control character U+{ord(bad):04X}"
+    children: list[tuple[Any, str]] = []
+    if isinstance(value, dict):
+        children = [(k, f"{path} key") for k in value] + [(v, f"{path}.{k}") for k, v in value.items()]
     elif isinstance(value, list):
-        for index, item in enumerate(value):
-            check_record(item, limit, who, f"{path}[{index}]", depth + 1)
+        children = [(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return next((found for child, where in children if (found := _problem_at(child, limit, where, depth + 1))), None)
 
 
 def _who(person: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,9 @@ _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 Row = dict[str, str]
 
 
+@cache
 def quote(name: str) -> str:
-    """A validated, double-quoted SQL identifier."""
+    """A validated, double-quoted SQL identifier (memoised: every statement quotes its columns)."""
     if not _IDENTIFIER.match(name):
         raise StoreError(f"not a valid column name: {name!r}")
     return f'"{name}"'
@@ -284,9 +286,10 @@ class Store:
             value = row.get(column, "")
             if not value:
                 continue
+            # The WHERE clause repeats the partial index's, so SQLite searches the index.
             other = self.conn.execute(
                 f"SELECT scm_ref FROM persons WHERE {quote(column)} = ? COLLATE NOCASE"
-                " AND scm_active = 1 AND scm_ref <> ? LIMIT 1",
+                f" AND scm_active = 1 AND {quote(column)} <> '' AND scm_ref <> ? LIMIT 1",
                 (value, ref),
             ).fetchone()
             if other:
@@ -326,8 +329,10 @@ class Store:
         found = self.conn.execute(f"SELECT {cols} FROM roles WHERE scm_ref = ? ORDER BY scm_seq", (ref,))
         return [dict(zip(self.role_columns, r, strict=True)) for r in found]
 
-    def replace_roles(self, ref: str, roles: Sequence[Row]) -> None:
-        self.conn.execute("DELETE FROM roles WHERE scm_ref = ?", (ref,))
+    def replace_roles(self, ref: str, roles: Sequence[Row], *, new: bool = False) -> None:
+        """The person's role rows become these; `new`: the person was just inserted and has none."""
+        if not new:
+            self.conn.execute("DELETE FROM roles WHERE scm_ref = ?", (ref,))
         if not roles:
             return
         cols = [quote(c) for c in self.role_columns]
