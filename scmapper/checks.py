@@ -8,6 +8,7 @@ row) at one moment; the *previous* export is the last one recorded in the databa
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -154,19 +155,49 @@ def _duplicates(column: str, persons: Keyed) -> list[str]:
 # --- diff ------------------------------------------------------------------------------------
 
 
-def diff(mapping: Mapping, previous: dict[str, Row], previous_roles: Keyed, persons: Keyed, roles: Keyed) -> Diff:
-    """What Spend Cloud will see change, against the previous export."""
+@dataclass
+class Baseline:
+    """The last export as the database keeps it: each person's row, and each person's roles, as
+    compact JSON text. Compared as text, an unchanged person costs no decoding and no rewrite."""
+
+    persons: dict[str, str] = field(default_factory=dict)  # key -> row
+    roles: dict[str, str] = field(default_factory=dict)  # owner key -> [role row, ...]
+    role_count: int = 0
+
+
+@dataclass
+class Changes:
+    """What recording an export must change in the baseline: only what differs."""
+
+    persons: list[tuple[str, str]] = field(default_factory=list)
+    gone_persons: list[str] = field(default_factory=list)
+    roles: list[tuple[str, int, str]] = field(default_factory=list)  # owner, count, text
+    gone_roles: list[str] = field(default_factory=list)
+
+
+def encode(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def diff(mapping: Mapping, baseline: Baseline, persons: Keyed, roles: Keyed) -> tuple[Diff, Changes]:
+    """What Spend Cloud will see change against the last export, and what to record for the next."""
     export = mapping.export
     assert export is not None
     username = mapping.username or ""
     compared = list(dict.fromkeys([*export.persons.columns, *([username] if username else [])]))
-    result = Diff()
-    current = dict(persons)
+    result, changes = Diff(), Changes()
+    current: set[str] = set()
     for key, row in persons:
-        before = previous.get(key)
-        if before is None:
+        current.add(key)
+        text = encode(row)
+        old = baseline.persons.get(key)
+        if old == text:
+            continue
+        changes.persons.append((key, text))
+        if old is None:
             result.joiners.append({"key": key, "username": row.get(username, "")})
             continue
+        before = json.loads(old)
         fields = {
             c: {"before": before.get(c, ""), "after": row.get(c, "")}
             for c in compared
@@ -176,14 +207,33 @@ def diff(mapping: Mapping, previous: dict[str, Row], previous_roles: Keyed, pers
             result.changed.append({"key": key, "username": row.get(username, ""), "fields": fields})
         if username in fields:
             result.username_changes.append({"key": key, **fields[username]})
-    result.leavers = [{"key": k, "username": r.get(username, "")} for k, r in previous.items() if k not in current]
-    result.leavers.sort(key=lambda x: x["key"])
-    role_columns = export.roles.columns if export.roles else ()
-    old = Counter(_role_identity(o, r, role_columns) for o, r in previous_roles)
-    new = Counter(_role_identity(o, r, role_columns) for o, r in roles)
-    result.roles_added = [_role_dict(i, role_columns) for i in (new - old).elements()]
-    result.roles_removed = [_role_dict(i, role_columns) for i in (old - new).elements()]
-    return result
+    for key in sorted(set(baseline.persons) - current):
+        changes.gone_persons.append(key)
+        result.leavers.append({"key": key, "username": json.loads(baseline.persons[key]).get(username, "")})
+    _diff_roles(export.roles.columns if export.roles else (), baseline, roles, result, changes)
+    return result, changes
+
+
+def _diff_roles(columns: Sequence[str], baseline: Baseline, roles: Keyed, result: Diff, changes: Changes) -> None:
+    owned: dict[str, list[Row]] = {}
+    for owner, row in roles:
+        owned.setdefault(owner, []).append(row)
+    for owner, rows in owned.items():
+        text = encode(rows)
+        old = baseline.roles.get(owner)
+        if old != text:
+            changes.roles.append((owner, len(rows), text))
+            _compare_roles(owner, json.loads(old) if old else [], rows, columns, result)
+    for owner in sorted(set(baseline.roles) - set(owned)):
+        changes.gone_roles.append(owner)
+        _compare_roles(owner, json.loads(baseline.roles[owner]), [], columns, result)
+
+
+def _compare_roles(owner: str, old: list[Row], new: list[Row], columns: Sequence[str], result: Diff) -> None:
+    before = Counter(_role_identity(owner, r, columns) for r in old)
+    after = Counter(_role_identity(owner, r, columns) for r in new)
+    result.roles_added += [_role_dict(i, columns) for i in (after - before).elements()]
+    result.roles_removed += [_role_dict(i, columns) for i in (before - after).elements()]
 
 
 def _role_identity(owner: str, row: Row, columns: Sequence[str]) -> tuple[str, ...]:

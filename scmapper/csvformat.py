@@ -35,6 +35,8 @@ class Dialect:
 
     def cell(self, value: Any) -> str:
         """One field, quoted when the dialect or its content requires it."""
+        if self.quote_all and not self.formula_guard and type(value) is str:  # the common case, short
+            return '"' + value.replace('"', '""') + '"'
         text = "" if value is None else str(value)
         if self.formula_guard and text.startswith(FORMULA_STARTS):
             text = "'" + text

@@ -25,9 +25,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from scmapper.checks import Baseline, Changes
 from scmapper.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 60_000
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
@@ -120,7 +121,7 @@ CREATE TABLE IF NOT EXISTS exports (
     report TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS exported_persons (key TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS exported_roles (seq INTEGER PRIMARY KEY, owner TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS exported_roles (owner TEXT PRIMARY KEY, count INTEGER NOT NULL, data TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS scm_events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS scm_events_no_delete BEFORE DELETE ON events
@@ -187,6 +188,11 @@ class Store:
         return notes
 
     def _create_base(self) -> None:
+        # Schema 2 kept one exported role per row; 3 keeps them per person. The next export
+        # rebuilds that baseline (its report then lists the roles once as added).
+        columns = [r[1] for r in self.conn.execute("PRAGMA table_info(exported_roles)")]
+        if columns and "count" not in columns:
+            self.conn.execute("DROP TABLE exported_roles")
         for statement in _BASE_SCHEMA.split(";\n"):
             if statement.strip():
                 self.conn.execute(statement)
@@ -392,13 +398,12 @@ class Store:
             "files": json.loads(found[5]),
         }
 
-    def exported_rows(self) -> tuple[dict[str, Row], list[tuple[str, Row]]]:
-        """The persons (by key) and roles of the last recorded export, for the next diff."""
-        persons = {k: json.loads(d) for k, d in self.conn.execute("SELECT key, data FROM exported_persons")}
-        roles = [
-            (o, json.loads(d)) for o, d in self.conn.execute("SELECT owner, data FROM exported_roles ORDER BY seq")
-        ]
-        return persons, roles
+    def baseline(self) -> Baseline:
+        """The persons and roles of the last recorded export, as stored text, for the next diff."""
+        persons = dict(self.conn.execute("SELECT key, data FROM exported_persons"))
+        roles = dict(self.conn.execute("SELECT owner, data FROM exported_roles"))
+        count = self.conn.execute("SELECT coalesce(sum(count), 0) FROM exported_roles").fetchone()[0]
+        return Baseline(persons, roles, count)
 
     def record_export(
         self,
@@ -408,21 +413,18 @@ class Store:
         out_dir: str,
         files: list[dict[str, Any]],
         report: dict[str, Any],
-        persons: Sequence[tuple[str, Row]],
-        roles: Sequence[tuple[str, Row]],
+        changes: Changes,
     ) -> int:
-        """Records an export as 'writing' with its rows; call inside transaction()."""
+        """Records an export as 'writing' and moves the baseline to it; call inside transaction()."""
         cursor = self.conn.execute(
             "INSERT INTO exports (time, status, forced, out_dir, files, report) VALUES (?, 'writing', ?, ?, ?, ?)",
             (time, int(forced), out_dir, _json(files), _json(report)),
         )
-        self.conn.execute("DELETE FROM exported_persons")
-        self.conn.execute("DELETE FROM exported_roles")
+        self.conn.executemany("DELETE FROM exported_persons WHERE key = ?", ((k,) for k in changes.gone_persons))
+        self.conn.executemany("INSERT OR REPLACE INTO exported_persons (key, data) VALUES (?, ?)", changes.persons)
+        self.conn.executemany("DELETE FROM exported_roles WHERE owner = ?", ((o,) for o in changes.gone_roles))
         self.conn.executemany(
-            "INSERT INTO exported_persons (key, data) VALUES (?, ?)", ((k, _json(r)) for k, r in persons)
-        )
-        self.conn.executemany(
-            "INSERT INTO exported_roles (owner, data) VALUES (?, ?)", ((o, _json(r)) for o, r in roles)
+            "INSERT OR REPLACE INTO exported_roles (owner, count, data) VALUES (?, ?, ?)", changes.roles
         )
         return int(cursor.lastrowid or 0)
 

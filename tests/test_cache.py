@@ -23,7 +23,8 @@ def probe(mapping, db):
     return done.stderr.strip().splitlines()[-1]
 
 
-def test_steady_state_apply_skips_yaml_and_json_schema(tmp_path):
+def test_steady_state_apply_skips_yaml_and_json_schema(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCMAPPER_CACHE_DIR", str(tmp_path / "cache"))  # empty: the first run must miss
     db = tmp_path / "sc.db"
     assert probe(DEFAULT_MAPPING, db) == "0 ['jsonschema', 'yaml']"  # the first run validates in full
     assert probe(DEFAULT_MAPPING, db) == "0 []"  # later runs use the cache

@@ -24,8 +24,8 @@ def test_tables_use_wal_and_record_version(db):
     assert notes == []
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert dict(store.conn.execute("SELECT key, value FROM scm_meta").fetchall()) == {
-        "schema_version": "2",
-        "mapping_fingerprint": "2:f1",
+        "schema_version": "3",
+        "mapping_fingerprint": "3:f1",
     }
     store.close()
 
