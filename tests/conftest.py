@@ -46,6 +46,13 @@ def run_cli(*args: str | Path, input: str | bytes | None = None, env: dict[str, 
     return Run(done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
+def spawn(*args: str | Path, **popen: Any) -> subprocess.Popen:
+    """Starts `python -m scmapper ARGS` without waiting (for tests that run several at once)."""
+    popen.setdefault("stdout", subprocess.PIPE)
+    popen.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen([sys.executable, "-m", "scmapper", *map(str, args)], cwd=ROOT, **popen)
+
+
 def helloid_event() -> dict[str, Any]:
     return json.loads(SAMPLE_EVENT.read_text("utf-8"))
 

@@ -2,15 +2,13 @@
 
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
 from scmapper.errors import StoreError
 from scmapper.store import Store, quote
 
-from conftest import DEFAULT_MAPPING, ROOT, count, make_person, native, rows, run_cli
+from conftest import DEFAULT_MAPPING, count, make_person, native, rows, run_cli, spawn
 
 
 def prepared(db, columns=("k", "a"), unique=("a",), roles=("r",), fingerprint="f1"):
@@ -120,26 +118,7 @@ def test_parallel_agents_never_see_database_is_locked(db, tmp_path):
         path = tmp_path / f"batch{worker}.jsonl"
         path.write_text("\n".join(lines) + "\n")
         batches.append(path)
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "scmapper",
-                "apply",
-                "--mapping",
-                str(DEFAULT_MAPPING),
-                "--db",
-                str(db),
-                "--batch",
-                str(b),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for b in batches
-    ]
+    procs = [spawn("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--batch", b) for b in batches]
     outputs = [p.communicate(timeout=120) for p in procs]
     for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err.decode()

@@ -3,33 +3,16 @@
 import json
 import random
 import subprocess
-import sys
 import time
 
 from .helpers import atomic, fingerprint, integrity, person, workload
-from conftest import DEFAULT_MAPPING, ROOT, run_cli
+from conftest import DEFAULT_MAPPING, run_cli, spawn
 
 WORKERS, PER_WORKER, PEOPLE = 8, 250, 90
 
 
 def batch(db, path, stdout=subprocess.PIPE):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scmapper",
-            "apply",
-            "--mapping",
-            str(DEFAULT_MAPPING),
-            "--db",
-            str(db),
-            "--batch",
-            str(path),
-        ],
-        cwd=ROOT,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-    )
+    return spawn("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--batch", path, stdout=stdout)
 
 
 def test_eight_agents_at_once_equal_one_serial_run(tmp_path):
