@@ -22,7 +22,6 @@ This is the only module that imports paramiko.
 from __future__ import annotations
 
 import base64
-import binascii
 import errno
 import hashlib
 import os
@@ -34,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,101 +51,10 @@ from scmapper.errors import (
     ScmapperError,
     UsageError,
 )
+from scmapper.sftp_settings import SftpSettings, UploadResult, check_key_file, parse_pin
 
 _CHUNK = 32768  # paramiko's largest SFTP write request; bigger chunks are split anyway
 _DISK_FULL_HINTS = ("no space", "disk full", "quota", "space on filesystem")
-
-
-@dataclass(frozen=True)
-class SftpSettings:
-    """Where and how to deliver: the validated `sftp:` section of a mapping."""
-
-    host: str
-    username: str
-    remote_dir: str
-    port: int = 22
-    key_file: Path | None = None
-    passphrase_env: str | None = None
-    password_env: str | None = None
-    known_hosts: Path | None = None
-    trust_host_key: str | None = None
-    connect_timeout: float = 15.0
-    timeout: float = 60.0
-    retries: int = 3
-    retry_delay: float = 2.0
-
-    def __post_init__(self) -> None:
-        for problem in _settings_problems(self):
-            raise UsageError(f"sftp settings: {problem}")
-
-    @classmethod
-    def from_dict(cls, data: dict, base_dir: Path) -> SftpSettings:
-        """Build settings from a mapping's `sftp:` section; paths are relative to base_dir."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UsageError(f"sftp settings: unknown key(s) {', '.join(unknown)}")
-        values = dict(data)
-        for name in ("key_file", "known_hosts"):
-            if values.get(name) is not None:
-                values[name] = _resolve(values[name], base_dir)
-        try:
-            settings = cls(**values)
-        except TypeError as exc:  # a required key is missing
-            raise UsageError(f"sftp settings: {exc}") from exc
-        _check_key_file(settings)
-        return settings
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
-    def host_key_name(self) -> str:
-        """How OpenSSH names this server in known_hosts."""
-        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    """One file's delivery attempt, for the caller's records (never holds a secret)."""
-
-    local_path: Path
-    remote_path: str
-    size: int
-    sha256: str
-    ok: bool
-    error: str | None
-    started_at: str
-    finished_at: str
-
-
-def _resolve(value: str | Path, base_dir: Path) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else base_dir / path
-
-
-def _settings_problems(s: SftpSettings) -> Iterator[str]:
-    if not s.host or not s.username or not s.remote_dir:
-        yield "host, username and remote_dir must not be empty"
-    if not 0 < s.port < 65536:
-        yield f"port {s.port} is not between 1 and 65535"
-    if s.key_file is None and s.password_env is None:
-        yield "set key_file (a private key) or password_env (an environment variable's name)"
-    if s.passphrase_env is not None and s.key_file is None:
-        yield "passphrase_env is set but key_file is not"
-    if s.trust_host_key is not None and _parse_pin(s.trust_host_key) is None:
-        yield (
-            f"trust_host_key {s.trust_host_key!r} is not a SHA256 fingerprint like "
-            "'SHA256:' followed by 43 base64 characters (as ssh-keygen -lf prints)"
-        )
-    if s.connect_timeout <= 0 or s.timeout <= 0 or s.retry_delay < 0 or s.retries < 0:
-        yield "timeouts must be positive, retries and retry_delay not negative"
-
-
-def _check_key_file(settings: SftpSettings) -> None:
-    if settings.key_file is not None and not settings.key_file.is_file():
-        raise UsageError(f"sftp settings: key_file {settings.key_file} does not exist or is not a file")
 
 
 # --- host keys ---------------------------------------------------------------------------
@@ -156,19 +64,6 @@ def fingerprint(key: paramiko.PKey) -> str:
     """OpenSSH's fingerprint of a public key: SHA256 of the key blob, unpadded base64."""
     digest = hashlib.sha256(key.asbytes()).digest()
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
-
-
-def _parse_pin(pin: str) -> str | None:
-    """The canonical form of a pin, or None when it is not a SHA256 fingerprint."""
-    pin = pin.strip()
-    if not pin.startswith("SHA256:"):
-        return None
-    body = pin[len("SHA256:") :].rstrip("=")
-    try:
-        raw = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return "SHA256:" + body if len(raw) == 32 else None
 
 
 def _load_known_hosts(settings: SftpSettings) -> paramiko.HostKeys:
@@ -190,7 +85,7 @@ def _known_key_types(settings: SftpSettings) -> set[str]:
 def check_host_key(settings: SftpSettings, key: paramiko.PKey) -> str:
     """Accept the server's key or raise HostKeyRefused; returns why it was accepted."""
     presented = fingerprint(key)
-    if settings.trust_host_key and _parse_pin(settings.trust_host_key) == presented:
+    if settings.trust_host_key and parse_pin(settings.trust_host_key) == presented:
         return "matches trust_host_key"
     entries = _load_known_hosts(settings).lookup(settings.host_key_name) or {}
     known = entries.get(key.get_name())
@@ -278,7 +173,7 @@ def _load_credentials(settings: SftpSettings, env: Mapping[str, str]) -> _Creden
     password = _env_secret(env, settings.password_env, "sftp password")
     if settings.key_file is None:
         return _Credentials(password=password)
-    _check_key_file(settings)
+    check_key_file(settings)
     passphrase = _env_secret(env, settings.passphrase_env, "private key passphrase")
     key = _load_key(settings.key_file, passphrase)
     return _Credentials(key=key, password=password, passphrase=passphrase)
