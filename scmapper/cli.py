@@ -206,8 +206,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
     except EventError as exc:
         print(json.dumps(runner.failure(args.action, str(exc)), ensure_ascii=False))
         raise
-    with closing(_open_store(args.db, rules, dry_run=event.dry_run)) as store:
-        result = lifecycle.apply(event, rules, store)
+    try:
+        with closing(_open_store(args.db, rules, dry_run=event.dry_run)) as store:
+            result = lifecycle.apply(event, rules, store)
+    except ScmapperError as exc:  # the agent reads a JSON result whatever happened
+        print(json.dumps(runner.failure(event.action, str(exc)), ensure_ascii=False))
+        raise
     print(json.dumps(result.as_dict(), ensure_ascii=False))
     return result.exit_code
 
