@@ -91,6 +91,7 @@ class _Builder:
             return None
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.MappingNode)  # the composer makes only these three kinds
         return self._mapping(node, path, depth)
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:

@@ -85,7 +85,7 @@ def test_missing_mapping_file():
 
 
 def test_schema_is_valid_against_its_metaschema_and_shipped_in_the_package():
-    schema = json.loads((ROOT / "schemas" / "mapping.schema.json").read_text("utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
+    for name in ("mapping.schema.json", "mapping-tests.schema.json"):
+        jsonschema.Draft202012Validator.check_schema(json.loads((ROOT / "schemas" / name).read_text("utf-8")))
     shipped = ROOT / "scmapper" / "schemas" / "mapping.schema.json"
     assert shipped.read_bytes() == (ROOT / "schemas" / "mapping.schema.json").read_bytes()
