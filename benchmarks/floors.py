@@ -15,6 +15,9 @@ As a module: `single_event_script` (the source of a minimal one-event writer), `
 CSV files with every field quoted).
 """
 
+# ruff: noqa: S608 - table and column names come from the database's own schema (sqlite_master,
+# PRAGMA table_info) or the mapping's validated columns, always double-quoted; values are bound.
+
 from __future__ import annotations
 
 import pickle
@@ -54,7 +57,8 @@ def person_rows(db: Path, ref: str) -> dict[str, Any]:
         ):
             cols = _columns(conn, table)
             names = ", ".join(f'"{c}"' for c in cols)
-            rows = conn.execute(f'SELECT {names} FROM "{table}" WHERE "{where}" = ? ORDER BY {order}', (ref,)).fetchall()
+            sql = f'SELECT {names} FROM "{table}" WHERE "{where}" = ? ORDER BY {order}'
+            rows = conn.execute(sql, (ref,)).fetchall()
             found[table] = (cols, rows)
         return found
     finally:

@@ -32,7 +32,7 @@ import tarfile
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -68,25 +68,29 @@ PREFIX_WEIGHTS = [50, 10, 8, 7, 5, 5, 3, 2, 2, 1, 2, 1, 1]
 CONVENTIONS = ["B", "P", "BP", "PB"]
 CONVENTION_WEIGHTS = [60, 15, 15, 10]
 DEPARTMENTS = [
-    ("OE-INK", "Inkoop & Aanbesteding"), ("OE-FIN", 'Financiën, "Control" & Audit'), ("OE-HR", "Personeel & Organisatie"),
-    ("OE-ICT", "ICT"), ("OE-BZ", "Burgerzaken"), ("OE-SD", "Sociaal Domein"), ("OE-JO", "Jeugd & Onderwijs"),
-    ("OE-OR", "Openbare Ruimte"), ("OE-VTH", "Vergunningen, Toezicht & Handhaving"), ("OE-COM", "Communicatie"),
-    ("OE-BO", "Bestuursondersteuning"), ("OE-BEL", "Belastingen (WOZ)"), ("OE-JZ", "Juridische Zaken"),
-    ("OE-FZ", "Facilitaire Zaken"), ("OE-EZ", "Economische Zaken"), ("OE-KCC", "Dienstverlening 'Klant Contact Centrum'"),
-    ("OE-ZW", "Zorg & Welzijn"), ("OE-GR", "Griffie"), ("OE-DIV", "Documentaire Informatievoorziening"),
-    ("OE-RW", "Ruimte; Wonen"),
+    ("OE-INK", "Inkoop & Aanbesteding"), ("OE-FIN", 'Financiën, "Control" & Audit'),
+    ("OE-HR", "Personeel & Organisatie"), ("OE-ICT", "ICT"), ("OE-BZ", "Burgerzaken"), ("OE-SD", "Sociaal Domein"),
+    ("OE-JO", "Jeugd & Onderwijs"), ("OE-OR", "Openbare Ruimte"), ("OE-VTH", "Vergunningen, Toezicht & Handhaving"),
+    ("OE-COM", "Communicatie"), ("OE-BO", "Bestuursondersteuning"), ("OE-BEL", "Belastingen (WOZ)"),
+    ("OE-JZ", "Juridische Zaken"), ("OE-FZ", "Facilitaire Zaken"), ("OE-EZ", "Economische Zaken"),
+    ("OE-KCC", "Dienstverlening 'Klant Contact Centrum'"), ("OE-ZW", "Zorg & Welzijn"), ("OE-GR", "Griffie"),
+    ("OE-DIV", "Documentaire Informatievoorziening"), ("OE-RW", "Ruimte; Wonen"),
 ]
 TITLES = [
-    ("FP-INK-02", "INK2", "Inkoper"), ("FP-BUD-01", "BUD1", "Budgethouder"), ("FP-BEL-01", "BEL1", "Beleidsmedewerker"),
-    ("FP-TL-01", "TL1", "Teamleider"), ("FP-AH-01", "AH1", "Afdelingshoofd"), ("FP-BZ-01", "BZ1", "Medewerker Burgerzaken"),
+    ("FP-INK-02", "INK2", "Inkoper"), ("FP-BUD-01", "BUD1", "Budgethouder"),
+    ("FP-BEL-01", "BEL1", "Beleidsmedewerker"), ("FP-TL-01", "TL1", "Teamleider"),
+    ("FP-AH-01", "AH1", "Afdelingshoofd"), ("FP-BZ-01", "BZ1", "Medewerker Burgerzaken"),
     ("FP-ICT-01", "ICT1", "Servicedesk"), ("FP-JUR-01", "JUR1", "Jurist"), ("FP-CON-01", "CON1", "Controller"),
-    ("FP-HR-01", "HR1", "HR-adviseur"), ("FP-COM-01", "COM1", "Communicatieadviseur"), ("FP-PL-01", "PL1", "Projectleider"),
-    ("FP-TZ-01", "TZ1", "Toezichthouder"), ("FP-VV-01", "VV1", "Vergunningverlener"), ("FP-GR-01", "GR1", "Griffier"),
-    ("FP-SEC-01", "SEC1", "Secretaresse"), ("FP-AB-01", "AB1", "Applicatiebeheerder"), ("FP-WC-01", "WC1", "Wijkcoördinator"),
+    ("FP-HR-01", "HR1", "HR-adviseur"), ("FP-COM-01", "COM1", "Communicatieadviseur"),
+    ("FP-PL-01", "PL1", "Projectleider"), ("FP-TZ-01", "TZ1", "Toezichthouder"),
+    ("FP-VV-01", "VV1", "Vergunningverlener"), ("FP-GR-01", "GR1", "Griffier"), ("FP-SEC-01", "SEC1", "Secretaresse"),
+    ("FP-AB-01", "AB1", "Applicatiebeheerder"), ("FP-WC-01", "WC1", "Wijkcoördinator"),
     ("FP-AM-01", "AM1", "Accountmanager"), ("FP-FA-01", "FA1", "Financieel adviseur"),
 ]
 DOMAIN = "gemeente-voorbeeld.nl"
-_FOLD = str.maketrans({"ß": "ss", "ı": "i", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "ĳ": "ij", "Ĳ": "IJ"})
+_FOLD = str.maketrans(
+    {"ß": "ss", "ı": "i", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "ĳ": "ij", "Ĳ": "IJ"}
+)
 
 
 def ascii_fold(text: str) -> str:
@@ -103,7 +107,7 @@ class PersonFactory:
     """Deterministic HelloID persons for one seed; sAMAccountName and UPN unique (case-insensitive)."""
 
     def __init__(self, seed: int, total: int) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - synthetic test data, not secrets
         self.ids = iter(self.rng.sample(range(100_000, 100_000 + max(9 * total, 1_000)), total))
         self.sams: set[str] = set()
         self.upns: set[str] = set()
@@ -130,6 +134,7 @@ class PersonFactory:
         partner = rng.choice(FAMILY) if has_partner else None
         partner_prefix = rng.choices(PREFIXES, PREFIX_WEIGHTS)[0] if has_partner else None
         use_prefix, use_family = (partner_prefix, partner) if convention in ("P", "PB") else (prefix, family)
+        assert use_family is not None  # P and PB always get a partner name
         sam = self._unique(ascii_fold(first)[:1] + ascii_fold(use_family), self.sams, 20)
         local = f"{ascii_fold(nick or first)}.{ascii_fold((use_prefix or '') + use_family)}"
         upn = self._unique(local, self.upns, 64) + "@" + DOMAIN
@@ -153,6 +158,8 @@ class PersonFactory:
         primary = contracts[0]
         bits = [rng.getrandbits(n) for n in (32, 16, 12, 14, 48)]
         uuid = f"{bits[0]:08x}-{bits[1]:04x}-4{bits[2]:03x}-{0x8000 | bits[3]:04x}-{bits[4]:012x}"
+        birth = _day(rng, 1958, 2004)
+        phone = f"+31 20 555 {rng.randrange(10_000):04d}"
         return {
             "Id": uuid,
             "ExternalId": eid,
@@ -164,8 +171,8 @@ class PersonFactory:
                 "FamilyNamePartner": partner, "FamilyNamePartnerPrefix": partner_prefix,
                 "Convention": convention,
             },
-            "Details": {"Gender": gender, "BirthDate": f"{_day(rng, 1958, 2004).isoformat()}T00:00:00"},
-            "Contact": {"Business": {"Email": upn, "Phone": {"Mobile": None, "Fixed": f"+31 20 555 {rng.randrange(10_000):04d}"}}},
+            "Details": {"Gender": gender, "BirthDate": f"{birth.isoformat()}T00:00:00"},
+            "Contact": {"Business": {"Email": upn, "Phone": {"Mobile": None, "Fixed": phone}}},
             "Accounts": {"MicrosoftActiveDirectory": {"sAMAccountName": sam, "userPrincipalName": upn, "mail": upn}},
             "PrimaryContract": {k: primary[k] for k in ("ExternalId", "Department", "Title")},
             "Contracts": contracts,
@@ -329,7 +336,7 @@ class Context:
 def count_rows(db: Path, table: str) -> int:
     conn = sqlite3.connect(db)
     try:
-        return conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        return conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608 - our table names
     finally:
         conn.close()
 
@@ -487,7 +494,9 @@ def figure_single(ctx: Context, db: Path, extra: list[dict[str, Any]], persons: 
         for name, jinja in (("b", False), ("c", True)):
             scripts[name] = folder / f"floor_{name}_{round_no}.py"
             scripts[name].write_text(floors.single_event_script(copies[name], rows, jinja=jinja), "utf-8")
-        floor_argv = {"a": [ctx.python, "-c", "pass"], "b": [ctx.python, scripts["b"]], "c": [ctx.python, scripts["c"]]}
+        floor_argv: dict[str, list[str | Path]] = {
+            "a": [ctx.python, "-c", "pass"], "b": [ctx.python, scripts["b"]], "c": [ctx.python, scripts["c"]],
+        }
         order = ["a", "b", "c"]
         order = order[round_no % 3:] + order[: round_no % 3]  # no floor always runs right after scmapper
         measured = {"scmapper": scm}
@@ -558,7 +567,7 @@ def apply_breakdown(ctx: Context) -> dict[str, Any]:
 # --- machine, table, main ---------------------------------------------------------------------
 
 
-def _shown(argv: list[str | Path]) -> str:
+def _shown(argv: Sequence[str | Path]) -> str:
     words = [str(a) for a in argv]
     if words[:3] == [sys.executable, "-m", "scmapper"]:
         words[:3] = ["python", "-m", "scmapper"]
@@ -595,7 +604,8 @@ def machine(tmp: Path) -> dict[str, Any]:
         pass
     return {
         "platform": platform.platform(), "machine": platform.machine(), "cpu_model": model or platform.processor(),
-        "cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "memory_mb": memory, "python": platform.python_version(), "python_executable": sys.executable,
         "sqlite_library": sqlite3.sqlite_version, "sqlite3_cli": cli_version or "missing (apt package sqlite3)",
         "temp_filesystem": _filesystem(tmp),
@@ -656,7 +666,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--persons", type=int, default=2000, help="N, the size of every figure (default 2000)")
     parser.add_argument("--runs", type=int, default=20, help="runs of the single event; the median counts (default 20)")
-    parser.add_argument("--out", type=Path, default=HERE / "results.json", help="results file (default benchmarks/results.json)")
+    parser.add_argument("--out", type=Path, default=HERE / "results.json",
+                        help="results file (default benchmarks/results.json)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print where it is")
     parser.add_argument("--seed", type=int, default=20261126, help="seed for the synthetic persons")
     parser.add_argument("--mapping", type=Path, default=None,
