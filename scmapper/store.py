@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from scmapper.checks import Baseline, Changes
 from scmapper.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 60_000
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
@@ -46,6 +46,17 @@ def quote(name: str) -> str:
 def now() -> str:
     """UTC time as stored everywhere: sortable text, microseconds, 'Z'."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class KeyState(NamedTuple):
+    ref: str
+    active: bool
+    deleted: bool
+    source: str | None  # fingerprint of the source record the row reflects (sync), or None
+
+    @property
+    def live(self) -> bool:
+        return self.active and not self.deleted
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,8 @@ CREATE TABLE IF NOT EXISTS persons (
     scm_active INTEGER NOT NULL DEFAULT 1,
     scm_created_at TEXT NOT NULL,
     scm_updated_at TEXT NOT NULL,
-    scm_deleted_at TEXT
+    scm_deleted_at TEXT,
+    scm_source TEXT
 );
 CREATE TABLE IF NOT EXISTS roles (
     scm_id INTEGER PRIMARY KEY,
@@ -193,6 +205,9 @@ class Store:
         columns = [r[1] for r in self.conn.execute("PRAGMA table_info(exported_roles)")]
         if columns and "count" not in columns:
             self.conn.execute("DROP TABLE exported_roles")
+        columns = [r[1] for r in self.conn.execute("PRAGMA table_info(persons)")]
+        if columns and "scm_source" not in columns:  # schema 4: sync's record fingerprints
+            self.conn.execute("ALTER TABLE persons ADD COLUMN scm_source TEXT")
         for statement in _BASE_SCHEMA.split(";\n"):
             if statement.strip():
                 self.conn.execute(statement)
@@ -271,12 +286,17 @@ class Store:
         refs = [r[0] for r in self.conn.execute("SELECT scm_ref FROM persons ORDER BY scm_ref")]
         return [p for p in map(self.person, refs) if p is not None]
 
-    def key_states(self) -> dict[str, tuple[str, bool, bool]]:
-        """key -> (account reference, active, deleted) for every person."""
+    def key_states(self) -> dict[str, KeyState]:
+        """key -> account reference, state and source fingerprint, for every person."""
         found = self.conn.execute(
-            f"SELECT {quote(self.key)}, scm_ref, scm_active, scm_deleted_at IS NOT NULL FROM persons"
+            f"SELECT {quote(self.key)}, scm_ref, scm_active, scm_deleted_at IS NOT NULL, scm_source FROM persons"
         )
-        return {key: (ref, bool(active), bool(deleted)) for key, ref, active, deleted in found}
+        return {key: KeyState(ref, bool(active), bool(deleted), source) for key, ref, active, deleted, source in found}
+
+    def set_sources(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Records (fingerprint, account reference): the source record each person's row now reflects."""
+        with self.transaction():
+            self.conn.executemany("UPDATE persons SET scm_source = ? WHERE scm_ref = ?", pairs)
 
     def find(self, column: str, value: str) -> str | None:
         """The account reference of the person whose column holds value (the key: exact)."""
@@ -313,13 +333,14 @@ class Store:
     def update_person(self, ref: str, row: Row, time: str) -> None:
         sets = ", ".join(f"{quote(c)} = ?" for c in self.person_columns)
         self.conn.execute(
-            f"UPDATE persons SET {sets}, scm_updated_at = ? WHERE scm_ref = ?",
+            f"UPDATE persons SET {sets}, scm_updated_at = ?, scm_source = NULL WHERE scm_ref = ?",
             (*(row[c] for c in self.person_columns), time, ref),
         )
 
     def set_state(self, ref: str, *, active: bool, deleted: bool, time: str) -> None:
         self.conn.execute(
-            "UPDATE persons SET scm_active = ?, scm_deleted_at = ?, scm_updated_at = ? WHERE scm_ref = ?",
+            "UPDATE persons SET scm_active = ?, scm_deleted_at = ?, scm_updated_at = ?, scm_source = NULL"
+            " WHERE scm_ref = ?",
             (int(active), time if deleted else None, time, ref),
         )
 

@@ -10,17 +10,19 @@ threshold guards the plan as a whole.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from scmapper import lifecycle
+from scmapper import expressions, lifecycle
 from scmapper.checks import ThresholdCheck
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError
 from scmapper.events import Event
 from scmapper.rules import MappedPerson, Rules
 from scmapper.sources import Record
-from scmapper.store import Store
+from scmapper.store import KeyState, Store
 
 COUNTS = ("created", "updated", "enabled", "unchanged", "disabled", "deleted", "skipped", "failed")
 
@@ -71,6 +73,15 @@ class SyncReport:
 
 
 @dataclass(frozen=True)
+class _Present:
+    """A record in the snapshot: mapped, or None when its fingerprint says nothing changed."""
+
+    record: Record
+    mapped: MappedPerson | None
+    digest: str
+
+
+@dataclass(frozen=True)
 class _Step:
     action: str
     key: str
@@ -89,11 +100,12 @@ def run_sync(
     today: date | None = None,
 ) -> SyncReport:
     report = SyncReport(dry_run=dry_run)
-    present, protected = _map_all(rules, records, report, today)
-    steps = _plan(store, present, protected, rules.mapping.missing, report)
+    states = store.key_states()
+    day = today or expressions.today()
+    present, protected = _map_all(rules, records, report, day, states)
+    steps = _plan(states, store, present, protected, rules.mapping.missing, report)
     removals = [s for s in steps if s.action in ("disable", "delete")]
-    active_now = sum(1 for _, active, deleted in store.key_states().values() if active and not deleted)
-    report.threshold = _threshold(rules, len(removals), active_now)
+    report.threshold = _threshold(rules, len(removals), sum(1 for s in states.values() if s.live))
     if report.threshold and report.threshold.tripped:
         report.forced = force
         if not force:
@@ -101,71 +113,105 @@ def run_sync(
             for step in steps:
                 report.counts[_count_name(step.action)] += 1
             return report
-    for step in steps:
-        _apply(step, rules, store, report)
+    applied = {step.key for step in steps if _apply(step, rules, store, report)}
+    if not dry_run:
+        _remember(store, states, present, {step.key for step in steps}, applied)
     return report
+
+
+def fingerprint(rules: Rules, record: dict[str, Any], day: date) -> str:
+    """Identifies a record's content as this mapping sees it on this day: an equal fingerprint
+    means an equal mapping result, so the record need not be mapped again."""
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    prefix = f"{rules.mapping.fingerprint}\0{day.isoformat()}\0"
+    return hashlib.blake2b((prefix + text).encode(), digest_size=16).hexdigest()
 
 
 def _map_all(
     rules: Rules,
     records: list[Record],
     report: SyncReport,
-    today: date | None,
-) -> tuple[dict[str, tuple[Record, MappedPerson]], set[str]]:
-    """Maps every record once; failures are reported and their keys protected."""
-    present: dict[str, tuple[Record, MappedPerson]] = {}
+    day: date,
+    states: dict[str, KeyState],
+) -> tuple[dict[str, _Present], set[str]]:
+    """Maps every record whose fingerprint is new; failures are reported and their keys protected."""
+    known = {s.source: key for key, s in states.items() if s.source and s.live}
+    present: dict[str, _Present] = {}
     protected: set[str] = set()
     for record in records:
-        try:
-            mapped = rules.map_person(record.data, today, check_inactive=False)
-        except DataError as exc:
-            key = rules.key_of(record.data)
-            _fail(report, record.origin, key, str(exc))
-            if key:
-                protected.add(key)
+        digest = fingerprint(rules, record.data, day)
+        mapped = None
+        key = known.get(digest)
+        if key is None:
+            try:
+                mapped = rules.map_person(record.data, day, check_inactive=False)
+            except DataError as exc:
+                key = rules.key_of(record.data)
+                _fail(report, record.origin, key, str(exc))
+                if key:
+                    protected.add(key)
+                continue
+            key = mapped.key
+        if key in present:
+            _fail(report, record.origin, key, f"duplicate key: {present[key].record.origin} has it too")
+            protected.add(key)
             continue
-        if mapped.key in present:
-            _fail(report, record.origin, mapped.key, f"duplicate key: {present[mapped.key][0].origin} has it too")
-            protected.add(mapped.key)
-            continue
-        present[mapped.key] = (record, mapped)
+        present[key] = _Present(record, mapped, digest)
     return present, protected
 
 
 def _plan(
+    states: dict[str, KeyState],
     store: Store,
-    present: dict[str, tuple[Record, MappedPerson]],
+    present: dict[str, _Present],
     protected: set[str],
     missing: str,
     report: SyncReport,
 ) -> list[_Step]:
-    states = store.key_states()
     steps = []
-    for key, (record, mapped) in present.items():
-        state = states.get(key)
-        if not mapped.active:
-            if state and state[1] and not state[2]:
-                steps.append(_Step(missing, key, state[0], record=record))
+    for key, item in present.items():
+        state, mapped = states.get(key), item.mapped
+        if mapped is None:  # same fingerprint as the row already reflects
+            report.counts["unchanged"] += 1
+        elif not mapped.active:
+            if state and state.live:
+                steps.append(_Step(missing, key, state.ref, record=item.record))
             else:
                 report.counts["skipped"] += 1
-            continue
-        if state is None or state[2]:
-            steps.append(_Step("create", key, None, mapped, record))
-        elif not state[1]:
-            steps.append(_Step("enable", key, state[0], mapped, record))
-        elif _changed(store, state[0], mapped):
-            steps.append(_Step("update", key, state[0], mapped, record))
+        elif state is None or state.deleted:
+            steps.append(_Step("create", key, None, mapped, item.record))
+        elif not state.active:
+            steps.append(_Step("enable", key, state.ref, mapped, item.record))
+        elif _changed(store, state.ref, mapped):
+            steps.append(_Step("update", key, state.ref, mapped, item.record))
         else:
             report.counts["unchanged"] += 1
-    for key, (ref, active, deleted) in sorted(states.items()):
-        if active and not deleted and key not in present and key not in protected:
-            steps.append(_Step(missing, key, ref))
+    for key, state in sorted(states.items()):
+        if state.live and key not in present and key not in protected:
+            steps.append(_Step(missing, key, state.ref))
     return steps
 
 
 def _changed(store: Store, ref: str, mapped: MappedPerson) -> bool:
     stored = store.person(ref)
     return stored is None or stored.row != mapped.row or stored.roles != mapped.roles
+
+
+def _remember(
+    store: Store, states: dict[str, KeyState], present: dict[str, _Present], stepped: set[str], applied: set[str]
+) -> None:
+    """Stores the fingerprint of each record whose active person now reflects it exactly: one
+    just written, or one that needed no change. A failed step stores nothing."""
+    pairs = []
+    for key, item in present.items():
+        state = states.get(key)
+        if item.mapped is None or not item.mapped.active:
+            continue
+        settled = key not in stepped and state is not None and state.live and state.source != item.digest
+        if key in applied or settled:
+            pairs.append((item.digest, state.ref if state else key))
+    if pairs:
+        store.set_sources(pairs)
 
 
 def _threshold(rules: Rules, removed: int, active: int) -> ThresholdCheck | None:
@@ -180,7 +226,7 @@ def _threshold(rules: Rules, removed: int, active: int) -> ThresholdCheck | None
     return ThresholdCheck("removed_persons", removed, active, limit, tripped)
 
 
-def _apply(step: _Step, rules: Rules, store: Store, report: SyncReport) -> None:
+def _apply(step: _Step, rules: Rules, store: Store, report: SyncReport) -> bool:
     person = step.record.data if step.record else None
     event = Event(
         step.action,
@@ -193,9 +239,10 @@ def _apply(step: _Step, rules: Rules, store: Store, report: SyncReport) -> None:
     result = lifecycle.apply(event, rules, store)
     if result.success:
         report.counts[_count_name(step.action)] += 1
-    else:
-        reason = next((e.message for e in result.audit if e.is_error), "failed")
-        _fail(report, step.record.origin if step.record else "database", step.key, reason)
+        return True
+    reason = next((e.message for e in result.audit if e.is_error), "failed")
+    _fail(report, step.record.origin if step.record else "database", step.key, reason)
+    return False
 
 
 def _count_name(action: str) -> str:

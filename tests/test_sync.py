@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import DEFAULT_MAPPING, count, derived_mapping, make_person, rows, run_cli
+from conftest import DEFAULT_MAPPING, count, derived_mapping, make_person, native, rows, run_cli
 
 
 def snapshot(tmp_path, people, name="snap.json", shape="list"):
@@ -133,3 +133,74 @@ def test_unreadable_snapshots_exit_2_and_write_nothing(db, tmp_path, content, me
     result = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", path)
     assert result.code == 2 and message in result.err and "Traceback" not in result.err
     assert count(db, "persons") == 0
+
+
+# --- fingerprints: unchanged records are not mapped again ------------------------------------
+
+
+def in_process(tmp_path, people_list, day="2026-06-01", counter=None):
+    from datetime import date
+
+    from scmapper.loading import load_rules
+    from scmapper.sources import Record
+    from scmapper.store import Store
+    from scmapper.sync import run_sync
+
+    rules = load_rules(DEFAULT_MAPPING)
+    if counter is not None:
+        original = rules.map_person
+
+        def counting(*args, **kwargs):
+            counter.append(args[0].get("ExternalId"))
+            return original(*args, **kwargs)
+
+        rules.map_person = counting
+    m = rules.mapping
+    store = Store(tmp_path / "fp.db", durable=False)
+    store.prepare(m.key, m.column_names, m.unique, m.role_column_names, m.fingerprint)
+    records = [Record(p, f"r#{i}") for i, p in enumerate(people_list)]
+    report = run_sync(rules, store, records, dry_run=False, today=date.fromisoformat(day))
+    store.close()
+    return report
+
+
+def test_unchanged_records_are_not_mapped_again(tmp_path):
+    first = people(30)
+    assert in_process(tmp_path, first).counts["created"] == 30
+    calls = []
+    report = in_process(tmp_path, first, counter=calls)
+    assert calls == [] and report.counts["unchanged"] == 30
+    changed = people(30)
+    changed[4]["Name"]["NickName"] = "Anders"
+    calls = []
+    report = in_process(tmp_path, changed, counter=calls)
+    assert calls == ["5"] and report.counts["updated"] == 1 and report.counts["unchanged"] == 29
+    calls = []
+    assert in_process(tmp_path, changed, day="2026-06-02", counter=calls).counts["unchanged"] == 30
+    assert len(calls) == 30  # a new day can change contract windows: everyone is mapped again
+
+
+def test_a_change_made_through_apply_is_seen_by_the_next_sync(db, tmp_path):
+    source = snapshot(tmp_path, people(3))
+    sync(db, source)
+    sync(db, source)  # fingerprints stored
+    update = make_person("2")
+    update["Name"]["NickName"] = "Via HelloID"
+    assert (
+        run_cli(
+            "apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("update", update, accountReference="2")
+        ).code
+        == 0
+    )
+    result = sync(db, source)
+    assert result.json["counts"]["updated"] == 1
+    assert rows(db, "SELECT voornaam FROM persons WHERE scm_ref = '2'") == [{"voornaam": "Test"}]
+
+
+def test_a_failed_update_stores_no_fingerprint(db, tmp_path):
+    sync(db, snapshot(tmp_path, people(2)))
+    clash = people(2)
+    clash[1]["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = "user1"  # taken by person 1
+    assert sync(db, snapshot(tmp_path, clash)).json["counts"]["failed"] == 1
+    again = sync(db, snapshot(tmp_path, clash))
+    assert again.json["counts"]["failed"] == 1  # tried (and refused) again, not skipped as unchanged
