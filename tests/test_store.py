@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from scmapper.errors import StoreError
-from scmapper.store import Store, quote
+from scmapper.store import SCHEMA_VERSION, Store, quote
 
 from conftest import DEFAULT_MAPPING, count, make_person, native, rows, run_cli, spawn
 
@@ -22,8 +22,8 @@ def test_tables_use_wal_and_record_version(db):
     assert notes == []
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert dict(store.conn.execute("SELECT key, value FROM scm_meta").fetchall()) == {
-        "schema_version": "3",
-        "mapping_fingerprint": "3:f1",
+        "schema_version": str(SCHEMA_VERSION),
+        "mapping_fingerprint": f"{SCHEMA_VERSION}:f1",
     }
     store.close()
 
