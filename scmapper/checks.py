@@ -230,6 +230,10 @@ def _diff_roles(columns: Sequence[str], baseline: Baseline, roles: Keyed, result
 
 
 def _compare_roles(owner: str, old: list[Row], new: list[Row], columns: Sequence[str], result: Diff) -> None:
+    if not old or not new:  # a joiner or a leaver: every role is added or removed, nothing to match
+        result.roles_added += [_role_dict(_role_identity(owner, r, columns), columns) for r in new]
+        result.roles_removed += [_role_dict(_role_identity(owner, r, columns), columns) for r in old]
+        return
     before = Counter(_role_identity(owner, r, columns) for r in old)
     after = Counter(_role_identity(owner, r, columns) for r in new)
     result.roles_added += [_role_dict(i, columns) for i in (after - before).elements()]

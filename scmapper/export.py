@@ -288,8 +288,9 @@ def _dir_mode(file_mode: int) -> int:
 
 def _write_json(path: Path, data: dict[str, Any], mode: int) -> None:
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Compact: json's C encoder handles that, and a first export's report lists every person.
     with _open_private(temp, mode) as handle:
-        handle.write((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        handle.write((json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
     os.replace(temp, path)
 
 
