@@ -529,7 +529,7 @@ def read_legacy(path: str | Path) -> tuple[list[dict[str, str | None]], list[dic
 
 
 def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _unjson(text: str | None) -> Any:
