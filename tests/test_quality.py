@@ -12,7 +12,7 @@ def run(*args):
 
 
 def test_ruff():
-    done = run("ruff", "check", "scmapper", "tests", "tools")
+    done = run("ruff", "check", "scmapper", "tests", "tools", "benchmarks")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
