@@ -224,45 +224,19 @@ def _apply_batch(args: argparse.Namespace, rules: Any) -> int:
         handle = path.open("rb")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    store = _open_store(args.db, rules, dry_run=args.dry_run, durable=False)
-    counts = {"ok": 0, "failed": 0, "changed": 0}
-    progress = _Progress(path) if sys.stderr.isatty() else None
-    with handle, closing(store):
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            result, code = runner.run_event(line, rules, store, action=args.action, dry_run=args.dry_run)
-            result["line"] = number
-            counts["ok" if code == EXIT_OK else "failed"] += 1
-            counts["changed"] += bool(result.get("changed"))
-            print(json.dumps(result, ensure_ascii=False))
-            if progress:
-                progress.update(number)
-    if progress:
-        progress.done()
-    print(
-        f"scmapper: {counts['ok'] + counts['failed']} events: {counts['ok']} succeeded,"
-        f" {counts['failed']} failed, {counts['changed']} changed the database",
-        file=sys.stderr,
-    )
-    return EXIT_OK if counts["failed"] == 0 else 1
-
-
-class _Progress:
-    """A one-line progress bar on a terminal's stderr, by bytes read."""
-
-    def __init__(self, path: Path) -> None:
-        self.total = max(path.stat().st_size, 1)
-        self.path = path
-        self.lines = 0
-
-    def update(self, lines: int) -> None:
-        self.lines = lines
-        if lines % 100 == 0:
-            print(f"\r{self.path.name}: {lines} events", end="", file=sys.stderr, flush=True)
-
-    def done(self) -> None:
-        print(f"\r{self.path.name}: {self.lines} events", file=sys.stderr)
+    progress = runner.Progress(path.name, path.stat().st_size, sys.stderr) if sys.stderr.isatty() else None
+    with handle, closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
+        counts = runner.run_batch(
+            handle,
+            rules,
+            store,
+            action=args.action,
+            dry_run=args.dry_run,
+            emit=lambda result: print(json.dumps(result, ensure_ascii=False)),
+            progress=progress,
+        )
+    print(f"scmapper: {counts}", file=sys.stderr)
+    return EXIT_OK if counts.failed == 0 else 1
 
 
 def _open_store(db: str, rules: Any, *, dry_run: bool, durable: bool = True) -> Any:

@@ -6,10 +6,12 @@ agent always gets one JSON result per event; the exit code says which kind it wa
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 from scmapper import events, lifecycle
-from scmapper.errors import EventError
+from scmapper.errors import EXIT_OK, EventError
 from scmapper.rules import Rules
 from scmapper.store import Store
 
@@ -37,3 +39,64 @@ def failure(action: str | None, message: str) -> dict[str, Any]:
         "data": None,
         "previousData": None,
     }
+
+
+@dataclass
+class BatchCounts:
+    succeeded: int = 0
+    failed: int = 0
+    changed: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.succeeded + self.failed} events: {self.succeeded} succeeded, {self.failed} failed,"
+            f" {self.changed} changed the database"
+        )
+
+
+class Progress:
+    """A one-line progress report on a terminal: events done and the share of the file read."""
+
+    def __init__(self, name: str, size: int, stream: TextIO) -> None:
+        self.name, self.size, self.stream = name, max(size, 1), stream
+        self.events = self.read = 0
+
+    def update(self, line_bytes: int) -> None:
+        self.events += 1
+        self.read += line_bytes
+        if self.events % 100 == 0:
+            self.show(end="")
+
+    def show(self, end: str = "\n") -> None:
+        share = min(100, 100 * self.read // self.size)
+        print(f"\r{self.name}: {self.events} events, {share}%", end=end, file=self.stream, flush=True)
+
+
+def run_batch(
+    lines: Iterable[bytes],
+    rules: Rules,
+    store: Store,
+    *,
+    action: str | None,
+    dry_run: bool,
+    emit: Callable[[dict[str, Any]], None],
+    progress: Progress | None = None,
+) -> BatchCounts:
+    """One event per line, each in its own transaction; every result (with its line) goes to emit."""
+    counts = BatchCounts()
+    for number, line in enumerate(lines, start=1):
+        if progress:
+            progress.update(len(line))
+        if not line.strip():
+            continue
+        result, code = run_event(line, rules, store, action=action, dry_run=dry_run)
+        result["line"] = number
+        if code == EXIT_OK:
+            counts.succeeded += 1
+        else:
+            counts.failed += 1
+        counts.changed += bool(result.get("changed"))
+        emit(result)
+    if progress:
+        progress.show()
+    return counts

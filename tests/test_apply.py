@@ -452,3 +452,29 @@ def test_preview_shows_rows_without_a_database(tmp_path):
     failed = run_cli("preview", DEFAULT_MAPPING, "-", input=json.dumps(broken))
     assert failed.code == 1 and failed.err == "scmapper: person '9': required column 'gebruikersnaam' is empty\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_progress_reports_events_and_the_share_read(db):
+    import io
+
+    from scmapper.loading import load_rules
+    from scmapper.runner import Progress, run_batch
+    from scmapper.store import Store
+
+    lines = [(native("create", make_person(str(i))) + "\n").encode() for i in range(250)]
+    rules = load_rules(DEFAULT_MAPPING)
+    m = rules.mapping
+    store = Store(db, durable=False)
+    store.prepare(m.key, m.column_names, m.unique, m.role_column_names, m.fingerprint)
+    screen, results = io.StringIO(), []
+    counts = run_batch(lines, rules, store, action=None, dry_run=False, emit=results.append,
+                       progress=Progress("events.jsonl", sum(map(len, lines)), screen))
+    store.close()
+    assert str(counts) == "250 events: 250 succeeded, 0 failed, 250 changed the database"
+    total = sum(map(len, lines))
+    shares = [100 * sum(map(len, lines[:n])) // total for n in (100, 200)]
+    assert screen.getvalue().split("\r")[1:] == [
+        f"events.jsonl: 100 events, {shares[0]}%", f"events.jsonl: 200 events, {shares[1]}%",
+        "events.jsonl: 250 events, 100%\n",
+    ]
+    assert [r["line"] for r in results] == list(range(1, 251))
