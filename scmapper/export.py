@@ -135,7 +135,12 @@ def _interrupted(last: dict[str, Any] | None) -> list[str]:
 
 
 def _write(
-    mapping: Mapping, store: Store, out: Path, persons: list[Any], roles: list[Any], report: dict[str, Any],
+    mapping: Mapping,
+    store: Store,
+    out: Path,
+    persons: list[Any],
+    roles: list[Any],
+    report: dict[str, Any],
     changes: checks.Changes,
 ) -> None:
     export = mapping.export

