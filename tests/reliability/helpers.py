@@ -63,6 +63,9 @@ def atomic(db: Path) -> list[str]:
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
     problems = []
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'persons'").fetchone():
+        conn.close()
+        return []  # killed before the first transaction created the tables: nothing was applied
     try:
         for row in conn.execute("SELECT * FROM persons"):
             ref = row["scm_ref"]
