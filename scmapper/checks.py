@@ -255,17 +255,20 @@ def thresholds(mapping: Mapping, found: Diff, previous_persons: int, previous_ro
     """Mass-removal checks against the previous export; none before the first export."""
     export = mapping.export
     assert export is not None
-    checks = []
     removed_persons = len(found.leavers) + len(found.username_changes)
-    for name, limit, removed, base in (
-        ("removed_persons", export.removed_persons, removed_persons, previous_persons),
-        ("removed_roles", export.removed_roles, len(found.roles_removed), previous_roles),
-    ):
-        if limit is None or base == 0:
-            continue
-        tripped = bool(
-            (limit.count is not None and removed >= limit.count)
-            or (limit.percent is not None and removed > 0 and 100 * removed / base >= limit.percent)
-        )
-        checks.append(ThresholdCheck(name, removed, base, limit, tripped))
-    return checks
+    found_checks = (
+        threshold("removed_persons", export.removed_persons, removed_persons, previous_persons),
+        threshold("removed_roles", export.removed_roles, len(found.roles_removed), previous_roles),
+    )
+    return [check for check in found_checks if check is not None]
+
+
+def threshold(name: str, limit: Threshold | None, removed: int, base: int) -> ThresholdCheck | None:
+    """One mass-removal check: trips at greater-or-equal, count OR percent of base (HelloID's rule)."""
+    if limit is None or base == 0:
+        return None
+    tripped = bool(
+        (limit.count is not None and removed >= limit.count)
+        or (limit.percent is not None and removed > 0 and 100 * removed / base >= limit.percent)
+    )
+    return ThresholdCheck(name, removed, base, limit, tripped)

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from scmapper import expressions, lifecycle
-from scmapper.checks import ThresholdCheck
+from scmapper.checks import ThresholdCheck, threshold
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError
 from scmapper.events import Event
 from scmapper.rules import MappedPerson, Rules
@@ -215,15 +215,9 @@ def _remember(
 
 
 def _threshold(rules: Rules, removed: int, active: int) -> ThresholdCheck | None:
+    """The export's removed_persons threshold, against the persons active now."""
     export = rules.mapping.export
-    limit = export.removed_persons if export else None
-    if limit is None or active == 0:
-        return None
-    tripped = bool(
-        (limit.count is not None and removed >= limit.count)
-        or (limit.percent is not None and removed > 0 and 100 * removed / active >= limit.percent)
-    )
-    return ThresholdCheck("removed_persons", removed, active, limit, tripped)
+    return threshold("removed_persons", export.removed_persons if export else None, removed, active)
 
 
 def _apply(step: _Step, rules: Rules, store: Store, report: SyncReport) -> bool:
