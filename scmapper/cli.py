@@ -162,9 +162,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from scmapper.loading import load_rules
 
+    from scmapper.sources import records_from
+
     rules = load_rules(args.mapping)
-    mapped = rules.map_person(_read_person(args.person))
-    result = {"person": mapped.row, "roles": mapped.roles, "warnings": mapped.warnings}
+    # A source record passes through the mapping's grouping, as in sync (AFAS rows become person.rows).
+    [record] = records_from([_read_person(args.person)], rules.mapping.source)
+    mapped = rules.map_person(record.data)
+    result = {"person": mapped.row, "roles": mapped.roles, "warnings": mapped.warnings, "active": mapped.active}
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return EXIT_OK
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scmapper import export, loading, rules, testing
+from scmapper import export, loading, rules, sources, testing
 from scmapper.errors import DataError, MappingError, Problem, SandboxViolation
 from scmapper.mapping import Mapping, problem_at
 
@@ -39,8 +39,9 @@ def _cases_problems(mapping: Path) -> list[Problem]:
 
 def _sample_problems(mapping: Mapping, sample: dict[str, Any]) -> list[Problem]:
     compiled = rules.Rules(mapping)
+    [record] = sources.records_from([sample], mapping.source)  # grouped as sync would
     try:
-        compiled.map_person(sample)
+        compiled.map_person(record.data)
     except (DataError, SandboxViolation) as exc:
         column = exc.column if isinstance(exc, DataError) else None
         return [problem_at(mapping.file, _position(mapping, column), f"on the sample: {exc}")]

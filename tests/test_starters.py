@@ -99,3 +99,12 @@ def test_second_sync_changes_nothing_and_half_a_snapshot_is_refused(system, tmp_
     refused = sync(system, db, partial)
     assert refused.code == 1 and "REFUSED, nothing written: threshold removed_persons" in refused.out
     assert rows(db, "SELECT * FROM persons ORDER BY scm_ref") == before
+
+
+def test_preview_groups_a_source_row_as_sync_does(tmp_path):
+    rows = json.loads(sample_file("afas").read_text("utf-8"))["rows"]
+    record = tmp_path / "one.json"
+    record.write_text(json.dumps(rows[0]), "utf-8")
+    result = run_cli("preview", ROOT / "mappings" / "afas.yaml", record, env=TODAY)
+    assert result.code == 0, result.err
+    assert result.json["roles"][0]["functiecode"] == rows[0]["Functie_code"] and result.json["active"] is True
