@@ -161,7 +161,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from scmapper.loading import load_rules
-
     from scmapper.sources import records_from
 
     rules = load_rules(args.mapping)
