@@ -157,3 +157,17 @@ def test_not_an_old_database(tmp_path):
     missing = adopt(tmp_path / "new.db", tmp_path / "nope.db")
     assert missing.code == 1 and "does not exist" in missing.err
     assert not (tmp_path / "new.db").exists()
+
+
+def test_a_username_shared_by_two_active_persons(tmp_path):
+    persons = [*PERSONS, ("100999", "Hoff", "Kees", "", "choff", "M", "kees@voorbeeld.nl", "2024-03-01 10:00", None)]
+    old = old_database(tmp_path / "SpendCloud.db", persons, [r for r in ROLES if r[0] != "choff"])
+    new = tmp_path / "new.db"
+    refused = adopt(new, old, "--json")
+    assert refused.code == 1
+    assert "gebruikersnaam 'choff' is used by active persons '100482', '100999'" in refused.json["errors"]
+    assert not new.exists()
+    forced = adopt(new, old, "--force", "--json")
+    assert forced.code == 0
+    assert "'100999' left out: its gebruikersnaam is taken by an earlier person" in forced.json["warnings"]
+    assert rows(new, "SELECT scm_ref FROM persons WHERE gebruikersnaam = 'choff'") == [{"scm_ref": "100482"}]

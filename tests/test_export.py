@@ -2,7 +2,6 @@
 
 import csv
 import hashlib
-import io
 import json
 import sqlite3
 
@@ -355,5 +354,29 @@ def test_export_reads_one_moment(db, tmp_path):
     assert roles == users
 
 
-def test_csv_readback_helper_sees_bom_free_text():
-    assert list(csv.reader(io.StringIO('"a"";b";c\r\n'), delimiter=";")) == [['a";b', "c"]]
+def test_an_export_recorded_meanwhile_refuses_this_one(db, tmp_path, monkeypatch):
+    """Two exports at once must not both move the baseline: the later one writes nothing."""
+    from scmapper import checks
+    from scmapper.errors import UsageError
+    from scmapper.export import run_export
+    from scmapper.loading import load_rules
+    from scmapper.store import Store
+
+    load(db, [make_person("1"), make_person("2")])
+    rules = load_rules(DEFAULT_MAPPING)
+    m = rules.mapping
+    real_diff = checks.diff
+
+    def diff_while_another_exports(*args):
+        found = real_diff(*args)
+        assert export(db, tmp_path / "other").code == 0  # lands between our read and our write
+        return found
+
+    monkeypatch.setattr(checks, "diff", diff_while_another_exports)
+    store = Store(db)
+    store.prepare(m.key, m.column_names, m.unique, m.role_column_names, m.fingerprint)
+    with pytest.raises(UsageError, match="another export was recorded while this one ran"):
+        run_export(m, store, tmp_path / "mine", check=False, force=False)
+    store.close()
+    assert not list((tmp_path / "mine").glob("*.csv")) and not list((tmp_path / "mine").glob(".*.tmp"))
+    assert rows(db, "SELECT count(*) AS n FROM exports") == [{"n": 1}]
