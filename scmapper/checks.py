@@ -12,32 +12,13 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from scmapper.mapping import Column, Mapping, Threshold
 
 Row = dict[str, str]
 Keyed = Sequence[tuple[str, Row]]
-
-
-@dataclass
-class Diff:
-    joiners: list[dict[str, str]] = field(default_factory=list)
-    leavers: list[dict[str, str]] = field(default_factory=list)
-    changed: list[dict[str, Any]] = field(default_factory=list)
-    username_changes: list[dict[str, str]] = field(default_factory=list)
-    roles_added: list[Row] = field(default_factory=list)
-    roles_removed: list[Row] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "joiners": self.joiners,
-            "leavers": self.leavers,
-            "changed": self.changed,
-            "usernameChanges": self.username_changes,
-            "rolesAdded": self.roles_added,
-            "rolesRemoved": self.roles_removed,
-        }
 
 
 @dataclass(frozen=True)
@@ -74,35 +55,10 @@ class ThresholdCheck:
 
 
 # --- preflight -------------------------------------------------------------------------------
+# The export's scan (`scan.py`) finds the rows that may fail; these functions judge them.
 
 
-def preflight(mapping: Mapping, persons: Keyed, roles: Keyed) -> list[str]:
-    """Every reason the snapshot must not become Spend Cloud's full list, all at once."""
-    export = mapping.export
-    assert export is not None
-    problems: list[str] = []
-    if not persons:
-        problems.append("no active persons: an empty persons file would deactivate everyone in Spend Cloud")
-    person_checks = _checked_columns(mapping.columns, export.persons.columns, export.persons.encoding)
-    for key, row in persons:
-        problems += _row_problems(f"person {key!r}", row, person_checks)
-    for column in (mapping.username, *mapping.unique):
-        if column:
-            problems += _duplicates(column, persons)
-    if export.roles and mapping.roles:
-        role_checks = _checked_columns(mapping.roles.columns, export.roles.columns, export.roles.encoding)
-        role_checks = [(c, True, enc) for c, _, enc in role_checks]  # every exported role cell is needed
-        usernames = {row.get(mapping.username or "", "") for _, row in persons}
-        owner_column = mapping.username if mapping.username in mapping.role_column_names else None
-        for owner, row in roles:
-            who = f"role of person {owner!r}"
-            problems += _row_problems(who, row, role_checks)
-            if owner_column and row[owner_column] not in usernames:
-                problems.append(f"{who}: {owner_column} {row[owner_column]!r} belongs to no exported person")
-    return problems
-
-
-def _checked_columns(
+def checked_columns(
     columns: Sequence[Column], exported: Sequence[str], encoding: str
 ) -> list[tuple[Column, bool, str | None]]:
     """(column, must be non-empty, encoding to check) for each column worth checking."""
@@ -114,7 +70,7 @@ def _checked_columns(
     ]
 
 
-def _row_problems(who: str, row: Row, checks: list[tuple[Column, bool, str | None]]) -> list[str]:
+def row_problems(who: str, row: Row, checks: list[tuple[Column, bool, str | None]]) -> list[str]:
     problems = []
     for column, required, encoding in checks:
         value = row.get(column.name, "")
@@ -139,15 +95,29 @@ def _encodes(char: str, encoding: str) -> bool:
     return True
 
 
-def _duplicates(column: str, persons: Keyed) -> list[str]:
-    holders: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for key, row in persons:
-        value = row.get(column, "")
+@cache
+def outside_cp1252_glob() -> str:
+    """A SQLite GLOB pattern matching text that holds a character cp1252 cannot encode (or a NUL)."""
+    allowed = sorted(ord(ch) for ch in bytes(range(1, 256)).decode("cp1252", errors="ignore"))
+    ranges: list[list[int]] = []
+    for point in allowed:
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+    # The first range starts at U+0001, so no ']' or '^' opens the class.
+    return "*[^" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]*"
+
+
+def duplicates(column: str, holders: Sequence[tuple[str, str]]) -> list[str]:
+    """Values of `column` that several persons hold, compared by casefold; (key, value) in key order."""
+    groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for key, value in holders:
         if value:
-            holders[value.casefold()].append((key, value))
+            groups[value.casefold()].append((key, value))
     return [
         f"{column} {found[0][1]!r} is used by persons {', '.join(repr(k) for k, _ in found)}"
-        for found in holders.values()
+        for found in groups.values()
         if len(found) > 1
     ]
 
@@ -155,89 +125,69 @@ def _duplicates(column: str, persons: Keyed) -> list[str]:
 # --- diff ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Baseline:
-    """The last export as the database keeps it: each person's row, and each person's roles, as
-    compact JSON text. Compared as text, an unchanged person costs no decoding and no rewrite."""
-
-    persons: dict[str, str] = field(default_factory=dict)  # key -> row
-    roles: dict[str, str] = field(default_factory=dict)  # owner key -> [role row, ...]
-    role_count: int = 0
+DIFF_SECTIONS = ("joiners", "leavers", "changed", "usernameChanges", "rolesAdded", "rolesRemoved")
 
 
 @dataclass
-class Changes:
-    """What recording an export must change in the baseline: only what differs."""
+class Diff:
+    """What Spend Cloud will see change against the last export. Before the first export
+    (`listed` false) every person and role is new: they are counted, not listed."""
 
-    persons: list[tuple[str, str]] = field(default_factory=list)
-    gone_persons: list[str] = field(default_factory=list)
-    roles: list[tuple[str, int, str]] = field(default_factory=list)  # owner, count, text
-    gone_roles: list[str] = field(default_factory=list)
+    joiners: list[dict[str, str]] = field(default_factory=list)
+    leavers: list[dict[str, str]] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    username_changes: list[dict[str, str]] = field(default_factory=list)
+    roles_added: list[Row] = field(default_factory=list)
+    roles_removed: list[Row] = field(default_factory=list)
+    listed: bool = True
+    totals: Counter[str] = field(default_factory=Counter)
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "listed": self.listed,
+            "totals": {name: self.totals[name] for name in DIFF_SECTIONS},
+            "joiners": self.joiners,
+            "leavers": self.leavers,
+            "changed": self.changed,
+            "usernameChanges": self.username_changes,
+            "rolesAdded": self.roles_added,
+            "rolesRemoved": self.roles_removed,
+        }
 
-def encode(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    def leaver(self, key: str, username: str) -> None:
+        self.totals["leavers"] += 1
+        self.leavers.append({"key": key, "username": username})
 
-
-def diff(mapping: Mapping, baseline: Baseline, persons: Keyed, roles: Keyed) -> tuple[Diff, Changes]:
-    """What Spend Cloud will see change against the last export, and what to record for the next."""
-    export = mapping.export
-    assert export is not None
-    username = mapping.username or ""
-    compared = list(dict.fromkeys([*export.persons.columns, *([username] if username else [])]))
-    result, changes = Diff(), Changes()
-    current: set[str] = set()
-    for key, row in persons:
-        current.add(key)
-        text = encode(row)
-        old = baseline.persons.get(key)
-        if old == text:
-            continue
-        changes.persons.append((key, text))
-        if old is None:
-            result.joiners.append({"key": key, "username": row.get(username, "")})
-            continue
-        before = json.loads(old)
+    def person(self, key: str, before: Row | None, after_text: str, compared: Sequence[str], username: str) -> None:
+        """A person whose row differs from the baseline (`before`, None for a joiner)."""
+        if before is None:
+            self.totals["joiners"] += 1
+            if self.listed:
+                self.joiners.append({"key": key, "username": json.loads(after_text).get(username, "")})
+            return
+        after = json.loads(after_text)
         fields = {
-            c: {"before": before.get(c, ""), "after": row.get(c, "")}
+            c: {"before": before.get(c, ""), "after": after.get(c, "")}
             for c in compared
-            if before.get(c, "") != row.get(c, "")
+            if before.get(c, "") != after.get(c, "")
         }
         if fields:
-            result.changed.append({"key": key, "username": row.get(username, ""), "fields": fields})
+            self.totals["changed"] += 1
+            self.changed.append({"key": key, "username": after.get(username, ""), "fields": fields})
         if username in fields:
-            result.username_changes.append({"key": key, **fields[username]})
-    for key in sorted(set(baseline.persons) - current):
-        changes.gone_persons.append(key)
-        result.leavers.append({"key": key, "username": json.loads(baseline.persons[key]).get(username, "")})
-    _diff_roles(export.roles.columns if export.roles else (), baseline, roles, result, changes)
-    return result, changes
+            self.totals["usernameChanges"] += 1
+            self.username_changes.append({"key": key, **fields[username]})
 
-
-def _diff_roles(columns: Sequence[str], baseline: Baseline, roles: Keyed, result: Diff, changes: Changes) -> None:
-    owned: dict[str, list[Row]] = {}
-    for owner, row in roles:
-        owned.setdefault(owner, []).append(row)
-    for owner, rows in owned.items():
-        text = encode(rows)
-        old = baseline.roles.get(owner)
-        if old != text:
-            changes.roles.append((owner, len(rows), text))
-            _compare_roles(owner, json.loads(old) if old else [], rows, columns, result)
-    for owner in sorted(set(baseline.roles) - set(owned)):
-        changes.gone_roles.append(owner)
-        _compare_roles(owner, json.loads(baseline.roles[owner]), [], columns, result)
-
-
-def _compare_roles(owner: str, old: list[Row], new: list[Row], columns: Sequence[str], result: Diff) -> None:
-    if not old or not new:  # a joiner or a leaver: every role is added or removed, nothing to match
-        result.roles_added += [_role_dict(_role_identity(owner, r, columns), columns) for r in new]
-        result.roles_removed += [_role_dict(_role_identity(owner, r, columns), columns) for r in old]
-        return
-    before = Counter(_role_identity(owner, r, columns) for r in old)
-    after = Counter(_role_identity(owner, r, columns) for r in new)
-    result.roles_added += [_role_dict(i, columns) for i in (after - before).elements()]
-    result.roles_removed += [_role_dict(i, columns) for i in (before - after).elements()]
+    def roles(self, owner: str, old: list[Row], new: list[Row], columns: Sequence[str]) -> None:
+        """An owner whose roles differ from the baseline: the roles added and removed, as multisets."""
+        before = Counter(_role_identity(owner, r, columns) for r in old)
+        after = Counter(_role_identity(owner, r, columns) for r in new)
+        added, removed = list((after - before).elements()), list((before - after).elements())
+        self.totals["rolesAdded"] += len(added)
+        self.totals["rolesRemoved"] += len(removed)
+        if self.listed:
+            self.roles_added += [_role_dict(i, columns) for i in added]
+        self.roles_removed += [_role_dict(i, columns) for i in removed]
 
 
 def _role_identity(owner: str, row: Row, columns: Sequence[str]) -> tuple[str, ...]:
@@ -255,10 +205,10 @@ def thresholds(mapping: Mapping, found: Diff, previous_persons: int, previous_ro
     """Mass-removal checks against the previous export; none before the first export."""
     export = mapping.export
     assert export is not None
-    removed_persons = len(found.leavers) + len(found.username_changes)
+    removed_persons = found.totals["leavers"] + found.totals["usernameChanges"]
     found_checks = (
         threshold("removed_persons", export.removed_persons, removed_persons, previous_persons),
-        threshold("removed_roles", export.removed_roles, len(found.roles_removed), previous_roles),
+        threshold("removed_roles", export.removed_roles, found.totals["rolesRemoved"], previous_roles),
     )
     return [check for check in found_checks if check is not None]
 

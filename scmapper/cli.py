@@ -264,11 +264,11 @@ def _open_store(db: str, rules: Any, *, dry_run: bool, durable: bool = True) -> 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from scmapper.loading import load_rules
-    from scmapper.sources import read_files
+    from scmapper.sources import stream_files
     from scmapper.sync import run_sync
 
     rules = load_rules(args.mapping)
-    records = read_files([Path(p) for p in args.source], rules.mapping.source)
+    records = stream_files([Path(p) for p in args.source], rules.mapping.source)
     with closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
         report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force)
     if args.json:

@@ -10,12 +10,13 @@ a crash between the two renames leaves the history saying which export is incomp
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,6 +26,7 @@ from scmapper import checks, expressions
 from scmapper.csvformat import Dialect
 from scmapper.errors import EXIT_DATA, EXIT_OK, MappingError, Problem, UsageError
 from scmapper.mapping import ExportFile, Mapping, problem_at
+from scmapper.scan import Scan
 from scmapper.store import Store, now
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -91,38 +93,54 @@ def run_export(mapping: Mapping, store: Store, out: Path, *, check: bool, force:
     problems = template_problems(mapping)
     if problems:
         raise MappingError(problems)
-    persons, roles = store.snapshot()
-    if export.roles is None:
-        roles = []
-    baseline = store.baseline()
     last = store.last_export()
-    found, changes = checks.diff(mapping, baseline, persons, roles)
-    limits = checks.thresholds(mapping, found, len(baseline.persons), baseline.role_count)
-    report: dict[str, Any] = {
+    scan = Scan(mapping, store)
+    staging = _Staging(mapping, out, check)
+    scan.begin()
+    try:
+        staging.file(export.persons, scan.persons(lines=staging.builtin(export.persons)))
+        if export.roles:
+            staging.file(export.roles, scan.roles(lines=staging.builtin(export.roles)))
+        scan.end()
+        report = _report(mapping, scan, last)
+    except BaseException:
+        staging.discard()
+        raise
+    found, limits = (
+        scan.diff,
+        checks.thresholds(mapping, scan.diff, scan.totals.previous_persons, scan.totals.previous_roles),
+    )
+    report["thresholds"] = [t.as_dict() for t in limits]
+    tripped = [t for t in limits if t.tripped]
+    if report["problems"] or (tripped and not force):
+        staging.discard()
+        return _outcome("refused", report, found, tripped)
+    staging.failed_encoding()
+    if check:
+        return _outcome("checked", report, found, tripped)
+    report["forced"] = bool(tripped)
+    _write(mapping, store, out, staging, report, [scan.totals.persons, scan.totals.roles])
+    return _outcome("written", report, found, tripped)
+
+
+def _report(mapping: Mapping, scan: Scan, last: dict[str, Any] | None) -> dict[str, Any]:
+    return {
         "mapping": mapping.file,
         "time": now(),
         "previousExport": {"id": last["id"], "time": last["time"], "status": last["status"]} if last else None,
         "counts": {
-            "persons": len(persons),
-            "roles": len(roles),
-            "previousPersons": len(baseline.persons),
-            "previousRoles": baseline.role_count,
+            "persons": scan.totals.persons,
+            "roles": scan.totals.roles,
+            "previousPersons": scan.totals.previous_persons,
+            "previousRoles": scan.totals.previous_roles,
         },
-        "problems": checks.preflight(mapping, persons, roles),
-        "thresholds": [t.as_dict() for t in limits],
+        "problems": scan.problems(),
+        "thresholds": [],
         "warnings": _interrupted(last),
-        "diff": found.as_dict(),
+        "diff": scan.diff.as_dict(),
         "forced": False,
         "files": [],
     }
-    tripped = [t for t in limits if t.tripped]
-    if report["problems"] or (tripped and not force):
-        return _outcome("refused", report, found, tripped)
-    if check:
-        return _outcome("checked", report, found, tripped)
-    report["forced"] = bool(tripped)
-    _write(mapping, store, out, persons, roles, report, changes)
-    return _outcome("written", report, found, tripped)
 
 
 def _interrupted(last: dict[str, Any] | None) -> list[str]:
@@ -135,24 +153,11 @@ def _interrupted(last: dict[str, Any] | None) -> list[str]:
 
 
 def _write(
-    mapping: Mapping,
-    store: Store,
-    out: Path,
-    persons: list[Any],
-    roles: list[Any],
-    report: dict[str, Any],
-    changes: checks.Changes,
+    mapping: Mapping, store: Store, out: Path, staging: _Staging, report: dict[str, Any], rows: list[int]
 ) -> None:
     export = mapping.export
     assert export is not None
-    try:
-        out.mkdir(parents=True, exist_ok=True, mode=_dir_mode(export.file_mode))
-    except OSError as exc:
-        raise UsageError(f"cannot create output folder {out}: {exc.strerror}") from None
-    _remove_stale_temps(out, [export.persons] + ([export.roles] if export.roles else []))
-    staged = [_stage(mapping, export.persons, out, persons, export.file_mode)]
-    if export.roles:
-        staged.append(_stage(mapping, export.roles, out, roles, export.file_mode))
+    staged = [replace(item, rows=count) for item, count in zip(staging.staged, rows, strict=False)]
     report["files"] = [{"name": s.final.name, "path": str(s.final), "rows": s.rows, "sha256": s.sha256} for s in staged]
     try:
         with store.transaction():
@@ -167,11 +172,9 @@ def _write(
                 out_dir=str(out),
                 files=report["files"],
                 report=_summary(report),
-                changes=changes,
             )
     except BaseException:
-        for item in staged:
-            item.temp.unlink(missing_ok=True)
+        staging.discard()
         raise
     report["exportId"] = export_id
     for i, item in enumerate(staged):
@@ -205,44 +208,91 @@ class _Staged:
     sha256: str
 
 
-def _stage(
-    mapping: Mapping, spec: ExportFile, out: Path, records: list[tuple[str, dict[str, str]]], mode: int
-) -> _Staged:
-    """Renders one file to a temporary name beside its final one, synced to disk."""
-    final = out / spec.file
-    temp = out / f".{spec.file}.{os.getpid()}.tmp"
-    chunks = render(mapping, spec, (row for _, row in records))
-    digest = hashlib.sha256()
-    encoder = codecs.getincrementalencoder(spec.encoding)()
-    try:
-        with _open_private(temp, mode) as handle:
-            for data in _encoded(chunks, encoder):
-                handle.write(data)
-                digest.update(data)
+class _Staging:
+    """The files of one export, rendered to temporary names beside their final ones and synced to
+    disk while the scan reads; a check renders and throws the text away. `discard` leaves the
+    folder as it was (a folder it had to create goes again)."""
+
+    def __init__(self, mapping: Mapping, out: Path, check: bool) -> None:
+        self.mapping, self.out, self.check = mapping, out, check
+        self.staged: list[_Staged] = []
+        self.created = False
+        self.unencodable: str | None = None
+
+    def builtin(self, spec: ExportFile) -> bool:
+        return template_path(self.mapping, spec) == BUILTIN
+
+    def file(self, spec: ExportFile, rows: Iterator[str | Sequence[str]]) -> None:
+        export = self.mapping.export
+        assert export is not None
+        chunks = render(self.mapping, spec, rows)
+        if self.check or self.unencodable:
+            for _ in chunks:  # the scan still checks and compares every row
+                pass
+            return
+        if not self.staged:
+            self._prepare_folder(export)
+        temp = self.out / f".{spec.file}.{os.getpid()}.tmp"
+        digest = hashlib.sha256()
+        encoder = codecs.getincrementalencoder(spec.encoding)()
+        with _open_private(temp, export.file_mode) as handle:
+            self.staged.append(_Staged(temp, self.out / spec.file, 0, ""))
+            try:
+                for data in _encoded(chunks, encoder):
+                    handle.write(data)
+                    digest.update(data)
+            except UnicodeEncodeError as exc:
+                # Preflight names the cell; only if it does not, this becomes the error.
+                self.unencodable = f"{spec.file}: {spec.encoding} cannot hold {exc.object[exc.start]!r}"
+                for _ in chunks:
+                    pass
+                return
             handle.flush()
             os.fsync(handle.fileno())
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return _Staged(temp, final, len(records), digest.hexdigest())
+        self.staged[-1] = _Staged(temp, self.out / spec.file, 0, digest.hexdigest())
+
+    def failed_encoding(self) -> None:
+        if self.unencodable:
+            self.discard()
+            raise UsageError(f"{self.unencodable}; nothing written")
+
+    def _prepare_folder(self, export: Any) -> None:
+        self.created = not self.out.exists()
+        try:
+            self.out.mkdir(parents=True, exist_ok=True, mode=_dir_mode(export.file_mode))
+        except OSError as exc:
+            raise UsageError(f"cannot create output folder {self.out}: {exc.strerror}") from None
+        _remove_stale_temps(self.out, [export.persons] + ([export.roles] if export.roles else []))
+
+    def discard(self) -> None:
+        for item in self.staged:
+            item.temp.unlink(missing_ok=True)
+        self.staged = []
+        if self.created:
+            with contextlib.suppress(OSError):
+                self.out.rmdir()
+            self.created = False
 
 
-def render(mapping: Mapping, spec: ExportFile, rows: Iterable[dict[str, str]], *, fast: bool = True) -> Iterator[str]:
-    """A file's text, in pieces. The built-in layout is written without a Jinja loop, through the
-    same Dialect.row its template calls (tests prove the bytes identical); others render."""
+def render(
+    mapping: Mapping, spec: ExportFile, rows: Iterable[str | Sequence[str]], *, fast: bool = True
+) -> Iterator[str]:
+    """A file's text, in pieces, from rows that are finished lines (SQL built them) or the
+    exported cells in column order. The built-in layout is written without a Jinja loop, through
+    the same Dialect.row its template calls (tests prove the bytes identical); others render."""
     dialect = Dialect.of(spec)
     header = list(spec.header) if spec.header else None
     if fast and template_path(mapping, spec) == BUILTIN:
         if header:
             yield dialect.row(header)
-        columns = spec.columns
         for row in rows:
-            yield dialect.row([row[c] for c in columns])
+            yield row if type(row) is str else dialect.row(row)
         return
+    columns = list(spec.columns)
     yield from _template(mapping, spec).generate(
         header=header,
-        rows=({c: row[c] for c in spec.columns} for row in rows),
-        columns=list(spec.columns),
+        rows=(dict(zip(columns, row, strict=True)) for row in rows),
+        columns=columns,
         scm_dialect=dialect,
     )
 
@@ -321,7 +371,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "counts": report["counts"],
         "forced": report["forced"],
         "thresholds": report["thresholds"],
-        "diff": {name: len(items) for name, items in found.items()},
+        "diff": found["totals"],
     }
 
 
@@ -337,15 +387,17 @@ def _outcome(status: str, report: dict[str, Any], found: checks.Diff, tripped: l
 
 
 def _text(status: str, report: dict[str, Any], found: checks.Diff, tripped: list[checks.ThresholdCheck]) -> list[str]:
-    counts, last = report["counts"], report["previousExport"]
+    counts, last, totals = report["counts"], report["previousExport"], found.totals
     against = f"export #{last['id']} of {last['time']}" if last else "nothing (first export)"
     lines = [
         f"Compared with {against}:",
-        f"  persons: {counts['previousPersons']} -> {counts['persons']} ({len(found.joiners)} joiners,"
-        f" {len(found.leavers)} leavers, {len(found.changed)} changed, {len(found.username_changes)} username changes)",
+        f"  persons: {counts['previousPersons']} -> {counts['persons']} ({totals['joiners']} joiners,"
+        f" {totals['leavers']} leavers, {totals['changed']} changed, {totals['usernameChanges']} username changes)",
         f"  roles: {counts['previousRoles']} -> {counts['roles']}"
-        f" ({len(found.roles_added)} added, {len(found.roles_removed)} removed)",
+        f" ({totals['rolesAdded']} added, {totals['rolesRemoved']} removed)",
     ]
+    if not found.listed:
+        lines.append("  nothing exported before: every person and role is new (counted, not listed)")
     lines += [f"WARNING: {w}" for w in report["warnings"]]
     lines += _section("Problems", report["problems"])
     for check in tripped:

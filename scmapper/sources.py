@@ -10,8 +10,9 @@ employment) merge into one person that carries them all as `rows`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,69 @@ class Record:
 
     data: dict[str, Any]
     origin: str  # "file.json#3"
+
+
+class Line:
+    """One record of a JSON-lines file as read: parsed only when something needs its fields
+    (sync skips records whose text it has seen before)."""
+
+    def __init__(self, text: str, origin: str, path: Path, number: int) -> None:
+        self.text, self.origin, self._path, self._number = text, origin, path, number
+
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        try:
+            item = json.loads(self.text)
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"{self._path}:{self._number}: not valid JSON lines: {exc.msg}") from None
+        except RecursionError:
+            raise SourceError(f"{self._path}:{self._number}: nested too deeply") from None
+        if not isinstance(item, dict):
+            raise SourceError(f"{self._path}: record {self.origin.rsplit('#', 1)[1]} is not a JSON object")
+        return item
+
+
+def stream_files(paths: Iterable[Path], source: Source) -> Iterator[Record | Line]:
+    """Records one at a time where the file allows it (JSON lines, no grouping): the memory
+    a snapshot of any size needs stays that of one record. Other files are read whole."""
+    if source.group_by:
+        yield from read_files(paths, source)
+        return
+    for path in paths:
+        if _is_json_lines(path) and not source.records:
+            yield from _lines(path)
+        else:
+            yield from read_file(path, source)
+
+
+def _is_json_lines(path: Path) -> bool:
+    """Its first line is a whole JSON object and another line follows."""
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            lines = (line for line in handle if line.strip())
+            first, second = next(lines, ""), next(lines, "")
+    except (OSError, UnicodeDecodeError):
+        return False  # read_file says what is wrong
+    try:
+        return isinstance(json.loads(first), dict) and bool(second)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+
+
+def _lines(path: Path) -> Iterator[Line]:
+    try:
+        with path.open("rb") as handle:
+            index = 0
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    text = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+                except UnicodeDecodeError as exc:
+                    raise SourceError(f"{path}:{number}: not valid UTF-8 (byte {exc.start} of the line)") from None
+                if text:
+                    index += 1
+                    yield Line(text, f"{path.name}#{index}", path, number)
+    except OSError as exc:
+        raise SourceError(f"cannot read source {path}: {exc.strerror}") from None
 
 
 def read_files(paths: Iterable[Path], source: Source) -> list[Record]:

@@ -25,7 +25,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from scmapper.checks import Baseline, Changes
 from scmapper.errors import StoreError
 
 SCHEMA_VERSION = 4
@@ -372,31 +371,6 @@ class Store:
 
     # --- exports ----------------------------------------------------------------------------
 
-    def snapshot(self) -> tuple[list[tuple[str, Row]], list[tuple[str, Row]]]:
-        """Active persons (by key) and their roles, read in one transaction: one moment."""
-        key = quote(self.key)
-        person_cols = ", ".join(quote(c) for c in self.person_columns)
-        role_cols = ", ".join(f"r.{quote(c)}" for c in self.role_columns)
-        self.conn.execute("BEGIN")
-        try:
-            persons = self.conn.execute(
-                f"SELECT {key}, {person_cols} FROM persons WHERE scm_active = 1 ORDER BY {key}"
-            ).fetchall()
-            roles = (
-                self.conn.execute(
-                    f"SELECT p.{key}, {role_cols} FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref"
-                    f" WHERE p.scm_active = 1 ORDER BY p.{key}, r.scm_seq"
-                ).fetchall()
-                if self.role_columns
-                else []
-            )
-        finally:
-            self.conn.execute("COMMIT")
-        return (
-            [(r[0], dict(zip(self.person_columns, r[1:], strict=True))) for r in persons],
-            [(r[0], dict(zip(self.role_columns, r[1:], strict=True))) for r in roles],
-        )
-
     def last_export(self) -> dict[str, Any] | None:
         return self._export("ORDER BY id DESC LIMIT 1", ())
 
@@ -421,33 +395,23 @@ class Store:
             "files": json.loads(found[5]),
         }
 
-    def baseline(self) -> Baseline:
-        """The persons and roles of the last recorded export, as stored text, for the next diff."""
-        persons = dict(self.conn.execute("SELECT key, data FROM exported_persons"))
-        roles = dict(self.conn.execute("SELECT owner, data FROM exported_roles"))
-        count = self.conn.execute("SELECT coalesce(sum(count), 0) FROM exported_roles").fetchone()[0]
-        return Baseline(persons, roles, count)
-
     def record_export(
-        self,
-        *,
-        time: str,
-        forced: bool,
-        out_dir: str,
-        files: list[dict[str, Any]],
-        report: dict[str, Any],
-        changes: Changes,
+        self, *, time: str, forced: bool, out_dir: str, files: list[dict[str, Any]], report: dict[str, Any]
     ) -> int:
-        """Records an export as 'writing' and moves the baseline to it; call inside transaction()."""
+        """Records an export as 'writing' and moves the baseline to it from the TEMP tables the
+        export's scan (`scan.py`) filled; call inside transaction()."""
         cursor = self.conn.execute(
             "INSERT INTO exports (time, status, forced, out_dir, files, report) VALUES (?, 'writing', ?, ?, ?, ?)",
             (time, int(forced), out_dir, _json(files), _json(report)),
         )
-        self.conn.executemany("DELETE FROM exported_persons WHERE key = ?", ((k,) for k in changes.gone_persons))
-        self.conn.executemany("INSERT OR REPLACE INTO exported_persons (key, data) VALUES (?, ?)", changes.persons)
-        self.conn.executemany("DELETE FROM exported_roles WHERE owner = ?", ((o,) for o in changes.gone_roles))
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO exported_roles (owner, count, data) VALUES (?, ?, ?)", changes.roles
+        self.conn.execute("DELETE FROM exported_persons WHERE key IN (SELECT key FROM temp.scm_gone_persons)")
+        self.conn.execute(
+            "INSERT OR REPLACE INTO exported_persons (key, data) SELECT key, data FROM temp.scm_put_persons"
+        )
+        self.conn.execute("DELETE FROM exported_roles WHERE owner IN (SELECT owner FROM temp.scm_gone_roles)")
+        self.conn.execute(
+            "INSERT OR REPLACE INTO exported_roles (owner, count, data)"
+            " SELECT owner, count, data FROM temp.scm_put_roles"
         )
         return int(cursor.lastrowid or 0)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -21,7 +22,7 @@ from scmapper.checks import ThresholdCheck, threshold
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError
 from scmapper.events import Event
 from scmapper.rules import MappedPerson, Rules
-from scmapper.sources import Record
+from scmapper.sources import Line, Record
 from scmapper.store import KeyState, Store
 
 COUNTS = ("created", "updated", "enabled", "unchanged", "disabled", "deleted", "skipped", "failed")
@@ -74,9 +75,11 @@ class SyncReport:
 
 @dataclass(frozen=True)
 class _Present:
-    """A record in the snapshot: mapped, or None when its fingerprint says nothing changed."""
+    """A record in the snapshot: mapped, or (record and mapped None) when its fingerprint says
+    nothing changed, so nothing of it is kept but where it came from."""
 
-    record: Record
+    origin: str
+    record: Record | Line | None
     mapped: MappedPerson | None
     digest: str
 
@@ -87,13 +90,13 @@ class _Step:
     key: str
     ref: str | None = None
     mapped: MappedPerson | None = None
-    record: Record | None = None
+    record: Record | Line | None = None
 
 
 def run_sync(
     rules: Rules,
     store: Store,
-    records: list[Record],
+    records: Iterable[Record | Line],
     *,
     dry_run: bool,
     force: bool = False,
@@ -119,17 +122,21 @@ def run_sync(
     return report
 
 
-def fingerprint(rules: Rules, record: dict[str, Any], day: date) -> str:
+def fingerprint(rules: Rules, record: Record | Line, day: date) -> str:
     """Identifies a record's content as this mapping sees it on this day: an equal fingerprint
-    means an equal mapping result, so the record need not be mapped again."""
-    text = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    means an equal mapping result, so the record need not be mapped again. A JSON-lines record
+    is identified by its text as read (no parsing: an unchanged line costs one hash)."""
+    if isinstance(record, Line):
+        text = "L" + record.text
+    else:
+        text = "J" + json.dumps(record.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     prefix = f"{rules.mapping.fingerprint}\0{day.isoformat()}\0"
     return hashlib.blake2b((prefix + text).encode(), digest_size=16).hexdigest()
 
 
 def _map_all(
     rules: Rules,
-    records: list[Record],
+    records: Iterable[Record | Line],
     report: SyncReport,
     day: date,
     states: dict[str, KeyState],
@@ -139,7 +146,7 @@ def _map_all(
     present: dict[str, _Present] = {}
     protected: set[str] = set()
     for record in records:
-        digest = fingerprint(rules, record.data, day)
+        digest = fingerprint(rules, record, day)
         mapped = None
         key = known.get(digest)
         if key is None:
@@ -153,10 +160,10 @@ def _map_all(
                 continue
             key = mapped.key
         if key in present:
-            _fail(report, record.origin, key, f"duplicate key: {present[key].record.origin} has it too")
+            _fail(report, record.origin, key, f"duplicate key: {present[key].origin} has it too")
             protected.add(key)
             continue
-        present[key] = _Present(record, mapped, digest)
+        present[key] = _Present(record.origin, record if mapped else None, mapped, digest)
     return present, protected
 
 

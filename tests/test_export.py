@@ -365,14 +365,13 @@ def test_an_export_recorded_meanwhile_refuses_this_one(db, tmp_path, monkeypatch
     load(db, [make_person("1"), make_person("2")])
     rules = load_rules(DEFAULT_MAPPING)
     m = rules.mapping
-    real_diff = checks.diff
+    real_thresholds = checks.thresholds
 
-    def diff_while_another_exports(*args):
-        found = real_diff(*args)
+    def thresholds_while_another_exports(*args):
         assert export(db, tmp_path / "other").code == 0  # lands between our read and our write
-        return found
+        return real_thresholds(*args)
 
-    monkeypatch.setattr(checks, "diff", diff_while_another_exports)
+    monkeypatch.setattr(checks, "thresholds", thresholds_while_another_exports)
     store = Store(db)
     store.prepare(m.key, m.column_names, m.unique, m.role_column_names, m.fingerprint)
     with pytest.raises(UsageError, match="another export was recorded while this one ran"):

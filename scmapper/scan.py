@@ -1,0 +1,320 @@
+"""The export's one pass over the store: rows for the files, preflight, and the diff.
+
+Vocabulary: the *baseline* is the last recorded export as the database keeps it
+(`exported_persons`: key -> the person's row as JSON text; `exported_roles`: owner key ->
+its roles as a JSON array). Persons and baseline are both read in key order and merged,
+so a person costs one comparison of two strings; what the next baseline needs goes to TEMP
+tables as it is found. A *suspect* is a row a cheap SQL test says may fail a preflight
+check; `checks` then judges it exactly. With the built-in all-quoted layout, SQLite builds
+each CSV line itself (`line_sql`; tests prove it byte-identical to the template). Memory
+stays flat in the number of persons: only problems and, after the first export, changes
+are held.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scmapper import checks
+from scmapper.checks import Diff
+from scmapper.csvformat import Dialect
+from scmapper.mapping import ExportFile, Mapping
+from scmapper.store import Store, quote
+
+# str.strip()'s whitespace: a cell Python calls blank is empty or starts with one of these.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
+)
+BLANK_START = "[" + WHITESPACE + "]*"  # GLOB: starts with whitespace (the set opens with a tab, not ] or ^)
+NON_ASCII = "*[^\x01-\x7f]*"  # GLOB: holds a character outside ASCII (or a NUL)
+_BATCH = 2000
+
+_TEMP_TABLES = (
+    "CREATE TEMP TABLE IF NOT EXISTS scm_put_persons (key TEXT NOT NULL, data TEXT NOT NULL)",
+    "CREATE TEMP TABLE IF NOT EXISTS scm_gone_persons (key TEXT NOT NULL)",
+    "CREATE TEMP TABLE IF NOT EXISTS scm_put_roles (owner TEXT NOT NULL, count INTEGER NOT NULL, data TEXT NOT NULL)",
+    "CREATE TEMP TABLE IF NOT EXISTS scm_gone_roles (owner TEXT NOT NULL)",
+)
+
+
+def line_sql(columns: Sequence[str], alias: str, dialect: Dialect) -> str | None:
+    """SQL building a whole CSV line the way `Dialect.row` does, or None if the dialect needs
+    Python (minimal quoting, formula guard). Uses the parameters :delimiter and :eol."""
+    if not dialect.quote_all or dialect.formula_guard or not columns:
+        return None
+    cells = [f"'\"' || replace(coalesce({alias}.{quote(c)}, ''), '\"', '\"\"') || '\"'" for c in columns]
+    return " || :delimiter || ".join(cells) + " || :eol"
+
+
+def _json_sql(columns: Sequence[str], alias: str) -> str:
+    if not columns:
+        return "'{}'"
+    return "json_object(" + ", ".join(f"'{c}', {alias}.{quote(c)}" for c in columns) + ")"
+
+
+@dataclass
+class Totals:
+    persons: int = 0
+    roles: int = 0
+    previous_persons: int = 0
+    previous_roles: int = 0
+
+
+@dataclass
+class Scan:
+    """One export's read of the store. Iterate `persons()` then `roles()` inside one read
+    transaction (`begin`/`end`); each yields the file's rows: finished lines (str) when SQL
+    builds them, else tuples of the exported cells. Afterwards: `problems()` and `diff`."""
+
+    mapping: Mapping
+    store: Store
+    diff: Diff = field(default_factory=Diff)
+    totals: Totals = field(default_factory=Totals)
+    _row_problems: list[str] = field(default_factory=list)
+    _role_problems: list[str] = field(default_factory=list)
+    _duplicates: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        export = self.mapping.export
+        assert export is not None
+        self.export = export
+        self.conn = self.store.conn
+        self.key = f"p.{quote(self.store.key)}"
+        self.username = self.mapping.username or ""
+
+    # --- the transaction ------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Starts the read (one moment for files, checks and diff) and empties the TEMP tables."""
+        self.conn.execute("PRAGMA mmap_size = 1073741824")  # ok: a constant; reads skip the page cache copies
+        for statement in _TEMP_TABLES:
+            self.conn.execute(statement)
+        self.conn.execute("BEGIN")
+        for table in ("scm_put_persons", "scm_gone_persons", "scm_put_roles", "scm_gone_roles"):
+            self.conn.execute(f"DELETE FROM temp.{table}")  # ok: constant names
+        self.totals.previous_persons = self.conn.execute("SELECT count(*) FROM exported_persons").fetchone()[0]
+        self.totals.previous_roles = self.conn.execute("SELECT coalesce(sum(count), 0) FROM exported_roles").fetchone()[
+            0
+        ]
+        self.diff.listed = self.totals.previous_persons > 0 or self.totals.previous_roles > 0
+        self._duplicates = self._find_duplicates()
+
+    def end(self) -> None:
+        self.conn.execute("COMMIT")  # only TEMP tables were written
+
+    def problems(self) -> list[str]:
+        empty = (
+            []
+            if self.totals.persons
+            else ["no active persons: an empty persons file would deactivate everyone in Spend Cloud"]
+        )
+        return empty + self._row_problems + self._duplicates + self._role_problems
+
+    # --- persons --------------------------------------------------------------------------
+
+    def persons(self, lines: bool) -> Iterator[str | tuple[str, ...]]:
+        """The persons file's rows; `lines`: as finished CSV lines where SQL can build them."""
+        spec = self.export.persons
+        checked = checks.checked_columns(self.mapping.columns, spec.columns, spec.encoding)
+        cells, params, lines = _cells(spec, "p", lines)
+        flag, flag_params = _suspect_sql(checked, "p")
+        rows = self.conn.execute(
+            f"SELECT {self.key}, {_json_sql(self.store.person_columns, 'p')}, {flag}, {cells}"
+            f" FROM persons p WHERE p.scm_active = 1 ORDER BY {self.key}",
+            {**params, **flag_params},
+        )
+        baseline = self.conn.cursor().execute("SELECT key, data FROM exported_persons ORDER BY key")
+        put = _Batches(self.conn, "INSERT INTO temp.scm_put_persons (key, data) VALUES (?, ?)")
+        gone = _Batches(self.conn, "INSERT INTO temp.scm_gone_persons (key) VALUES (?)")
+        for key, now, old in _merge(((r[0], r) for r in rows), baseline):
+            if now is None:
+                gone.add((key,))
+                self.diff.leaver(key, json.loads(old or "{}").get(self.username, ""))
+                continue
+            self.totals.persons += 1
+            data = now[1]
+            if now[2]:
+                row = self._person_row(key)
+                self._row_problems += checks.row_problems(f"person {key!r}", row, checked)
+            if data != old:
+                put.add((key, data))
+                self.diff.person(key, json.loads(old) if old else None, data, self._compared(), self.username)
+            yield now[3] if lines else now[3:]
+        put.flush()
+        gone.flush()
+
+    def _compared(self) -> list[str]:
+        return list(dict.fromkeys([*self.export.persons.columns, *([self.username] if self.username else [])]))
+
+    def _person_row(self, key: str) -> dict[str, str]:
+        cols = ", ".join(quote(c) for c in self.store.person_columns)
+        found = self.conn.execute(f"SELECT {cols} FROM persons WHERE {quote(self.store.key)} = ?", (key,)).fetchone()
+        return dict(zip(self.store.person_columns, found, strict=True))
+
+    # --- roles ----------------------------------------------------------------------------
+
+    def roles(self, lines: bool) -> Iterator[str | tuple[str, ...]]:
+        spec = self.export.roles
+        assert spec is not None
+        if not self.store.role_columns:  # a mapping without roles: a file with its header only
+            return
+        role_columns = self.mapping.roles.columns if self.mapping.roles else ()
+        checked = checks.checked_columns(role_columns, spec.columns, spec.encoding)
+        checked = [(c, True, enc) for c, _, enc in checked]  # every exported role cell is needed
+        owner_column = self.username if self.username in self.mapping.role_column_names else None
+        cells, params, lines = _cells(spec, "r", lines)
+        flag, flag_params = _suspect_sql(checked, "r")
+        if owner_column:
+            flag = f"({flag} OR r.{quote(owner_column)} IS NOT p.{quote(owner_column)})"
+        rows = self.conn.execute(
+            f"SELECT {self.key}, {_json_sql(self.store.role_columns, 'r')}, CASE WHEN {flag} THEN r.scm_id END,"
+            f" {cells} FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref"
+            f" WHERE p.scm_active = 1 ORDER BY {self.key}, r.scm_seq",
+            {**params, **flag_params},
+        )
+        baseline = self.conn.cursor().execute("SELECT owner, data FROM exported_roles ORDER BY owner")
+        put = _Batches(self.conn, "INSERT INTO temp.scm_put_roles (owner, count, data) VALUES (?, ?, ?)")
+        gone = _Batches(self.conn, "INSERT INTO temp.scm_gone_roles (owner) VALUES (?)")
+        owned = ((owner, list(group)) for owner, group in itertools.groupby(rows, key=lambda r: r[0]))
+        columns = spec.columns
+        for owner, now, old in _merge(owned, baseline):
+            if now is None:
+                gone.add((owner,))
+                self.diff.roles(owner, json.loads(old or "[]"), [], columns)
+                continue
+            text = "[" + ",".join(r[1] for r in now) + "]"
+            if text != old:
+                put.add((owner, len(now), text))
+                if old is None and not self.diff.listed:  # the first export: nothing to compare
+                    self.diff.totals["rolesAdded"] += len(now)
+                else:
+                    self.diff.roles(owner, json.loads(old) if old else [], json.loads(text), columns)
+            for r in now:
+                self.totals.roles += 1
+                if r[2] is not None:
+                    self._check_role(owner, r[2], checked, owner_column)
+                yield r[3] if lines else r[3:]
+        put.flush()
+        gone.flush()
+
+    def _check_role(self, owner: str, role_id: int, checked: Any, owner_column: str | None) -> None:
+        cols = ", ".join(quote(c) for c in self.store.role_columns)
+        found = self.conn.execute(f"SELECT {cols} FROM roles WHERE scm_id = ?", (role_id,)).fetchone()
+        row = dict(zip(self.store.role_columns, found, strict=True))
+        who = f"role of person {owner!r}"
+        self._role_problems += checks.row_problems(who, row, checked)
+        if owner_column and not self._exported_username(row[owner_column]):
+            self._role_problems.append(f"{who}: {owner_column} {row[owner_column]!r} belongs to no exported person")
+
+    def _exported_username(self, value: str) -> bool:
+        column = quote(self.username)
+        sql = f"SELECT 1 FROM persons WHERE scm_active = 1 AND {column} = ? LIMIT 1"
+        return self.conn.execute(sql, (value,)).fetchone() is not None
+
+    # --- shared ---------------------------------------------------------------------------
+
+    def _find_duplicates(self) -> list[str]:
+        """Unique columns shared case-insensitively (str.casefold) by active persons. Where a unique
+        index already rules out ASCII case duplicates, only values beyond ASCII need a look."""
+        found: list[str] = []
+        indexed = {
+            name
+            for (name,) in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'persons'"
+            )
+        }
+        for column in dict.fromkeys(c for c in (self.mapping.username, *self.mapping.unique) if c):
+            col, key = quote(column), self.key
+            narrow = f"scm_uniq_{column}" in indexed
+            holders = self.conn.execute(
+                f"SELECT {key}, p.{col} FROM persons p WHERE p.scm_active = 1 AND p.{col} <> ''"
+                + (f" AND p.{col} GLOB :wide" if narrow else "")
+                + f" ORDER BY {key}",
+                {"wide": NON_ASCII},
+            ).fetchall()
+            if narrow:
+                holders += self._ascii_twins(column, holders)
+            found += checks.duplicates(column, sorted(dict(holders).items()))
+        return found
+
+    def _ascii_twins(self, column: str, wide: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """ASCII values equal, case-insensitively, to a wide value's casefold (ß -> ss)."""
+        col = quote(column)
+        twins = []
+        for folded in {value.casefold() for _, value in wide}:
+            if folded.isascii():
+                twins += self.conn.execute(
+                    f"SELECT {self.key}, p.{col} FROM persons p"
+                    f" WHERE p.{col} = ? COLLATE NOCASE AND p.scm_active = 1 AND p.{col} <> ''",
+                    (folded,),
+                ).fetchall()
+        return twins
+
+
+def _cells(spec: ExportFile, alias: str, lines: bool) -> tuple[str, dict[str, str], bool]:
+    """The SELECT list for a file's rows: one finished line where SQL can build it, else the
+    exported columns; and which of the two it is."""
+    dialect = Dialect.of(spec)
+    sql = line_sql(spec.columns, alias, dialect) if lines else None
+    if sql is not None:
+        return sql, {"delimiter": dialect.delimiter, "eol": dialect.line_ending}, True
+    return ", ".join(f"{alias}.{quote(c)}" for c in spec.columns) or "NULL", {}, False
+
+
+def _suspect_sql(checked: list[tuple[Any, bool, str | None]], alias: str) -> tuple[str, dict[str, Any]]:
+    """A SQL condition true for every row that may fail a check (a few more are fine)."""
+    tests, params = [], {"blank": BLANK_START, "cp1252": checks.outside_cp1252_glob()}
+    for i, (column, required, encoding) in enumerate(checked):
+        cell = f"{alias}.{quote(column.name)}"
+        if required:  # a blank cell is empty or starts with whitespace; a cheaper test than trim()
+            tests.append(f"coalesce({cell}, '') = '' OR {cell} GLOB :blank")
+        if column.max_length:
+            tests.append(f"length({cell}) > :n{i}")
+            params[f"n{i}"] = column.max_length
+        if encoding:
+            tests.append(f"{cell} GLOB :cp1252")
+    return ("(" + " OR ".join(tests) + ")" if tests else "0"), params
+
+
+def _merge(
+    current: Iterator[tuple[str, Any]], baseline: Iterator[tuple[str, str]]
+) -> Iterator[tuple[str, Any, str | None]]:
+    """(key, current item or None, baseline text or None) over two key-ordered streams.
+    SQLite's BINARY order of text is code point order, as Python compares str."""
+    old = next(baseline, None)
+    for key, item in current:
+        while old is not None and old[0] < key:
+            yield old[0], None, old[1]
+            old = next(baseline, None)
+        if old is not None and old[0] == key:
+            yield key, item, old[1]
+            old = next(baseline, None)
+        else:
+            yield key, item, None
+    while old is not None:
+        yield old[0], None, old[1]
+        old = next(baseline, None)
+
+
+class _Batches:
+    """Rows for a TEMP table, inserted a few thousand at a time while a read goes on."""
+
+    def __init__(self, conn: Any, sql: str) -> None:
+        self.conn, self.sql = conn, sql
+        self.rows: list[tuple[Any, ...]] = []
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.conn.executemany(self.sql, self.rows)
+            self.rows = []
