@@ -93,34 +93,32 @@ def run_export(mapping: Mapping, store: Store, out: Path, *, check: bool, force:
     problems = template_problems(mapping)
     if problems:
         raise MappingError(problems)
-    last = store.last_export()
     scan = Scan(mapping, store)
     staging = _Staging(mapping, out, check)
-    scan.begin()
+    scan.begin(write=not check)
     try:
+        last = store.last_export()
         staging.file(export.persons, scan.persons(lines=staging.builtin(export.persons)))
         if export.roles:
             staging.file(export.roles, scan.roles(lines=staging.builtin(export.roles)))
-        scan.end()
         report = _report(mapping, scan, last)
+        limits = checks.thresholds(mapping, scan.diff, scan.totals.previous_persons, scan.totals.previous_roles)
+        report["thresholds"] = [t.as_dict() for t in limits]
+        tripped = [t for t in limits if t.tripped]
+        status = "refused" if report["problems"] or (tripped and not force) else "checked" if check else "written"
+        if status != "written":
+            scan.rollback()
+            staging.discard()
+            return _outcome(status, report, scan.diff, tripped)
+        staging.failed_encoding()
+        report["forced"] = bool(tripped)
+        _record(store, scan, staging, report, out)
     except BaseException:
+        scan.rollback()
         staging.discard()
         raise
-    found, limits = (
-        scan.diff,
-        checks.thresholds(mapping, scan.diff, scan.totals.previous_persons, scan.totals.previous_roles),
-    )
-    report["thresholds"] = [t.as_dict() for t in limits]
-    tripped = [t for t in limits if t.tripped]
-    if report["problems"] or (tripped and not force):
-        staging.discard()
-        return _outcome("refused", report, found, tripped)
-    staging.failed_encoding()
-    if check:
-        return _outcome("checked", report, found, tripped)
-    report["forced"] = bool(tripped)
-    _write(mapping, store, out, staging, report, [scan.totals.persons, scan.totals.roles])
-    return _outcome("written", report, found, tripped)
+    _publish(mapping, store, out, staging, report)
+    return _outcome("written", report, scan.diff, tripped)
 
 
 def _report(mapping: Mapping, scan: Scan, last: dict[str, Any] | None) -> dict[str, Any]:
@@ -152,32 +150,27 @@ def _interrupted(last: dict[str, Any] | None) -> list[str]:
     return []
 
 
-def _write(
-    mapping: Mapping, store: Store, out: Path, staging: _Staging, report: dict[str, Any], rows: list[int]
-) -> None:
+def _record(store: Store, scan: Scan, staging: _Staging, report: dict[str, Any], out: Path) -> None:
+    """In the export's transaction: the export as 'writing', and the baseline moved to it."""
+    staging.staged = [replace(item, rows=n) for item, n in zip(staging.staged, scan.row_counts(), strict=False)]
+    report["files"] = [
+        {"name": s.final.name, "path": str(s.final), "rows": s.rows, "sha256": s.sha256} for s in staging.staged
+    ]
+    last = store.last_export()
+    if last and last["status"] == "writing":
+        store.finish_export(last["id"], "interrupted")
+    report["exportId"] = store.record_export(
+        time=report["time"], forced=report["forced"], out_dir=str(out), files=report["files"], report=_summary(report)
+    )
+    scan.commit()
+
+
+def _publish(mapping: Mapping, store: Store, out: Path, staging: _Staging, report: dict[str, Any]) -> None:
+    """Renames the recorded files into place, marks the export complete, writes the report."""
     export = mapping.export
     assert export is not None
-    staged = [replace(item, rows=count) for item, count in zip(staging.staged, rows, strict=False)]
-    report["files"] = [{"name": s.final.name, "path": str(s.final), "rows": s.rows, "sha256": s.sha256} for s in staged]
-    try:
-        with store.transaction():
-            last = store.last_export()
-            if (last or {}).get("id") != (report["previousExport"] or {}).get("id"):
-                raise UsageError("another export was recorded while this one ran; nothing written: run it again")
-            if last and last["status"] == "writing":
-                store.finish_export(last["id"], "interrupted")
-            export_id = store.record_export(
-                time=report["time"],
-                forced=report["forced"],
-                out_dir=str(out),
-                files=report["files"],
-                report=_summary(report),
-            )
-    except BaseException:
-        staging.discard()
-        raise
-    report["exportId"] = export_id
-    for i, item in enumerate(staged):
+    export_id = report["exportId"]
+    for i, item in enumerate(staging.staged):
         if i:
             _fault("between-renames")
         os.replace(item.temp, item.final)
@@ -197,7 +190,7 @@ def _write(
             after=None,
         )
     _write_json(out / REPORT_NAME, report, export.file_mode)
-    _archive(out, export_id, [s.final for s in staged] + [out / REPORT_NAME], export.archive, export.file_mode)
+    _archive(out, export_id, [s.final for s in staging.staged] + [out / REPORT_NAME], export.archive, export.file_mode)
 
 
 @dataclass(frozen=True)

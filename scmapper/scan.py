@@ -35,12 +35,13 @@ BLANK_START = "[" + WHITESPACE + "]*"  # GLOB: starts with whitespace (the set o
 NON_ASCII = "*[^\x01-\x7f]*"  # GLOB: holds a character outside ASCII (or a NUL)
 _BATCH = 2000
 
-_TEMP_TABLES = (
-    "CREATE TEMP TABLE IF NOT EXISTS scm_put_persons (key TEXT NOT NULL, data TEXT NOT NULL)",
-    "CREATE TEMP TABLE IF NOT EXISTS scm_gone_persons (key TEXT NOT NULL)",
-    "CREATE TEMP TABLE IF NOT EXISTS scm_put_roles (owner TEXT NOT NULL, count INTEGER NOT NULL, data TEXT NOT NULL)",
-    "CREATE TEMP TABLE IF NOT EXISTS scm_gone_roles (owner TEXT NOT NULL)",
-)
+EMPTY = "no active persons: an empty persons file would deactivate everyone in Spend Cloud"
+_CHANGES = {  # what moves the baseline, in this order
+    "gone_persons": "DELETE FROM exported_persons WHERE key = ?",
+    "put_persons": "INSERT OR REPLACE INTO exported_persons (key, data) VALUES (?, ?)",
+    "gone_roles": "DELETE FROM exported_roles WHERE owner = ?",
+    "put_roles": "INSERT OR REPLACE INTO exported_roles (owner, count, data) VALUES (?, ?, ?)",
+}
 
 
 def line_sql(columns: Sequence[str], alias: str, dialect: Dialect) -> str | None:
@@ -90,30 +91,36 @@ class Scan:
 
     # --- the transaction ------------------------------------------------------------------
 
-    def begin(self) -> None:
-        """Starts the read (one moment for files, checks and diff) and empties the TEMP tables."""
-        self.conn.execute("PRAGMA mmap_size = 1073741824")  # ok: a constant; reads skip the page cache copies
-        for statement in _TEMP_TABLES:
-            self.conn.execute(statement)
-        self.conn.execute("BEGIN")
-        for table in ("scm_put_persons", "scm_gone_persons", "scm_put_roles", "scm_gone_roles"):
-            self.conn.execute(f"DELETE FROM temp.{table}")  # ok: constant names
+    def begin(self, *, write: bool) -> None:
+        """Starts the one transaction files, checks and diff are read in. A writing export takes
+        the write lock now (BEGIN IMMEDIATE), so what it records is exactly what it read; agents
+        queue behind it on the busy timeout. A check only reads."""
+        self.write = write
+        self.conn.execute("PRAGMA mmap_size = 1073741824")  # reads map the file instead of copying pages
+        self.store.begin(write=write)
         self.totals.previous_persons = self.conn.execute("SELECT count(*) FROM exported_persons").fetchone()[0]
-        self.totals.previous_roles = self.conn.execute("SELECT coalesce(sum(count), 0) FROM exported_roles").fetchone()[
-            0
-        ]
-        self.diff.listed = self.totals.previous_persons > 0 or self.totals.previous_roles > 0
+        found = self.conn.execute("SELECT count(*), coalesce(sum(count), 0) FROM exported_roles").fetchone()
+        self.totals.previous_roles = found[1]
+        self.diff.listed = self.totals.previous_persons > 0 or found[0] > 0
+        self._changes: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _CHANGES}
         self._duplicates = self._find_duplicates()
 
-    def end(self) -> None:
-        self.conn.execute("COMMIT")  # only TEMP tables were written
+    def commit(self) -> None:
+        """Moves the baseline to what the scan read, and commits (with whatever else the export
+        recorded in the transaction meanwhile)."""
+        for name, rows in self._changes.items():
+            self.conn.executemany(_CHANGES[name], rows)
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def row_counts(self) -> list[int]:
+        return [self.totals.persons, self.totals.roles]
 
     def problems(self) -> list[str]:
-        empty = (
-            []
-            if self.totals.persons
-            else ["no active persons: an empty persons file would deactivate everyone in Spend Cloud"]
-        )
+        empty = [] if self.totals.persons else [EMPTY]
         return empty + self._row_problems + self._duplicates + self._role_problems
 
     # --- persons --------------------------------------------------------------------------
@@ -124,33 +131,36 @@ class Scan:
         checked = checks.checked_columns(self.mapping.columns, spec.columns, spec.encoding)
         cells, params, lines = _cells(spec, "p", lines)
         flag, flag_params = _suspect_sql(checked, "p")
-        rows = self.conn.execute(
+        rows: Iterator[Any] = self.conn.execute(
             f"SELECT {self.key}, {_json_sql(self.store.person_columns, 'p')}, {flag}, {cells}"
             f" FROM persons p WHERE p.scm_active = 1 ORDER BY {self.key}",
             {**params, **flag_params},
         )
+        if self.diff.listed:
+            compared = list(dict.fromkeys([*spec.columns, *([self.username] if self.username else [])]))
+            rows = self._compare_persons(rows, compared)
+        elif self.write:  # the first export: every row goes to the baseline as it passes
+            rows = _written(rows, self.conn, "INSERT INTO exported_persons (key, data) VALUES (?, ?)")
+        for row in rows:
+            self.totals.persons += 1
+            if row[2]:
+                self._row_problems += checks.row_problems(f"person {row[0]!r}", self._person_row(row[0]), checked)
+            yield row[3] if lines else row[3:]
+        if not self.diff.listed:
+            self.diff.totals["joiners"] = self.totals.persons
+
+    def _compare_persons(self, rows: Iterator[Any], compared: list[str]) -> Iterator[Any]:
+        """Passes the rows on, comparing each with the baseline: joiners, changes and leavers."""
         baseline = self.conn.cursor().execute("SELECT key, data FROM exported_persons ORDER BY key")
-        put = _Batches(self.conn, "INSERT INTO temp.scm_put_persons (key, data) VALUES (?, ?)")
-        gone = _Batches(self.conn, "INSERT INTO temp.scm_gone_persons (key) VALUES (?)")
         for key, now, old in _merge(((r[0], r) for r in rows), baseline):
             if now is None:
-                gone.add((key,))
+                self._changes["gone_persons"].append((key,))
                 self.diff.leaver(key, json.loads(old or "{}").get(self.username, ""))
                 continue
-            self.totals.persons += 1
-            data = now[1]
-            if now[2]:
-                row = self._person_row(key)
-                self._row_problems += checks.row_problems(f"person {key!r}", row, checked)
-            if data != old:
-                put.add((key, data))
-                self.diff.person(key, json.loads(old) if old else None, data, self._compared(), self.username)
-            yield now[3] if lines else now[3:]
-        put.flush()
-        gone.flush()
-
-    def _compared(self) -> list[str]:
-        return list(dict.fromkeys([*self.export.persons.columns, *([self.username] if self.username else [])]))
+            if now[1] != old:
+                self._changes["put_persons"].append((key, now[1]))
+                self.diff.person(key, json.loads(old) if old else None, now[1], compared, self.username)
+            yield now
 
     def _person_row(self, key: str) -> dict[str, str]:
         cols = ", ".join(quote(c) for c in self.store.person_columns)
@@ -178,30 +188,40 @@ class Scan:
             f" WHERE p.scm_active = 1 ORDER BY {self.key}, r.scm_seq",
             {**params, **flag_params},
         )
-        baseline = self.conn.cursor().execute("SELECT owner, data FROM exported_roles ORDER BY owner")
-        put = _Batches(self.conn, "INSERT INTO temp.scm_put_roles (owner, count, data) VALUES (?, ?, ?)")
-        gone = _Batches(self.conn, "INSERT INTO temp.scm_gone_roles (owner) VALUES (?)")
-        owned = ((owner, list(group)) for owner, group in itertools.groupby(rows, key=lambda r: r[0]))
-        columns = spec.columns
-        for owner, now, old in _merge(owned, baseline):
-            if now is None:
-                gone.add((owner,))
-                self.diff.roles(owner, json.loads(old or "[]"), [], columns)
-                continue
-            text = "[" + ",".join(r[1] for r in now) + "]"
-            if text != old:
-                put.add((owner, len(now), text))
-                if old is None and not self.diff.listed:  # the first export: nothing to compare
-                    self.diff.totals["rolesAdded"] += len(now)
-                else:
-                    self.diff.roles(owner, json.loads(old) if old else [], json.loads(text), columns)
+        owned: Iterator[tuple[str, list[Any]]] = (
+            (owner, list(group)) for owner, group in itertools.groupby(rows, key=lambda r: r[0])
+        )
+        if self.diff.listed:
+            owned = self._compare_roles(owned, spec.columns)
+        elif self.write:  # the first export: every owner's roles go to the baseline as they pass
+            owned = _written(
+                ((o, len(rs), _array(rs), rs) for o, rs in owned),
+                self.conn,
+                "INSERT INTO exported_roles (owner, count, data) VALUES (?, ?, ?)",
+                width=3,
+                item=3,
+            )
+        for owner, now in owned:
             for r in now:
                 self.totals.roles += 1
                 if r[2] is not None:
                     self._check_role(owner, r[2], checked, owner_column)
                 yield r[3] if lines else r[3:]
-        put.flush()
-        gone.flush()
+        if not self.diff.listed:
+            self.diff.totals["rolesAdded"] = self.totals.roles
+
+    def _compare_roles(self, owned: Iterator[tuple[str, list[Any]]], columns: Sequence[str]) -> Iterator[Any]:
+        baseline = self.conn.cursor().execute("SELECT owner, data FROM exported_roles ORDER BY owner")
+        for owner, now, old in _merge(owned, baseline):
+            if now is None:
+                self._changes["gone_roles"].append((owner,))
+                self.diff.roles(owner, json.loads(old or "[]"), [], columns)
+                continue
+            text = _array(now)
+            if text != old:
+                self._changes["put_roles"].append((owner, len(now), text))
+                self.diff.roles(owner, json.loads(old) if old else [], json.loads(text), columns)
+            yield owner, now
 
     def _check_role(self, owner: str, role_id: int, checked: Any, owner_column: str | None) -> None:
         cols = ", ".join(quote(c) for c in self.store.role_columns)
@@ -302,19 +322,20 @@ def _merge(
         old = next(baseline, None)
 
 
-class _Batches:
-    """Rows for a TEMP table, inserted a few thousand at a time while a read goes on."""
+def _array(rows: list[Any]) -> str:
+    """An owner's roles as the baseline keeps them: a JSON array of the rows' JSON objects."""
+    return "[" + ",".join(r[1] for r in rows) + "]"
 
-    def __init__(self, conn: Any, sql: str) -> None:
-        self.conn, self.sql = conn, sql
-        self.rows: list[tuple[Any, ...]] = []
 
-    def add(self, row: tuple[Any, ...]) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= _BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.rows:
-            self.conn.executemany(self.sql, self.rows)
-            self.rows = []
+def _written(rows: Iterator[Any], conn: Any, sql: str, *, width: int = 2, item: int | None = None) -> Iterator[Any]:
+    """Passes rows on, inserting the first `width` fields of each a few thousand at a time; yields
+    the whole row, or its field `item`."""
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row[:width])
+        if len(batch) >= _BATCH:
+            conn.executemany(sql, batch)
+            batch = []
+        yield row if item is None else (row[0], row[item])
+    if batch:
+        conn.executemany(sql, batch)

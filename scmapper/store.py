@@ -254,6 +254,14 @@ class Store:
 
     # --- transactions ---------------------------------------------------------------------
 
+    def begin(self, *, write: bool) -> None:
+        """Opens a transaction its caller ends with COMMIT or ROLLBACK; `write` takes the write
+        lock at once (IMMEDIATE), a read sees one moment of the database."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot start a transaction on {self.path}: {exc}") from None
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
@@ -398,20 +406,11 @@ class Store:
     def record_export(
         self, *, time: str, forced: bool, out_dir: str, files: list[dict[str, Any]], report: dict[str, Any]
     ) -> int:
-        """Records an export as 'writing' and moves the baseline to it from the TEMP tables the
-        export's scan (`scan.py`) filled; call inside transaction()."""
+        """Records an export as 'writing'; call inside the export's transaction, which also moves
+        the baseline (`scan.py`)."""
         cursor = self.conn.execute(
             "INSERT INTO exports (time, status, forced, out_dir, files, report) VALUES (?, 'writing', ?, ?, ?, ?)",
             (time, int(forced), out_dir, _json(files), _json(report)),
-        )
-        self.conn.execute("DELETE FROM exported_persons WHERE key IN (SELECT key FROM temp.scm_gone_persons)")
-        self.conn.execute(
-            "INSERT OR REPLACE INTO exported_persons (key, data) SELECT key, data FROM temp.scm_put_persons"
-        )
-        self.conn.execute("DELETE FROM exported_roles WHERE owner IN (SELECT owner FROM temp.scm_gone_roles)")
-        self.conn.execute(
-            "INSERT OR REPLACE INTO exported_roles (owner, count, data)"
-            " SELECT owner, count, data FROM temp.scm_put_roles"
         )
         return int(cursor.lastrowid or 0)
 

@@ -467,14 +467,22 @@ def test_batch_progress_reports_events_and_the_share_read(db):
     store = Store(db, durable=False)
     store.prepare(m.key, m.column_names, m.unique, m.role_column_names, m.fingerprint)
     screen, results = io.StringIO(), []
-    counts = run_batch(lines, rules, store, action=None, dry_run=False, emit=results.append,
-                       progress=Progress("events.jsonl", sum(map(len, lines)), screen))
+    counts = run_batch(
+        lines,
+        rules,
+        store,
+        action=None,
+        dry_run=False,
+        emit=results.append,
+        progress=Progress("events.jsonl", sum(map(len, lines)), screen),
+    )
     store.close()
     assert str(counts) == "250 events: 250 succeeded, 0 failed, 250 changed the database"
     total = sum(map(len, lines))
     shares = [100 * sum(map(len, lines[:n])) // total for n in (100, 200)]
     assert screen.getvalue().split("\r")[1:] == [
-        f"events.jsonl: 100 events, {shares[0]}%", f"events.jsonl: 200 events, {shares[1]}%",
+        f"events.jsonl: 100 events, {shares[0]}%",
+        f"events.jsonl: 200 events, {shares[1]}%",
         "events.jsonl: 250 events, 100%\n",
     ]
     assert [r["line"] for r in results] == list(range(1, 251))

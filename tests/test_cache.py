@@ -41,7 +41,9 @@ def test_a_changed_base_file_is_seen_at_once(tmp_path):
     base.write_text(base.read_text().replace("delete: soft", "delete: hard"))
     assert load_rules(mapping).mapping.delete == "hard"
     base.write_text(base.read_text().replace("delete: hard", "delete: never"))
-    result = run_cli("apply", "--mapping", mapping, "--db", tmp_path / "x.db", "-", input=native("create", make_person()))
+    result = run_cli(
+        "apply", "--mapping", mapping, "--db", tmp_path / "x.db", "-", input=native("create", make_person())
+    )
     assert result.code == 2 and "lifecycle.delete: 'never' is not one of" in result.err
 
 
@@ -49,8 +51,10 @@ def test_a_damaged_entry_is_a_miss(tmp_path):
     load_rules(DEFAULT_MAPPING)
     entry = cache._entry(DEFAULT_MAPPING, DEFAULT_MAPPING.read_bytes())
     assert entry.exists()
-    for damage in ('{"version": "0", "bases": [], "data": {"person": "not a mapping"',  # cut short
-                   '{"version": "0", "bases": [], "data": {"person": "not a mapping"}}'):  # valid JSON, wrong shape
+    for damage in (
+        '{"version": "0", "bases": [], "data": {"person": "not a mapping"',  # cut short
+        '{"version": "0", "bases": [], "data": {"person": "not a mapping"}}',
+    ):  # valid JSON, wrong shape
         entry.write_text(damage)
         assert load_rules(DEFAULT_MAPPING).mapping.key == "externalId"
         assert isinstance(json.loads(entry.read_text())["data"]["person"], dict)  # rewritten whole

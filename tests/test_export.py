@@ -4,13 +4,14 @@ import csv
 import hashlib
 import json
 import sqlite3
+import time
 
 import pytest
 import yaml
 
 from scmapper.filters import strip_diacritics
 
-from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, derived_mapping, make_person, native, rows, run_cli
+from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, derived_mapping, make_person, native, rows, run_cli, spawn
 
 GOLDEN = ROOT / "tests" / "data" / "golden"
 
@@ -354,10 +355,10 @@ def test_export_reads_one_moment(db, tmp_path):
     assert roles == users
 
 
-def test_an_export_recorded_meanwhile_refuses_this_one(db, tmp_path, monkeypatch):
-    """Two exports at once must not both move the baseline: the later one writes nothing."""
+def test_an_apply_during_an_export_waits_and_the_export_records_what_it_wrote(db, tmp_path, monkeypatch):
+    """The export holds the write lock from its first read to its record: an agent's event that
+    arrives meanwhile waits (busy timeout) and lands after, in the next export's diff."""
     from scmapper import checks
-    from scmapper.errors import UsageError
     from scmapper.export import run_export
     from scmapper.loading import load_rules
     from scmapper.store import Store
@@ -366,16 +367,24 @@ def test_an_export_recorded_meanwhile_refuses_this_one(db, tmp_path, monkeypatch
     rules = load_rules(DEFAULT_MAPPING)
     m = rules.mapping
     real_thresholds = checks.thresholds
+    agents = []
 
-    def thresholds_while_another_exports(*args):
-        assert export(db, tmp_path / "other").code == 0  # lands between our read and our write
+    def thresholds_while_an_agent_writes(*args):
+        event = tmp_path / "event.json"
+        event.write_text(native("create", make_person("3")), "utf-8")
+        agents.append(spawn("apply", "--mapping", DEFAULT_MAPPING, "--db", db, event, text=True))
+        time.sleep(1.0)
+        assert agents[0].poll() is None, "the agent must wait for the export's lock"
         return real_thresholds(*args)
 
-    monkeypatch.setattr(checks, "thresholds", thresholds_while_another_exports)
+    monkeypatch.setattr(checks, "thresholds", thresholds_while_an_agent_writes)
     store = Store(db)
     store.prepare(m.key, m.column_names, m.unique, m.role_column_names, m.fingerprint)
-    with pytest.raises(UsageError, match="another export was recorded while this one ran"):
-        run_export(m, store, tmp_path / "mine", check=False, force=False)
+    assert run_export(m, store, tmp_path / "out", check=False, force=False).status == "written"
     store.close()
-    assert not list((tmp_path / "mine").glob("*.csv")) and not list((tmp_path / "mine").glob(".*.tmp"))
-    assert rows(db, "SELECT count(*) AS n FROM exports") == [{"n": 1}]
+    out, err = agents[0].communicate(timeout=60)
+    assert agents[0].returncode == 0, out + err
+    assert len(read_csv(tmp_path / "out" / "Users.csv", ";")) == 3  # header and the two persons read
+    assert rows(db, "SELECT key FROM exported_persons ORDER BY key") == [{"key": "1"}, {"key": "2"}]
+    monkeypatch.setattr(checks, "thresholds", real_thresholds)
+    assert export(db, tmp_path / "out", "--json").json["diff"]["joiners"] == [{"key": "3", "username": "user3"}]
