@@ -96,7 +96,8 @@ class Scan:
         the write lock now (BEGIN IMMEDIATE), so what it records is exactly what it read; agents
         queue behind it on the busy timeout. A check only reads."""
         self.write = write
-        self.conn.execute("PRAGMA mmap_size = 1073741824")  # reads map the file instead of copying pages
+        # A bounded page cache (16 MiB): the index-ordered reads revisit pages; memory stays flat.
+        self.conn.execute("PRAGMA cache_size = -16384")
         self.store.begin(write=write)
         self.totals.previous_persons = self.conn.execute("SELECT count(*) FROM exported_persons").fetchone()[0]
         found = self.conn.execute("SELECT count(*), coalesce(sum(count), 0) FROM exported_roles").fetchone()
@@ -254,8 +255,7 @@ class Scan:
             narrow = f"scm_uniq_{column}" in indexed
             holders = self.conn.execute(
                 f"SELECT {key}, p.{col} FROM persons p WHERE p.scm_active = 1 AND p.{col} <> ''"
-                + (f" AND p.{col} GLOB :wide" if narrow else "")
-                + f" ORDER BY {key}",
+                + (f" AND p.{col} GLOB :wide" if narrow else ""),  # sorted below: no index walk
                 {"wide": NON_ASCII},
             ).fetchall()
             if narrow:
