@@ -253,13 +253,22 @@ def _clean(value: Any, limit: int, depth: int) -> bool:
         if depth >= MAX_DEPTH:
             return False
         for key, item in value.items():
-            if not (_clean(key, limit, depth) and _clean(item, limit, depth + 1)):
+            if len(key) > limit or not _CONTROLS.isdisjoint(key):
+                return False
+            # Text leaves, most of a record, are checked here rather than in a call each.
+            if type(item) is str:
+                if len(item) > limit or not _CONTROLS.isdisjoint(item):
+                    return False
+            elif not _clean(item, limit, depth + 1):
                 return False
     elif kind is list:
         if depth >= MAX_DEPTH:
             return False
         for item in value:
-            if not _clean(item, limit, depth + 1):
+            if type(item) is str:
+                if len(item) > limit or not _CONTROLS.isdisjoint(item):
+                    return False
+            elif not _clean(item, limit, depth + 1):
                 return False
     return True
 
