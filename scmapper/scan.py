@@ -127,41 +127,46 @@ class Scan:
     # --- persons --------------------------------------------------------------------------
 
     def persons(self, lines: bool) -> Iterator[str | tuple[str, ...]]:
-        """The persons file's rows; `lines`: as finished CSV lines where SQL can build them."""
+        """The persons file's rows; `lines`: as finished CSV lines where SQL can build them (a few
+        thousand joined into one string at a time)."""
         spec = self.export.persons
         checked = checks.checked_columns(self.mapping.columns, spec.columns, spec.encoding)
         cells, params, lines = _cells(spec, "p", lines)
         flag, flag_params = _suspect_sql(checked, "p")
-        rows: Iterator[Any] = self.conn.execute(
+        cursor = self.conn.execute(
             f"SELECT {self.key}, {_json_sql(self.store.person_columns, 'p')}, {flag}, {cells}"
             f" FROM persons p WHERE p.scm_active = 1 ORDER BY {self.key}",
             {**params, **flag_params},
         )
-        if self.diff.listed:
-            compared = list(dict.fromkeys([*spec.columns, *([self.username] if self.username else [])]))
-            rows = self._compare_persons(rows, compared)
-        elif self.write:  # the first export: every row goes to the baseline as it passes
-            rows = _written(rows, self.conn, "INSERT INTO exported_persons (key, data) VALUES (?, ?)")
-        for row in rows:
-            self.totals.persons += 1
-            if row[2]:
-                self._row_problems += checks.row_problems(f"person {row[0]!r}", self._person_row(row[0]), checked)
-            yield row[3] if lines else row[3:]
+        compared = list(dict.fromkeys([*spec.columns, *([self.username] if self.username else [])]))
+        baseline = _Baseline(self.conn, "SELECT key, data FROM exported_persons ORDER BY key")
+        while batch := cursor.fetchmany(_BATCH):
+            self.totals.persons += len(batch)
+            if self.diff.listed:
+                for row in batch:
+                    self._compare_person(row[0], row[1], baseline.take(row[0]), compared)
+            elif self.write:  # the first export: every row goes to the baseline as it passes
+                self.conn.executemany("INSERT INTO exported_persons (key, data) VALUES (?, ?)", [r[:2] for r in batch])
+            for row in batch:
+                if row[2]:
+                    self._row_problems += checks.row_problems(f"person {row[0]!r}", self._person_row(row[0]), checked)
+            yield from _out(batch, lines)
+        for key, old in baseline.rest():
+            self._leaver(key, old)
         if not self.diff.listed:
             self.diff.totals["joiners"] = self.totals.persons
 
-    def _compare_persons(self, rows: Iterator[Any], compared: list[str]) -> Iterator[Any]:
-        """Passes the rows on, comparing each with the baseline: joiners, changes and leavers."""
-        baseline = self.conn.cursor().execute("SELECT key, data FROM exported_persons ORDER BY key")
-        for key, now, old in _merge(((r[0], r) for r in rows), baseline):
-            if now is None:
-                self._changes["gone_persons"].append((key,))
-                self.diff.leaver(key, json.loads(old or "{}").get(self.username, ""))
-                continue
-            if now[1] != old:
-                self._changes["put_persons"].append((key, now[1]))
-                self.diff.person(key, json.loads(old) if old else None, now[1], compared, self.username)
-            yield now
+    def _compare_person(self, key: str, now: str, found: tuple[list[Any], str | None], compared: list[str]) -> None:
+        gone, old = found
+        for gone_key, gone_data in gone:
+            self._leaver(gone_key, gone_data)
+        if now != old:
+            self._changes["put_persons"].append((key, now))
+            self.diff.person(key, json.loads(old) if old else None, now, compared, self.username)
+
+    def _leaver(self, key: str, old: str) -> None:
+        self._changes["gone_persons"].append((key,))
+        self.diff.leaver(key, json.loads(old).get(self.username, ""))
 
     def _person_row(self, key: str) -> dict[str, str]:
         cols = ", ".join(quote(c) for c in self.store.person_columns)
@@ -183,46 +188,46 @@ class Scan:
         flag, flag_params = _suspect_sql(checked, "r")
         if owner_column:
             flag = f"({flag} OR r.{quote(owner_column)} IS NOT p.{quote(owner_column)})"
-        rows = self.conn.execute(
+        cursor = self.conn.execute(
             f"SELECT {self.key}, {_json_sql(self.store.role_columns, 'r')}, CASE WHEN {flag} THEN r.scm_id END,"
             f" {cells} FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref"
             f" WHERE p.scm_active = 1 ORDER BY {self.key}, r.scm_seq",
             {**params, **flag_params},
         )
-        owned: Iterator[tuple[str, list[Any]]] = (
-            (owner, list(group)) for owner, group in itertools.groupby(rows, key=lambda r: r[0])
-        )
-        if self.diff.listed:
-            owned = self._compare_roles(owned, spec.columns)
-        elif self.write:  # the first export: every owner's roles go to the baseline as they pass
-            owned = _written(
-                ((o, len(rs), _array(rs), rs) for o, rs in owned),
-                self.conn,
-                "INSERT INTO exported_roles (owner, count, data) VALUES (?, ?, ?)",
-                width=3,
-                item=3,
-            )
-        for owner, now in owned:
-            for r in now:
-                self.totals.roles += 1
-                if r[2] is not None:
-                    self._check_role(owner, r[2], checked, owner_column)
-                yield r[3] if lines else r[3:]
+        baseline = _Baseline(self.conn, "SELECT owner, data FROM exported_roles ORDER BY owner")
+        for batch in _owners_whole(cursor):
+            self.totals.roles += len(batch)
+            if self.diff.listed:
+                for owner, group in itertools.groupby(batch, key=_first):
+                    self._compare_roles(owner, list(group), baseline.take(owner), spec.columns)
+            elif self.write:  # the first export: every owner's roles go to the baseline as they pass
+                self.conn.executemany(
+                    "INSERT INTO exported_roles (owner, count, data) VALUES (?, ?, ?)",
+                    [(o, len(rs), _array(rs)) for o, rs in ((o, list(g)) for o, g in itertools.groupby(batch, _first))],
+                )
+            for row in batch:
+                if row[2] is not None:
+                    self._check_role(row[0], row[2], checked, owner_column)
+            yield from _out(batch, lines)
+        for owner, old in baseline.rest():
+            self._gone_roles(owner, old, spec.columns)
         if not self.diff.listed:
             self.diff.totals["rolesAdded"] = self.totals.roles
 
-    def _compare_roles(self, owned: Iterator[tuple[str, list[Any]]], columns: Sequence[str]) -> Iterator[Any]:
-        baseline = self.conn.cursor().execute("SELECT owner, data FROM exported_roles ORDER BY owner")
-        for owner, now, old in _merge(owned, baseline):
-            if now is None:
-                self._changes["gone_roles"].append((owner,))
-                self.diff.roles(owner, json.loads(old or "[]"), [], columns)
-                continue
-            text = _array(now)
-            if text != old:
-                self._changes["put_roles"].append((owner, len(now), text))
-                self.diff.roles(owner, json.loads(old) if old else [], json.loads(text), columns)
-            yield owner, now
+    def _compare_roles(
+        self, owner: str, now: list[Any], found: tuple[list[Any], str | None], columns: Sequence[str]
+    ) -> None:
+        gone, old = found
+        for gone_owner, gone_data in gone:
+            self._gone_roles(gone_owner, gone_data, columns)
+        text = _array(now)
+        if text != old:
+            self._changes["put_roles"].append((owner, len(now), text))
+            self.diff.roles(owner, json.loads(old) if old else [], json.loads(text), columns)
+
+    def _gone_roles(self, owner: str, old: str, columns: Sequence[str]) -> None:
+        self._changes["gone_roles"].append((owner,))
+        self.diff.roles(owner, json.loads(old), [], columns)
 
     def _check_role(self, owner: str, role_id: int, checked: Any, owner_column: str | None) -> None:
         cols = ", ".join(quote(c) for c in self.store.role_columns)
@@ -302,40 +307,60 @@ def _suspect_sql(checked: list[tuple[Any, bool, str | None]], alias: str) -> tup
     return ("(" + " OR ".join(tests) + ")" if tests else "0"), params
 
 
-def _merge(
-    current: Iterator[tuple[str, Any]], baseline: Iterator[tuple[str, str]]
-) -> Iterator[tuple[str, Any, str | None]]:
-    """(key, current item or None, baseline text or None) over two key-ordered streams.
-    SQLite's BINARY order of text is code point order, as Python compares str."""
-    old = next(baseline, None)
-    for key, item in current:
-        while old is not None and old[0] < key:
-            yield old[0], None, old[1]
-            old = next(baseline, None)
-        if old is not None and old[0] == key:
-            yield key, item, old[1]
-            old = next(baseline, None)
-        else:
-            yield key, item, None
-    while old is not None:
-        yield old[0], None, old[1]
-        old = next(baseline, None)
+class _Baseline:
+    """The previous export's rows in key order, taken alongside the current rows (also in key
+    order: SQLite's BINARY order of text is code point order, as Python compares str)."""
+
+    def __init__(self, conn: Any, sql: str) -> None:
+        self.cursor = conn.cursor().execute(sql)
+        self.head: tuple[str, str] | None = self.cursor.fetchone()
+
+    def take(self, key: str) -> tuple[list[tuple[str, str]], str | None]:
+        """The rows before `key` (gone since), and key's own text (None: new since)."""
+        gone, head = [], self.head
+        while head is not None and head[0] < key:
+            gone.append(head)
+            head = self.cursor.fetchone()
+        old = None
+        if head is not None and head[0] == key:
+            old, head = head[1], self.cursor.fetchone()
+        self.head = head
+        return gone, old
+
+    def rest(self) -> Iterator[tuple[str, str]]:
+        while self.head is not None:
+            yield self.head
+            self.head = self.cursor.fetchone()
+
+
+def _owners_whole(cursor: Any) -> Iterator[list[Any]]:
+    """Rows in batches that never split one owner's roles (the owner is each row's first field)."""
+    pending: list[Any] = []
+    while batch := cursor.fetchmany(_BATCH):
+        batch = pending + batch
+        cut = len(batch)
+        while cut and batch[cut - 1][0] == batch[-1][0]:
+            cut -= 1
+        if cut:
+            yield batch[:cut]
+        pending = batch[cut:]
+    if pending:
+        yield pending
+
+
+def _out(batch: list[Any], lines: bool) -> Iterator[str | tuple[str, ...]]:
+    """A batch as the file's rows: its lines joined into one string, or each row's cells."""
+    if lines:
+        yield "".join([r[3] for r in batch])
+    else:
+        for row in batch:
+            yield row[3:]
+
+
+def _first(row: Any) -> Any:
+    return row[0]
 
 
 def _array(rows: list[Any]) -> str:
     """An owner's roles as the baseline keeps them: a JSON array of the rows' JSON objects."""
     return "[" + ",".join(r[1] for r in rows) + "]"
-
-
-def _written(rows: Iterator[Any], conn: Any, sql: str, *, width: int = 2, item: int | None = None) -> Iterator[Any]:
-    """Passes rows on, inserting the first `width` fields of each a few thousand at a time; yields
-    the whole row, or its field `item`."""
-    batch: list[tuple[Any, ...]] = []
-    for row in rows:
-        batch.append(row[:width])
-        if len(batch) >= _BATCH:
-            conn.executemany(sql, batch)
-            batch = []
-        yield row if item is None else (row[0], row[item])
-    if batch:
-        conn.executemany(sql, batch)
