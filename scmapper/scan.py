@@ -3,12 +3,11 @@
 Vocabulary: the *baseline* is the last recorded export as the database keeps it
 (`exported_persons`: key -> the person's row as JSON text; `exported_roles`: owner key ->
 its roles as a JSON array). Persons and baseline are both read in key order and merged,
-so a person costs one comparison of two strings; what the next baseline needs goes to TEMP
-tables as it is found. A *suspect* is a row a cheap SQL test says may fail a preflight
-check; `checks` then judges it exactly. With the built-in all-quoted layout, SQLite builds
-each CSV line itself (`line_sql`; tests prove it byte-identical to the template). Memory
-stays flat in the number of persons: only problems and, after the first export, changes
-are held.
+so a person costs one comparison of two strings; the first export, with nothing to compare,
+writes its baseline as the rows pass. A *suspect* is a row a cheap SQL test says may fail
+a preflight check; `checks` then judges it exactly. With the built-in all-quoted layout,
+SQLite builds each CSV line itself (`line_sql`; tests prove it byte-identical to the
+template). Rows go by in batches; memory holds problems and changes, not rows.
 """
 
 from __future__ import annotations
@@ -69,9 +68,9 @@ class Totals:
 
 @dataclass
 class Scan:
-    """One export's read of the store. Iterate `persons()` then `roles()` inside one read
-    transaction (`begin`/`end`); each yields the file's rows: finished lines (str) when SQL
-    builds them, else tuples of the exported cells. Afterwards: `problems()` and `diff`."""
+    """One export's read of the store: `begin`, iterate `persons()` then `roles()` (each yields
+    the file's text in chunks of finished lines when SQL builds them, else each row's exported
+    cells), then `problems()` and `diff`, and `commit` (moves the baseline) or `rollback`."""
 
     mapping: Mapping
     store: Store
