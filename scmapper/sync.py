@@ -142,7 +142,7 @@ def _map_all(
     states: dict[str, KeyState],
 ) -> tuple[dict[str, _Present], set[str]]:
     """Maps every record whose fingerprint is new; failures are reported and their keys protected."""
-    known = {s.source: key for key, s in states.items() if s.source and s.live}
+    known = {s.source: key for key, s in states.items() if s.source}
     present: dict[str, _Present] = {}
     protected: set[str] = set()
     for record in records:
@@ -163,7 +163,10 @@ def _map_all(
             _fail(report, record.origin, key, f"duplicate key: {present[key].origin} has it too")
             protected.add(key)
             continue
-        present[key] = _Present(record.origin, record if mapped else None, mapped, digest)
+        # A step needs the record: an active one, or an inactive one whose person is still live.
+        state = states.get(key)
+        needed = mapped is not None and (mapped.active or (state is not None and state.live))
+        present[key] = _Present(record.origin, record if needed else None, mapped, digest)
     return present, protected
 
 
@@ -179,7 +182,7 @@ def _plan(
     for key, item in present.items():
         state, mapped = states.get(key), item.mapped
         if mapped is None:  # same fingerprint as the row already reflects
-            report.counts["unchanged"] += 1
+            report.counts["unchanged" if state and state.live else "skipped"] += 1
         elif not mapped.active:
             if state and state.live:
                 steps.append(_Step(missing, key, state.ref, record=item.record))
@@ -207,14 +210,17 @@ def _changed(store: Store, ref: str, mapped: MappedPerson) -> bool:
 def _remember(
     store: Store, states: dict[str, KeyState], present: dict[str, _Present], stepped: set[str], applied: set[str]
 ) -> None:
-    """Stores the fingerprint of each record whose active person now reflects it exactly: one
-    just written, or one that needed no change. A failed step stores nothing."""
+    """Stores the fingerprint of each record its person's row now reflects exactly: one just
+    written, or one that needed no change (an active record and a live person, or an inactive
+    record and a person already out). A failed step stores nothing."""
     pairs = []
     for key, item in present.items():
-        state = states.get(key)
-        if item.mapped is None or not item.mapped.active:
+        state, mapped = states.get(key), item.mapped
+        if mapped is None:
             continue
-        settled = key not in stepped and state is not None and state.live and state.source != item.digest
+        settled = (
+            key not in stepped and state is not None and state.live == mapped.active and state.source != item.digest
+        )
         if key in applied or settled:
             pairs.append((item.digest, state.ref if state else key))
     if pairs:

@@ -204,3 +204,31 @@ def test_a_failed_update_stores_no_fingerprint(db, tmp_path):
     assert sync(db, snapshot(tmp_path, clash)).json["counts"]["failed"] == 1
     again = sync(db, snapshot(tmp_path, clash))
     assert again.json["counts"]["failed"] == 1  # tried (and refused) again, not skipped as unchanged
+
+
+@pytest.mark.parametrize("shape", ["list", "jsonl"])
+def test_a_person_out_remembers_the_inactive_record_and_returns_when_it_changes(db, tmp_path, shape):
+    """An inactive record whose person is already out is not mapped again while it stays the same."""
+    sync(db, snapshot(tmp_path, people(40), shape=shape))  # 1 of 40 stays under the removal threshold
+    team = people(40)
+    team[1]["Contracts"][0]["Context"]["InConditions"] = False  # person 2: no qualifying contract
+    first = sync(db, snapshot(tmp_path, team, shape=shape))
+    assert first.json["counts"]["disabled"] == 1
+    assert rows(db, "SELECT scm_source IS NOT NULL AS known FROM persons WHERE scm_ref = '2'") == [{"known": 1}]
+    again = sync(db, snapshot(tmp_path, team, shape=shape)).json["counts"]
+    assert (again["skipped"], again["unchanged"], again["disabled"], again["enabled"]) == (1, 39, 0, 0)
+    team[1]["Contracts"][0]["Context"]["InConditions"] = True
+    back = sync(db, snapshot(tmp_path, team, shape=shape)).json["counts"]
+    assert back["enabled"] == 1
+    assert rows(db, "SELECT scm_active FROM persons WHERE scm_ref = '2'") == [{"scm_active": 1}]
+
+
+def test_json_lines_are_read_one_by_one_and_a_broken_line_is_named(db, tmp_path):
+    path = tmp_path / "snap.jsonl"
+    lines = [json.dumps(p) for p in people(3)]
+    lines[2] = lines[2][:-1]  # the third record is cut short
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    result = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", path)
+    assert result.code == 2
+    assert f"{path}:3: not valid JSON lines" in result.err
+    assert count(db, "events") == 0
