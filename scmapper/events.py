@@ -9,8 +9,9 @@ on the command line. Keys match case-insensitively, as PowerShell's do.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scmapper.errors import EventError
@@ -31,11 +32,21 @@ class Event:
     correlation_value: str | None = None
     mapped: Any = None  # the person already mapped (sync maps each record once); a MappedPerson
     source: str | None = None  # who asked: None for the agent, "sync" for snapshots
+    # From the JSON text: (its length, its count of '{' and '['), when it escapes no control
+    # character. Every text in the record is shorter and every nesting shallower (rules.py).
+    bounds: tuple[int, int] | None = None
 
 
 def parse_bytes(raw: bytes, *, action: str | None = None, dry_run: bool = False) -> Event:
     """An Event from one JSON document; EventError says what is wrong with it."""
-    return parse(_json(raw), action=action, dry_run=dry_run)
+    event = parse(_json(raw), action=action, dry_run=dry_run)
+    if _CONTROL_ESCAPE.search(raw):  # JSON carries a control character only escaped
+        return event
+    return replace(event, bounds=(len(raw), raw.count(b"{") + raw.count(b"[")))
+
+
+# \u0000-\u001f, \b, \f (an escaped backslash before a b may match too: then the record is walked).
+_CONTROL_ESCAPE = re.compile(rb"\\(?:u00[01][0-9A-Fa-f]|[bf])")
 
 
 def _json(raw: bytes) -> Any:

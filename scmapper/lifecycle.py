@@ -287,7 +287,7 @@ def _person(event: Event) -> dict[str, Any]:
 
 def _map(event: Event, rules: Rules) -> MappedPerson:
     mapped: MappedPerson | None = event.mapped
-    return mapped if mapped is not None else rules.map_person(_person(event))
+    return mapped if mapped is not None else rules.map_person(_person(event), bounds=event.bounds)
 
 
 def _ref(event: Event, rules: Rules) -> str:

@@ -128,13 +128,20 @@ class Rules:
             return None
 
     def map_person(
-        self, person: dict[str, Any], today: date | None = None, *, check_inactive: bool = True
+        self,
+        person: dict[str, Any],
+        today: date | None = None,
+        *,
+        check_inactive: bool = True,
+        bounds: tuple[int, int] | None = None,
     ) -> MappedPerson:
         """The rows a record gives. With check_inactive=False (sync), a record that is not an
-        active employee skips the column checks: it is never written, only taken out."""
+        active employee skips the column checks: it is never written, only taken out. `bounds`
+        (Event.bounds) can prove the record within its limits without walking it."""
         who = _who(person)
         limits = self.mapping.limits
-        check_record(person, limits.value_length, who)
+        if bounds is None or bounds[0] > limits.value_length or bounds[1] >= MAX_DEPTH:
+            check_record(person, limits.value_length, who)
         try:
             with expressions.time_limit(limits.seconds):
                 return self._map(person, today, who, check_inactive)

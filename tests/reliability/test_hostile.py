@@ -74,6 +74,10 @@ EVENTS = [
     ("a NUL in a name", with_person(Name={"FamilyName": "Jan\x00sen"}).encode(), 1, "control character U+0000"),
     ("an escape character", with_person(Name={"FamilyName": "\x1b[31mrood"}).encode(), 1, "control character U+001B"),
     ("a control character in a key", with_person(**{"Bad\x07Key": "x"}).encode(), 1, "control character U+0007"),
+    # JSON's short escapes: the quick test on the event's text must see them as control characters too.
+    ("a backspace escape", with_person(Name={"FamilyName": "Jan\bsen"}).encode(), 1, "control character U+0008"),
+    ("a form feed escape", with_person(Name={"FamilyName": "Jan\fsen"}).encode(), 1, "control character U+000C"),
+    ("an upper-case escape", b'{"action": "create", "person": {"ExternalId": "1", "X": "\\u001B"}}', 1, "U+001B"),
     (
         "70,000 characters",
         with_person(Name={"FamilyName": "x" * 70_000}).encode(),
