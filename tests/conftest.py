@@ -109,6 +109,17 @@ def rows(db: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
         conn.close()
 
 
+def edit(db: Path, *statements: str) -> None:
+    """Changes a database behind scmapper's back (a test's way to plant bad data), committed."""
+    conn = sqlite3.connect(db)
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def count(db: Path, table: str) -> int:
     if not db.exists():
         return 0

@@ -3,7 +3,6 @@
 import csv
 import hashlib
 import json
-import sqlite3
 import time
 
 import pytest
@@ -11,7 +10,18 @@ import yaml
 
 from scmapper.filters import strip_diacritics
 
-from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, derived_mapping, make_person, native, rows, run_cli, spawn
+from conftest import (
+    DEFAULT_MAPPING,
+    ROOT,
+    SAMPLE_EVENT,
+    derived_mapping,
+    edit,
+    make_person,
+    native,
+    rows,
+    run_cli,
+    spawn,
+)
 
 GOLDEN = ROOT / "tests" / "data" / "golden"
 
@@ -187,24 +197,42 @@ def test_zero_active_persons_is_refused(db, tmp_path):
     assert not out.exists()
 
 
-def test_preflight_lists_every_problem_at_once(db, tmp_path):
+PREFLIGHT = [
+    (
+        "every problem at once",
+        [
+            "DROP INDEX scm_uniq_email",
+            "UPDATE persons SET email = 'USER1@example.nl' WHERE scm_ref = '2'",
+            "UPDATE persons SET achternaam = '' WHERE scm_ref = '3'",
+            "UPDATE roles SET gebruikersnaam = 'ghost', functiecode = '' WHERE scm_ref = '3'",
+        ],
+        [
+            "person '3': column 'achternaam' is empty",
+            "email 'user1@example.nl' is used by persons '1', '2'",
+            "role of person '3': column 'functiecode' is empty",
+            "role of person '3': gebruikersnaam 'ghost' belongs to no exported person",
+        ],
+    ),
+    (  # The unique index compares ASCII case only: 'STRASSE' and 'straße' pass it, casefold does not.
+        "unicode blanks and casefold twins",
+        [
+            "UPDATE persons SET achternaam = '\u3000\u00a0' WHERE scm_ref = '1'",
+            "UPDATE persons SET email = 'STRASSE@example.nl' WHERE scm_ref = '2'",
+            "UPDATE persons SET email = 'straße@example.nl' WHERE scm_ref = '3'",
+        ],
+        ["person '1': column 'achternaam' is empty", "email 'STRASSE@example.nl' is used by persons '2', '3'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "statements", "problems"), PREFLIGHT, ids=[p[0] for p in PREFLIGHT])
+def test_preflight_lists_every_problem_and_writes_nothing(db, tmp_path, name, statements, problems):
     load(db, [make_person(str(i)) for i in (1, 2, 3)])
-    conn = sqlite3.connect(db)
-    conn.execute("DROP INDEX scm_uniq_email")
-    conn.execute("UPDATE persons SET email = 'USER1@example.nl' WHERE scm_ref = '2'")
-    conn.execute("UPDATE persons SET achternaam = '' WHERE scm_ref = '3'")
-    conn.execute("UPDATE roles SET gebruikersnaam = 'ghost', functiecode = '' WHERE scm_ref = '3'")
-    conn.commit()
-    conn.close()
+    edit(db, *statements)
     out = tmp_path / "out"
     result = export(db, out, "--json")
     assert result.code == 1
-    assert result.json["problems"] == [
-        "person '3': column 'achternaam' is empty",
-        "email 'user1@example.nl' is used by persons '1', '2'",
-        "role of person '3': column 'functiecode' is empty",
-        "role of person '3': gebruikersnaam 'ghost' belongs to no exported person",
-    ]
+    assert result.json["problems"] == problems
     assert not out.exists()
 
 
@@ -219,10 +247,10 @@ def test_cp1252_refuses_characters_it_cannot_hold(db, tmp_path):
     assert result.code == 1
     assert "person '1': column 'voornaam' holds 'Ł' (U+0141), which cp1252 cannot hold" in result.out
     assert not (tmp_path / "out").exists()
-    conn = sqlite3.connect(db)
-    conn.execute("UPDATE persons SET voornaam = 'Lukasz' WHERE scm_ref = '1'")
-    conn.commit()
-    conn.close()
+    edit(
+        db,
+        "UPDATE persons SET voornaam = 'Lukasz' WHERE scm_ref = '1'",
+    )
     assert export(db, tmp_path / "out", mapping=mapping).code == 0
     assert (tmp_path / "out" / "U.csv").read_bytes().endswith('"Renée";"Person2"\r\n'.encode("cp1252"))
 

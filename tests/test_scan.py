@@ -32,24 +32,6 @@ def test_the_cp1252_pattern_matches_exactly_the_characters_cp1252_cannot_hold():
     assert "Ł" in found and "€" not in found and "é" not in found
 
 
-def test_preflight_sees_unicode_blanks_and_casefold_twins_the_unique_index_lets_through(db, tmp_path):
-    """The unique index compares ASCII case only: 'STRASSE' and 'straße' pass it, casefold catches them."""
-    load(db, [make_person(str(i)) for i in (1, 2, 3)])
-    conn = sqlite3.connect(db)
-    conn.execute("UPDATE persons SET achternaam = '\u3000\u00a0' WHERE scm_ref = '1'")
-    conn.execute("UPDATE persons SET email = 'STRASSE@example.nl' WHERE scm_ref = '2'")
-    conn.execute("UPDATE persons SET email = 'straße@example.nl' WHERE scm_ref = '3'")
-    conn.commit()
-    conn.close()
-    result = export(db, tmp_path / "out", "--json")
-    assert result.code == 1
-    assert result.json["problems"] == [
-        "person '1': column 'achternaam' is empty",
-        "email 'STRASSE@example.nl' is used by persons '2', '3'",
-    ]
-    assert not (tmp_path / "out").exists()
-
-
 def test_the_first_export_counts_its_joiners_and_the_next_lists_changes(db, tmp_path):
     load(db, [make_person(str(i)) for i in (1, 2, 3)])
     first = export(db, tmp_path / "out", "--json").json
