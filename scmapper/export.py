@@ -101,6 +101,7 @@ def run_export(mapping: Mapping, store: Store, out: Path, *, check: bool, force:
         staging.file(export.persons, scan.persons(lines=staging.builtin(export.persons)))
         if export.roles:
             staging.file(export.roles, scan.roles(lines=staging.builtin(export.roles)))
+        scan.compare()
         report = _report(mapping, scan, last)
         limits = checks.thresholds(mapping, scan.diff, scan.totals.previous_persons, scan.totals.previous_roles)
         report["thresholds"] = [t.as_dict() for t in limits]

@@ -1,18 +1,16 @@
 """The export's one pass over the store: rows for the files, preflight, and the diff.
 
-Vocabulary: the *baseline* is the last recorded export as the database keeps it
-(`exported_persons`: key -> the person's row as JSON text; `exported_roles`: owner key ->
-its roles as a JSON array). Persons and baseline are both read in key order and merged,
-so a person costs one comparison of two strings; the first export, with nothing to compare,
-writes its baseline as the rows pass. A *suspect* is a row a cheap SQL test says may fail
-a preflight check; `checks` then judges it exactly. With the built-in all-quoted layout,
-SQLite builds each CSV line itself (`line_sql`; tests prove it byte-identical to the
-template). Rows go by in batches; memory holds problems and changes, not rows.
+Vocabulary: the *change log* (`exported_changes`, kept by the store's writers) holds, for
+each person changed since the last export, what that export held of them; the diff compares
+those entries with the persons now, so it costs what changed, not what exists. A *suspect*
+is a row a cheap SQL test says may fail a preflight check; `checks` then judges it exactly.
+With the built-in all-quoted layout, SQLite builds each CSV line itself (`line_sql`; tests
+prove it byte-identical to the template). Rows go by in batches; memory holds problems and
+changes, not rows.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ from scmapper import checks
 from scmapper.checks import Diff
 from scmapper.csvformat import Dialect
 from scmapper.mapping import ExportFile, Mapping
-from scmapper.store import Store, quote
+from scmapper.store import Store, person_json, quote, roles_json
 
 # str.strip()'s whitespace: a cell Python calls blank is empty or starts with one of these.
 WHITESPACE = (
@@ -31,16 +29,9 @@ WHITESPACE = (
     + ("\u2028\u2029\u202f\u205f\u3000")
 )
 BLANK_START = "[" + WHITESPACE + "]*"  # GLOB: starts with whitespace (the set opens with a tab, not ] or ^)
-NON_ASCII = "*[^\x01-\x7f]*"  # GLOB: holds a character outside ASCII (or a NUL)
 _BATCH = 2000
 
 EMPTY = "no active persons: an empty persons file would deactivate everyone in Spend Cloud"
-_CHANGES = {  # what moves the baseline, in this order
-    "gone_persons": "DELETE FROM exported_persons WHERE key = ?",
-    "put_persons": "INSERT OR REPLACE INTO exported_persons (key, data) VALUES (?, ?)",
-    "gone_roles": "DELETE FROM exported_roles WHERE owner = ?",
-    "put_roles": "INSERT OR REPLACE INTO exported_roles (owner, count, data) VALUES (?, ?, ?)",
-}
 
 
 def line_sql(columns: Sequence[str], alias: str, dialect: Dialect) -> str | None:
@@ -50,12 +41,6 @@ def line_sql(columns: Sequence[str], alias: str, dialect: Dialect) -> str | None
         return None
     cells = [f"'\"' || replace(coalesce({alias}.{quote(c)}, ''), '\"', '\"\"') || '\"'" for c in columns]
     return " || :delimiter || ".join(cells) + " || :eol"
-
-
-def _json_sql(columns: Sequence[str], alias: str) -> str:
-    if not columns:
-        return "'{}'"
-    return "json_object(" + ", ".join(f"'{c}', {alias}.{quote(c)}" for c in columns) + ")"
 
 
 @dataclass
@@ -92,24 +77,23 @@ class Scan:
 
     def begin(self, *, write: bool) -> None:
         """Starts the one transaction files, checks and diff are read in. A writing export takes
-        the write lock now (BEGIN IMMEDIATE), so what it records is exactly what it read; agents
-        queue behind it on the busy timeout. A check only reads."""
+        the write lock now (BEGIN IMMEDIATE), so the change log it clears is exactly what it
+        compared; agents queue behind it on the busy timeout. A check only reads."""
         self.write = write
         # A bounded page cache (16 MiB): the index-ordered reads revisit pages; memory stays flat.
         self.conn.execute("PRAGMA cache_size = -16384")
         self.store.begin(write=write)
-        self.totals.previous_persons = self.conn.execute("SELECT count(*) FROM exported_persons").fetchone()[0]
-        found = self.conn.execute("SELECT count(*), coalesce(sum(count), 0) FROM exported_roles").fetchone()
-        self.totals.previous_roles = found[1]
-        self.diff.listed = self.totals.previous_persons > 0 or found[0] > 0
-        self._changes: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _CHANGES}
+        last = self.store.last_export()
+        if last:  # its files' row counts: the persons file first, then the roles file
+            rows = [f["rows"] for f in last["files"]]
+            self.totals.previous_persons, self.totals.previous_roles = (rows + [0, 0])[:2]
+        self.diff.listed = last is not None
         self._duplicates = self._find_duplicates()
 
     def commit(self) -> None:
-        """Moves the baseline to what the scan read, and commits (with whatever else the export
-        recorded in the transaction meanwhile)."""
-        for name, rows in self._changes.items():
-            self.conn.executemany(_CHANGES[name], rows)
+        """Empties the change log (this export is the next one's baseline) and commits, with
+        whatever else the export recorded in the transaction meanwhile."""
+        self.conn.execute("DELETE FROM exported_changes")
         self.conn.execute("COMMIT")
 
     def rollback(self) -> None:
@@ -133,39 +117,43 @@ class Scan:
         cells, params, lines = _cells(spec, "p", lines)
         flag, flag_params = _suspect_sql(checked, "p")
         cursor = self.conn.execute(
-            f"SELECT {self.key}, {_json_sql(self.store.person_columns, 'p')}, {flag}, {cells}"
+            f"SELECT CASE WHEN {flag} THEN {self.key} END, {cells}"
             f" FROM persons p WHERE p.scm_active = 1 ORDER BY {self.key}",
             {**params, **flag_params},
         )
-        compared = list(dict.fromkeys([*spec.columns, *([self.username] if self.username else [])]))
-        baseline = _Baseline(self.conn, "SELECT key, data FROM exported_persons ORDER BY key")
         while batch := cursor.fetchmany(_BATCH):
             self.totals.persons += len(batch)
-            if self.diff.listed:
-                for row in batch:
-                    self._compare_person(row[0], row[1], baseline.take(row[0]), compared)
-            elif self.write:  # the first export: every row goes to the baseline as it passes
-                self.conn.executemany("INSERT INTO exported_persons (key, data) VALUES (?, ?)", [r[:2] for r in batch])
             for row in batch:
-                if row[2]:
+                if row[0] is not None:
                     self._row_problems += checks.row_problems(f"person {row[0]!r}", self._person_row(row[0]), checked)
-            yield from _out(batch, lines)
-        for key, old in baseline.rest():
-            self._leaver(key, old)
-        if not self.diff.listed:
+            yield from _out(batch, lines, 1)
+
+    # --- the diff -------------------------------------------------------------------------
+
+    def compare(self) -> None:
+        """The diff against the last export, from the change log; call after the rows."""
+        if not self.diff.listed:  # the first export: every person and role is new
             self.diff.totals["joiners"] = self.totals.persons
-
-    def _compare_person(self, key: str, now: str, found: tuple[list[Any], str | None], compared: list[str]) -> None:
-        gone, old = found
-        for gone_key, gone_data in gone:
-            self._leaver(gone_key, gone_data)
-        if now != old:
-            self._changes["put_persons"].append((key, now))
-            self.diff.person(key, json.loads(old) if old else None, now, compared, self.username)
-
-    def _leaver(self, key: str, old: str) -> None:
-        self._changes["gone_persons"].append((key,))
-        self.diff.leaver(key, json.loads(old).get(self.username, ""))
+            self.diff.totals["rolesAdded"] = self.totals.roles
+            return
+        compared = list(dict.fromkeys([*self.export.persons.columns, *([self.username] if self.username else [])]))
+        roles = self.export.roles.columns if self.export.roles else None
+        found = self.conn.execute(
+            f"SELECT c.key, c.data, c.roles,"
+            f" CASE WHEN p.scm_ref IS NOT NULL THEN {person_json(self.store.person_columns, 'p')} END,"
+            f" CASE WHEN p.scm_ref IS NOT NULL THEN {roles_json(self.store.role_columns, 'p')} END"
+            f" FROM exported_changes c LEFT JOIN persons p ON {self.key} = c.key AND p.scm_active = 1"
+            " ORDER BY c.key"
+        )
+        for key, old, old_roles, now, now_roles in found:
+            if old is None and now is None:
+                continue
+            if now is None:
+                self.diff.leaver(key, json.loads(old).get(self.username, ""))
+            else:
+                self.diff.person(key, json.loads(old) if old else None, now, compared, self.username)
+            if roles is not None:
+                self.diff.roles(key, json.loads(old_roles or "[]"), json.loads(now_roles or "[]"), roles)
 
     def _person_row(self, key: str) -> dict[str, str]:
         cols = ", ".join(quote(c) for c in self.store.person_columns)
@@ -188,45 +176,17 @@ class Scan:
         if owner_column:
             flag = f"({flag} OR r.{quote(owner_column)} IS NOT p.{quote(owner_column)})"
         cursor = self.conn.execute(
-            f"SELECT {self.key}, {_json_sql(self.store.role_columns, 'r')}, CASE WHEN {flag} THEN r.scm_id END,"
+            f"SELECT CASE WHEN {flag} THEN {self.key} END, CASE WHEN {flag} THEN r.scm_id END,"
             f" {cells} FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref"
             f" WHERE p.scm_active = 1 ORDER BY {self.key}, r.scm_seq",
             {**params, **flag_params},
         )
-        baseline = _Baseline(self.conn, "SELECT owner, data FROM exported_roles ORDER BY owner")
-        for batch in _owners_whole(cursor):
+        while batch := cursor.fetchmany(_BATCH):
             self.totals.roles += len(batch)
-            if self.diff.listed:
-                for owner, group in itertools.groupby(batch, key=_first):
-                    self._compare_roles(owner, list(group), baseline.take(owner), spec.columns)
-            elif self.write:  # the first export: every owner's roles go to the baseline as they pass
-                self.conn.executemany(
-                    "INSERT INTO exported_roles (owner, count, data) VALUES (?, ?, ?)",
-                    [(o, len(rs), _array(rs)) for o, rs in ((o, list(g)) for o, g in itertools.groupby(batch, _first))],
-                )
             for row in batch:
-                if row[2] is not None:
-                    self._check_role(row[0], row[2], checked, owner_column)
-            yield from _out(batch, lines)
-        for owner, old in baseline.rest():
-            self._gone_roles(owner, old, spec.columns)
-        if not self.diff.listed:
-            self.diff.totals["rolesAdded"] = self.totals.roles
-
-    def _compare_roles(
-        self, owner: str, now: list[Any], found: tuple[list[Any], str | None], columns: Sequence[str]
-    ) -> None:
-        gone, old = found
-        for gone_owner, gone_data in gone:
-            self._gone_roles(gone_owner, gone_data, columns)
-        text = _array(now)
-        if text != old:
-            self._changes["put_roles"].append((owner, len(now), text))
-            self.diff.roles(owner, json.loads(old) if old else [], json.loads(text), columns)
-
-    def _gone_roles(self, owner: str, old: str, columns: Sequence[str]) -> None:
-        self._changes["gone_roles"].append((owner,))
-        self.diff.roles(owner, json.loads(old), [], columns)
+                if row[0] is not None:
+                    self._check_role(row[0], row[1], checked, owner_column)
+            yield from _out(batch, lines, 2)
 
     def _check_role(self, owner: str, role_id: int, checked: Any, owner_column: str | None) -> None:
         cols = ", ".join(quote(c) for c in self.store.role_columns)
@@ -259,8 +219,8 @@ class Scan:
             narrow = f"scm_uniq_{column}" in indexed
             holders = self.conn.execute(
                 f"SELECT {key}, p.{col} FROM persons p WHERE p.scm_active = 1 AND p.{col} <> ''"
-                + (f" AND p.{col} GLOB :wide" if narrow else ""),  # sorted below: no index walk
-                {"wide": NON_ASCII},
+                # More bytes than characters: a character beyond ASCII (or a NUL). Sorted below.
+                + (f" AND length(p.{col}) <> length(CAST(p.{col} AS BLOB))" if narrow else ""),
             ).fetchall()
             if narrow:
                 holders += self._ascii_twins(column, holders)
@@ -306,60 +266,11 @@ def _suspect_sql(checked: list[tuple[Any, bool, str | None]], alias: str) -> tup
     return ("(" + " OR ".join(tests) + ")" if tests else "0"), params
 
 
-class _Baseline:
-    """The previous export's rows in key order, taken alongside the current rows (also in key
-    order: SQLite's BINARY order of text is code point order, as Python compares str)."""
-
-    def __init__(self, conn: Any, sql: str) -> None:
-        self.cursor = conn.cursor().execute(sql)
-        self.head: tuple[str, str] | None = self.cursor.fetchone()
-
-    def take(self, key: str) -> tuple[list[tuple[str, str]], str | None]:
-        """The rows before `key` (gone since), and key's own text (None: new since)."""
-        gone, head = [], self.head
-        while head is not None and head[0] < key:
-            gone.append(head)
-            head = self.cursor.fetchone()
-        old = None
-        if head is not None and head[0] == key:
-            old, head = head[1], self.cursor.fetchone()
-        self.head = head
-        return gone, old
-
-    def rest(self) -> Iterator[tuple[str, str]]:
-        while self.head is not None:
-            yield self.head
-            self.head = self.cursor.fetchone()
-
-
-def _owners_whole(cursor: Any) -> Iterator[list[Any]]:
-    """Rows in batches that never split one owner's roles (the owner is each row's first field)."""
-    pending: list[Any] = []
-    while batch := cursor.fetchmany(_BATCH):
-        batch = pending + batch
-        cut = len(batch)
-        while cut and batch[cut - 1][0] == batch[-1][0]:
-            cut -= 1
-        if cut:
-            yield batch[:cut]
-        pending = batch[cut:]
-    if pending:
-        yield pending
-
-
-def _out(batch: list[Any], lines: bool) -> Iterator[str | tuple[str, ...]]:
-    """A batch as the file's rows: its lines joined into one string, or each row's cells."""
+def _out(batch: list[Any], lines: bool, start: int) -> Iterator[str | tuple[str, ...]]:
+    """A batch as the file's rows (from field `start` on): its lines joined into one string, or
+    each row's cells."""
     if lines:
-        yield "".join([r[3] for r in batch])
+        yield "".join([r[start] for r in batch])
     else:
         for row in batch:
-            yield row[3:]
-
-
-def _first(row: Any) -> Any:
-    return row[0]
-
-
-def _array(rows: list[Any]) -> str:
-    """An owner's roles as the baseline keeps them: a JSON array of the rows' JSON objects."""
-    return "[" + ",".join(r[1] for r in rows) + "]"
+            yield row[start:]

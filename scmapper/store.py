@@ -4,7 +4,9 @@ Vocabulary: the *account reference* (`scm_ref`) is the key column's value when t
 person was created, stable for life; *active* persons are the ones exported;
 a *soft-deleted* person is inactive with `scm_deleted_at` set. Tables:
 `persons` (mapping columns + bookkeeping), `roles` (role columns + owner),
-`events` (append-only audit log), `scm_meta` (schema version, mapping fingerprint).
+`events` (append-only audit log), `scm_meta` (schema version, mapping fingerprint),
+`exports` (each export), `exported_changes` (what the last export held of each person changed
+since: the *change log* the next export's diff reads; see `_remember_exported`).
 
 Every value is a bound parameter; every identifier passes `quote()`. Writes happen
 inside `transaction()`, which begins IMMEDIATE: parallel agents queue on the busy
@@ -27,7 +29,7 @@ from typing import Any, NamedTuple
 
 from scmapper.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 60_000
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
@@ -131,8 +133,7 @@ CREATE TABLE IF NOT EXISTS exports (
     files TEXT NOT NULL,
     report TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS exported_persons (key TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS exported_roles (owner TEXT PRIMARY KEY, count INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS exported_changes (key TEXT PRIMARY KEY, data TEXT, roles TEXT) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS scm_events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS scm_events_no_delete BEFORE DELETE ON events
@@ -162,6 +163,7 @@ class Store:
         self.role_columns: tuple[str, ...] = ()
         self.key = ""
         self.notes: list[str] = []
+        self._remember_sql: str | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -181,6 +183,7 @@ class Store:
         Costs one read when the mapping is unchanged since the last run.
         """
         self.key, self.person_columns, self.role_columns = key, tuple(columns), tuple(role_columns)
+        self._remember_sql = None
         unique = tuple(unique)
         for name in (*columns, *role_columns):
             quote(name)
@@ -193,6 +196,7 @@ class Store:
             self._create_base()
             notes = self._add_columns("persons", columns) + self._add_columns("roles", role_columns)
             self._index_unique(key, unique)
+            self._migrate_baseline()
             self._set_meta("schema_version", str(SCHEMA_VERSION))
             self._set_meta("mapping_fingerprint", fingerprint)
         self.notes = notes
@@ -204,12 +208,35 @@ class Store:
         columns = [r[1] for r in self.conn.execute("PRAGMA table_info(exported_roles)")]
         if columns and "count" not in columns:
             self.conn.execute("DROP TABLE exported_roles")
+            self.conn.execute("CREATE TABLE exported_roles (owner TEXT PRIMARY KEY, count INTEGER, data TEXT)")
         columns = [r[1] for r in self.conn.execute("PRAGMA table_info(persons)")]
         if columns and "scm_source" not in columns:  # schema 4: sync's record fingerprints
             self.conn.execute("ALTER TABLE persons ADD COLUMN scm_source TEXT")
         for statement in _BASE_SCHEMA.split(";\n"):
             if statement.strip():
                 self.conn.execute(statement)
+
+    def _migrate_baseline(self) -> None:
+        """Schemas 3-4 kept the whole last export (exported_persons, exported_roles). Schema 5
+        keeps only what changed since: every kept person becomes an entry (the next diff then
+        compares them all, once), and every active person the last export did not hold, an
+        entry saying so."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "exported_persons" not in tables:
+            return
+        if "exported_roles" not in tables:
+            self.conn.execute("CREATE TABLE exported_roles (owner TEXT PRIMARY KEY, count INTEGER, data TEXT)")
+        self.conn.execute(
+            "INSERT OR IGNORE INTO exported_changes (key, data, roles) SELECT e.key, e.data, coalesce(r.data, '[]')"
+            " FROM exported_persons e LEFT JOIN exported_roles r ON r.owner = e.key"
+        )
+        key = quote(self.key)
+        self.conn.execute(
+            f"INSERT OR IGNORE INTO exported_changes (key, data, roles) SELECT {key}, NULL, NULL FROM persons"
+            " WHERE scm_active = 1 AND EXISTS (SELECT 1 FROM exports)"
+        )
+        self.conn.execute("DROP TABLE exported_persons")
+        self.conn.execute("DROP TABLE exported_roles")
 
     def _meta(self, key: str) -> str | None:
         try:
@@ -330,7 +357,31 @@ class Store:
                 found.append((column, value, other[0]))
         return found
 
+    # --- the change log ---------------------------------------------------------------------
+
+    def _remember_exported(self, ref: str) -> None:
+        """Before a person's first change since the last export: what that export held of them
+        (row and roles as JSON if they were active, NULL if not), kept in exported_changes for
+        the next export's diff. Nothing before the first export."""
+        if self._remember_sql is None:
+            self._remember_sql = (
+                f"INSERT OR IGNORE INTO exported_changes (key, data, roles) SELECT p.{quote(self.key)},"
+                f" CASE WHEN p.scm_active = 1 THEN {person_json(self.person_columns, 'p')} END,"
+                f" CASE WHEN p.scm_active = 1 THEN {roles_json(self.role_columns, 'p')} END"
+                " FROM persons p WHERE p.scm_ref = ? AND EXISTS (SELECT 1 FROM exports)"
+            )
+        self.conn.execute(self._remember_sql, (ref,))
+
+    def _remember_new_key(self, key: str) -> None:
+        """A key the last export did not hold (a new person, a changed key)."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO exported_changes (key, data, roles) SELECT ?, NULL, NULL"
+            " WHERE EXISTS (SELECT 1 FROM exports)",
+            (key,),
+        )
+
     def insert_person(self, ref: str, row: Row, time: str, *, active: bool = True) -> None:
+        self._remember_new_key(row[self.key])
         cols = [quote(c) for c in self.person_columns]
         self.conn.execute(
             f"INSERT INTO persons (scm_ref, scm_active, scm_created_at, scm_updated_at, {', '.join(cols)})"
@@ -339,6 +390,8 @@ class Store:
         )
 
     def update_person(self, ref: str, row: Row, time: str) -> None:
+        self._remember_exported(ref)
+        self._remember_new_key(row[self.key])  # ignored unless the key changed
         sets = ", ".join(f"{quote(c)} = ?" for c in self.person_columns)
         self.conn.execute(
             f"UPDATE persons SET {sets}, scm_updated_at = ?, scm_source = NULL WHERE scm_ref = ?",
@@ -346,6 +399,7 @@ class Store:
         )
 
     def set_state(self, ref: str, *, active: bool, deleted: bool, time: str) -> None:
+        self._remember_exported(ref)
         self.conn.execute(
             "UPDATE persons SET scm_active = ?, scm_deleted_at = ?, scm_updated_at = ?, scm_source = NULL"
             " WHERE scm_ref = ?",
@@ -353,6 +407,7 @@ class Store:
         )
 
     def delete_person(self, ref: str) -> None:
+        self._remember_exported(ref)
         self.conn.execute("DELETE FROM persons WHERE scm_ref = ?", (ref,))
 
     # --- roles ------------------------------------------------------------------------------
@@ -367,7 +422,8 @@ class Store:
 
     def replace_roles(self, ref: str, roles: Sequence[Row], *, new: bool = False) -> None:
         """The person's role rows become these; `new`: the person was just inserted and has none."""
-        if not new:
+        if not new:  # (a new person's insert already told the change log)
+            self._remember_exported(ref)
             self.conn.execute("DELETE FROM roles WHERE scm_ref = ?", (ref,))
         if not roles:
             return
@@ -458,6 +514,23 @@ class Store:
             AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), _unjson(r[7]), _unjson(r[8]))
             for r in found
         ]
+
+
+def person_json(columns: Sequence[str], alias: str) -> str:
+    """SQL for a person's row as a JSON object (the change log's and the diff's form)."""
+    return "json_object(" + ", ".join(f"'{c}', {alias}.{quote(c)}" for c in columns) + ")" if columns else "'{}'"
+
+
+def roles_json(columns: Sequence[str], alias: str) -> str:
+    """SQL for the roles of the person `alias` as a JSON array, in no particular order: the
+    diff compares them as a multiset."""
+    if not columns:
+        return "'[]'"
+    role = ", ".join(f"'{c}', r.{quote(c)}" for c in columns)
+    return (
+        f"(SELECT '[' || coalesce(group_concat(json_object({role}), ','), '') || ']'"
+        f" FROM roles r WHERE r.scm_ref = {alias}.scm_ref)"
+    )
 
 
 def _create_private(path: Path) -> None:
