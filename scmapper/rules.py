@@ -84,6 +84,44 @@ class RowTemplate:
         return _guard(lambda: default.render(context), column.name, who)
 
 
+class RolesTemplate:
+    """All of a person's role rows in one template pass: the `for_each` loop, the `when` test
+    and the columns, output as rows and cells between separators no record can hold (control
+    characters, refused by check_record). `render` gives None whenever anything is unusual (an
+    error, a lookup column, a separator in a value): the caller then renders item by item,
+    which says precisely what failed."""
+
+    ROW, CELL = "\x1e", "\x1f"
+
+    def __init__(self, roles: Any) -> None:
+        self.columns = tuple(roles.columns)
+        self.usable = all(c.kind != "lookup" for c in self.columns)
+        rendered = [c for c in self.columns if c.kind != "fixed"]
+        self._width = len(rendered)
+        cells = self.CELL.join(f"{{% with %}}{c.source}{{% endwith %}}" for c in rendered)
+        source = (
+            f"{{% for {roles.var} in scm_items %}}{{% if {roles.when} %}}{self.ROW}{cells}{{% endif %}}{{% endfor %}}"
+        )
+        self._template = expressions.environment().from_string(source) if self.usable else None
+
+    def render(self, context: dict[str, Any], items: list[Any]) -> list[Row] | None:
+        if self._template is None:
+            return None
+        try:
+            text = self._template.render({**context, "scm_items": items})
+        except Exception:  # noqa: BLE001 - the item-by-item path reports it precisely
+            return None
+        rows: list[Row] = []
+        for part in text.split(self.ROW)[1:]:
+            values = iter(part.split(self.CELL))
+            if part.count(self.CELL) != self._width - 1:
+                return None
+            row = {c.name: c.source if c.kind == "fixed" else next(values) for c in self.columns}
+            if row not in rows:  # identical role rows for one person collapse into one
+                rows.append(row)
+        return rows
+
+
 def _guard(render: Callable[[], T], column: str, who: str) -> T:
     """Runs one render, turning whatever the expression raised into a located error."""
     try:
@@ -116,6 +154,7 @@ class Rules:
         roles = mapping.roles
         if roles:
             self._role = RowTemplate(roles.columns)
+            self._all_roles = RolesTemplate(roles)
             self._items = env.compile_expression(roles.items, undefined_to_none=False)
             self._when = env.compile_expression(roles.when, undefined_to_none=False)
 
@@ -209,6 +248,9 @@ class Rules:
             items = results if isinstance(results, list) else [items]
         if not isinstance(items, list | tuple):
             raise ExpressionError(f"{who}: for_each {roles.items!r} is not a list")
+        together = self._all_roles.render(context, list(items))
+        if together is not None:
+            return together
         rows: list[Row] = []
         for item in items:
             scope = {**context, roles.var: item}
