@@ -9,6 +9,7 @@ employment) merge into one person that carries them all as `rows`.
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -35,22 +36,29 @@ class Record:
 
 
 class Line:
-    """One record of a JSON-lines file as read: parsed only when something needs its fields
-    (sync skips records whose text it has seen before)."""
+    """One record of a JSON-lines file as read, its bytes: decoded and parsed only when
+    something needs its fields (sync skips records whose bytes it has seen before)."""
 
-    def __init__(self, text: str, origin: str, path: Path, number: int) -> None:
-        self.text, self.origin, self._path, self._number = text, origin, path, number
+    def __init__(self, raw: bytes, path: Path, number: int, index: int) -> None:
+        self.raw, self._path, self._number, self._index = raw, path, number, index
+
+    @property
+    def origin(self) -> str:
+        return f"{self._path.name}#{self._index}"
 
     @cached_property
     def data(self) -> dict[str, Any]:
+        where = f"{self._path}:{self._number}"
         try:
-            item = json.loads(self.text)
+            item = json.loads(self.raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{where}: not valid UTF-8 (byte {exc.start} of the line)") from None
         except json.JSONDecodeError as exc:
-            raise SourceError(f"{self._path}:{self._number}: not valid JSON lines: {exc.msg}") from None
+            raise SourceError(f"{where}: not valid JSON lines: {exc.msg}") from None
         except RecursionError:
-            raise SourceError(f"{self._path}:{self._number}: nested too deeply") from None
+            raise SourceError(f"{where}: nested too deeply") from None
         if not isinstance(item, dict):
-            raise SourceError(f"{self._path}: record {self.origin.rsplit('#', 1)[1]} is not a JSON object")
+            raise SourceError(f"{self._path}: record {self._index} is not a JSON object")
         return item
 
 
@@ -86,13 +94,12 @@ def _lines(path: Path) -> Iterator[Line]:
         with path.open("rb") as handle:
             index = 0
             for number, raw in enumerate(handle, start=1):
-                try:
-                    text = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
-                except UnicodeDecodeError as exc:
-                    raise SourceError(f"{path}:{number}: not valid UTF-8 (byte {exc.start} of the line)") from None
-                if text:
+                raw = raw.strip()  # JSON allows only ASCII whitespace around a value
+                if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8) :].strip()
+                if raw:
                     index += 1
-                    yield Line(text, f"{path.name}#{index}", path, number)
+                    yield Line(raw, path, number, index)
     except OSError as exc:
         raise SourceError(f"cannot read source {path}: {exc.strerror}") from None
 

@@ -326,7 +326,8 @@ class Store:
         found = self.conn.execute(
             f"SELECT {quote(self.key)}, scm_ref, scm_active, scm_deleted_at IS NOT NULL, scm_source FROM persons"
         )
-        return {key: KeyState(ref, bool(active), bool(deleted), source) for key, ref, active, deleted, source in found}
+        make = KeyState._make  # active and deleted arrive as 0 or 1: true and false enough
+        return {row[0]: make(row[1:]) for row in found}
 
     def set_sources(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Records (fingerprint, account reference): the source record each person's row now reflects."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -125,13 +125,25 @@ def run_sync(
 def fingerprint(rules: Rules, record: Record | Line, day: date) -> str:
     """Identifies a record's content as this mapping sees it on this day: an equal fingerprint
     means an equal mapping result, so the record need not be mapped again. A JSON-lines record
-    is identified by its text as read (no parsing: an unchanged line costs one hash)."""
-    if isinstance(record, Line):
-        text = "L" + record.text
-    else:
-        text = "J" + json.dumps(record.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    prefix = f"{rules.mapping.fingerprint}\0{day.isoformat()}\0"
-    return hashlib.blake2b((prefix + text).encode(), digest_size=16).hexdigest()
+    is identified by its bytes as read (no decoding, no parsing: an unchanged line costs a hash)."""
+    return _fingerprints(rules, day)(record)
+
+
+def _fingerprints(rules: Rules, day: date) -> Callable[[Record | Line], str]:
+    """The fingerprint function for one run: the mapping and the day hashed once."""
+    base = hashlib.blake2b(f"{rules.mapping.fingerprint}\0{day.isoformat()}\0".encode(), digest_size=16)
+
+    def digest(record: Record | Line) -> str:
+        found = base.copy()
+        if isinstance(record, Line):
+            found.update(b"L")
+            found.update(record.raw)
+        else:
+            text = json.dumps(record.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            found.update(b"J" + text.encode())
+        return found.hexdigest()
+
+    return digest
 
 
 def _map_all(
@@ -145,8 +157,9 @@ def _map_all(
     known = {s.source: key for key, s in states.items() if s.source}
     present: dict[str, _Present] = {}
     protected: set[str] = set()
+    digest_of = _fingerprints(rules, day)
     for record in records:
-        digest = fingerprint(rules, record, day)
+        digest = digest_of(record)
         mapped = None
         key = known.get(digest)
         if key is None:
@@ -196,9 +209,8 @@ def _plan(
             steps.append(_Step("update", key, state.ref, mapped, item.record))
         else:
             report.counts["unchanged"] += 1
-    for key, state in sorted(states.items()):
-        if state.live and key not in present and key not in protected:
-            steps.append(_Step(missing, key, state.ref))
+    gone = [key for key, state in states.items() if state.live and key not in present and key not in protected]
+    steps += [_Step(missing, key, states[key].ref) for key in sorted(gone)]
     return steps
 
 
