@@ -159,7 +159,7 @@ class Diff:
         self.leavers.append({"key": key, "username": username})
 
     def person(self, key: str, before: Row | None, after_text: str, compared: Sequence[str], username: str) -> None:
-        """A person whose row differs from the baseline (`before`, None for a joiner)."""
+        """A person whose row may differ from what the last export held (`before`, None for a joiner)."""
         if before is None:
             self.totals["joiners"] += 1
             if self.listed:
@@ -179,7 +179,7 @@ class Diff:
             self.username_changes.append({"key": key, **fields[username]})
 
     def roles(self, owner: str, old: list[Row], new: list[Row], columns: Sequence[str]) -> None:
-        """An owner whose roles differ from the baseline: the roles added and removed, as multisets."""
+        """An owner whose roles may differ from the last export's: the roles added and removed, as multisets."""
         before = Counter(_role_identity(owner, r, columns) for r in old)
         after = Counter(_role_identity(owner, r, columns) for r in new)
         added, removed = list((after - before).elements()), list((before - after).elements())

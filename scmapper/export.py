@@ -152,7 +152,7 @@ def _interrupted(last: dict[str, Any] | None) -> list[str]:
 
 
 def _record(store: Store, scan: Scan, staging: _Staging, report: dict[str, Any], out: Path) -> None:
-    """In the export's transaction: the export as 'writing', and the baseline moved to it."""
+    """In the export's transaction: the export as 'writing', and the change log emptied."""
     staging.staged = [replace(item, rows=n) for item, n in zip(staging.staged, scan.row_counts(), strict=False)]
     report["files"] = [
         {"name": s.final.name, "path": str(s.final), "rows": s.rows, "sha256": s.sha256} for s in staging.staged

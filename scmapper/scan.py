@@ -55,7 +55,7 @@ class Totals:
 class Scan:
     """One export's read of the store: `begin`, iterate `persons()` then `roles()` (each yields
     the file's text in chunks of finished lines when SQL builds them, else each row's exported
-    cells), then `problems()` and `diff`, and `commit` (moves the baseline) or `rollback`."""
+    cells), then `problems()` and `diff`, and `commit` (empties the change log) or `rollback`."""
 
     mapping: Mapping
     store: Store

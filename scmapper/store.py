@@ -203,8 +203,8 @@ class Store:
         return notes
 
     def _create_base(self) -> None:
-        # Schema 2 kept one exported role per row; 3 keeps them per person. The next export
-        # rebuilds that baseline (its report then lists the roles once as added).
+        # Schema 2 kept one exported role per row, 3 and 4 per person: a schema 2 database's roles
+        # are dropped here, so after _migrate_baseline the next report lists them once as added.
         columns = [r[1] for r in self.conn.execute("PRAGMA table_info(exported_roles)")]
         if columns and "count" not in columns:
             self.conn.execute("DROP TABLE exported_roles")
@@ -463,8 +463,8 @@ class Store:
     def record_export(
         self, *, time: str, forced: bool, out_dir: str, files: list[dict[str, Any]], report: dict[str, Any]
     ) -> int:
-        """Records an export as 'writing'; call inside the export's transaction, which also moves
-        the baseline (`scan.py`)."""
+        """Records an export as 'writing'; call inside the export's transaction, which also empties
+        the change log (`scan.py`)."""
         cursor = self.conn.execute(
             "INSERT INTO exports (time, status, forced, out_dir, files, report) VALUES (?, 'writing', ?, ?, ?, ?)",
             (time, int(forced), out_dir, _json(files), _json(report)),
