@@ -12,7 +12,7 @@ changes, not rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,39 +121,13 @@ class Scan:
             f" FROM persons p WHERE p.scm_active = 1 ORDER BY {self.key}",
             {**params, **flag_params},
         )
-        while batch := cursor.fetchmany(_BATCH):
+
+        def suspect(row: tuple[Any, ...]) -> None:
+            self._row_problems += checks.row_problems(f"person {row[0]!r}", self._person_row(row[0]), checked)
+
+        for batch in _suspects_checked(cursor, suspect):
             self.totals.persons += len(batch)
-            for row in batch:
-                if row[0] is not None:
-                    self._row_problems += checks.row_problems(f"person {row[0]!r}", self._person_row(row[0]), checked)
             yield from _out(batch, lines, 1)
-
-    # --- the diff -------------------------------------------------------------------------
-
-    def compare(self) -> None:
-        """The diff against the last export, from the change log; call after the rows."""
-        if not self.diff.listed:  # the first export: every person and role is new
-            self.diff.totals["joiners"] = self.totals.persons
-            self.diff.totals["rolesAdded"] = self.totals.roles
-            return
-        compared = list(dict.fromkeys([*self.export.persons.columns, *([self.username] if self.username else [])]))
-        roles = self.export.roles.columns if self.export.roles else None
-        found = self.conn.execute(
-            f"SELECT c.key, c.data, c.roles,"
-            f" CASE WHEN p.scm_ref IS NOT NULL THEN {person_json(self.store.person_columns, 'p')} END,"
-            f" CASE WHEN p.scm_ref IS NOT NULL THEN {roles_json(self.store.role_columns, 'p')} END"
-            f" FROM exported_changes c LEFT JOIN persons p ON {self.key} = c.key AND p.scm_active = 1"
-            " ORDER BY c.key"
-        )
-        for key, old, old_roles, now, now_roles in found:
-            if old is None and now is None:
-                continue
-            if now is None:
-                self.diff.leaver(key, json.loads(old).get(self.username, ""))
-            else:
-                self.diff.person(key, json.loads(old) if old else None, now, compared, self.username)
-            if roles is not None:
-                self.diff.roles(key, json.loads(old_roles or "[]"), json.loads(now_roles or "[]"), roles)
 
     def _person_row(self, key: str) -> dict[str, str]:
         cols = ", ".join(quote(c) for c in self.store.person_columns)
@@ -181,11 +155,8 @@ class Scan:
             f" WHERE p.scm_active = 1 ORDER BY {self.key}, r.scm_seq",
             {**params, **flag_params},
         )
-        while batch := cursor.fetchmany(_BATCH):
+        for batch in _suspects_checked(cursor, lambda row: self._check_role(row[0], row[1], checked, owner_column)):
             self.totals.roles += len(batch)
-            for row in batch:
-                if row[0] is not None:
-                    self._check_role(row[0], row[1], checked, owner_column)
             yield from _out(batch, lines, 2)
 
     def _check_role(self, owner: str, role_id: int, checked: Any, owner_column: str | None) -> None:
@@ -201,6 +172,33 @@ class Scan:
         column = quote(self.username)
         sql = f"SELECT 1 FROM persons WHERE scm_active = 1 AND {column} = ? LIMIT 1"
         return self.conn.execute(sql, (value,)).fetchone() is not None
+
+    # --- the diff -------------------------------------------------------------------------
+
+    def compare(self) -> None:
+        """The diff against the last export, from the change log; call after the rows."""
+        if not self.diff.listed:  # the first export: every person and role is new
+            self.diff.totals["joiners"] = self.totals.persons
+            self.diff.totals["rolesAdded"] = self.totals.roles
+            return
+        compared = list(dict.fromkeys([*self.export.persons.columns, *([self.username] if self.username else [])]))
+        roles = self.export.roles.columns if self.export.roles else None
+        found = self.conn.execute(
+            f"SELECT c.key, c.data, c.roles,"
+            f" CASE WHEN p.scm_ref IS NOT NULL THEN {person_json(self.store.person_columns, 'p')} END,"
+            f" CASE WHEN p.scm_ref IS NOT NULL THEN {roles_json(self.store.role_columns, 'p')} END"
+            f" FROM exported_changes c LEFT JOIN persons p ON {self.key} = c.key AND p.scm_active = 1"
+            " ORDER BY c.key"
+        )
+        for key, old, old_roles, now, now_roles in found:
+            if old is None and now is None:
+                continue
+            if now is None:
+                self.diff.leaver(key, json.loads(old).get(self.username, ""))
+            else:
+                self.diff.person(key, json.loads(old) if old else None, now, compared, self.username)
+            if roles is not None:
+                self.diff.roles(key, json.loads(old_roles or "[]"), json.loads(now_roles or "[]"), roles)
 
     # --- shared ---------------------------------------------------------------------------
 
@@ -264,6 +262,15 @@ def _suspect_sql(checked: list[tuple[Any, bool, str | None]], alias: str) -> tup
         if encoding:
             tests.append(f"{cell} GLOB :cp1252")
     return ("(" + " OR ".join(tests) + ")" if tests else "0"), params
+
+
+def _suspects_checked(cursor: Any, suspect: Callable[[tuple[Any, ...]], None]) -> Iterator[list[Any]]:
+    """The query's rows in batches, after `suspect` has seen each row whose first field is set."""
+    while batch := cursor.fetchmany(_BATCH):
+        for row in batch:
+            if row[0] is not None:
+                suspect(row)
+        yield batch
 
 
 def _out(batch: list[Any], lines: bool, start: int) -> Iterator[str | tuple[str, ...]]:
