@@ -79,7 +79,6 @@ class Scan:
         """Starts the one transaction files, checks and diff are read in. A writing export takes
         the write lock now (BEGIN IMMEDIATE), so the change log it clears is exactly what it
         compared; agents queue behind it on the busy timeout. A check only reads."""
-        self.write = write
         # A bounded page cache (16 MiB): the index-ordered reads revisit pages; memory stays flat.
         self.conn.execute("PRAGMA cache_size = -16384")
         self.store.begin(write=write)
