@@ -352,7 +352,8 @@ class _Remote:
         except TimeoutError as exc:
             raise _ConnectionLost(f"{what}: no answer within the timeout", connected=True) from exc
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            if not self.alive():
+            # EOF: the SFTP channel ended, whatever the transport's reader thread has noticed yet.
+            if isinstance(exc, EOFError) or not self.alive():
                 raise _ConnectionLost(f"{what}: connection lost ({exc or type(exc).__name__})", connected=True) from exc
             raise _remote_error(exc, what) from exc
 
@@ -498,11 +499,16 @@ def _exists(sftp, path: str) -> bool:
     return True
 
 
-def _quietly(action: Callable[[str], object], path: str) -> None:
+def _quietly(action: Callable[[str], object], path: str) -> bool:
+    """Best effort: cleanup must not hide the error that made us clean up. True when done
+    (or nothing was there), False when it should be tried again."""
     try:
         action(path)
+    except FileNotFoundError:
+        return True
     except (OSError, EOFError, paramiko.SSHException):
-        pass  # best effort: cleanup must not hide the error that made us clean up
+        return False
+    return True
 
 
 # --- delivery ----------------------------------------------------------------------------
@@ -568,9 +574,7 @@ def _now() -> str:
 
 def _deliver(remote: _Remote, job: _Delivery) -> None:
     """Stage every pending file, then publish them all; on failure discard our temp files."""
-    for orphan in job.orphans:
-        _quietly(remote.sftp.remove, orphan)
-    job.orphans.clear()
+    job.orphans[:] = [orphan for orphan in job.orphans if not _quietly(remote.sftp.remove, orphan)]
     _check_remote_dir(remote, job.settings, job.say)
     staged: list[_Staged] = []
     try:
@@ -605,10 +609,8 @@ def _abandon(remote: _Remote, job: _Delivery, staged: list[_Staged], exc: Except
     """Record the failed attempt for every unpublished file and remove our temp files,
     now if the connection still stands, else at the start of the next attempt."""
     job.orphans.extend(s.tmp for s in staged)
-    if remote.alive():
-        for tmp in job.orphans:
-            _quietly(remote.sftp.remove, tmp)
-        job.orphans.clear()
+    if remote.alive():  # (a channel may have ended unnoticed: what fails now waits for the next attempt)
+        job.orphans[:] = [tmp for tmp in job.orphans if not _quietly(remote.sftp.remove, tmp)]
     for index, (local, name) in enumerate(job.pending):
         started = staged[index].started_at if index < len(staged) else _now()
         job.record(local, name, started, str(exc), size=local.stat().st_size)
