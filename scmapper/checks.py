@@ -18,7 +18,6 @@ from typing import Any
 from scmapper.mapping import Column, Mapping, Threshold
 
 Row = dict[str, str]
-Keyed = Sequence[tuple[str, Row]]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ those entries with the persons now, so it costs what changed, not what exists. A
 is a row a cheap SQL test says may fail a preflight check; `checks` then judges it exactly.
 With the built-in all-quoted layout, SQLite builds each CSV line itself (`line_sql`; tests
 prove it byte-identical to the template). Rows go by in batches; memory holds problems and
-changes, not rows.
+changes, not rows. As in the store, identifiers pass `store.quote()` and values are bound
+parameters; single rows are read through `Store` itself.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from scmapper import checks
 from scmapper.checks import Diff
 from scmapper.csvformat import Dialect
 from scmapper.mapping import ExportFile, Mapping
-from scmapper.store import Store, person_json, quote, roles_json
+from scmapper.store import Store, StoredPerson, person_json, quote, roles_json
 
 # str.strip()'s whitespace: a cell Python calls blank is empty or starts with one of these.
 WHITESPACE = (
@@ -116,22 +117,23 @@ class Scan:
         cells, params, lines = _cells(spec, "p", lines)
         flag, flag_params = _suspect_sql(checked, "p")
         cursor = self.conn.execute(
-            f"SELECT CASE WHEN {flag} THEN {self.key} END, {cells}"
+            f"SELECT CASE WHEN {flag} THEN p.scm_ref END, {cells}"
             f" FROM persons p WHERE p.scm_active = 1 ORDER BY {self.key}",
             {**params, **flag_params},
         )
 
         def suspect(row: tuple[Any, ...]) -> None:
-            self._row_problems += checks.row_problems(f"person {row[0]!r}", self._person_row(row[0]), checked)
+            person = self._stored(row[0])
+            self._row_problems += checks.row_problems(f"person {person.row[self.store.key]!r}", person.row, checked)
 
         for batch in _suspects_checked(cursor, suspect):
             self.totals.persons += len(batch)
             yield from _out(batch, lines, 1)
 
-    def _person_row(self, key: str) -> dict[str, str]:
-        cols = ", ".join(quote(c) for c in self.store.person_columns)
-        found = self.conn.execute(f"SELECT {cols} FROM persons WHERE {quote(self.store.key)} = ?", (key,)).fetchone()
-        return dict(zip(self.store.person_columns, found, strict=True))
+    def _stored(self, ref: str) -> StoredPerson:
+        person = self.store.person(ref)
+        assert person is not None  # read in this transaction: it cannot be gone
+        return person
 
     # --- roles ----------------------------------------------------------------------------
 
@@ -149,7 +151,7 @@ class Scan:
         if owner_column:
             flag = f"({flag} OR r.{quote(owner_column)} IS NOT p.{quote(owner_column)})"
         cursor = self.conn.execute(
-            f"SELECT CASE WHEN {flag} THEN {self.key} END, CASE WHEN {flag} THEN r.scm_id END,"
+            f"SELECT CASE WHEN {flag} THEN r.scm_ref END, CASE WHEN {flag} THEN r.scm_seq END,"
             f" {cells} FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref"
             f" WHERE p.scm_active = 1 ORDER BY {self.key}, r.scm_seq",
             {**params, **flag_params},
@@ -158,19 +160,17 @@ class Scan:
             self.totals.roles += len(batch)
             yield from _out(batch, lines, 2)
 
-    def _check_role(self, owner: str, role_id: int, checked: Any, owner_column: str | None) -> None:
-        cols = ", ".join(quote(c) for c in self.store.role_columns)
-        found = self.conn.execute(f"SELECT {cols} FROM roles WHERE scm_id = ?", (role_id,)).fetchone()
-        row = dict(zip(self.store.role_columns, found, strict=True))
-        who = f"role of person {owner!r}"
+    def _check_role(self, ref: str, seq: int, checked: Any, owner_column: str | None) -> None:
+        person = self._stored(ref)
+        row = person.roles[seq]  # a person's roles are numbered from 0 in order (Store.replace_roles)
+        who = f"role of person {person.row[self.store.key]!r}"
         self._role_problems += checks.row_problems(who, row, checked)
         if owner_column and not self._exported_username(row[owner_column]):
             self._role_problems.append(f"{who}: {owner_column} {row[owner_column]!r} belongs to no exported person")
 
     def _exported_username(self, value: str) -> bool:
-        column = quote(self.username)
-        sql = f"SELECT 1 FROM persons WHERE scm_active = 1 AND {column} = ? LIMIT 1"
-        return self.conn.execute(sql, (value,)).fetchone() is not None
+        holder = self.store.find(self.username, value)  # an active holder first, if there is one
+        return holder is not None and self._stored(holder).active
 
     # --- the diff -------------------------------------------------------------------------
 

@@ -150,10 +150,10 @@ class Store:
             _create_private(self.path)
         try:
             self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # ok: quote()d
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # ok: an int constant
             mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             # FULL syncs every commit; batch loads trade the last commits on power loss for speed.
-            self.conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")  # ok: quote()d
+            self.conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")  # ok: one of two constants
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
@@ -292,10 +292,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot start a transaction on {self.path}: {exc}") from None
+        self.begin(write=True)
         try:
             yield
         except BaseException:

@@ -122,15 +122,11 @@ def run_sync(
     return report
 
 
-def fingerprint(rules: Rules, record: Record | Line, day: date) -> str:
-    """Identifies a record's content as this mapping sees it on this day: an equal fingerprint
-    means an equal mapping result, so the record need not be mapped again. A JSON-lines record
-    is identified by its bytes as read (no decoding, no parsing: an unchanged line costs a hash)."""
-    return _fingerprints(rules, day)(record)
-
-
-def _fingerprints(rules: Rules, day: date) -> Callable[[Record | Line], str]:
-    """The fingerprint function for one run: the mapping and the day hashed once."""
+def fingerprints(rules: Rules, day: date) -> Callable[[Record | Line], str]:
+    """The fingerprint of a record's content as this mapping sees it on this day: an equal
+    fingerprint means an equal mapping result, so the record need not be mapped again. A
+    JSON-lines record is identified by its bytes as read (no decoding, no parsing: an unchanged
+    line costs a hash). The mapping and the day are hashed once a run."""
     base = hashlib.blake2b(f"{rules.mapping.fingerprint}\0{day.isoformat()}\0".encode(), digest_size=16)
 
     def digest(record: Record | Line) -> str:
@@ -157,7 +153,7 @@ def _map_all(
     known = {s.source: key for key, s in states.items() if s.source}
     present: dict[str, _Present] = {}
     protected: set[str] = set()
-    digest_of = _fingerprints(rules, day)
+    digest_of = fingerprints(rules, day)
     for record in records:
         digest = digest_of(record)
         mapped = None
