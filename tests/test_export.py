@@ -255,6 +255,19 @@ def test_cp1252_refuses_characters_it_cannot_hold(db, tmp_path):
     assert (tmp_path / "out" / "U.csv").read_bytes().endswith('"Renée";"Person2"\r\n'.encode("cp1252"))
 
 
+def test_a_header_cp1252_cannot_hold_is_refused_and_nothing_is_written(db, tmp_path):
+    """Preflight checks the rows; a header label only the encoder finds must still write nothing."""
+    mapping = with_export(
+        tmp_path, "  persons: { file: U.csv, columns: [voornaam], header: [Łódź], encoding: cp1252 }\n"
+    )
+    load(db, [make_person("1")], mapping=mapping)
+    result = export(db, tmp_path / "out", mapping=mapping)
+    assert result.code == 2
+    assert "U.csv: cp1252 cannot hold 'Ł'; nothing written" in result.err
+    assert not (tmp_path / "out").exists()
+    assert rows(db, "SELECT count(*) AS n FROM exports") == [{"n": 0}]
+
+
 def test_minimal_quoting_lf_and_custom_header(db, tmp_path):
     spec = (
         "  persons: { file: p.csv, columns: [gebruikersnaam, achternaam], header: [Login, Naam],"
