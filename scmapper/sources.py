@@ -78,14 +78,14 @@ def stream_files(paths: Iterable[Path], source: Source) -> Iterator[Record | Lin
 def _is_json_lines(path: Path) -> bool:
     """Its first line is a whole JSON object and another line follows."""
     try:
-        with path.open(encoding="utf-8-sig") as handle:
+        with path.open("rb") as handle:  # bytes: only these two lines are decoded, not a block
             lines = (line for line in handle if line.strip())
-            first, second = next(lines, ""), next(lines, "")
-    except (OSError, UnicodeDecodeError):
+            first, second = next(lines, b""), next(lines, b"")
+    except OSError:
         return False  # read_file says what is wrong
     try:
-        return isinstance(json.loads(first), dict) and bool(second)
-    except (json.JSONDecodeError, RecursionError):
+        return isinstance(json.loads(first.decode("utf-8-sig")), dict) and bool(second)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return False
 
 

@@ -223,12 +223,21 @@ def test_a_person_out_remembers_the_inactive_record_and_returns_when_it_changes(
     assert rows(db, "SELECT scm_active FROM persons WHERE scm_ref = '2'") == [{"scm_active": 1}]
 
 
-def test_json_lines_are_read_one_by_one_and_a_broken_line_is_named(db, tmp_path):
+@pytest.mark.parametrize(
+    ("third", "message"),
+    [
+        (lambda line: line[:-1], ":3: not valid JSON lines"),
+        (lambda line: line.replace(b'"Test"', b'"T\xffst"', 1), ":3: not valid UTF-8"),
+        (lambda line: b"[" + line + b"]", ": record 3 is not a JSON object"),
+    ],
+    ids=["cut short", "not utf-8", "not an object"],
+)
+def test_json_lines_are_read_one_by_one_and_a_broken_line_is_named(db, tmp_path, third, message):
     path = tmp_path / "snap.jsonl"
-    lines = [json.dumps(p) for p in people(3)]
-    lines[2] = lines[2][:-1]  # the third record is cut short
-    path.write_text("\n".join(lines) + "\n", "utf-8")
+    lines = [json.dumps(p).encode() for p in people(3)]
+    lines[2] = third(lines[2])
+    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n")  # a BOM before the first line is fine
     result = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", path)
     assert result.code == 2
-    assert f"{path}:3: not valid JSON lines" in result.err
+    assert f"{path}{message}" in result.err
     assert count(db, "events") == 0
