@@ -53,7 +53,9 @@ def person_rows(db: Path, ref: str) -> dict[str, Any]:
     try:
         found: dict[str, Any] = {}
         for table, where, order in (
-            ("persons", "scm_ref", "rowid"), ("roles", "scm_ref", "scm_id"), ("events", "account_ref", "id"),
+            ("persons", "scm_ref", "rowid"),
+            ("roles", "scm_ref", "scm_id"),
+            ("events", "account_ref", "id"),
         ):
             cols = _columns(conn, table)
             names = ", ".join(f'"{c}"' for c in cols)
@@ -98,14 +100,15 @@ def dump(db: Path, target: Path) -> None:
     conn = sqlite3.connect(db)
     try:
         schema = [
-            sql for (sql,) in conn.execute(
+            sql
+            for (sql,) in conn.execute(
                 "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type = 'table' DESC, rowid"
             )
         ]
         tables = {t: _columns(conn, t) for t in ("persons", "roles", "events")}
         ref_at = tables["persons"].index("scm_ref")
         people = conn.execute(
-            f'SELECT {", ".join(chr(34) + c + chr(34) for c in tables["persons"])} FROM persons ORDER BY rowid'
+            f"SELECT {', '.join(chr(34) + c + chr(34) for c in tables['persons'])} FROM persons ORDER BY rowid"
         ).fetchall()
         by_ref: dict[str, tuple[Any, list[Any], list[Any]]] = {p[ref_at]: (p, [], []) for p in people}
         for table, owner, slot, order in (("roles", "scm_ref", 1, "scm_id"), ("events", "account_ref", 2, "id")):
@@ -182,8 +185,7 @@ def export_spec(mapping: Path) -> dict[str, Any]:
             "quote_all": spec.quote_all,
         }
 
-    return {"key": loaded.key, "persons": file_spec(loaded.export.persons),
-            "roles": file_spec(loaded.export.roles)}
+    return {"key": loaded.key, "persons": file_spec(loaded.export.persons), "roles": file_spec(loaded.export.roles)}
 
 
 def _sql_text(text: str) -> str:

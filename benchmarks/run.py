@@ -50,42 +50,161 @@ TIME_BIN = "/usr/bin/time"
 # --- synthetic HelloID persons ----------------------------------------------------------------
 
 GIVEN = {
-    "M": ["Jan", "Pieter", "Daan", "Sem", "Thijs", "Bram", "Joris", "Ruben", "Gijs", "Sjoerd", "Wouter",
-          "Mohammed", "Yusuf", "Emre", "Joël", "René", "Björn", "Seán", "Luuk", "Hendrik", "Kees", "Teun",
-          "Stijn", "Casper", "Jürgen", "Mehmet", "Niels", "Olivier"],
-    "V": ["Sanne", "Fleur", "Zoë", "Anouk", "Eva", "Lotte", "Mila", "Femke", "Ilse", "Noor", "Maaike",
-          "Lieke", "Inge", "Fatima", "Ayşe", "Siobhán", "Chloë", "Anaïs", "Hélène", "Saskia", "Esmée",
-          "Noëlle", "Elif", "Renée", "Marieke", "Ingrid", "Şeyma", "Iris"],
+    "M": [
+        "Jan",
+        "Pieter",
+        "Daan",
+        "Sem",
+        "Thijs",
+        "Bram",
+        "Joris",
+        "Ruben",
+        "Gijs",
+        "Sjoerd",
+        "Wouter",
+        "Mohammed",
+        "Yusuf",
+        "Emre",
+        "Joël",
+        "René",
+        "Björn",
+        "Seán",
+        "Luuk",
+        "Hendrik",
+        "Kees",
+        "Teun",
+        "Stijn",
+        "Casper",
+        "Jürgen",
+        "Mehmet",
+        "Niels",
+        "Olivier",
+    ],
+    "V": [
+        "Sanne",
+        "Fleur",
+        "Zoë",
+        "Anouk",
+        "Eva",
+        "Lotte",
+        "Mila",
+        "Femke",
+        "Ilse",
+        "Noor",
+        "Maaike",
+        "Lieke",
+        "Inge",
+        "Fatima",
+        "Ayşe",
+        "Siobhán",
+        "Chloë",
+        "Anaïs",
+        "Hélène",
+        "Saskia",
+        "Esmée",
+        "Noëlle",
+        "Elif",
+        "Renée",
+        "Marieke",
+        "Ingrid",
+        "Şeyma",
+        "Iris",
+    ],
 }
 SECOND_NAMES = ["Johannes", "Maria", "Cornelis", "Petronella", "Willem", "Anna", "Hendrika", "Jacobus"]
-FAMILY = ["Jansen", "Vries", "Bakker", "Visser", "Smit", "Meijer", "Mulder", "Bos", "Vos", "Dijk", "Berg",
-          "Hoff", "Brink", "Graaf", "Leeuwen", "Wit", "Boer", "Heuvel", "Hoek", "Laan", "Veen", "Wal",
-          "Kuipers", "Peeters", "Hendriks", "Dekker", "Brouwer", "Çelik", "Yılmaz", "Öztürk", "O'Brien",
-          "D'Angelo", "O'Neill", "Müller", "Groß", "Ĳzendoorn", "Sánchez", "Nguyễn", "Wiśniewski",
-          "Øvergaard", "Đorđević", "Żółkiewski", "Šimůnek", "Ångström"]
+FAMILY = [
+    "Jansen",
+    "Vries",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "Mulder",
+    "Bos",
+    "Vos",
+    "Dijk",
+    "Berg",
+    "Hoff",
+    "Brink",
+    "Graaf",
+    "Leeuwen",
+    "Wit",
+    "Boer",
+    "Heuvel",
+    "Hoek",
+    "Laan",
+    "Veen",
+    "Wal",
+    "Kuipers",
+    "Peeters",
+    "Hendriks",
+    "Dekker",
+    "Brouwer",
+    "Çelik",
+    "Yılmaz",
+    "Öztürk",
+    "O'Brien",
+    "D'Angelo",
+    "O'Neill",
+    "Müller",
+    "Groß",
+    "Ĳzendoorn",
+    "Sánchez",
+    "Nguyễn",
+    "Wiśniewski",
+    "Øvergaard",
+    "Đorđević",
+    "Żółkiewski",
+    "Šimůnek",
+    "Ångström",
+]
 PREFIXES = [None, "de", "van", "van der", "van den", "van de", "van 't", "in 't", "ter", "te", "den", "op den", "'t"]
 PREFIX_WEIGHTS = [50, 10, 8, 7, 5, 5, 3, 2, 2, 1, 2, 1, 1]
 CONVENTIONS = ["B", "P", "BP", "PB"]
 CONVENTION_WEIGHTS = [60, 15, 15, 10]
 DEPARTMENTS = [
-    ("OE-INK", "Inkoop & Aanbesteding"), ("OE-FIN", 'Financiën, "Control" & Audit'),
-    ("OE-HR", "Personeel & Organisatie"), ("OE-ICT", "ICT"), ("OE-BZ", "Burgerzaken"), ("OE-SD", "Sociaal Domein"),
-    ("OE-JO", "Jeugd & Onderwijs"), ("OE-OR", "Openbare Ruimte"), ("OE-VTH", "Vergunningen, Toezicht & Handhaving"),
-    ("OE-COM", "Communicatie"), ("OE-BO", "Bestuursondersteuning"), ("OE-BEL", "Belastingen (WOZ)"),
-    ("OE-JZ", "Juridische Zaken"), ("OE-FZ", "Facilitaire Zaken"), ("OE-EZ", "Economische Zaken"),
-    ("OE-KCC", "Dienstverlening 'Klant Contact Centrum'"), ("OE-ZW", "Zorg & Welzijn"), ("OE-GR", "Griffie"),
-    ("OE-DIV", "Documentaire Informatievoorziening"), ("OE-RW", "Ruimte; Wonen"),
+    ("OE-INK", "Inkoop & Aanbesteding"),
+    ("OE-FIN", 'Financiën, "Control" & Audit'),
+    ("OE-HR", "Personeel & Organisatie"),
+    ("OE-ICT", "ICT"),
+    ("OE-BZ", "Burgerzaken"),
+    ("OE-SD", "Sociaal Domein"),
+    ("OE-JO", "Jeugd & Onderwijs"),
+    ("OE-OR", "Openbare Ruimte"),
+    ("OE-VTH", "Vergunningen, Toezicht & Handhaving"),
+    ("OE-COM", "Communicatie"),
+    ("OE-BO", "Bestuursondersteuning"),
+    ("OE-BEL", "Belastingen (WOZ)"),
+    ("OE-JZ", "Juridische Zaken"),
+    ("OE-FZ", "Facilitaire Zaken"),
+    ("OE-EZ", "Economische Zaken"),
+    ("OE-KCC", "Dienstverlening 'Klant Contact Centrum'"),
+    ("OE-ZW", "Zorg & Welzijn"),
+    ("OE-GR", "Griffie"),
+    ("OE-DIV", "Documentaire Informatievoorziening"),
+    ("OE-RW", "Ruimte; Wonen"),
 ]
 TITLES = [
-    ("FP-INK-02", "INK2", "Inkoper"), ("FP-BUD-01", "BUD1", "Budgethouder"),
-    ("FP-BEL-01", "BEL1", "Beleidsmedewerker"), ("FP-TL-01", "TL1", "Teamleider"),
-    ("FP-AH-01", "AH1", "Afdelingshoofd"), ("FP-BZ-01", "BZ1", "Medewerker Burgerzaken"),
-    ("FP-ICT-01", "ICT1", "Servicedesk"), ("FP-JUR-01", "JUR1", "Jurist"), ("FP-CON-01", "CON1", "Controller"),
-    ("FP-HR-01", "HR1", "HR-adviseur"), ("FP-COM-01", "COM1", "Communicatieadviseur"),
-    ("FP-PL-01", "PL1", "Projectleider"), ("FP-TZ-01", "TZ1", "Toezichthouder"),
-    ("FP-VV-01", "VV1", "Vergunningverlener"), ("FP-GR-01", "GR1", "Griffier"), ("FP-SEC-01", "SEC1", "Secretaresse"),
-    ("FP-AB-01", "AB1", "Applicatiebeheerder"), ("FP-WC-01", "WC1", "Wijkcoördinator"),
-    ("FP-AM-01", "AM1", "Accountmanager"), ("FP-FA-01", "FA1", "Financieel adviseur"),
+    ("FP-INK-02", "INK2", "Inkoper"),
+    ("FP-BUD-01", "BUD1", "Budgethouder"),
+    ("FP-BEL-01", "BEL1", "Beleidsmedewerker"),
+    ("FP-TL-01", "TL1", "Teamleider"),
+    ("FP-AH-01", "AH1", "Afdelingshoofd"),
+    ("FP-BZ-01", "BZ1", "Medewerker Burgerzaken"),
+    ("FP-ICT-01", "ICT1", "Servicedesk"),
+    ("FP-JUR-01", "JUR1", "Jurist"),
+    ("FP-CON-01", "CON1", "Controller"),
+    ("FP-HR-01", "HR1", "HR-adviseur"),
+    ("FP-COM-01", "COM1", "Communicatieadviseur"),
+    ("FP-PL-01", "PL1", "Projectleider"),
+    ("FP-TZ-01", "TZ1", "Toezichthouder"),
+    ("FP-VV-01", "VV1", "Vergunningverlener"),
+    ("FP-GR-01", "GR1", "Griffier"),
+    ("FP-SEC-01", "SEC1", "Secretaresse"),
+    ("FP-AB-01", "AB1", "Applicatiebeheerder"),
+    ("FP-WC-01", "WC1", "Wijkcoördinator"),
+    ("FP-AM-01", "AM1", "Accountmanager"),
+    ("FP-FA-01", "FA1", "Financieel adviseur"),
 ]
 DOMAIN = "gemeente-voorbeeld.nl"
 _FOLD = str.maketrans(
@@ -146,15 +265,17 @@ class PersonFactory:
             start = _day(rng, 2000, 2024)
             end = None if rng.random() < 0.8 else start + timedelta(days=rng.randrange(90, 3000))
             fte = rng.choice([0.2, 0.4, 0.5, 0.6, 0.8, 0.9, 1.0])
-            contracts.append({
-                "ExternalId": f"{eid}-{seq}",
-                "StartDate": f"{start.isoformat()}T00:00:00",
-                "EndDate": f"{end.isoformat()}T00:00:00" if end else None,
-                "Context": {"InConditions": rng.random() < 0.9},
-                "Department": {"ExternalId": dept_id, "DisplayName": dept_name},
-                "Title": {"ExternalId": title_id if rng.random() < 0.95 else None, "Code": code, "Name": title},
-                "Details": {"Fte": fte, "HoursPerWeek": round(36 * fte, 1), "Sequence": seq},
-            })
+            contracts.append(
+                {
+                    "ExternalId": f"{eid}-{seq}",
+                    "StartDate": f"{start.isoformat()}T00:00:00",
+                    "EndDate": f"{end.isoformat()}T00:00:00" if end else None,
+                    "Context": {"InConditions": rng.random() < 0.9},
+                    "Department": {"ExternalId": dept_id, "DisplayName": dept_name},
+                    "Title": {"ExternalId": title_id if rng.random() < 0.95 else None, "Code": code, "Name": title},
+                    "Details": {"Fte": fte, "HoursPerWeek": round(36 * fte, 1), "Sequence": seq},
+                }
+            )
         primary = contracts[0]
         bits = [rng.getrandbits(n) for n in (32, 16, 12, 14, 48)]
         uuid = f"{bits[0]:08x}-{bits[1]:04x}-4{bits[2]:03x}-{0x8000 | bits[3]:04x}-{bits[4]:012x}"
@@ -165,10 +286,13 @@ class PersonFactory:
             "ExternalId": eid,
             "DisplayName": f"{shown} ({eid})",
             "Name": {
-                "GivenName": given, "NickName": nick,
+                "GivenName": given,
+                "NickName": nick,
                 "Initials": "".join(f"{w[0]}." for w in given.split()),
-                "FamilyName": family, "FamilyNamePrefix": prefix,
-                "FamilyNamePartner": partner, "FamilyNamePartnerPrefix": partner_prefix,
+                "FamilyName": family,
+                "FamilyNamePrefix": prefix,
+                "FamilyNamePartner": partner,
+                "FamilyNamePartnerPrefix": partner_prefix,
                 "Convention": convention,
             },
             "Details": {"Gender": gender, "BirthDate": f"{birth.isoformat()}T00:00:00"},
@@ -183,9 +307,13 @@ def helloid_event(person: dict[str, Any]) -> dict[str, Any]:
     """The event the HelloID PowerShell connector passes for a create (with --action create)."""
     return {
         "actionContext": {
-            "DryRun": False, "References": {"Account": None},
-            "CorrelationConfiguration": {"Enabled": True, "accountField": "externalId",
-                                         "accountFieldValue": person["ExternalId"]},
+            "DryRun": False,
+            "References": {"Account": None},
+            "CorrelationConfiguration": {
+                "Enabled": True,
+                "accountField": "externalId",
+                "accountFieldValue": person["ExternalId"],
+            },
         },
         "personContext": {"Person": person},
     }
@@ -247,16 +375,26 @@ class Runner:
             return f"{self.time_bin} -f %M (peak RSS of the command itself)"
         return "wait4 ru_maxrss (upper bound: includes what the child inherited from the runner before exec)"
 
-    def run(self, argv: list[str | Path], *, stdin: Path | None = None, stdout: Path | None = None,
-            rss: bool = True, check: bool = True) -> Measured:
+    def run(
+        self,
+        argv: list[str | Path],
+        *,
+        stdin: Path | None = None,
+        stdout: Path | None = None,
+        rss: bool = True,
+        check: bool = True,
+    ) -> Measured:
         self.count += 1
         err_path = self.tmp / f"stderr-{self.count}.txt"
         rss_path = self.tmp / f"rss-{self.count}.txt"
         command = [str(a) for a in argv]
         if rss and self.time_bin:
             command = [self.time_bin, "-f", "%M", "-o", str(rss_path), *command]
-        with (open(stdin, "rb") if stdin else open(os.devnull, "rb")) as fin, \
-                (open(stdout, "wb") if stdout else open(os.devnull, "wb")) as fout, open(err_path, "wb") as ferr:
+        with (
+            open(stdin, "rb") if stdin else open(os.devnull, "rb") as fin,
+            open(stdout, "wb") if stdout else open(os.devnull, "wb") as fout,
+            open(err_path, "wb") as ferr,
+        ):
             start = time.perf_counter()
             child = subprocess.Popen(command, stdin=fin, stdout=fout, stderr=ferr, cwd=self.tmp, env=self.env)
             _, status, usage = os.wait4(child.pid, 0)
@@ -375,9 +513,17 @@ def figure_batch(ctx: Context, events: Path, persons: int) -> tuple[Figure, Path
         found.append(Floor(mode.strip("-"), label, measured.seconds, measured.rss_kb, target, text))
     rows.unlink()
     figure = Figure(
-        "batch_load", f"batch load of {persons} persons", _shown(argv), scm.seconds, scm.rss_kb, floors=found,
-        details={"persons": stored, "roles": count_rows(db, "roles"),
-                 "events_per_second": round(persons / scm.seconds, 1)},
+        "batch_load",
+        f"batch load of {persons} persons",
+        _shown(argv),
+        scm.seconds,
+        scm.rss_kb,
+        floors=found,
+        details={
+            "persons": stored,
+            "roles": count_rows(db, "roles"),
+            "events_per_second": round(persons / scm.seconds, 1),
+        },
     )
     return figure.rate(), db
 
@@ -392,15 +538,22 @@ def figure_export(ctx: Context, db: Path, persons: int) -> Figure:
     shell = shutil.which("sqlite3")
     details: dict[str, Any] = {}
     if shell is None:
-        floor = Floor("sqlite3", "sqlite3 shell", None, target=2.0, target_text="<= 2x",
-                      note="the sqlite3 command-line shell is missing (apt package sqlite3): no floor")
+        floor = Floor(
+            "sqlite3",
+            "sqlite3 shell",
+            None,
+            target=2.0,
+            target_text="<= 2x",
+            note="the sqlite3 command-line shell is missing (apt package sqlite3): no floor",
+        )
     else:
         floor_out = ctx.folder("export/sqlite3")
         script = folder / "export.sql"
         script.write_text(floors.export_sql(spec, floor_out), "utf-8")
         measured = ctx.runner.run([shell, "-batch", db], stdin=script)
-        floor = Floor("sqlite3", "sqlite3 shell, same rows, every field quoted", measured.seconds, measured.rss_kb,
-                      2.0, "<= 2x")
+        floor = Floor(
+            "sqlite3", "sqlite3 shell, same rows, every field quoted", measured.seconds, measured.rss_kb, 2.0, "<= 2x"
+        )
         same = {}
         for kind in ("persons", "roles"):
             if spec[kind]:
@@ -408,8 +561,15 @@ def figure_export(ctx: Context, db: Path, persons: int) -> Figure:
                 same[name] = (out / name).read_bytes() == (floor_out / name).read_bytes()
         details["floor_files_identical"] = same
         details["bytes"] = {p.name: p.stat().st_size for p in sorted(out.glob("*.csv"))}
-    figure = Figure("export", f"full export of {persons} persons", _shown(argv), scm.seconds, scm.rss_kb,
-                    floors=[floor], details=details)
+    figure = Figure(
+        "export",
+        f"full export of {persons} persons",
+        _shown(argv),
+        scm.seconds,
+        scm.rss_kb,
+        floors=[floor],
+        details=details,
+    )
     return figure.rate()
 
 
@@ -447,8 +607,15 @@ def figure_sync(ctx: Context, base: Path | None, persons: int, export: Figure) -
     label = f"sync of {persons} persons, 1% changed"
     floor = Floor("export", "full export of the same N (figure 3)", export.seconds, export.rss_kb, 2.0, "< 2x")
     if base is None:
-        return Figure("sync", label, "scmapper sync", None, status="not implemented",
-                      note="sync: not implemented yet", floors=[floor])
+        return Figure(
+            "sync",
+            label,
+            "scmapper sync",
+            None,
+            status="not implemented",
+            note="sync: not implemented yet",
+            floors=[floor],
+        )
     folder = ctx.folder("sync")
     same, snapshot = folder / "snapshot-same.jsonl", folder / "snapshot-changed.jsonl"
     changed = write_snapshots(ctx, same, snapshot, persons)
@@ -465,8 +632,15 @@ def figure_sync(ctx: Context, base: Path | None, persons: int, export: Figure) -
     others = {k: v for k, v in counts.items() if k not in ("updated", "unchanged", "skipped") and v}
     if counts.get("updated") != changed or others:
         raise BenchError(f"sync should update exactly the {changed} changed persons; it reported {counts}")
-    figure = Figure("sync", label, _shown(argv), scm.seconds, scm.rss_kb, floors=[floor],
-                    details={"changed_persons": changed, "counts": counts, "settle_counts": settled})
+    figure = Figure(
+        "sync",
+        label,
+        _shown(argv),
+        scm.seconds,
+        scm.rss_kb,
+        floors=[floor],
+        details={"changed_persons": changed, "counts": counts, "settle_counts": settled},
+    )
     return figure.rate()
 
 
@@ -495,10 +669,12 @@ def figure_single(ctx: Context, db: Path, extra: list[dict[str, Any]], persons: 
             scripts[name] = folder / f"floor_{name}_{round_no}.py"
             scripts[name].write_text(floors.single_event_script(copies[name], rows, jinja=jinja), "utf-8")
         floor_argv: dict[str, list[str | Path]] = {
-            "a": [ctx.python, "-c", "pass"], "b": [ctx.python, scripts["b"]], "c": [ctx.python, scripts["c"]],
+            "a": [ctx.python, "-c", "pass"],
+            "b": [ctx.python, scripts["b"]],
+            "c": [ctx.python, scripts["c"]],
         }
         order = ["a", "b", "c"]
-        order = order[round_no % 3:] + order[: round_no % 3]  # no floor always runs right after scmapper
+        order = order[round_no % 3 :] + order[: round_no % 3]  # no floor always runs right after scmapper
         measured = {"scmapper": scm}
         for name in order:
             measured[name] = ctx.runner.run(floor_argv[name], rss=warm)
@@ -515,11 +691,19 @@ def figure_single(ctx: Context, db: Path, extra: list[dict[str, Any]], persons: 
         Floor("c", "(c) (b) + import jinja2", median["c"], rss["c"], 1.5, "<= 1.5x"),
     ]
     figure = Figure(
-        "single_event", f"one event, whole process (N={persons})", argv_text, median["scmapper"], rss["scmapper"],
+        "single_event",
+        f"one event, whole process (N={persons})",
+        argv_text,
+        median["scmapper"],
+        rss["scmapper"],
         floors=found,
-        details={"runs": len(times["scmapper"]), "statistic": "median", "warmup_runs": 1,
-                 "seconds": {k: [round(v, 6) for v in vs] for k, vs in times.items()},
-                 "min": {k: min(vs) for k, vs in times.items()}},
+        details={
+            "runs": len(times["scmapper"]),
+            "statistic": "median",
+            "warmup_runs": 1,
+            "seconds": {k: [round(v, 6) for v in vs] for k, vs in times.items()},
+            "min": {k: min(vs) for k, vs in times.items()},
+        },
     )
     return figure.rate()
 
@@ -527,21 +711,24 @@ def figure_single(ctx: Context, db: Path, extra: list[dict[str, Any]], persons: 
 def apply_breakdown(ctx: Context) -> dict[str, Any]:
     """Where `apply` spends its start-up: -X importtime of the apply path, and load_rules."""
     folder = ctx.folder("importtime")
-    code = ("import scmapper.cli\nfrom scmapper import events, lifecycle, runner, store\n"
-            "from scmapper.loading import load_rules\n")
+    code = (
+        "import scmapper.cli\nfrom scmapper import events, lifecycle, runner, store\n"
+        "from scmapper.loading import load_rules\n"
+    )
     report: dict[str, Any] = {"code": code}
     err = folder / "importtime.txt"
     try:
         with err.open("wb") as handle:
-            subprocess.run([ctx.python, "-X", "importtime", "-c", code], stderr=handle, check=True, cwd=ctx.tmp,
-                           env=ctx.runner.env)
+            subprocess.run(
+                [ctx.python, "-X", "importtime", "-c", code], stderr=handle, check=True, cwd=ctx.tmp, env=ctx.runner.env
+            )
     except subprocess.CalledProcessError as exc:
         return {"error": f"python -X importtime failed ({exc.returncode})"}
     top: list[tuple[int, str]] = []
     for line in err.read_text().splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
-        parts = line[len("import time:"):].split("|")
+        parts = line[len("import time:") :].split("|")
         if len(parts) != 3 or not parts[1].strip().isdigit():
             continue
         name = parts[2]
@@ -556,8 +743,9 @@ def apply_breakdown(ctx: Context) -> dict[str, Any]:
     )
     samples = []
     for _ in range(5):
-        done = subprocess.run([ctx.python, "-c", timing], capture_output=True, text=True, check=True, cwd=ctx.tmp,
-                              env=ctx.runner.env)
+        done = subprocess.run(
+            [ctx.python, "-c", timing], capture_output=True, text=True, check=True, cwd=ctx.tmp, env=ctx.runner.env
+        )
         samples.append(tuple(map(float, done.stdout.split())))
     report["imports_ms_median"] = round(statistics.median(s[0] for s in samples) * 1000, 1)
     report["load_rules_ms_median"] = round(statistics.median(s[1] for s in samples) * 1000, 1)
@@ -593,8 +781,14 @@ def machine(tmp: Path) -> dict[str, Any]:
         cli_version = subprocess.run([shell, "--version"], capture_output=True, text=True).stdout.split(" ")[0]
     model = ""
     try:
-        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name")), "")
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
     except OSError:
         pass
     memory = None
@@ -603,19 +797,27 @@ def machine(tmp: Path) -> dict[str, Any]:
     except (ValueError, OSError):
         pass
     return {
-        "platform": platform.platform(), "machine": platform.machine(), "cpu_model": model or platform.processor(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_model": model or platform.processor(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "memory_mb": memory, "python": platform.python_version(), "python_executable": sys.executable,
-        "sqlite_library": sqlite3.sqlite_version, "sqlite3_cli": cli_version or "missing (apt package sqlite3)",
+        "memory_mb": memory,
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+        "sqlite_library": sqlite3.sqlite_version,
+        "sqlite3_cli": cli_version or "missing (apt package sqlite3)",
         "temp_filesystem": _filesystem(tmp),
     }
 
 
 def frozen_code(rev: str, target: Path) -> tuple[Path, dict[str, Any]]:
     """scmapper (with its schemas and mappings) as of commit `rev`, extracted and byte-compiled."""
-    done = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "scmapper", "schemas", "mappings"],
-                          capture_output=True, check=False)
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", rev, "scmapper", "schemas", "mappings"],
+        capture_output=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise BenchError(f"cannot extract commit {rev}: {done.stderr.decode(errors='replace').strip()}")
     target.mkdir(parents=True)
@@ -628,6 +830,7 @@ def frozen_code(rev: str, target: Path) -> tuple[Path, dict[str, Any]]:
 
 def source_state() -> dict[str, Any]:
     """The commit scmapper's code comes from, and whether the working tree differs from it."""
+
     def git(*args: str) -> str:
         done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False)
         return done.stdout.strip() if done.returncode == 0 else ""
@@ -655,8 +858,17 @@ def table(figures: list[Figure]) -> str:
             ratio = f"{floor.ratio:.2f}x" if floor.ratio else "-"
             verdict = floor.verdict or ("-" if floor.target is None else "n/a")
             label = floor.label + (f" [{floor.note}]" if floor.note else "")
-            rows.append((*(first if i == 0 else ("", "", "")), label, _time(floor.seconds), _rss(floor.rss_kb),
-                         ratio, floor.target_text or "-", verdict))
+            rows.append(
+                (
+                    *(first if i == 0 else ("", "", "")),
+                    label,
+                    _time(floor.seconds),
+                    _rss(floor.rss_kb),
+                    ratio,
+                    floor.target_text or "-",
+                    verdict,
+                )
+            )
     widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
     return "\n".join([line(head), line(tuple("-" * w for w in widths)), *map(line, rows)])
@@ -666,17 +878,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--persons", type=int, default=2000, help="N, the size of every figure (default 2000)")
     parser.add_argument("--runs", type=int, default=20, help="runs of the single event; the median counts (default 20)")
-    parser.add_argument("--out", type=Path, default=HERE / "results.json",
-                        help="results file (default benchmarks/results.json)")
+    parser.add_argument(
+        "--out", type=Path, default=HERE / "results.json", help="results file (default benchmarks/results.json)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print where it is")
     parser.add_argument("--seed", type=int, default=20261126, help="seed for the synthetic persons")
-    parser.add_argument("--mapping", type=Path, default=None,
-                        help="mapping file (default mappings/spendcloud.yaml, of --commit when given)")
-    parser.add_argument("--commit", metavar="REV", default=None,
-                        help="benchmark scmapper as of this git commit (extracted into the temporary folder and put"
-                             " first on PYTHONPATH), not the working tree an editable install imports")
-    parser.add_argument("--cli", choices=("module", "script"), default="module",
-                        help="run scmapper as `python -m scmapper` (default) or as the installed console script")
+    parser.add_argument(
+        "--mapping",
+        type=Path,
+        default=None,
+        help="mapping file (default mappings/spendcloud.yaml, of --commit when given)",
+    )
+    parser.add_argument(
+        "--commit",
+        metavar="REV",
+        default=None,
+        help="benchmark scmapper as of this git commit (extracted into the temporary folder and put"
+        " first on PYTHONPATH), not the working tree an editable install imports",
+    )
+    parser.add_argument(
+        "--cli",
+        choices=("module", "script"),
+        default="module",
+        help="run scmapper as `python -m scmapper` (default) or as the installed console script",
+    )
     parser.add_argument("--tmp", type=Path, default=None, help="parent folder for the temporary folder")
     args = parser.parse_args(argv)
     if args.persons < 1 or args.runs < 1:
@@ -721,9 +946,14 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info,
         "source_at_start": source,
         "source_at_end": source if args.commit else source_state(),
-        "parameters": {"persons": args.persons, "runs": args.runs, "seed": args.seed,
-                       "cli": _shown(cli), "mapping": str(mapping),
-                       "commit": args.commit},
+        "parameters": {
+            "persons": args.persons,
+            "runs": args.runs,
+            "seed": args.seed,
+            "cli": _shown(cli),
+            "mapping": str(mapping),
+            "commit": args.commit,
+        },
         "rss_method": ctx.runner.rss_method,
         **extra_info,
         "figures": [asdict(f) for f in figures],
@@ -732,22 +962,30 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
-    print(f"scmapper benchmarks: N={args.persons}, single event median of {args.runs} runs, scmapper run as"
-          f" `{_shown(cli)}`")
-    print(f"{info['platform']}, {info['cpu_count']} CPUs ({info['cpu_model']}), Python {info['python']},"
-          f" SQLite {info['sqlite_library']}, sqlite3 shell {info['sqlite3_cli']}, temp on {info['temp_filesystem']}")
+    print(
+        f"scmapper benchmarks: N={args.persons}, single event median of {args.runs} runs, scmapper run as"
+        f" `{_shown(cli)}`"
+    )
+    print(
+        f"{info['platform']}, {info['cpu_count']} CPUs ({info['cpu_model']}), Python {info['python']},"
+        f" SQLite {info['sqlite_library']}, sqlite3 shell {info['sqlite3_cli']}, temp on {info['temp_filesystem']}"
+    )
     print()
     print(table(figures))
     breakdown = extra_info.get("apply_startup", {})
     if "total_ms" in breakdown:
         top = ", ".join(f"{k} {v} ms" for k, v in list(breakdown["top_level_ms"].items())[:5])
-        print(f"\napply start-up: imports {breakdown['imports_ms_median']} ms, load_rules (mapping) "
-              f"{breakdown['load_rules_ms_median']} ms; -X importtime top level: {top}")
+        print(
+            f"\napply start-up: imports {breakdown['imports_ms_median']} ms, load_rules (mapping) "
+            f"{breakdown['load_rules_ms_median']} ms; -X importtime top level: {top}"
+        )
     for fig in figures:
         same = fig.details.get("floor_files_identical")
         if same:
-            print("export floor files byte-identical to scmapper's: "
-                  + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in same.items()))
+            print(
+                "export floor files byte-identical to scmapper's: "
+                + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in same.items())
+            )
     if info["temp_filesystem"] == "tmpfs":
         print("WARNING: the temporary folder is on tmpfs, where fsync costs nothing; use --tmp on a disk")
     print(f"\nresults: {args.out} ({results['elapsed_seconds']} s)")
@@ -767,8 +1005,9 @@ def guarded(measure: Callable[[], Figure], figure_id: str, label: str) -> Figure
     except Exception as exc:  # noqa: BLE001 - a long run keeps the figures it has
         message = f"{type(exc).__name__}: {exc}"
         print(f"benchmark {figure_id} failed: {message}", file=sys.stderr)
-        return Figure(figure_id, label, "", None, status="failed", note="FAILED (see results)",
-                      details={"error": message[-4000:]})
+        return Figure(
+            figure_id, label, "", None, status="failed", note="FAILED (see results)", details={"error": message[-4000:]}
+        )
 
 
 def run_all(ctx: Context) -> tuple[list[Figure], dict[str, Any]]:
@@ -785,8 +1024,12 @@ def run_all(ctx: Context) -> tuple[list[Figure], dict[str, Any]]:
             in_conditions += sum(c["Context"]["InConditions"] for c in person["Contracts"])
             handle.write(json.dumps({"action": "create", "person": person}, ensure_ascii=False) + "\n")
     extra = [factory.person() for _ in range(runs + 1)]
-    generated = {"persons": n, "contracts": contracts, "contracts_in_conditions": in_conditions,
-                 "events_file_bytes": events.stat().st_size}
+    generated = {
+        "persons": n,
+        "contracts": contracts,
+        "contracts_in_conditions": in_conditions,
+        "events_file_bytes": events.stat().st_size,
+    }
 
     ctx.runner.run(ctx.scm("--version"), rss=False)  # byte-compiles what needs it, outside any figure
     has_sync = sync_available(ctx)
