@@ -1,8 +1,9 @@
-"""Shared helpers: the real CLI as a subprocess, sample persons, and database readers."""
+"""Shared helpers: the real CLI (in this process, or as a subprocess), sample persons, and database readers."""
 
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import sqlite3
@@ -31,7 +32,45 @@ class Run:
 
 
 def run_cli(*args: str | Path, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Run:
-    """Runs `python -m scmapper ARGS` as a real process."""
+    """Runs the real CLI, `scmapper.cli.main`, in this process: its own stdin, stdout and stderr
+    (bytes, read back as UTF-8), extra environment variables and the project root as working
+    folder, all restored afterwards. Tests about the process boundary use `run_process`."""
+    from scmapper.cli import main
+
+    data = input.encode() if isinstance(input, str) else (input or b"")
+    streams = (sys.stdin, sys.stdout, sys.stderr)
+    saved_env = {name: os.environ.get(name) for name in env or {}}
+    cwd = os.getcwd()
+    stdout, stderr = io.TextIOWrapper(io.BytesIO()), io.TextIOWrapper(io.BytesIO())
+    sys.stdin, sys.stdout, sys.stderr = io.TextIOWrapper(io.BytesIO(data)), stdout, stderr
+    os.environ.update(env or {})
+    os.chdir(ROOT)
+    try:
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+        out, err = (_text(stream) for stream in (stdout, stderr))
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = streams
+        os.chdir(cwd)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return Run(code, out, err)
+
+
+def _text(stream: io.TextIOWrapper) -> str:
+    stream.flush()
+    raw = stream.buffer
+    assert isinstance(raw, io.BytesIO)
+    return raw.getvalue().decode("utf-8")
+
+
+def run_process(*args: str | Path, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Run:
+    """Runs `python -m scmapper ARGS` as a real process (exit codes, encodings, signals)."""
     data = input.encode() if isinstance(input, str) else input
     full_env = {**os.environ, **(env or {})}
     done = subprocess.run(

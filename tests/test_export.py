@@ -20,6 +20,7 @@ from conftest import (
     native,
     rows,
     run_cli,
+    run_process,
     spawn,
 )
 
@@ -359,7 +360,10 @@ def test_killed_between_renames_is_recorded_and_recovered(db, tmp_path):
         run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person("3"))).code
         == 0
     )
-    killed = export(db, out, env={"SCMAPPER_FAULT": "between-renames"})
+    # A real process: the fault point ends it as a power cut would.
+    killed = run_process(
+        "export", "--mapping", DEFAULT_MAPPING, "--db", db, "--out", out, env={"SCMAPPER_FAULT": "between-renames"}
+    )
     assert killed.code == 137
     recorded = rows(db, "SELECT id, status, files FROM exports ORDER BY id")
     assert [r["status"] for r in recorded] == ["complete", "writing"]

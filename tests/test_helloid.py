@@ -12,16 +12,13 @@ none holds business logic, the result fields they read exist, configuration.json
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import DEFAULT_MAPPING, ROOT, count, derived_mapping, rows, run_cli
+from conftest import DEFAULT_MAPPING, ROOT, count, derived_mapping, rows, run_cli, run_process
 
 SCRIPTS = ROOT / "integrations" / "helloid"
 PAYLOADS = Path(__file__).parent / "data" / "helloid"
@@ -486,7 +483,9 @@ def test_a_mapping_that_cannot_be_read_exits_2(db, tmp_path):
 def test_utf8_output_when_python_is_told_to_use_it_as_the_scripts_do(db):
     event = payload("create")
     person(event)["Name"]["NickName"] = "Łukasz"
-    run = send(db, "create", event, env={"PYTHONIOENCODING": "utf-8", "PYTHONUTF8": "1"})
+    # A real process: the interpreter reads these variables as it starts.
+    args = ("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--action", "create", "-")
+    run = run_process(*args, input=encode(event), env={"PYTHONIOENCODING": "utf-8", "PYTHONUTF8": "1"})
     assert run.code == 0 and copied(run)["data"]["voornaam"] == "Łukasz"
 
 
@@ -503,28 +502,10 @@ def test_correlation_account_field_matches_the_column_in_any_casing(db):
 
 
 def _raw_apply(db: Path, event: dict[str, Any], env: dict[str, str]) -> tuple[int, bytes]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scmapper",
-            "apply",
-            "--mapping",
-            str(DEFAULT_MAPPING),
-            "--db",
-            str(db),
-            "--action",
-            "create",
-            "-",
-        ],
-        input=encode(event),
-        capture_output=True,
-        cwd=ROOT,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-    )
-    return done.returncode, done.stdout
+    """The agent's call as a real process; stdout as the bytes it wrote."""
+    args = ("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--action", "create", "-")
+    run = run_process(*args, input=encode(event), env=env)
+    return run.code, run.out.encode("utf-8")
 
 
 @pytest.mark.parametrize("nickname", ["Zoë", "Łukasz"])
