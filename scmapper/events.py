@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from scmapper.errors import EventError
+from scmapper.fields import field
 
 ACTIONS = ("create", "update", "enable", "disable", "delete")
 NATIVE_KEYS = {"action", "person", "accountreference", "dryrun", "correlate"}
@@ -80,7 +81,7 @@ def person_from_bytes(raw: bytes) -> dict[str, Any]:
 def parse(data: Any, *, action: str | None = None, dry_run: bool = False) -> Event:
     if not isinstance(data, dict):
         raise EventError(f"event must be a JSON object, not {_json_type(data)}")
-    if _get(data, "actionContext") is not None or _get(data, "personContext") is not None:
+    if field(data, "actionContext") is not None or field(data, "personContext") is not None:
         return _helloid(data, action, dry_run)
     return _native(data, action, dry_run)
 
@@ -145,22 +146,15 @@ def _action(given: str | None, option: str | None) -> str:
     return chosen
 
 
-def _get(data: Mapping[str, Any], key: str) -> Any:
-    if key in data:
-        return data[key]
-    lowered = key.lower()
-    return next((v for k, v in data.items() if k.lower() == lowered), None)
-
-
 def _typed(data: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = _get(data, key)
+    value = field(data, key)
     if value is None or isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)):
         return value
     raise EventError(f"{key!r} must be {_KIND_NAMES[kind]}, not {_json_type(value)}")
 
 
 def _reference(data: Mapping[str, Any], key: str) -> str | None:
-    value = _get(data, key)
+    value = field(data, key)
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from scmapper import fields
+
 CONVENTIONS = ("B", "P", "BP", "PB")
 SENTINEL_END_DATES = (date(9999, 12, 31), date(2099, 12, 31))
 
@@ -28,12 +30,7 @@ def _words(*parts: str) -> str:
 
 
 def _field(name: Mapping[str, Any] | None, key: str) -> str:
-    if not isinstance(name, Mapping):
-        return ""
-    if key in name:
-        return text(name[key])
-    lowered = key.lower()
-    return next((text(v) for k, v in name.items() if str(k).lower() == lowered), "")
+    return text(fields.field(name, key)) if isinstance(name, Mapping) else ""
 
 
 def name_parts(name: Mapping[str, Any] | None, convention: Any = None) -> tuple[str, str]:
@@ -200,17 +197,7 @@ def where(items: Any, *path_and_value: Any, **conditions: Any) -> list[Any]:
 
 def get(data: Any, path: str, default: Any = None) -> Any:
     """The value at a dotted path ("genderCode.codeValue"), or default where a step is missing or null."""
-    for key in str(path).split("."):
-        if not isinstance(data, Mapping):
-            return default
-        if key in data:
-            data = data[key]
-        else:
-            lowered = key.lower()
-            data = next((v for k, v in data.items() if str(k).lower() == lowered), None)
-        if data is None:
-            return default
-    return data
+    return fields.path(data, path, default)
 
 
 def first(items: Any) -> Any:

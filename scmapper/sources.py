@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from scmapper import fields
 from scmapper.errors import UsageError
 from scmapper.mapping import Source
 
@@ -181,7 +182,7 @@ def group(records: list[Record], field: str) -> list[Record]:
     grouped: dict[str, list[Record]] = {}
     alone: list[Record] = []
     for record in records:
-        value = _field(record.data, field)
+        value = fields.field(record.data, field)
         if value in (None, ""):
             alone.append(record)  # no value to group on: it stands (and likely fails) alone
         else:
@@ -191,10 +192,3 @@ def group(records: list[Record], field: str) -> list[Record]:
         for members in grouped.values()
     ]
     return merged + [Record({**r.data, "rows": [r.data]}, r.origin) for r in alone]
-
-
-def _field(data: dict[str, Any], name: str) -> Any:
-    if name in data:
-        return data[name]
-    lowered = name.lower()
-    return next((v for k, v in data.items() if k.lower() == lowered), None)
