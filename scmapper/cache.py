@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scmapper import __version__
+from scmapper.files import write_atomic
 
 Files = list[tuple[Path, bytes]]
 
@@ -64,12 +65,8 @@ def store(path: Path, data: dict[str, Any], files: Files) -> None:
     folder = directory()
     bases = [{"path": str(p.resolve()), "sha256": _digest(raw)} for p, raw in files[:-1]]
     text = json.dumps({"version": __version__, "bases": bases, "data": data}, ensure_ascii=False)
-    target = _entry(path, files[-1][1])
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, target)
+        write_atomic(_entry(path, files[-1][1]), text.encode("utf-8"))
     except OSError:
-        temp.unlink(missing_ok=True)
+        pass
