@@ -19,7 +19,6 @@ from scmapper.mapping import Mapping
 from scmapper.store import Store, now, read_legacy
 
 Row = dict[str, str]
-BOOKKEEPING = {"createtime", "passief"}
 
 
 @dataclass
@@ -78,7 +77,7 @@ def analyse(mapping: Mapping, old_path: str) -> Plan:
 
 def load(mapping: Mapping, store: Store, plan: Plan) -> None:
     """Loads a plan into an empty store, in one transaction."""
-    if store.key_states():
+    if store.persons.key_states():
         raise UsageError(f"{store.path} already holds persons: adopt loads into a new, empty database")
     _write(mapping, store, plan.persons, plan.roles, plan.report)
 
@@ -182,19 +181,18 @@ def _write(
                 continue
             taken.update((c, row[c].casefold()) for c in mapping.unique if active and row.get(c))
             mine = roles.get(key, [])
-            store.insert_person(key, row, time, active=active)
-            store.replace_roles(key, mine)
+            store.persons.insert(key, row, time, active=active)
+            store.persons.replace_roles(key, mine, new=True)
             report.counts["adopted"] += 1
             report.counts["inactive"] += not active
             report.counts["roles_adopted"] += len(mine)
-            store.add_event(
+            store.audit.add(
                 time=time,
                 action="AdoptAccount",
                 ref=key,
                 success=True,
                 message=f"Adopted {key!r} from the old connector's database ({'active' if active else 'inactive'})",
                 details=[],
-                before=None,
                 after={"person": row, "roles": mine},
             )
     report.written = True

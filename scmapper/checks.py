@@ -1,9 +1,10 @@
-"""Pure checks on an export before anything is written: preflight, diff and thresholds.
+"""The export's judgements: preflight problems, the diff against the last export, thresholds.
 
-Vocabulary: a *snapshot* is the active persons (key, row) and their roles (owner key,
-row) at one moment; the *previous* export is the last one recorded in the database; a
-*removal* is a person Spend Cloud would deactivate: a leaver, or a username change
-(Spend Cloud keys on username, so the old employee goes and a new one comes).
+Vocabulary: a *watched* column is one a preflight check looks at (required, a maximum
+length, an encoding); the export session flags *suspects* with cheap SQL tests and
+`Preflight` judges each exactly. The *previous* export is the last one recorded; a
+*removal* is a person Spend Cloud would deactivate: a leaver, or a username change (Spend
+Cloud keys on username, so the old employee goes and a new one comes).
 """
 
 from __future__ import annotations
@@ -12,76 +13,48 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from scmapper.mapping import Column, Mapping, Threshold
+from scmapper.store import ExportSession, Watch
 
 Row = dict[str, str]
-
-
-@dataclass(frozen=True)
-class ThresholdCheck:
-    name: str
-    removed: int
-    base: int
-    limit: Threshold
-    tripped: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        percent = round(100 * self.removed / self.base, 2) if self.base else 0.0
-        return {
-            "name": self.name,
-            "removed": self.removed,
-            "of": self.base,
-            "percent": percent,
-            "limit": {"count": self.limit.count, "percent": self.limit.percent},
-            "tripped": self.tripped,
-        }
-
-    def describe(self) -> str:
-        what = "persons" if self.name == "removed_persons" else "roles"
-        limits = " or ".join(
-            part
-            for part in (
-                f"{self.limit.count}" if self.limit.count else "",
-                f"{self.limit.percent:g}%" if self.limit.percent else "",
-            )
-            if part
-        )
-        share = f"{100 * self.removed / self.base:.1f}%" if self.base else "0%"
-        return f"{self.name}: {self.removed} of {self.base} {what} ({share}) would be removed; the limit is {limits}"
+EMPTY = "no active persons: an empty persons file would deactivate everyone in Spend Cloud"
 
 
 # --- preflight -------------------------------------------------------------------------------
-# The export's scan (`scan.py`) finds the rows that may fail; these functions judge them.
 
 
-def checked_columns(
-    columns: Sequence[Column], exported: Sequence[str], encoding: str
-) -> list[tuple[Column, bool, str | None]]:
-    """(column, must be non-empty, encoding to check) for each column worth checking."""
+def watched(
+    columns: Sequence[Column], exported: Sequence[str], encoding: str, *, required: bool = False
+) -> list[Watch]:
+    """The columns worth a check; `required`: every exported cell must be non-empty (roles)."""
     wanted = set(exported)
     return [
-        (c, c.required, encoding if encoding == "cp1252" and c.name in wanted else None)
+        Watch(
+            c.name,
+            c.required or (required and c.name in wanted),
+            c.max_length,
+            encoding == "cp1252" and c.name in wanted,
+        )
         for c in columns
         if c.required or c.max_length or c.name in wanted
     ]
 
 
-def row_problems(who: str, row: Row, checks: list[tuple[Column, bool, str | None]]) -> list[str]:
+def row_problems(who: str, row: Row, watch: Sequence[Watch]) -> list[str]:
     problems = []
-    for column, required, encoding in checks:
-        value = row.get(column.name, "")
-        if required and not value.strip():
-            problems.append(f"{who}: column {column.name!r} is empty")
-        if column.max_length and len(value) > column.max_length:
-            problems.append(f"{who}: column {column.name!r} is {len(value)} characters, more than {column.max_length}")
-        if encoding:
-            bad = next((ch for ch in value if not _encodes(ch, encoding)), None)
+    for item in watch:
+        value = row.get(item.column, "")
+        if item.required and not value.strip():
+            problems.append(f"{who}: column {item.column!r} is empty")
+        if item.max_length and len(value) > item.max_length:
+            problems.append(f"{who}: column {item.column!r} is {len(value)} characters, more than {item.max_length}")
+        if item.cp1252:
+            bad = next((ch for ch in value if not _encodes(ch, "cp1252")), None)
             if bad is not None:
                 problems.append(
-                    f"{who}: column {column.name!r} holds {bad!r} (U+{ord(bad):04X}), which {encoding} cannot hold"
+                    f"{who}: column {item.column!r} holds {bad!r} (U+{ord(bad):04X}), which cp1252 cannot hold"
                 )
     return problems
 
@@ -92,20 +65,6 @@ def _encodes(char: str, encoding: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-@cache
-def outside_cp1252_glob() -> str:
-    """A SQLite GLOB pattern matching text that holds a character cp1252 cannot encode (or a NUL)."""
-    allowed = sorted(ord(ch) for ch in bytes(range(1, 256)).decode("cp1252", errors="ignore"))
-    ranges: list[list[int]] = []
-    for point in allowed:
-        if ranges and ranges[-1][1] == point - 1:
-            ranges[-1][1] = point
-        else:
-            ranges.append([point, point])
-    # The first range starts at U+0001, so no ']' or '^' opens the class.
-    return "*[^" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]*"
 
 
 def duplicates(column: str, holders: Sequence[tuple[str, str]]) -> list[str]:
@@ -119,6 +78,45 @@ def duplicates(column: str, holders: Sequence[tuple[str, str]]) -> list[str]:
         for found in groups.values()
         if len(found) > 1
     ]
+
+
+class Preflight:
+    """Every reason not to write an export's files, gathered as its rows go by."""
+
+    def __init__(self, mapping: Mapping, session: ExportSession) -> None:
+        export = mapping.export
+        assert export is not None
+        self.session, self.key, self.username = session, mapping.key, mapping.username or ""
+        self.persons = watched(mapping.columns, export.persons.columns, export.persons.encoding)
+        roles = export.roles
+        role_columns = mapping.roles.columns if mapping.roles else ()
+        self.roles = watched(role_columns, roles.columns, roles.encoding, required=True) if roles else []
+        self.owner = self.username if self.username in mapping.role_column_names else None
+        self._rows: list[str] = []
+        self._roles: list[str] = []
+        self._duplicates = [
+            found
+            for column in dict.fromkeys(c for c in (mapping.username, *mapping.unique) if c)
+            for found in duplicates(column, session.holders(column))
+        ]
+
+    def person(self, ref: str) -> None:
+        """Judges a suspect person."""
+        stored = self.session.person(ref)
+        self._rows += row_problems(f"person {stored.row[self.key]!r}", stored.row, self.persons)
+
+    def role(self, ref: str, seq: int) -> None:
+        """Judges a suspect role: its cells, and whether its username belongs to an exported person."""
+        stored = self.session.person(ref)
+        row = stored.roles[seq]  # a person's roles are numbered from 0 in order
+        who = f"role of person {stored.row[self.key]!r}"
+        self._roles += row_problems(who, row, self.roles)
+        if self.owner and not self.session.active_holder(self.owner, row[self.owner]):
+            self._roles.append(f"{who}: {self.owner} {row[self.owner]!r} belongs to no exported person")
+
+    def problems(self, persons: int) -> list[str]:
+        """Everything found, given how many persons the persons file holds."""
+        return ([] if persons else [EMPTY]) + self._rows + self._duplicates + self._roles
 
 
 # --- diff ------------------------------------------------------------------------------------
@@ -189,6 +187,30 @@ class Diff:
         self.roles_removed += [_role_dict(i, columns) for i in removed]
 
 
+def diff(mapping: Mapping, session: ExportSession, persons: int, roles: int) -> Diff:
+    """The diff against the last export, from the change log; `persons` and `roles` are the
+    counts just exported (the first export counts them all as new, without a list)."""
+    found = Diff(listed=session.last is not None)
+    if not found.listed:
+        found.totals["joiners"], found.totals["rolesAdded"] = persons, roles
+        return found
+    export = mapping.export
+    assert export is not None
+    username = mapping.username or ""
+    compared = list(dict.fromkeys([*export.persons.columns, *([username] if username else [])]))
+    role_columns = export.roles.columns if export.roles else None
+    for key, old, old_roles, now, now_roles in session.changes():
+        if old is None and now is None:
+            continue
+        if now is None:
+            found.leaver(key, json.loads(old or "{}").get(username, ""))
+        else:
+            found.person(key, json.loads(old) if old else None, now, compared, username)
+        if role_columns is not None:
+            found.roles(key, json.loads(old_roles or "[]"), json.loads(now_roles or "[]"), role_columns)
+    return found
+
+
 def _role_identity(owner: str, row: Row, columns: Sequence[str]) -> tuple[str, ...]:
     return (owner, *(row.get(c, "") for c in columns))
 
@@ -198,6 +220,36 @@ def _role_dict(identity: tuple[str, ...], columns: Sequence[str]) -> Row:
 
 
 # --- thresholds ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThresholdCheck:
+    name: str
+    removed: int
+    base: int
+    limit: Threshold
+    tripped: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        percent = round(100 * self.removed / self.base, 2) if self.base else 0.0
+        return {
+            "name": self.name,
+            "removed": self.removed,
+            "of": self.base,
+            "percent": percent,
+            "limit": {"count": self.limit.count, "percent": self.limit.percent},
+            "tripped": self.tripped,
+        }
+
+    def describe(self) -> str:
+        what = "persons" if self.name == "removed_persons" else "roles"
+        parts = (
+            f"{self.limit.count}" if self.limit.count else "",
+            f"{self.limit.percent:g}%" if self.limit.percent else "",
+        )
+        share = f"{100 * self.removed / self.base:.1f}%" if self.base else "0%"
+        limits = " or ".join(p for p in parts if p)
+        return f"{self.name}: {self.removed} of {self.base} {what} ({share}) would be removed; the limit is {limits}"
 
 
 def thresholds(mapping: Mapping, found: Diff, previous_persons: int, previous_roles: int) -> list[ThresholdCheck]:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from scmapper import __version__
-from scmapper.errors import EXIT_INTERNAL, EXIT_OK, MappingError, ScmapperError, UsageError
+from scmapper.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, ScmapperError, UsageError
+from scmapper.reports import emit
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,9 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("scmapper: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say to it
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush from failing again
+        # Keeps the interpreter's final flush from failing again.
+        sys.stdout = open(os.devnull, "w")
         return 141
-    except Exception as exc:  # noqa: BLE001 - the one place a bug becomes an exit code
+    except Exception as exc:  # the one place a bug becomes an exit code
         if args.debug:
             raise
         print(f"scmapper: internal error ({type(exc).__name__}: {exc}); rerun with --debug", file=sys.stderr)
@@ -140,36 +142,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# --- validate / preview -------------------------------------------------------------------------
+# --- validate / preview / test -------------------------------------------------------------
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from scmapper.validation import validate
+    from scmapper.validation import validate_files
 
     sample = _read_person(args.sample) if args.sample else None
-    problems = []
-    for mapping in args.mapping:
-        found = validate(mapping, sample)
-        problems += found
-        if not args.json:
-            print("\n".join(str(p) for p in found) if found else f"{mapping}: ok")
-    if args.json:
-        report = {"files": args.mapping, "valid": not problems, "problems": [p.as_dict() for p in problems]}
-        print(json.dumps(report, indent=2, ensure_ascii=False))
-    return 1 if problems else EXIT_OK
+    return emit(validate_files(args.mapping, sample), as_json=args.json)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from scmapper.loading import load_rules
-    from scmapper.sources import records_from
+    from scmapper.validation import preview
 
-    rules = load_rules(args.mapping)
-    # A source record passes through the mapping's grouping, as in sync (AFAS rows become person.rows).
-    [record] = records_from([_read_person(args.person)], rules.mapping.source)
-    mapped = rules.map_person(record.data)
-    result = {"person": mapped.row, "roles": mapped.roles, "warnings": mapped.warnings, "active": mapped.active}
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    return EXIT_OK
+    return emit(preview(args.mapping, _read_person(args.person)), as_json=True)
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from scmapper.testing import run_files
+
+    if args.cases and len(args.mapping) > 1:
+        raise UsageError("--cases goes with one mapping")
+    return emit(run_files([Path(name) for name in args.mapping], args.cases), as_json=args.json)
 
 
 def _read_person(source: str) -> dict[str, Any]:
@@ -187,41 +181,33 @@ def _read_input(source: str) -> bytes:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from None
 
 
-# --- apply ---------------------------------------------------------------------------------------
+# --- apply / sync ------------------------------------------------------------------------------
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from scmapper import events, lifecycle, runner
-    from scmapper.errors import EventError
-    from scmapper.loading import load_rules
-
-    try:
-        rules = load_rules(args.mapping)
-    except MappingError as exc:
-        if args.batch:
-            raise
-        print(json.dumps(runner.failure(args.action, str(exc)), ensure_ascii=False))
-        raise
-    if args.batch:
-        return _apply_batch(args, rules)
-    try:
-        event = events.parse_bytes(_read_input(args.event), action=args.action, dry_run=args.dry_run)
-    except EventError as exc:
-        print(json.dumps(runner.failure(args.action, str(exc)), ensure_ascii=False))
-        raise
-    try:
-        with closing(_open_store(args.db, rules, dry_run=event.dry_run)) as store:
-            result = lifecycle.apply(event, rules, store)
-    except ScmapperError as exc:  # the agent reads a JSON result whatever happened
-        print(json.dumps(runner.failure(event.action, str(exc)), ensure_ascii=False))
-        raise
-    print(json.dumps(result.as_dict(), ensure_ascii=False))
-    return result.exit_code
-
-
-def _apply_batch(args: argparse.Namespace, rules: Any) -> int:
     from scmapper import runner
 
+    if args.batch:
+        return _apply_batch(args)
+    # The agent reads one JSON result whatever happens: failures to load the mapping, read the
+    # event or open the database become that result too, and then the usual message and exit code.
+    outcome = runner.apply_one(
+        lambda: _read_input(args.event),
+        lambda: _load(args.mapping),
+        lambda rules, dry_run: _open_store(args.db, rules, dry_run=dry_run),
+        action=args.action,
+        dry_run=args.dry_run,
+    )
+    print(json.dumps(outcome.result, ensure_ascii=False), flush=True)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.exit_code
+
+
+def _apply_batch(args: argparse.Namespace) -> int:
+    from scmapper import runner
+
+    rules = _load(args.mapping)
     path = Path(args.batch)
     try:
         handle = path.open("rb")
@@ -239,110 +225,42 @@ def _apply_batch(args: argparse.Namespace, rules: Any) -> int:
             progress=progress,
         )
     print(f"scmapper: {counts}", file=sys.stderr)
-    return EXIT_OK if counts.failed == 0 else 1
+    return EXIT_OK if counts.failed == 0 else EXIT_DATA
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from scmapper.sources import stream_files
+    from scmapper.sync import run_sync
+
+    rules = _load(args.mapping)
+    records = stream_files([Path(p) for p in args.source], rules.mapping.source)
+    with closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
+        report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force)
+    return emit(report, as_json=args.json)
+
+
+def _load(mapping: str) -> Any:
+    from scmapper.loading import load_rules
+
+    return load_rules(mapping)
 
 
 def _open_store(db: str, rules: Any, *, dry_run: bool, durable: bool = True) -> Any:
-    from scmapper.store import Store
+    from scmapper.store import Shape, Store
 
     # A dry run against a database that does not exist yet must not create it.
     path = ":memory:" if dry_run and not Path(db).exists() else db
     if path != ":memory:" and not Path(db).parent.exists():
         raise UsageError(f"the folder for database {db} does not exist")
     store = Store(path, durable=durable)
-    mapping = rules.mapping
-    notes = store.prepare(
-        mapping.key, mapping.column_names, mapping.unique, mapping.role_column_names, mapping.fingerprint
-    )
+    try:
+        notes = store.prepare(Shape.of(rules.mapping))
+    except BaseException:
+        store.close()
+        raise
     for note in notes:
         print(f"scmapper: {db}: {note}", file=sys.stderr)
     return store
-
-
-# --- sync / test ---------------------------------------------------------------------------------
-
-
-def cmd_sync(args: argparse.Namespace) -> int:
-    from scmapper.loading import load_rules
-    from scmapper.sources import stream_files
-    from scmapper.sync import run_sync
-
-    rules = load_rules(args.mapping)
-    records = stream_files([Path(p) for p in args.source], rules.mapping.source)
-    with closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
-        report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force)
-    if args.json:
-        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
-    else:
-        print("\n".join(report.text()))
-    return report.exit_code
-
-
-def cmd_test(args: argparse.Namespace) -> int:
-    from scmapper.testing import pair, run_cases
-
-    if args.cases and len(args.mapping) > 1:
-        raise UsageError("--cases goes with one mapping")
-    outcomes = [run_cases(*pair(Path(name), args.cases)) for name in args.mapping]
-    if args.json:
-        reports = [o.as_dict() for o in outcomes]
-        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2, ensure_ascii=False))
-    else:
-        print("\n".join(line for o in outcomes for line in o.text()))
-    return max(o.exit_code for o in outcomes)
-
-
-# --- export ------------------------------------------------------------------------------------
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from scmapper.export import run_export
-    from scmapper.loading import load_rules
-
-    if args.upload and args.check:
-        raise UsageError("--upload and --check exclude each other: a check writes nothing to upload")
-    rules = load_rules(args.mapping)
-    with closing(_existing_store(args.db, rules)) as store:
-        outcome = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force)
-        if args.json:
-            print(json.dumps(outcome.report, indent=2, ensure_ascii=False), flush=True)
-        else:
-            print("\n".join(outcome.text), flush=True)
-        if args.upload and outcome.status == "written":
-            _upload(rules.mapping, store, outcome.report["exportId"], args.trust_host_key, quiet=args.json)
-    return outcome.exit_code
-
-
-def cmd_upload(args: argparse.Namespace) -> int:
-    from scmapper.loading import load_rules
-
-    export_id = None if args.export.upper() == "LATEST" else _positive_int(args.export, "--export")
-    rules = load_rules(args.mapping)
-    with closing(_existing_store(args.db, rules)) as store:
-        rows = _upload(rules.mapping, store, export_id, args.trust_host_key, quiet=args.json)
-    if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    return EXIT_OK
-
-
-def _upload(mapping: Any, store: Any, export_id: int | None, trust: str | None, *, quiet: bool) -> list[Any]:
-    from scmapper.delivery import upload
-
-    def log(line: str) -> None:
-        print(f"sftp: {line}", file=sys.stderr)
-
-    rows = upload(mapping, store, export_id, trust_host_key=trust, log=None if quiet else log)
-    if not quiet:
-        for row in rows:
-            if row["outcome"] == "ok":
-                print(f"Uploaded {row['remotePath']} ({row['size']} bytes)")
-    return rows
-
-
-def _positive_int(text: str, option: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise UsageError(f"{option} takes LATEST or an export number, not {text!r}")
-    return int(text)
 
 
 def _existing_store(db: str, rules: Any) -> Any:
@@ -351,49 +269,69 @@ def _existing_store(db: str, rules: Any) -> Any:
     return _open_store(db, rules, dry_run=False)
 
 
-# --- adopt ---------------------------------------------------------------------------------------
+# --- export / upload ---------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from scmapper.export import run_export
+
+    if args.upload and args.check:
+        raise UsageError("--upload and --check exclude each other: a check writes nothing to upload")
+    rules = _load(args.mapping)
+    with closing(_existing_store(args.db, rules)) as store:
+        report = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force)
+        code = emit(report, as_json=args.json)
+        if args.upload and report.export_id is not None:
+            uploaded = _upload(rules.mapping, store, report.export_id, args.trust_host_key, quiet=args.json)
+            if not args.json:
+                emit(uploaded, as_json=False)
+    return code
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    export_id = None if args.export.upper() == "LATEST" else _positive_int(args.export, "--export")
+    rules = _load(args.mapping)
+    with closing(_existing_store(args.db, rules)) as store:
+        report = _upload(rules.mapping, store, export_id, args.trust_host_key, quiet=args.json)
+    return emit(report, as_json=args.json)
+
+
+def _upload(mapping: Any, store: Any, export_id: int | None, trust: str | None, *, quiet: bool) -> Any:
+    from scmapper.delivery import upload
+
+    def log(line: str) -> None:
+        print(f"sftp: {line}", file=sys.stderr)
+
+    return upload(mapping, store, export_id, trust_host_key=trust, log=None if quiet else log)
+
+
+def _positive_int(text: str, option: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"{option} takes LATEST or an export number, not {text!r}")
+    return int(text)
+
+
+# --- adopt / log / demo ------------------------------------------------------------------------
 
 
 def cmd_adopt(args: argparse.Namespace) -> int:
     from scmapper.adopt import analyse, load
-    from scmapper.loading import load_rules
 
-    rules = load_rules(args.mapping)
+    rules = _load(args.mapping)
     plan = analyse(rules.mapping, args.old_db)
-    report = plan.report
-    if args.force or not report.errors:
+    if args.force or not plan.report.errors:
         with closing(_open_store(args.db, rules, dry_run=False)) as store:
             load(rules.mapping, store, plan)
-    if args.json:
-        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
-    else:
-        print("\n".join(report.text()))
-    return report.exit_code
-
-
-# --- log -----------------------------------------------------------------------------------------
+    return emit(plan.report, as_json=args.json)
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from scmapper.store import Store
+    from scmapper.auditlog import read_log
 
     if not Path(args.db).exists():
         raise UsageError(f"database {args.db} does not exist")
     since = _iso_utc(args.since) if args.since else None
-    store = Store(args.db)
-    try:
-        found = store.events(ref=args.account, since=since)
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps([e.as_dict() for e in found], indent=2, ensure_ascii=False))
-        return EXIT_OK
-    for event in found:
-        mark = "" if event.success else " FAILED"
-        print(f"{event.time}  {event.action:<16} {event.account_ref or '-':<14}{mark} {event.message}")
-    if not found:
-        print("no audit events", file=sys.stderr)
-    return EXIT_OK
+    return emit(read_log(args.db, ref=args.account, since=since), as_json=args.json)
 
 
 def _iso_utc(text: str) -> str:
@@ -406,9 +344,6 @@ def _iso_utc(text: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-# --- demo ----------------------------------------------------------------------------------------
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -1,19 +1,32 @@
-"""Quoting CSV cells and rows for a file's dialect, so templates cannot emit a broken row.
+"""Every form a CSV line of an export takes: the dialect, the line SQLite builds, and the template.
 
-Vocabulary: a *dialect* is a file's delimiter, quoting (all or minimal), line ending
-and formula guard; `CsvText` marks text that is already quoted (a whole row), which the
-template environment passes through while it quotes every other `{{ value }}` as a cell.
+Vocabulary: a *dialect* is a file's delimiter, quoting (all or minimal), line ending and
+formula guard; a *layout* is one export file's spec, dialect and template. The *built-in*
+layout (`templates/csv.j2`) is written without a Jinja loop: its lines come finished from
+SQLite (`line_sql`) or from `Dialect.row`, and a property test proves both byte-identical to
+the template. Any other template renders in the CSV environment, where every `{{ value }}`
+is quoted as a cell unless it is `CsvText` (a whole row the template already made safe).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from jinja2 import Template, nodes, pass_context
+
+from scmapper import expressions
+from scmapper.errors import Problem
 from scmapper.mapping import ExportFile
+from scmapper.mapping import Mapping as MappingFile
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEMPLATES = Path(__file__).parent / "templates"
+BUILTIN = TEMPLATES / "csv.j2"
+TEMPLATE_NAMES = frozenset({"header", "rows", "columns"})
 
 
 class CsvText(str):
@@ -52,6 +65,131 @@ class Dialect:
             return CsvText('""' + self.line_ending)
         return CsvText(self.delimiter.join(map(self.cell, items)) + self.line_ending)
 
+    def line_sql(self, cells: Sequence[str]) -> tuple[str, dict[str, str]] | None:
+        """SQL building a whole line from the SQL expressions of its cells, the way `row` does,
+        with its parameters; None where the dialect needs Python (minimal quoting, formula guard)."""
+        if not self.quote_all or self.formula_guard or not cells:
+            return None
+        quoted = [f"'\"' || replace(coalesce({cell}, ''), '\"', '\"\"') || '\"'" for cell in cells]
+        return " || :delimiter || ".join(quoted) + " || :eol", {"delimiter": self.delimiter, "eol": self.line_ending}
+
 
 def _needs_quotes(text: str, delimiter: str) -> bool:
     return delimiter in text or '"' in text or "\r" in text or "\n" in text
+
+
+# --- layouts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One file of an export: which (persons or roles), its spec and dialect, and its template
+    (None for the built-in layout)."""
+
+    kind: str
+    spec: ExportFile
+    dialect: Dialect
+    template: str | None
+
+    @property
+    def line(self) -> Any:
+        """What builds a finished line in SQL (`Dialect.line_sql`), for the built-in layout only."""
+        return self.dialect.line_sql if self.template is None else None
+
+    def render(self, rows: Iterable[str | Sequence[str]]) -> Iterator[str]:
+        """The file's text, in pieces, from rows that are finished lines or the exported cells in
+        column order: the built-in layout by `Dialect.row`, any other through its template."""
+        header = list(self.spec.header) if self.spec.header else None
+        if self.template is None:
+            if header:
+                yield self.dialect.row(header)
+            for row in rows:
+                yield row if type(row) is str else self.dialect.row(row)
+            return
+        yield from render_template(self.template, self.dialect, self.spec.columns, header, rows)
+
+
+def render_template(
+    source: str, dialect: Dialect, columns: Sequence[str], header: list[str] | None, rows: Iterable[Any]
+) -> Iterator[str]:
+    """Rows (cells in column order) through a CSV template."""
+    template: Template = csv_environment().from_string(source)
+    names = list(columns)
+    yield from template.generate(
+        header=header, rows=(dict(zip(names, row, strict=True)) for row in rows), columns=names, scm_dialect=dialect
+    )
+
+
+def template_path(mapping: MappingFile, spec: ExportFile) -> Path:
+    """A built-in template by name, or a .j2 file relative to the mapping."""
+    name = spec.template
+    if "/" not in name and "\\" not in name and not name.endswith(".j2"):
+        return TEMPLATES / f"{name}.j2"
+    return mapping.base_dir / name
+
+
+def layouts(mapping: MappingFile) -> tuple[list[Layout], list[Problem]]:
+    """The export's files, and every problem with their templates: missing, broken, unsafe, or
+    disagreeing with the declared columns."""
+    export = mapping.export
+    if export is None:
+        return [], []
+    found, problems = [], []
+    for kind, spec in (("persons", export.persons), ("roles", export.roles)):
+        if spec is None:
+            continue
+        path = template_path(mapping, spec)
+        try:
+            source = path.read_text("utf-8")
+        except OSError:
+            where = mapping.file, *spec.position
+            problems.append(Problem(*where, f"export.{kind}: template {spec.template!r} not found ({path})"))
+            continue
+        for line, message in check_template(source, spec.columns):
+            problems.append(Problem(str(path), line, 1, f"export.{kind} template: {message}"))
+        found.append(Layout(kind, spec, Dialect.of(spec), None if path == BUILTIN else source))
+    return found, problems
+
+
+# --- the template environment ----------------------------------------------------------------
+
+
+@cache
+def csv_environment() -> expressions.MappingSandbox:
+    """The environment export templates render in: the mapping sandbox, and every
+    `{{ value }}` quoted as a cell for the file's dialect unless it is a whole row."""
+
+    @pass_context
+    def finalize(context: Any, value: Any) -> str:
+        return value if isinstance(value, CsvText) else context["scm_dialect"].cell(value)
+
+    @pass_context
+    def csv_row(context: Any, values: Any) -> str:
+        return context["scm_dialect"].row(values)
+
+    @pass_context
+    def csv_cell(context: Any, value: Any) -> str:
+        return CsvText(context["scm_dialect"].cell(value))
+
+    return expressions.sandbox(finalize, {"csv_row": csv_row, "csv_cell": csv_cell})
+
+
+def check_template(source: str, columns: Sequence[str]) -> list[tuple[int, str]]:
+    """Problems in an export template, including disagreement with the declared columns."""
+    tree = expressions.compiled(csv_environment(), source)
+    if isinstance(tree, list):
+        return tree
+    problems = expressions.unsafe_parts(tree, TEMPLATE_NAMES)
+    for loop in tree.find_all(nodes.For):
+        if not (isinstance(loop.iter, nodes.Name) and loop.iter.name == "rows" and isinstance(loop.target, nodes.Name)):
+            continue
+        var = loop.target.name
+        used = [n for n in loop.find_all(nodes.Getattr) if isinstance(n.node, nodes.Name) and n.node.name == var]
+        for node in used:
+            if node.attr not in columns:
+                problems.append((node.lineno, f"template uses column {node.attr!r}, which is not declared"))
+        whole = any(isinstance(f.node, nodes.Name) and f.node.name == var for f in loop.find_all(nodes.Filter))
+        if not whole:
+            missing = [c for c in columns if c not in {n.attr for n in used}]
+            problems += [(loop.lineno, f"declared column {c!r} is not in the template") for c in missing]
+    return problems

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scmapper import yamlio
-from scmapper.errors import DeliveryError, MappingError, UsageError
-from scmapper.export import ARCHIVE_DIR
+from scmapper.errors import EXIT_OK, DeliveryError, MappingError, UsageError
 from scmapper.mapping import Mapping
 from scmapper.schema import validate_against
-from scmapper.store import Store, now
+from scmapper.sftp_settings import SftpSettings
+from scmapper.staging import ARCHIVE_DIR
+from scmapper.store import ExportRecord, Store, now
 
 # Keys of the sftp section that are about files, not about the connection.
 _FILE_KEYS = ("connection", "files")
@@ -46,18 +48,18 @@ def connection_settings(mapping: Mapping) -> dict[str, Any]:
     return settings
 
 
-def export_files(mapping: Mapping, record: dict[str, Any]) -> list[tuple[Path, str]]:
+def export_files(mapping: Mapping, record: ExportRecord) -> list[tuple[Path, str]]:
     """(local file, remote name) for each file of an export, checked against its SHA-256."""
     remote_names = mapping.sftp.get("files", {})
     kinds = ["persons", "roles"]
     result = []
-    for kind, item in zip(kinds, record["files"], strict=False):
-        out = Path(record["out_dir"])
-        candidates = [out / item["name"], out / ARCHIVE_DIR / f"{record['id']:06d}" / item["name"]]
+    for kind, item in zip(kinds, record.files, strict=False):
+        out = Path(record.out_dir)
+        candidates = [out / item["name"], out / ARCHIVE_DIR / f"{record.id:06d}" / item["name"]]
         local = next((p for p in candidates if p.is_file() and _sha256(p) == item["sha256"]), None)
         if local is None:
             raise UsageError(
-                f"the files of export #{record['id']} are no longer on disk unchanged"
+                f"the files of export #{record.id} are no longer on disk unchanged"
                 f" ({item['name']} in {out} or its archive); export again"
             )
         result.append((local, remote_names.get(kind, item["name"])))
@@ -72,6 +74,20 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class UploadReport:
+    """One row per file delivered (or failed), as the audit log holds them."""
+
+    rows: list[dict[str, Any]]
+    exit_code: int = EXIT_OK
+
+    def as_dict(self) -> list[dict[str, Any]]:
+        return self.rows
+
+    def text(self) -> list[str]:
+        return [f"Uploaded {r['remotePath']} ({r['size']} bytes)" for r in self.rows if r["outcome"] == "ok"]
+
+
 def upload(
     mapping: Mapping,
     store: Store,
@@ -79,26 +95,26 @@ def upload(
     *,
     trust_host_key: str | None = None,
     log: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
+) -> UploadReport:
     """Uploads one export's files; every attempt lands in the audit log, failed ones too."""
     from scmapper import sftp  # paramiko is heavy: only uploads pay for it
 
-    record = store.export_record(export_id)
+    record = store.exports.get(export_id)
     if record is None:
         which = f"export #{export_id}" if export_id is not None else "complete export"
         raise UsageError(f"there is no {which} in {store.path}: run scmapper export first")
     values = connection_settings(mapping)
     if trust_host_key:
         values["trust_host_key"] = trust_host_key
-    settings = sftp.SftpSettings.from_dict(values, mapping.base_dir)
+    settings = SftpSettings.from_dict(values, mapping.base_dir)
     files = export_files(mapping, record)
     try:
         results = sftp.upload_files(settings, files, log=log)
     except DeliveryError as exc:
         attempts = getattr(exc, "results", [])
-        _record(store, record["id"], attempts, settings, files, failure=str(exc))
+        _record(store, record.id, attempts, settings, files, failure=str(exc))
         raise
-    return _record(store, record["id"], results, settings, files, failure=None)
+    return UploadReport(_record(store, record.id, results, settings, files, failure=None))
 
 
 def _record(
@@ -141,14 +157,12 @@ def _record(
             message = f"{verb} export #{export_id} file to {settings.host}:{row['remotePath']} ({row['size']} bytes)"
             if row["error"]:
                 message += f": {row['error']}"
-            store.add_event(
+            store.audit.add(
                 time=row["time"],
                 action="UploadFile",
                 ref=None,
                 success=row["outcome"] == "ok",
                 message=message,
                 details=[row],
-                before=None,
-                after=None,
             )
     return rows

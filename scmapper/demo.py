@@ -15,10 +15,10 @@ from pathlib import Path
 
 from scmapper import runner, sources, testing, yamlio
 from scmapper.errors import UsageError
-from scmapper.export import Outcome, run_export
+from scmapper.export import ExportReport, run_export
 from scmapper.loading import load_rules
 from scmapper.rules import Rules
-from scmapper.store import Store
+from scmapper.store import Shape, Store
 from scmapper.sync import run_sync
 from scmapper.validation import validate
 
@@ -53,7 +53,7 @@ def _helloid(mapping_path: Path, events_path: Path, out: Path) -> bool:
         _print_tables(store, rules.mapping.column_names, rules.mapping.role_column_names)
         outcome = run_export(rules.mapping, store, out, check=False, force=False)
     print(f"\nExporting active persons to {out}:")
-    print("\n".join(f"  {line}" for line in outcome.text))
+    print("\n".join(f"  {line}" for line in outcome.text()))
     _print_files(outcome)
     return failed or outcome.exit_code != 0
 
@@ -77,8 +77,8 @@ def _starter(mapping_path: Path, samples: list[Path], out: Path) -> bool:
     with closing(_fresh_store(out, rules)) as store:
         report = run_sync(rules, store, records, dry_run=False, today=_cases_today(mapping_path))
         outcome = run_export(rules.mapping, store, out, check=False, force=False)
-    files = ", ".join(f["path"] for f in outcome.report["files"])
-    counts = outcome.report["counts"]
+    files = ", ".join(f["path"] for f in outcome.files)
+    counts = outcome.counts
     print(f"  {mapping_path.stem:<16}{counts['persons']:>8}{counts['roles']:>7}{report.counts['failed']:>10}  {files}")
     for failure in report.failures:
         print(f"  {'':<16}rejected {failure['origin']} (key {failure['key'] or '?'}): {failure['reason']}")
@@ -111,13 +111,12 @@ def _fresh_store(out: Path, rules: Rules) -> Store:
     for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
         stale.unlink(missing_ok=True)
     store = Store(db)
-    mapping = rules.mapping
-    store.prepare(mapping.key, mapping.column_names, mapping.unique, mapping.role_column_names, mapping.fingerprint)
+    store.prepare(Shape.of(rules.mapping))
     return store
 
 
 def _print_tables(store: Store, columns: tuple[str, ...], role_columns: tuple[str, ...]) -> None:
-    persons = store.all_persons()
+    persons = store.persons.all()
     print(f"\npersons ({len(persons)} rows):")
     _table(["active", *columns], [["yes" if p.active else "no", *p.row.values()] for p in persons])
     roles = [[*role.values()] for p in persons for role in p.roles]
@@ -126,10 +125,10 @@ def _print_tables(store: Store, columns: tuple[str, ...], role_columns: tuple[st
     sys.stdout.flush()
 
 
-def _print_files(outcome: Outcome) -> None:
+def _print_files(outcome: ExportReport) -> None:
     if outcome.status == "written":
         print("\nFiles for Spend Cloud:")
-        for item in outcome.report["files"]:
+        for item in outcome.files:
             print(f"  {item['path']}")
 
 

@@ -16,17 +16,17 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes, pass_context
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError, TemplateAssertionError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from scmapper import filters
+from scmapper import fields, filters
 
 # A column value longer than this is a runaway expression, not a name or a code.
 MAX_VALUE_LENGTH = 65_536
@@ -80,13 +80,8 @@ def _check_repeat(seq: Any, times: Any) -> None:
 
 
 def _lookup(env: MappingSandbox, obj: Mapping[Any, Any], key: str) -> Any:
-    if key in obj:
-        return obj[key]
-    lowered = key.lower()
-    for name, value in obj.items():
-        if isinstance(name, str) and name.lower() == lowered:
-            return value
-    return env.undefined(obj=obj, name=key)
+    found = fields.field(obj, key, fields.MISSING)
+    return env.undefined(obj=obj, name=key) if found is fields.MISSING else found
 
 
 def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
@@ -98,12 +93,21 @@ def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
 
 @cache
 def environment() -> MappingSandbox:
-    """The one environment every mapping expression runs in."""
+    """The one environment every mapping expression runs in: null renders as empty."""
+    # A column's text is kept whole, a block scalar's final newline included.
+    return sandbox(lambda value: "" if value is None else value, keep_trailing_newline=True)
+
+
+def sandbox(
+    finalize: Callable[..., Any],
+    extra_filters: dict[str, Callable[..., Any]] | None = None,
+    *,
+    keep_trailing_newline: bool = False,
+) -> MappingSandbox:
+    """The factory of every Jinja environment in scmapper (mapping expressions here, export
+    templates in csvformat): the sandbox, strict undefined, the built-in filters and no globals."""
     env = MappingSandbox(
-        undefined=StrictUndefined,
-        finalize=lambda value: "" if value is None else value,
-        autoescape=False,
-        keep_trailing_newline=True,
+        undefined=StrictUndefined, finalize=finalize, autoescape=False, keep_trailing_newline=keep_trailing_newline
     )
     for unsafe in ("format", "center", "indent", "wordwrap", "attr", "xmlattr", "pprint"):
         env.filters.pop(unsafe, None)
@@ -123,32 +127,9 @@ def environment() -> MappingSandbox:
         get=filters.get,
         first=filters.first,
         last=filters.last,
+        **(extra_filters or {}),
     )
     # Only what mappings need: no range, lipsum, cycler, joiner, namespace or dict.
-    env.globals.clear()
-    return env
-
-
-@cache
-def csv_environment() -> MappingSandbox:
-    """The environment export templates render in: the same sandbox, and every
-    `{{ value }}` quoted as a CSV cell for the file's dialect unless it is a whole row."""
-    from scmapper.csvformat import CsvText
-
-    @pass_context
-    def finalize(context: Any, value: Any) -> str:
-        return value if isinstance(value, CsvText) else context["scm_dialect"].cell(value)
-
-    @pass_context
-    def csv_row(context: Any, values: Any) -> str:
-        return context["scm_dialect"].row(values)
-
-    @pass_context
-    def csv_cell(context: Any, value: Any) -> str:
-        return CsvText(context["scm_dialect"].cell(value))
-
-    env = MappingSandbox(undefined=StrictUndefined, finalize=finalize, autoescape=False)
-    env.filters = {**environment().filters, "csv_row": csv_row, "csv_cell": csv_cell}
     env.globals.clear()
     return env
 
@@ -198,32 +179,7 @@ def check_expression(source: str, names: frozenset[str]) -> list[tuple[int, str]
     return _check(source, names, expression=True)
 
 
-CSV_TEMPLATE_NAMES = frozenset({"header", "rows", "columns"})
-
-
-def check_csv_template(source: str, columns: tuple[str, ...]) -> list[tuple[int, str]]:
-    """Problems in an export template, including disagreement with the declared columns."""
-    tree_or_problems = _compiled(csv_environment(), source)
-    if isinstance(tree_or_problems, list):
-        return tree_or_problems
-    tree = tree_or_problems
-    problems = _unsafe_parts(tree, CSV_TEMPLATE_NAMES)
-    for loop in tree.find_all(nodes.For):
-        if not (isinstance(loop.iter, nodes.Name) and loop.iter.name == "rows" and isinstance(loop.target, nodes.Name)):
-            continue
-        var = loop.target.name
-        used = [n for n in loop.find_all(nodes.Getattr) if isinstance(n.node, nodes.Name) and n.node.name == var]
-        for node in used:
-            if node.attr not in columns:
-                problems.append((node.lineno, f"template uses column {node.attr!r}, which is not declared"))
-        whole = any(isinstance(f.node, nodes.Name) and f.node.name == var for f in loop.find_all(nodes.Filter))
-        if not whole:
-            missing = [c for c in columns if c not in {n.attr for n in used}]
-            problems += [(loop.lineno, f"declared column {c!r} is not in the template") for c in missing]
-    return problems
-
-
-def _compiled(env: MappingSandbox, text: str) -> nodes.Template | list[tuple[int, str]]:
+def compiled(env: MappingSandbox, text: str) -> nodes.Template | list[tuple[int, str]]:
     try:
         tree = env.parse(text)
         env.compile(tree)
@@ -238,13 +194,13 @@ def _compiled(env: MappingSandbox, text: str) -> nodes.Template | list[tuple[int
 
 def _check(source: str, names: frozenset[str], *, expression: bool) -> list[tuple[int, str]]:
     text = "{{ (" + source + ") }}" if expression else source
-    tree = _compiled(environment(), text)
+    tree = compiled(environment(), text)
     if isinstance(tree, list):
         return tree
-    return _unsafe_parts(tree, names)
+    return unsafe_parts(tree, names)
 
 
-def _unsafe_parts(tree: nodes.Template, names: frozenset[str]) -> list[tuple[int, str]]:
+def unsafe_parts(tree: nodes.Template, names: frozenset[str]) -> list[tuple[int, str]]:
     stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     stored |= {m.name for m in tree.find_all(nodes.Macro)}
     allowed = names | stored | ({"loop"} if any(tree.find_all(nodes.For)) else set())

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scmapper import fields
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError
 from scmapper.events import Event
 from scmapper.rules import MappedPerson, Row, Rules
@@ -103,7 +104,7 @@ def _record(store: Store, event: Event, result: Result) -> None:
     after = _snapshot(result.data, result.roles)
     action = "CorrelateAccount" if result.correlated else AUDIT_ACTIONS[event.action]
     origin = f"[{event.source}] " if event.source else ""
-    store.add_event(
+    store.audit.add(
         time=now(),
         action=action,
         ref=result.account_ref,
@@ -126,11 +127,13 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
     mapping = rules.mapping
     mapped = _map(event, rules)
     correlate = mapping.correlate if event.correlate is None else event.correlate
-    column = _column_named(event.correlation_column, mapping.column_names) or mapping.key
+    # HelloID's AccountField names a column in any casing, as PowerShell matches it.
+    named = event.correlation_column
+    column = (fields.matching(mapping.column_names, named) or named) if named else mapping.key
     if correlate and column not in mapping.column_names:
         raise DataError(f"cannot correlate on {column!r}: it is not a column of mapping {mapping.name!r}")
     value = event.correlation_value if event.correlation_value is not None else mapped.row.get(column, "")
-    existing = store.find(column, value) if correlate and value else None
+    existing = store.persons.find(column, value) if correlate and value else None
     if existing is not None:
         result.correlated = True
         result.account_ref = existing
@@ -139,7 +142,7 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
         return
     # Correlating on the key already looked for this key and found nothing.
     searched = correlate and column == mapping.key and value == mapped.key
-    holder = None if searched else store.find(mapping.key, mapped.key)
+    holder = None if searched else store.persons.find(mapping.key, mapped.key)
     if holder is not None:
         why = f"correlation on {column} found no match" if correlate else "correlation is off"
         raise DataError(
@@ -153,8 +156,8 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
     _warn(result, mapped)
     if not event.dry_run:
         time = now()
-        store.insert_person(mapped.key, mapped.row, time)
-        store.replace_roles(mapped.key, mapped.roles, new=True)
+        store.persons.insert(mapped.key, mapped.row, time)
+        store.persons.replace_roles(mapped.key, mapped.roles, new=True)
 
 
 # --- update ----------------------------------------------------------------------------------
@@ -181,7 +184,7 @@ def _write_update(
         result.note("UpdateAccount", f"Account {stored.ref!r} is up to date; nothing changed")
         return
     if mapping.key in changed:
-        holder = store.find(mapping.key, mapped.key)
+        holder = store.persons.find(mapping.key, mapped.key)
         if holder is not None and holder != stored.ref:
             raise DataError(f"key {mapped.key!r} already belongs to account {holder!r}")
         result.note("UpdateAccount", f"Key changed from {stored.row.get(mapping.key)!r} to {mapped.key!r}", "warning")
@@ -207,11 +210,11 @@ def _write_update(
     _warn(result, mapped)
     if not result.dry_run:
         time = now()
-        store.update_person(stored.ref, mapped.row, time)
+        store.persons.update(stored.ref, mapped.row, time)
         if roles_changed:
-            store.replace_roles(stored.ref, mapped.roles)
+            store.persons.replace_roles(stored.ref, mapped.roles)
         if revived:
-            store.set_state(stored.ref, active=True, deleted=False, time=time)
+            store.persons.set_state(stored.ref, active=True, deleted=False, time=time)
 
 
 # --- enable / disable / delete -------------------------------------------------------------
@@ -231,7 +234,7 @@ def _enable(event: Event, rules: Rules, store: Store, result: Result) -> None:
     result.changed = True
     result.note("EnableAccount", f"Enabled account {stored.ref!r}")
     if not event.dry_run:
-        store.set_state(stored.ref, active=True, deleted=False, time=now())
+        store.persons.set_state(stored.ref, active=True, deleted=False, time=now())
 
 
 def _disable(event: Event, rules: Rules, store: Store, result: Result) -> None:
@@ -245,7 +248,7 @@ def _disable(event: Event, rules: Rules, store: Store, result: Result) -> None:
     result.changed = True
     result.note("DisableAccount", f"Disabled account {stored.ref!r}; it leaves the export")
     if not event.dry_run:
-        store.set_state(stored.ref, active=False, deleted=stored.deleted, time=now())
+        store.persons.set_state(stored.ref, active=False, deleted=stored.deleted, time=now())
 
 
 def _delete(event: Event, rules: Rules, store: Store, result: Result) -> None:
@@ -264,20 +267,13 @@ def _delete(event: Event, rules: Rules, store: Store, result: Result) -> None:
     if event.dry_run:
         return
     if hard:
-        store.delete_person(stored.ref)
+        store.persons.delete(stored.ref)
     else:
-        store.replace_roles(stored.ref, [])
-        store.set_state(stored.ref, active=False, deleted=True, time=now())
+        store.persons.replace_roles(stored.ref, [])
+        store.persons.set_state(stored.ref, active=False, deleted=True, time=now())
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _column_named(name: str | None, columns: tuple[str, ...]) -> str | None:
-    """A column by name, matched case-insensitively as PowerShell matches HelloID's AccountField."""
-    if name is None or name in columns:
-        return name
-    return next((c for c in columns if c.lower() == name.lower()), name)
 
 
 def _person(event: Event) -> dict[str, Any]:
@@ -298,7 +294,7 @@ def _ref(event: Event, rules: Rules) -> str:
 
 
 def _stored(ref: str, store: Store, action: str) -> StoredPerson:
-    stored = store.person(ref) if ref else None
+    stored = store.persons.get(ref) if ref else None
     if stored is None:
         raise DataError(f"cannot {action}: no account with reference {ref!r}")
     return stored
@@ -307,7 +303,7 @@ def _stored(ref: str, store: Store, action: str) -> StoredPerson:
 def _gone(event: Event, rules: Rules, store: Store, result: Result, action: str) -> bool:
     """With unknown_account: ignore, an account that is not there is already disabled or deleted."""
     ref = _ref(event, rules)
-    if rules.mapping.unknown_account != "ignore" or store.person(ref) is not None:
+    if rules.mapping.unknown_account != "ignore" or store.persons.get(ref) is not None:
         return False
     result.account_ref = ref
     result.note(action, f"No account with reference {ref!r}: nothing to do", "warning")
@@ -321,7 +317,7 @@ def _unchanged_data(stored: StoredPerson, result: Result) -> None:
 
 
 def _check_unique(row: Row, ref: str, rules: Rules, store: Store) -> None:
-    conflicts = store.conflicts(row, rules.mapping.unique, ref)
+    conflicts = store.persons.conflicts(row, ref)
     if conflicts:
         details = "; ".join(
             f"{column} {value!r} is already used by account {other!r}" for column, value, other in conflicts

@@ -164,7 +164,7 @@ def build(doc: Document, raw: bytes) -> Mapping:
     for i, name in enumerate(unique):
         if name not in names:
             problems.append(doc.problem(("person", "unique", i), f"unique column {name!r} is not a person column"))
-    export = _export(doc, data["export"], roles) if "export" in data else None
+    export = _export(doc, data["export"]) if "export" in data else None
     if export:
         problems += _export_problems(doc, export, names, roles)
     if problems:
@@ -263,7 +263,7 @@ def _roles(doc: Document, spec: dict[str, Any], lookups: dict[str, dict[str, str
     )
 
 
-def _export(doc: Document, spec: dict[str, Any], roles: Roles | None) -> Export:
+def _export(doc: Document, spec: dict[str, Any]) -> Export:
     def threshold(name: str) -> Threshold | None:
         found = spec.get("thresholds", {}).get(name)
         return Threshold(found.get("count"), found.get("percent")) if found else None

@@ -7,13 +7,45 @@ agent always gets one JSON result per event; the exit code says which kind it wa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from scmapper import events, lifecycle
-from scmapper.errors import EXIT_OK, EventError
+from scmapper.errors import EXIT_OK, EventError, ScmapperError
 from scmapper.rules import Rules
 from scmapper.store import Store
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One `apply`: the JSON result the agent reads, the exit code, and the error behind a
+    failure to apply at all (the CLI reports it after the result)."""
+
+    result: dict[str, Any]
+    exit_code: int
+    error: ScmapperError | None = None
+
+
+def apply_one(
+    read: Callable[[], bytes],
+    load: Callable[[], Rules],
+    open_store: Callable[[Rules, bool], Store],
+    *,
+    action: str | None,
+    dry_run: bool,
+) -> Applied:
+    """Loads the mapping, reads and applies one event; whatever scmapper error stops it on the
+    way becomes a failed result carrying that error."""
+    event = None
+    try:
+        rules = load()
+        event = events.parse_bytes(read(), action=action, dry_run=dry_run)
+        with closing(open_store(rules, event.dry_run)) as store:
+            result = lifecycle.apply(event, rules, store)
+    except ScmapperError as exc:
+        return Applied(failure(event.action if event else action, str(exc)), exc.exit_code, exc)
+    return Applied(result.as_dict(), result.exit_code)
 
 
 def run_event(

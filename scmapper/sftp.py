@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import paramiko
 from paramiko.sftp import CMD_EXTENDED, CMD_EXTENDED_REPLY
@@ -94,7 +95,7 @@ def check_host_key(settings: SftpSettings, key: paramiko.PKey) -> str:
     raise HostKeyRefused(_refusal(settings, key, presented, entries))
 
 
-def _refusal(settings: SftpSettings, key: paramiko.PKey, presented: str, entries) -> str:
+def _refusal(settings: SftpSettings, key: paramiko.PKey, presented: str, entries: Any) -> str:
     kind = key.get_name()
     head = f"sftp host {settings.address} presented host key {kind} {presented}"
     if kind in entries:
@@ -249,7 +250,7 @@ def _handshake(transport: paramiko.Transport, timeout: float) -> None:
         raise transport.get_exception() or paramiko.SSHException("negotiation failed")
 
 
-def _authenticate(transport, settings: SftpSettings, creds: _Credentials) -> None:
+def _authenticate(transport: paramiko.Transport, settings: SftpSettings, creds: _Credentials) -> None:
     try:
         remaining = _try_key(transport, settings, creds)
         if remaining and creds.password:
@@ -265,7 +266,7 @@ def _authenticate(transport, settings: SftpSettings, creds: _Credentials) -> Non
         raise AuthFailed(_auth_refusal(settings, creds))
 
 
-def _try_key(transport, settings: SftpSettings, creds: _Credentials) -> list[str]:
+def _try_key(transport: paramiko.Transport, settings: SftpSettings, creds: _Credentials) -> list[str]:
     """Offer the key, if any; return the methods the server still wants."""
     if creds.key is None:
         return ["password"]
@@ -303,7 +304,7 @@ def _session(settings: SftpSettings, creds: _Credentials, say: _Say) -> Iterator
         transport.close()
 
 
-def _accept_host_key(settings: SftpSettings, transport) -> str:
+def _accept_host_key(settings: SftpSettings, transport: paramiko.Transport) -> str:
     try:
         key = transport.get_remote_server_key()
     except paramiko.SSHException as exc:  # the server hung up right after the handshake
@@ -312,7 +313,7 @@ def _accept_host_key(settings: SftpSettings, transport) -> str:
     return f"{key.get_name()} {fingerprint(key)} accepted: {why}"
 
 
-def _open_sftp(transport, settings: SftpSettings) -> paramiko.SFTPClient:
+def _open_sftp(transport: paramiko.Transport, settings: SftpSettings) -> paramiko.SFTPClient:
     try:
         sftp = paramiko.SFTPClient.from_transport(transport)
     except (paramiko.SSHException, EOFError, OSError) as exc:
@@ -472,7 +473,7 @@ def _publish(remote: _Remote, tmp: str, final: str) -> None:
         _swap(remote.sftp, tmp, final)
 
 
-def _swap(sftp, tmp: str, final: str) -> None:
+def _swap(sftp: paramiko.SFTPClient, tmp: str, final: str) -> None:
     """Replace final by tmp with plain SFTP renames, which may refuse to overwrite: move the
     old file aside first, and back if the second rename fails, so it is never lost."""
     try:
@@ -491,7 +492,7 @@ def _swap(sftp, tmp: str, final: str) -> None:
     _quietly(sftp.remove, aside)
 
 
-def _exists(sftp, path: str) -> bool:
+def _exists(sftp: paramiko.SFTPClient, path: str) -> bool:
     try:
         sftp.stat(path)
     except OSError:
@@ -553,10 +554,9 @@ class _Delivery:
     def final_path(self, name: str) -> str:
         return posixpath.join(self.settings.remote_dir, name)
 
-    def record(self, local: Path, name: str, started: str, error: str | None, size: int = 0, sha256: str = "") -> None:
+    def record(self, name: str, started: str, error: str | None, size: int = 0, sha256: str = "") -> None:
         self.results.append(
             UploadResult(
-                local_path=local,
                 remote_path=self.final_path(name),
                 size=size,
                 sha256=sha256,
@@ -583,7 +583,7 @@ def _deliver(remote: _Remote, job: _Delivery) -> None:
         while staged:
             _publish(remote, staged[0].tmp, staged[0].final)
             done = staged.pop(0)
-            job.record(done.local, posixpath.basename(done.final), done.started_at, None, done.size, done.sha256)
+            job.record(posixpath.basename(done.final), done.started_at, None, done.size, done.sha256)
             job.pending.pop(0)
             job.say(f"published {done.final} ({done.size} bytes)")
     except (ScmapperError, _ConnectionLost) as exc:
@@ -613,7 +613,7 @@ def _abandon(remote: _Remote, job: _Delivery, staged: list[_Staged], exc: Except
         job.orphans[:] = [tmp for tmp in job.orphans if not _quietly(remote.sftp.remove, tmp)]
     for index, (local, name) in enumerate(job.pending):
         started = staged[index].started_at if index < len(staged) else _now()
-        job.record(local, name, started, str(exc), size=local.stat().st_size)
+        job.record(name, started, str(exc), size=local.stat().st_size)
 
 
 def _check_files(files: list[tuple[Path, str]]) -> None:

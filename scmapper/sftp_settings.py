@@ -70,7 +70,6 @@ class SftpSettings:
 class UploadResult:
     """One file's delivery attempt, for the caller's records (never holds a secret)."""
 
-    local_path: Path
     remote_path: str
     size: int
     sha256: str

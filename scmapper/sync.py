@@ -103,7 +103,7 @@ def run_sync(
     today: date | None = None,
 ) -> SyncReport:
     report = SyncReport(dry_run=dry_run)
-    states = store.key_states()
+    states = store.persons.key_states()
     day = today or expressions.today()
     present, protected = _map_all(rules, records, report, day, states)
     steps = _plan(states, store, present, protected, rules.mapping.missing, report)
@@ -211,7 +211,7 @@ def _plan(
 
 
 def _changed(store: Store, ref: str, mapped: MappedPerson) -> bool:
-    stored = store.person(ref)
+    stored = store.persons.get(ref)
     return stored is None or stored.row != mapped.row or stored.roles != mapped.roles
 
 
@@ -232,7 +232,8 @@ def _remember(
         if key in applied or settled:
             pairs.append((item.digest, state.ref if state else key))
     if pairs:
-        store.set_sources(pairs)
+        with store.transaction():
+            store.persons.set_sources(pairs)
 
 
 def _threshold(rules: Rules, removed: int, active: int) -> ThresholdCheck | None:

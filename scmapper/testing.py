@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scmapper import schema, sources, yamlio
+from scmapper.document import Document
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
 from scmapper.loading import load_rules
 from scmapper.rules import MappedPerson, Rules
@@ -67,7 +68,30 @@ class TestOutcome:
         return lines
 
 
-def load_cases(path: Path) -> yamlio.Document:
+@dataclass
+class TestReport:
+    """The outcomes of several mappings' cases."""
+
+    outcomes: list[TestOutcome]
+
+    @property
+    def exit_code(self) -> int:
+        return max(o.exit_code for o in self.outcomes)
+
+    def as_dict(self) -> Any:
+        reports = [o.as_dict() for o in self.outcomes]
+        return reports[0] if len(reports) == 1 else reports
+
+    def text(self) -> list[str]:
+        return [line for o in self.outcomes for line in o.text()]
+
+
+def run_files(names: list[Path], cases: str | None = None) -> TestReport:
+    """The cases of each mapping (or of each cases file's mapping)."""
+    return TestReport([run_cases(*pair(name, cases)) for name in names])
+
+
+def load_cases(path: Path) -> Document:
     """The cases file, checked against its own schema; MappingError lists every problem."""
     try:
         raw = path.read_bytes()

@@ -6,12 +6,61 @@ a stage runs only when the one before it found the document sound enough to read
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scmapper import export, loading, rules, sources, testing
-from scmapper.errors import DataError, MappingError, Problem, SandboxViolation
+from scmapper import csvformat, loading, rules, sources, testing
+from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
+from scmapper.loading import load_rules
 from scmapper.mapping import Mapping, problem_at
+
+
+@dataclass
+class ValidateReport:
+    """Every problem of each file validated, in file order."""
+
+    problems: dict[str, list[Problem]] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_DATA if any(self.problems.values()) else EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        found = [p.as_dict() for problems in self.problems.values() for p in problems]
+        return {"files": list(self.problems), "valid": not found, "problems": found}
+
+    def text(self) -> list[str]:
+        return [line for name, found in self.problems.items() for line in ([str(p) for p in found] or [f"{name}: ok"])]
+
+
+@dataclass(frozen=True)
+class PreviewReport:
+    """The rows one source record gives; no database."""
+
+    person: dict[str, str]
+    roles: list[dict[str, str]]
+    warnings: list[str]
+    active: bool
+    exit_code: int = EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"person": self.person, "roles": self.roles, "warnings": self.warnings, "active": self.active}
+
+    def text(self) -> list[str]:
+        return [f"{name}: {value}" for name, value in self.person.items()]
+
+
+def validate_files(paths: list[str], sample: dict[str, Any] | None = None) -> ValidateReport:
+    return ValidateReport({path: validate(path, sample) for path in paths})
+
+
+def preview(path: str, person: dict[str, Any]) -> PreviewReport:
+    """A source record through the mapping, grouped as sync would (AFAS rows become person.rows)."""
+    rules = load_rules(path)
+    [record] = sources.records_from([person], rules.mapping.source)
+    mapped = rules.map_person(record.data)
+    return PreviewReport(mapped.row, mapped.roles, mapped.warnings, mapped.active)
 
 
 def validate(path: str | Path, sample: dict[str, Any] | None = None) -> list[Problem]:
@@ -19,7 +68,7 @@ def validate(path: str | Path, sample: dict[str, Any] | None = None) -> list[Pro
         mapping = loading.load_mapping(path)
     except MappingError as exc:
         return exc.problems
-    problems = rules.static_problems(mapping) + export.template_problems(mapping) + _cases_problems(Path(path))
+    problems = rules.static_problems(mapping) + csvformat.layouts(mapping)[1] + _cases_problems(Path(path))
     if problems or sample is None:
         return problems
     return _sample_problems(mapping, sample)

@@ -190,6 +190,15 @@ def write(tmp_path: Path):
     return _write
 
 
+def open_store(path: Path, mapping: Any, *, durable: bool = False):
+    """A store at path, shaped by a mapping (a Mapping), as the CLI opens one."""
+    from scmapper.store import Shape, Store
+
+    store = Store(path, durable=durable)
+    store.prepare(Shape.of(mapping))
+    return store
+
+
 def default_mapping_data() -> dict[str, Any]:
     """The default mapping with its base merged in, as data a test can change."""
     from scmapper.loading import _load_chain

@@ -12,6 +12,7 @@ from conftest import (
     helloid_event,
     make_person,
     native,
+    open_store,
     rows,
     run_cli,
     sample_person,
@@ -459,13 +460,11 @@ def test_batch_progress_reports_events_and_the_share_read(db):
 
     from scmapper.loading import load_rules
     from scmapper.runner import Progress, run_batch
-    from scmapper.store import Store
 
     lines = [(native("create", make_person(str(i))) + "\n").encode() for i in range(250)]
     rules = load_rules(DEFAULT_MAPPING)
     m = rules.mapping
-    store = Store(db, durable=False)
-    store.prepare(m.key, m.column_names, m.unique, m.role_column_names, m.fingerprint)
+    store = open_store(db, m)
     screen, results = io.StringIO(), []
     counts = run_batch(
         lines,

@@ -18,6 +18,7 @@ from conftest import (
     edit,
     make_person,
     native,
+    open_store,
     rows,
     run_cli,
     run_process,
@@ -406,7 +407,6 @@ def test_an_apply_during_an_export_waits_and_the_export_records_what_it_wrote(db
     from scmapper import checks
     from scmapper.export import run_export
     from scmapper.loading import load_rules
-    from scmapper.store import Store
 
     load(db, [make_person("1"), make_person("2")])
     rules = load_rules(DEFAULT_MAPPING)
@@ -423,8 +423,7 @@ def test_an_apply_during_an_export_waits_and_the_export_records_what_it_wrote(db
         return real_thresholds(*args)
 
     monkeypatch.setattr(checks, "thresholds", thresholds_while_an_agent_writes)
-    store = Store(db)
-    store.prepare(m.key, m.column_names, m.unique, m.role_column_names, m.fingerprint)
+    store = open_store(db, m, durable=True)
     assert run_export(m, store, tmp_path / "out", check=False, force=False).status == "written"
     store.close()
     out, err = agents[0].communicate(timeout=60)

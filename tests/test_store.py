@@ -6,22 +6,22 @@ import sqlite3
 import pytest
 
 from scmapper.errors import StoreError
-from scmapper.store import SCHEMA_VERSION, Store, quote
+from scmapper.store import SCHEMA_VERSION, Shape, Store, quote
 
 from conftest import DEFAULT_MAPPING, count, make_person, native, rows, run_cli, spawn
 
 
 def prepared(db, columns=("k", "a"), unique=("a",), roles=("r",), fingerprint="f1"):
     store = Store(db)
-    notes = store.prepare("k", columns, unique, roles, fingerprint)
+    notes = store.prepare(Shape("k", columns, unique, roles, fingerprint))
     return store, notes
 
 
 def test_tables_use_wal_and_record_version(db):
     store, notes = prepared(db)
     assert notes == []
-    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert dict(store.conn.execute("SELECT key, value FROM scm_meta").fetchall()) == {
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert dict(store.db.execute("SELECT key, value FROM scm_meta").fetchall()) == {
         "schema_version": str(SCHEMA_VERSION),
         "mapping_fingerprint": f"{SCHEMA_VERSION}:f1",
     }
@@ -31,7 +31,7 @@ def test_tables_use_wal_and_record_version(db):
 def test_added_column_is_added_and_removed_column_is_kept_and_reported(db):
     store, _ = prepared(db)
     with store.transaction():
-        store.insert_person("1", {"k": "1", "a": "x"}, "t")
+        store.persons.insert("1", {"k": "1", "a": "x"}, "t")
     store.close()
     store, notes = prepared(db, columns=("k", "b"), unique=(), fingerprint="f2")
     assert notes == ["column 'a' of table persons is no longer in the mapping; kept with its data"]
@@ -43,7 +43,7 @@ def test_unchanged_mapping_does_not_migrate_again(db):
     store, _ = prepared(db)
     store.close()
     store, notes = prepared(db, columns=("k", "b"), fingerprint="f1")  # same fingerprint: trusted
-    assert notes == [] and "b" not in [r[1] for r in store.conn.execute("PRAGMA table_info(persons)")]
+    assert notes == [] and "b" not in [r[1] for r in store.db.execute("PRAGMA table_info(persons)")]
     store.close()
 
 
@@ -56,7 +56,7 @@ def test_identifiers_are_validated(name):
 def test_audit_log_is_append_only(db):
     store, _ = prepared(db)
     with store.transaction():
-        store.add_event(
+        store.audit.add(
             time="t",
             action="CreateAccount",
             ref="1",
@@ -68,16 +68,16 @@ def test_audit_log_is_append_only(db):
         )
     for sql in ("UPDATE events SET message = 'forged'", "DELETE FROM events"):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            store.conn.execute(sql)
-    assert [e.message for e in store.events()] == ["m"]
+            store.db.execute(sql)
+    assert [e.message for e in store.audit.events()] == ["m"]
     store.close()
 
 
 def test_transaction_rolls_back_everything_on_error(db):
     store, _ = prepared(db)
     with pytest.raises(RuntimeError), store.transaction():
-        store.insert_person("1", {"k": "1", "a": "x"}, "t")
-        store.replace_roles("1", [{"r": "role"}])
+        store.persons.insert("1", {"k": "1", "a": "x"}, "t")
+        store.persons.replace_roles("1", [{"r": "role"}])
         raise RuntimeError("boom")
     assert count(db, "persons") == 0 and count(db, "roles") == 0
     store.close()
@@ -86,8 +86,8 @@ def test_transaction_rolls_back_everything_on_error(db):
 def test_existing_duplicates_block_a_new_unique_column(db):
     store, _ = prepared(db, unique=())
     with store.transaction():
-        store.insert_person("1", {"k": "1", "a": "same"}, "t")
-        store.insert_person("2", {"k": "2", "a": "SAME"}, "t")
+        store.persons.insert("1", {"k": "1", "a": "same"}, "t")
+        store.persons.insert("2", {"k": "2", "a": "SAME"}, "t")
     store.close()
     with pytest.raises(StoreError, match="resolve the duplicates first"):
         prepared(db, unique=("a",), fingerprint="f2")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import DEFAULT_MAPPING, count, derived_mapping, make_person, native, rows, run_cli
+from conftest import DEFAULT_MAPPING, count, derived_mapping, make_person, native, open_store, rows, run_cli
 
 
 def snapshot(tmp_path, people, name="snap.json", shape="list"):
@@ -143,7 +143,6 @@ def in_process(tmp_path, people_list, day="2026-06-01", counter=None):
 
     from scmapper.loading import load_rules
     from scmapper.sources import Record
-    from scmapper.store import Store
     from scmapper.sync import run_sync
 
     rules = load_rules(DEFAULT_MAPPING)
@@ -156,8 +155,7 @@ def in_process(tmp_path, people_list, day="2026-06-01", counter=None):
 
         rules.map_person = counting
     m = rules.mapping
-    store = Store(tmp_path / "fp.db", durable=False)
-    store.prepare(m.key, m.column_names, m.unique, m.role_column_names, m.fingerprint)
+    store = open_store(tmp_path / "fp.db", m)
     records = [Record(p, f"r#{i}") for i, p in enumerate(people_list)]
     report = run_sync(rules, store, records, dry_run=False, today=date.fromisoformat(day))
     store.close()

@@ -9,9 +9,8 @@ from hypothesis import strategies as st
 from scmapper import lifecycle
 from scmapper.events import Event
 from scmapper.loading import load_rules
-from scmapper.store import Store
 
-from conftest import DEFAULT_MAPPING, make_person
+from conftest import DEFAULT_MAPPING, make_person, open_store
 
 SQLISH = st.lists(
     st.sampled_from(
@@ -28,8 +27,7 @@ def test_sql_metacharacters_never_change_row_counts(values):
     rules = load_rules(DEFAULT_MAPPING)
     mapping = rules.mapping
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "db.sqlite", durable=False)
-        store.prepare(mapping.key, mapping.column_names, mapping.unique, mapping.role_column_names, mapping.fingerprint)
+        store = open_store(Path(tmp) / "db.sqlite", mapping)
         for number, value in enumerate(values):
             person = make_person(str(number), NickName=value, FamilyName=value, FamilyNamePrefix=value)
             person["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = f"{value}{number}"
@@ -41,10 +39,9 @@ def test_sql_metacharacters_never_change_row_counts(values):
             )
             assert updated.success
         counts = [
-            store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("persons", "roles", "events")
+            store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("persons", "roles", "events")
         ]
-        stored = [store.person(str(n)).row["achternaam"] for n in range(len(values))]
+        stored = [store.persons.get(str(n)).row["achternaam"] for n in range(len(values))]
         store.close()
     assert counts == [len(values), len(values), len(values)]
     assert stored == [v.strip() for v in values]

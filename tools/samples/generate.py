@@ -21,7 +21,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from people import PEOPLE, TODAY, Person, expected_person, expected_roles  # noqa: E402
+from people import PEOPLE, TODAY, Person, expected_person, expected_roles
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every module here but these two renders one source system.

@@ -1,0 +1,122 @@
+"""The files of one export on disk: staged beside their final names, discarded, archived.
+
+Vocabulary: a *staged* file is written under a temporary name in the output folder (so
+its rename into place never crosses file systems), synced, with its SHA-256; the *archive*
+keeps copies of the last exports in `OUT/archive/<id>/`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from scmapper import files
+from scmapper.csvformat import Layout
+from scmapper.errors import UsageError
+from scmapper.mapping import Export
+
+ARCHIVE_DIR = "archive"
+
+
+@dataclass(frozen=True)
+class Staged:
+    temp: Path
+    final: Path
+    sha256: str
+
+
+class Staging:
+    """The files of one export, written to temporary names beside their final ones and synced;
+    a check renders and keeps nothing. `discard` leaves the folder as it was (a folder it had
+    to create goes again)."""
+
+    def __init__(self, out: Path, export: Export, *, write: bool) -> None:
+        self.out, self.export, self.write = out, export, write
+        self.staged: list[Staged] = []
+        self.created = False
+        self.unencodable: str | None = None
+
+    def stage(self, layout: Layout, chunks: Iterator[str]) -> None:
+        if not self.write or self.unencodable:
+            for _ in chunks:  # the rows are still counted and judged
+                pass
+            return
+        if not self.staged:
+            self._prepare_folder()
+        spec = layout.spec
+        temp = self.out / f".{spec.file}.{os.getpid()}.tmp"
+        digest = hashlib.sha256()
+        encoder = codecs.getincrementalencoder(spec.encoding)()
+        with files.create_private(temp, self.export.file_mode) as handle:
+            self.staged.append(Staged(temp, self.out / spec.file, ""))
+            try:
+                for data in _encoded(chunks, encoder):
+                    handle.write(data)
+                    digest.update(data)
+            except UnicodeEncodeError as exc:
+                # Preflight names the cell; only if it does not, this becomes the error.
+                self.unencodable = f"{spec.file}: {spec.encoding} cannot hold {exc.object[exc.start]!r}"
+                for _ in chunks:
+                    pass
+                return
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.staged[-1] = Staged(temp, self.out / spec.file, digest.hexdigest())
+
+    def check_encoding(self) -> None:
+        if self.unencodable:
+            raise UsageError(f"{self.unencodable}; nothing written")
+
+    def _prepare_folder(self) -> None:
+        self.created = not self.out.exists()
+        try:
+            self.out.mkdir(parents=True, exist_ok=True, mode=files.dir_mode(self.export.file_mode))
+        except OSError as exc:
+            raise UsageError(f"cannot create output folder {self.out}: {exc.strerror}") from None
+        # Temporary files a killed export left behind: never published, safe to remove.
+        for spec in (self.export.persons, self.export.roles):
+            for stale in self.out.glob(f".{spec.file}.*.tmp") if spec else ():
+                stale.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        for item in self.staged:
+            item.temp.unlink(missing_ok=True)
+        self.staged = []
+        if self.created:
+            with contextlib.suppress(OSError):
+                self.out.rmdir()
+            self.created = False
+
+
+def _encoded(chunks: Iterator[str], encoder: codecs.IncrementalEncoder) -> Iterator[bytes]:
+    """Batches template output into blocks of about 64 KiB, encoded once per block."""
+    pending: list[str] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= 65_536:
+            yield encoder.encode("".join(pending))
+            pending, size = [], 0
+    yield encoder.encode("".join(pending), final=True)
+
+
+def archive(out: Path, export_id: int, paths: list[Path], keep: int, file_mode: int) -> None:
+    """Keeps copies of the last `keep` exports in out/archive/<id>/."""
+    if keep <= 0:
+        return
+    root = out / ARCHIVE_DIR
+    target = root / f"{export_id:06d}"
+    root.mkdir(exist_ok=True, mode=files.dir_mode(file_mode))
+    target.mkdir(exist_ok=True, mode=files.dir_mode(file_mode))
+    for path in paths:
+        shutil.copy2(path, target / path.name)
+    old = sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())
+    for stale in old[:-keep]:
+        shutil.rmtree(stale)

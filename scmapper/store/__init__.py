@@ -1,0 +1,67 @@
+"""The SQLite store: the only package that imports sqlite3 or executes SQL.
+
+One module per concern: `connection` (the file, pragmas, transactions, identifier quoting),
+`schema` (tables, numbered migrations, the mapping's columns), `changelog` (the triggers that
+keep what the last export held of each person changed since),
+`persons` (persons and roles), `audit` (the append-only log), `exports` (export records and
+the export session), `legacy` (the old connector's file). `Store` puts them together for one
+database file and one mapping's shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from scmapper.store.audit import Audit, AuditEvent
+from scmapper.store.connection import Database, now, quote
+from scmapper.store.exports import ExportRecord, Exports, ExportSession, Watch
+from scmapper.store.legacy import read_legacy
+from scmapper.store.persons import KeyState, Persons, Row, StoredPerson
+from scmapper.store.schema import SCHEMA_VERSION, Shape, prepare
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AuditEvent",
+    "ExportRecord",
+    "ExportSession",
+    "KeyState",
+    "Row",
+    "Shape",
+    "Store",
+    "StoredPerson",
+    "Watch",
+    "now",
+    "quote",
+    "read_legacy",
+]
+
+
+class Store:
+    """One database file. `audit` is there from the start; `persons` and `exports` once
+    `prepare` has shaped the tables by a mapping."""
+
+    persons: Persons
+    exports: Exports
+
+    def __init__(self, path: str | Path, *, durable: bool = True) -> None:
+        self.db = Database(path, durable=durable)
+        self.path = self.db.path
+        self.audit = Audit(self.db)
+
+    def prepare(self, shape: Shape) -> list[str]:
+        """Shapes the tables by a mapping; notes about columns the mapping no longer has."""
+        notes = prepare(self.db, shape)
+        self.persons = Persons(self.db, shape)
+        self.exports = Exports(self.db, self.persons)
+        return notes
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any exception."""
+        with self.db.transaction():
+            yield
+
+    def close(self) -> None:
+        self.db.close()

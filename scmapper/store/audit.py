@@ -1,0 +1,96 @@
+"""The audit log: one append-only row per applied action, export and upload.
+
+Vocabulary: an *audit event* holds the entries HelloID shows for one action (`details`),
+the data before and after, and whether it succeeded. Triggers (schema.py) refuse every
+UPDATE and DELETE of the table, so a row, once written, stays as written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from scmapper.errors import StoreError
+from scmapper.store.connection import Database
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    time: str
+    action: str
+    account_ref: str | None
+    success: bool
+    message: str
+    details: list[dict[str, Any]]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "time": self.time,
+            "action": self.action,
+            "accountReference": self.account_ref,
+            "success": self.success,
+            "message": self.message,
+            "auditLogs": self.details,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+class Audit:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(
+        self,
+        *,
+        time: str,
+        action: str,
+        ref: str | None,
+        success: bool,
+        message: str,
+        details: list[dict[str, Any]],
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO events (time, action, account_ref, success, message, details, before, after)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (time, action, ref, int(success), message, to_json(details), to_json(before), to_json(after)),
+        )
+
+    def events(self, *, ref: str | None = None, since: str | None = None) -> list[AuditEvent]:
+        clauses, params = [], []
+        if ref is not None:
+            clauses.append("account_ref = ?")
+            params.append(ref)
+        if since is not None:
+            clauses.append("time >= ?")
+            params.append(since)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        try:
+            found = self.db.execute(
+                "SELECT id, time, action, account_ref, success, message, details, before, after"
+                f" FROM events{where} ORDER BY id",
+                params,
+            ).fetchall()
+        except sqlite3.OperationalError:
+            raise StoreError(f"{self.db.path} is not an scmapper database (no audit log)") from None
+        return [
+            AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), from_json(r[7]), from_json(r[8]))
+            for r in found
+        ]
+
+
+def to_json(value: Any) -> str | None:
+    """Compact JSON for a column, None for NULL."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def from_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -1,0 +1,113 @@
+"""The connection to one SQLite file: opening it, its pragmas, and its transactions.
+
+Vocabulary: a `Database` owns one connection; every statement of the store runs through
+it. A *write* transaction begins IMMEDIATE, so parallel agents queue on the busy timeout
+instead of failing to upgrade a read lock. Every value is a bound parameter; every
+identifier passes `quote()`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from scmapper.errors import StoreError
+
+BUSY_TIMEOUT_MS = 60_000
+_IDENTIFIER = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,62}\Z")
+
+
+@cache
+def quote(name: str) -> str:
+    """A validated, double-quoted SQL identifier (memoised: every statement quotes its columns)."""
+    if not _IDENTIFIER.match(name):
+        raise StoreError(f"not a valid column name: {name!r}")
+    return f'"{name}"'
+
+
+def now() -> str:
+    """UTC time as stored everywhere: sortable text, microseconds, 'Z'."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Database:
+    """One SQLite file in WAL mode with a busy timeout; `durable` syncs every commit."""
+
+    def __init__(self, path: str | Path, *, durable: bool = True) -> None:
+        self.path = Path(path)
+        memory = str(path) == ":memory:"
+        if not memory:
+            _create_private(self.path)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # ok: an int constant
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            # FULL syncs every commit; batch loads trade the last commits on power loss for speed.
+            self.conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")  # ok: one of two constants
+            self.conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+        if mode.lower() != "wal" and not memory:
+            raise StoreError(f"database {self.path} cannot use WAL journal mode (got {mode})")
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
+        return self.conn.executemany(sql, rows)
+
+    def one(self, sql: str, params: Any = ()) -> Any:
+        """The first row of a query, or None."""
+        return self.conn.execute(sql, params).fetchone()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def begin(self, *, write: bool) -> None:
+        """Opens a transaction: `write` takes the write lock at once (IMMEDIATE); a read sees
+        one moment of the database until it ends."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot start a transaction on {self.path}: {exc}") from None
+
+    def end(self, *, commit: bool) -> None:
+        """Commits or rolls back the open transaction (a rollback of none is a no-op)."""
+        if commit:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        self.begin(write=True)
+        try:
+            yield
+        except BaseException:
+            self.end(commit=False)
+            raise
+        self.end(commit=True)
+
+
+def _create_private(path: Path) -> None:
+    """A new database file readable by its owner only; SQLite gives -wal and -shm the same mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """Another program's SQLite file, opened so that nothing can write to it."""
+    # as_uri() escapes what a URI cannot hold (?, #, %) and writes a drive letter as file:///C:/...
+    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)

@@ -1,0 +1,271 @@
+"""Exports: their records, and the one transaction an export reads and records in.
+
+Vocabulary: an *export session* is that transaction. A writing export takes the write lock
+before its first read (BEGIN IMMEDIATE) and holds it until it has recorded what it wrote, so
+the change log it empties on commit is exactly what it compared; agents queue behind it on
+the busy timeout. A check only reads, and rolls back. Rows go by in *batches*; a *suspect*
+is a row a cheap SQL test says may fail a preflight check (a few more are fine): the caller
+judges it exactly. The *change log* (changelog.py) gives the diff: what the last export held of
+each person changed since.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from scmapper.store.audit import to_json
+from scmapper.store.changelog import person_json, roles_json
+from scmapper.store.connection import Database, quote
+from scmapper.store.persons import Persons, StoredPerson
+
+# str.strip()'s whitespace: a cell Python calls blank is empty or starts with one of these.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
+)
+BLANK_START = "[" + WHITESPACE + "]*"  # GLOB: starts with whitespace (the set opens with a tab, not ] or ^)
+BATCH = 2000
+
+# Builds one whole CSV line from the SQL expressions of its cells, or None (csvformat.line_sql).
+LineBuilder = Callable[[Sequence[str]], "tuple[str, dict[str, str]] | None"]
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    id: int
+    time: str
+    status: str  # writing | complete | interrupted
+    forced: bool
+    out_dir: str
+    files: list[dict[str, Any]]  # name, path, rows, sha256; the persons file first
+
+    def row_counts(self) -> tuple[int, int]:
+        rows = [f["rows"] for f in self.files] + [0, 0]
+        return rows[0], rows[1]
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A column a preflight check watches: must be non-empty, at most so long, cp1252 only."""
+
+    column: str
+    required: bool = False
+    max_length: int | None = None
+    cp1252: bool = False
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Some of a file's rows, in file order: finished lines (`lines`) or each row's cells, and
+    the suspects among them (a person's account reference; for roles, (reference, seq))."""
+
+    rows: list[Any]
+    lines: bool
+    suspects: list[Any]
+
+
+_RECORD = "SELECT id, time, status, forced, out_dir, files FROM exports"
+
+
+class Exports:
+    """The exports table, and sessions over the persons and roles of one shape."""
+
+    def __init__(self, db: Database, persons: Persons) -> None:
+        self.db, self.persons = db, persons
+
+    def last(self) -> ExportRecord | None:
+        return self._one(f"{_RECORD} ORDER BY id DESC LIMIT 1")
+
+    def get(self, export_id: int | None = None) -> ExportRecord | None:
+        """One export by id, or the newest complete one."""
+        if export_id is None:
+            return self._one(f"{_RECORD} WHERE status = 'complete' ORDER BY id DESC LIMIT 1")
+        return self._one(f"{_RECORD} WHERE id = ?", (export_id,))
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> ExportRecord | None:
+        found = self.db.one(sql, params)
+        if found is None:
+            return None
+        return ExportRecord(found[0], found[1], found[2], bool(found[3]), found[4], json.loads(found[5]))
+
+    def finish(self, export_id: int, status: str = "complete") -> None:
+        self.db.execute("UPDATE exports SET status = ? WHERE id = ?", (status, export_id))
+
+    @contextmanager
+    def session(self, *, write: bool) -> Iterator[ExportSession]:
+        """The export's transaction: committed, with the change log emptied, when the session
+        recorded an export; rolled back otherwise (a check, a refusal, an error)."""
+        # A bounded page cache (16 MiB): the index-ordered reads revisit pages; memory stays flat.
+        self.db.execute("PRAGMA cache_size = -16384")
+        self.db.begin(write=write)
+        session = ExportSession(self.db, self.persons, self.last())
+        try:
+            yield session
+        except BaseException:
+            self.db.end(commit=False)
+            raise
+        if session.recorded is not None:
+            self.db.execute("DELETE FROM exported_changes")
+        self.db.end(commit=session.recorded is not None)
+
+
+class ExportSession:
+    """What an export reads, all at one moment: the rows of its files with their suspects,
+    duplicate values, the change log; and the record of what it wrote."""
+
+    def __init__(self, db: Database, persons: Persons, last: ExportRecord | None) -> None:
+        self.db, self.persons, self.last = db, persons, last
+        self.key = f"p.{quote(persons.key)}"
+        self.recorded: int | None = None
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def person_rows(self, columns: Sequence[str], line: LineBuilder | None, watch: Sequence[Watch]) -> Iterator[Batch]:
+        """The active persons in key order: their exported columns (or whole lines, when `line`
+        builds them), with the persons a watched column may fail on."""
+        cells, params, lines = _cells(columns, "p", line)
+        flag, flag_params = _suspect_sql(watch, "p")
+        cursor = self.db.execute(
+            f"SELECT {cells}, CASE WHEN {flag} THEN p.scm_ref END"
+            f" FROM persons p WHERE p.scm_active = 1 ORDER BY {self.key}",
+            {**params, **flag_params},
+        )
+        yield from _batches(cursor, lines, 1)
+
+    def role_rows(
+        self, columns: Sequence[str], line: LineBuilder | None, watch: Sequence[Watch], owner: str | None
+    ) -> Iterator[Batch]:
+        """The roles of active persons, by person key then order; a suspect also where the role's
+        `owner` column (the username) differs from its person's."""
+        if not self.persons.shape.role_columns:  # a mapping without roles: a file with its header only
+            return
+        cells, params, lines = _cells(columns, "r", line)
+        flag, flag_params = _suspect_sql(watch, "r")
+        if owner:
+            flag = f"({flag} OR r.{quote(owner)} IS NOT p.{quote(owner)})"
+        cursor = self.db.execute(
+            f"SELECT {cells}, CASE WHEN {flag} THEN r.scm_ref END, CASE WHEN {flag} THEN r.scm_seq END"
+            f" FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref"
+            f" WHERE p.scm_active = 1 ORDER BY {self.key}, r.scm_seq",
+            {**params, **flag_params},
+        )
+        yield from _batches(cursor, lines, 2)
+
+    def person(self, ref: str) -> StoredPerson:
+        found = self.persons.get(ref)
+        assert found is not None  # read in this transaction: it cannot be gone
+        return found
+
+    def active_holder(self, column: str, value: str) -> bool:
+        """Whether an active person holds exactly this value in column."""
+        holder = self.persons.find(column, value)  # an active holder first, if there is one
+        return holder is not None and self.person(holder).active
+
+    # --- duplicates and the diff -----------------------------------------------------------
+
+    def holders(self, column: str) -> list[tuple[str, str]]:
+        """(key, value) of active persons that may share `column` case-insensitively (str.casefold)
+        with another. Where a unique index already rules out ASCII case duplicates, only values
+        beyond ASCII, and the ASCII values equal to their casefold, need a look."""
+        col = quote(column)
+        narrow = self.db.one(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = 'persons' AND name = ?",
+            (f"scm_uniq_{column}",),
+        )
+        found = self.db.execute(
+            f"SELECT {self.key}, p.{col} FROM persons p WHERE p.scm_active = 1 AND p.{col} <> ''"
+            # More bytes than characters: a character beyond ASCII (or a NUL).
+            + (f" AND length(p.{col}) <> length(CAST(p.{col} AS BLOB))" if narrow else ""),
+        ).fetchall()
+        if narrow:
+            for folded in {value.casefold() for _, value in found}:
+                if folded.isascii():  # ß -> ss: an ASCII twin the index cannot see
+                    found += self.db.execute(
+                        f"SELECT {self.key}, p.{col} FROM persons p"
+                        f" WHERE p.{col} = ? COLLATE NOCASE AND p.scm_active = 1 AND p.{col} <> ''",
+                        (folded,),
+                    ).fetchall()
+        return sorted(dict(found).items())
+
+    def changes(self) -> Iterator[tuple[str, str | None, str | None, str | None, str | None]]:
+        """(key, row and roles the last export held, row and roles now) as JSON text, NULL where
+        the person was not exported then or is not active now; by key."""
+        shape = self.persons.shape
+        yield from self.db.execute(
+            f"SELECT c.key, c.data, c.roles,"
+            f" CASE WHEN p.scm_ref IS NOT NULL THEN {person_json(shape.columns, 'p')} END,"
+            f" CASE WHEN p.scm_ref IS NOT NULL THEN {roles_json(shape.role_columns, 'p')} END"
+            f" FROM exported_changes c LEFT JOIN persons p ON {self.key} = c.key AND p.scm_active = 1"
+            " ORDER BY c.key"
+        )
+
+    # --- the record ------------------------------------------------------------------------
+
+    def record(self, *, time: str, forced: bool, out_dir: str, files: list[dict[str, Any]], summary: Any) -> int:
+        """Records the export as 'writing' (a previous one still 'writing' never finished:
+        'interrupted'); the session commits it, and empties the change log, as it ends."""
+        if self.last and self.last.status == "writing":
+            self.db.execute("UPDATE exports SET status = 'interrupted' WHERE id = ?", (self.last.id,))
+        cursor = self.db.execute(
+            "INSERT INTO exports (time, status, forced, out_dir, files, report) VALUES (?, 'writing', ?, ?, ?, ?)",
+            (time, int(forced), out_dir, to_json(files), to_json(summary)),
+        )
+        self.recorded = int(cursor.lastrowid or 0)
+        return self.recorded
+
+
+def _cells(columns: Sequence[str], alias: str, line: LineBuilder | None) -> tuple[str, dict[str, str], bool]:
+    """The SELECT list for a file's rows: one finished line where `line` can build it, else
+    the exported columns; and which of the two it is."""
+    cells = [f"{alias}.{quote(c)}" for c in columns]
+    built = line(cells) if line and cells else None
+    if built is not None:
+        return built[0], built[1], True
+    return ", ".join(cells) or "NULL", {}, False
+
+
+def _suspect_sql(watch: Sequence[Watch], alias: str) -> tuple[str, dict[str, Any]]:
+    """A SQL condition true for every row that may fail a check."""
+    tests: list[str] = []
+    params: dict[str, Any] = {"blank": BLANK_START, "cp1252": outside_cp1252_glob()}
+    for i, item in enumerate(watch):
+        cell = f"{alias}.{quote(item.column)}"
+        if item.required:  # a blank cell is empty or starts with whitespace; a cheaper test than trim()
+            tests.append(f"coalesce({cell}, '') = '' OR {cell} GLOB :blank")
+        if item.max_length:
+            tests.append(f"length({cell}) > :n{i}")
+            params[f"n{i}"] = item.max_length
+        if item.cp1252:
+            tests.append(f"{cell} GLOB :cp1252")
+    return ("(" + " OR ".join(tests) + ")" if tests else "0"), params
+
+
+@cache
+def outside_cp1252_glob() -> str:
+    """A GLOB pattern matching text that holds a character cp1252 cannot encode (or a NUL)."""
+    allowed = sorted(ord(ch) for ch in bytes(range(1, 256)).decode("cp1252", errors="ignore"))
+    ranges: list[list[int]] = []
+    for point in allowed:
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+    # The first range starts at U+0001, so no ']' or '^' opens the class.
+    return "*[^" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]*"
+
+
+def _batches(cursor: Any, lines: bool, marks: int) -> Iterator[Batch]:
+    """The rows of a query whose last `marks` fields say whether it is a suspect."""
+    while batch := cursor.fetchmany(BATCH):
+        if marks == 1:
+            suspects = [r[-1] for r in batch if r[-1] is not None]
+        else:
+            suspects = [(r[-2], r[-1]) for r in batch if r[-2] is not None]
+        rows = [r[0] for r in batch] if lines else [r[:-marks] for r in batch]
+        yield Batch(rows, lines, suspects)

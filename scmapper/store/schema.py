@@ -1,0 +1,243 @@
+"""The store's tables: created, migrated by number, and shaped by a mapping's columns.
+
+Vocabulary: the *schema version* (`scm_meta.schema_version`) numbers the layout of the
+bookkeeping tables; `MIGRATIONS[n]` brings a database at version n - 1 to n. The *shape*
+is what a mapping asks of the tables: its key, person and role columns and unique
+columns; every shape gets the change log's triggers (changelog.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scmapper.errors import StoreError
+from scmapper.store.changelog import keep_change_log
+from scmapper.store.connection import Database, quote
+
+SCHEMA_VERSION = 6
+
+BASE = """
+CREATE TABLE IF NOT EXISTS scm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS persons (
+    scm_ref TEXT PRIMARY KEY,
+    scm_active INTEGER NOT NULL DEFAULT 1,
+    scm_created_at TEXT NOT NULL,
+    scm_updated_at TEXT NOT NULL,
+    scm_deleted_at TEXT,
+    scm_source TEXT
+);
+CREATE TABLE IF NOT EXISTS roles (
+    scm_id INTEGER PRIMARY KEY,
+    scm_ref TEXT NOT NULL REFERENCES persons (scm_ref) ON DELETE CASCADE,
+    scm_seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scm_roles_ref ON roles (scm_ref, scm_seq);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    action TEXT NOT NULL,
+    account_ref TEXT,
+    success INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT '[]',
+    before TEXT,
+    after TEXT
+);
+CREATE INDEX IF NOT EXISTS scm_events_ref ON events (account_ref, id);
+CREATE INDEX IF NOT EXISTS scm_events_time ON events (time);
+CREATE TABLE IF NOT EXISTS exports (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    status TEXT NOT NULL,
+    forced INTEGER NOT NULL,
+    out_dir TEXT NOT NULL,
+    files TEXT NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS exported_changes (key TEXT PRIMARY KEY, data TEXT, roles TEXT) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS scm_events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS scm_events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a mapping asks of the tables, and the fingerprint that says it is unchanged."""
+
+    key: str
+    columns: tuple[str, ...]
+    unique: tuple[str, ...]
+    role_columns: tuple[str, ...]
+    fingerprint: str = ""
+
+    @classmethod
+    def of(cls, mapping: Any) -> Shape:
+        """The shape of a `scmapper.mapping.Mapping` (taken by its attributes: the store
+        does not import the mapping modules)."""
+        return cls(
+            mapping.key,
+            tuple(mapping.column_names),
+            tuple(mapping.unique),
+            tuple(mapping.role_column_names),
+            mapping.fingerprint,
+        )
+
+
+def prepare(db: Database, shape: Shape) -> list[str]:
+    """Bring the tables in line with a shape; returns notes about kept, unmapped columns.
+
+    Costs one read when the shape is unchanged since the last run."""
+    for name in (shape.key, *shape.columns, *shape.role_columns):
+        quote(name)
+    fingerprint = f"{SCHEMA_VERSION}:{shape.fingerprint}"
+    if meta(db, "mapping_fingerprint") == fingerprint:
+        return []
+    with db.transaction():
+        if meta(db, "mapping_fingerprint") == fingerprint:  # another process just did it
+            return []
+        _migrate(db, shape)
+        notes = _add_columns(db, "persons", shape.columns) + _add_columns(db, "roles", shape.role_columns)
+        _index_unique(db, shape)
+        keep_change_log(db, shape)
+        set_meta(db, "mapping_fingerprint", fingerprint)
+    return notes
+
+
+def meta(db: Database, key: str) -> str | None:
+    try:
+        row = db.one("SELECT value FROM scm_meta WHERE key = ?", (key,))
+    except sqlite3.OperationalError:  # a new database has no tables yet
+        return None
+    return row[0] if row else None
+
+
+def set_meta(db: Database, key: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO scm_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+# --- numbered migrations -------------------------------------------------------------------
+
+
+def _migrate(db: Database, shape: Shape) -> None:
+    """Runs the migrations after the database's version, then creates what is missing."""
+    version = _version(db)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{db.path} has schema version {version}, written by a newer scmapper than this one"
+            f" (which knows up to {SCHEMA_VERSION}); upgrade scmapper"
+        )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        step = MIGRATIONS.get(target)
+        if step and version:  # a new database is created at the current version directly
+            step(db, shape)
+    for statement in BASE.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+    set_meta(db, "schema_version", str(SCHEMA_VERSION))
+
+
+def _version(db: Database) -> int:
+    """The schema version, 0 for a new database; a database with tables but no version is not ours."""
+    found = meta(db, "schema_version")
+    if found is not None:
+        return int(found)
+    if _tables(db) & {"persons", "roles"}:
+        raise StoreError(
+            f"{db.path} is not an scmapper database (it has no schema version); to take over the"
+            " old connector's database, run `scmapper adopt` with it as OLD_SPENDCLOUD_DB"
+        )
+    return 0
+
+
+def _tables(db: Database) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _columns(db: Database, table: str) -> list[str]:
+    return [r[1] for r in db.execute(f"PRAGMA table_info({quote(table)})")]  # ok: quote()d
+
+
+def _to_3(db: Database, shape: Shape) -> None:
+    """Schema 2 kept one exported role per row, 3 one row per person: the old rows go, so the
+    next export lists those roles once as added."""
+    if "exported_roles" in _tables(db) and "count" not in _columns(db, "exported_roles"):
+        db.execute("DROP TABLE exported_roles")
+
+
+def _to_4(db: Database, shape: Shape) -> None:
+    """Sync's record fingerprints."""
+    if "scm_source" not in _columns(db, "persons"):
+        db.execute("ALTER TABLE persons ADD COLUMN scm_source TEXT")
+
+
+def _to_5(db: Database, shape: Shape) -> None:
+    """Schemas 3-4 kept the whole last export (exported_persons, exported_roles); 5 keeps only
+    what changed since. Every kept person becomes an entry (the next diff compares them all,
+    once), and so does every active person the last export did not hold."""
+    tables = _tables(db)
+    if "exported_persons" not in tables:
+        return
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS exported_changes (key TEXT PRIMARY KEY, data TEXT, roles TEXT) WITHOUT ROWID"
+    )
+    kept_roles = "exported_roles" in tables
+    db.execute(
+        "INSERT OR IGNORE INTO exported_changes (key, data, roles) SELECT e.key, e.data,"
+        + (
+            " coalesce(r.data, '[]') FROM exported_persons e LEFT JOIN exported_roles r ON r.owner = e.key"
+            if kept_roles
+            else " '[]' FROM exported_persons e"
+        )
+    )
+    db.execute(
+        f"INSERT OR IGNORE INTO exported_changes (key, data, roles) SELECT {quote(shape.key)}, NULL, NULL"
+        " FROM persons WHERE scm_active = 1 AND EXISTS (SELECT 1 FROM exports)"
+    )
+    db.execute("DROP TABLE exported_persons")
+    if kept_roles:
+        db.execute("DROP TABLE exported_roles")
+
+
+# Schema 6 keeps the change log with triggers (made by keep_change_log for every shape): no data
+# moves, but a database at 5 must get them before its next write.
+MIGRATIONS: dict[int, Callable[[Database, Shape], None]] = {3: _to_3, 4: _to_4, 5: _to_5}
+
+
+# --- the mapping's columns -----------------------------------------------------------------
+
+
+def _add_columns(db: Database, table: str, columns: Sequence[str]) -> list[str]:
+    existing = _columns(db, table)
+    for name in columns:
+        if name not in existing:
+            column = f"{quote(name)} TEXT NOT NULL DEFAULT ''"
+            db.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {column}")  # ok: quote()d
+    unmapped = [c for c in existing if not c.startswith("scm_") and c not in columns]
+    return [f"column {c!r} of table {table} is no longer in the mapping; kept with its data" for c in unmapped]
+
+
+def _index_unique(db: Database, shape: Shape) -> None:
+    old = db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'persons' AND name LIKE 'scm_u%'"
+    ).fetchall()
+    for (name,) in old:
+        db.execute(f"DROP INDEX {quote(name)}")  # ok: quote()d
+    try:
+        db.execute(f"CREATE UNIQUE INDEX scm_ukey ON persons ({quote(shape.key)})")  # ok: quote()d
+        for name in shape.unique:
+            db.execute(
+                f"CREATE UNIQUE INDEX {quote('scm_uniq_' + name)} ON persons ({quote(name)} COLLATE NOCASE)"
+                f" WHERE scm_active = 1 AND {quote(name)} <> ''"
+            )
+    except sqlite3.IntegrityError as exc:
+        raise StoreError(
+            f"the data in {db.path} breaks the mapping's key or unique columns ({exc}); resolve the duplicates first"
+        ) from None
