@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from scmapper.mapping import Column, Mapping, Threshold
-from scmapper.store import ExportSession, Watch
+from scmapper.store import Batch, ExportSession, Watch
 
 Row = dict[str, str]
 EMPTY = "no active persons: an empty persons file would deactivate everyone in Spend Cloud"
@@ -92,6 +92,7 @@ class Preflight:
         role_columns = mapping.roles.columns if mapping.roles else ()
         self.roles = watched(role_columns, roles.columns, roles.encoding, required=True) if roles else []
         self.owner = self.username if self.username in mapping.role_column_names else None
+        self.counts = dict.fromkeys(("persons", "roles"), 0)
         self._rows: list[str] = []
         self._roles: list[str] = []
         self._duplicates = [
@@ -99,6 +100,21 @@ class Preflight:
             for column in dict.fromkeys(c for c in (mapping.username, *mapping.unique) if c)
             for found in duplicates(column, session.holders(column))
         ]
+
+    def judged(self, kind: str, batches: Iterable[Batch]) -> Iterator[Any]:
+        """A file's rows from the session's batches (a batch of finished lines as one piece of
+        text), counted, each batch's suspects judged before its rows go on."""
+        for batch in batches:
+            for suspect in batch.suspects:
+                if kind == "persons":
+                    self.person(suspect)
+                else:
+                    self.role(*suspect)
+            self.counts[kind] += len(batch.rows)
+            if batch.lines:
+                yield "".join(batch.rows)
+            else:
+                yield from batch.rows
 
     def person(self, ref: str) -> None:
         """Judges a suspect person."""
@@ -114,9 +130,9 @@ class Preflight:
         if self.owner and not self.session.active_holder(self.owner, row[self.owner]):
             self._roles.append(f"{who}: {self.owner} {row[self.owner]!r} belongs to no exported person")
 
-    def problems(self, persons: int) -> list[str]:
-        """Everything found, given how many persons the persons file holds."""
-        return ([] if persons else [EMPTY]) + self._rows + self._duplicates + self._roles
+    def problems(self) -> list[str]:
+        """Everything found, once the rows have gone by."""
+        return ([] if self.counts["persons"] else [EMPTY]) + self._rows + self._duplicates + self._roles
 
 
 # --- diff ------------------------------------------------------------------------------------

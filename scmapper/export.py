@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,37 +144,21 @@ def run_export(mapping: Mapping, store: Store, out: Path, *, check: bool, force:
 
 
 def _stage(mapping: Mapping, session: ExportSession, found: list[Layout], staging: Staging) -> ExportReport:
-    """Reads each file's rows once: rendered and staged, their suspects judged, counted."""
+    """Reads each file's rows once: judged and counted by preflight, rendered, staged."""
     report = ExportReport(mapping.file, now(), session.last)
     preflight = checks.Preflight(mapping, session)
-    counts = dict.fromkeys(("persons", "roles"), 0)
     for layout in found:
-        staging.stage(layout, layout.render(_rows(session, layout, preflight, counts)))
-    previous = session.last.row_counts() if session.last else (0, 0)
-    report.counts = {**counts, "previousPersons": previous[0], "previousRoles": previous[1]}
-    report.problems = preflight.problems(counts["persons"])
-    return report
-
-
-def _rows(session: ExportSession, layout: Layout, preflight: checks.Preflight, counts: dict[str, int]) -> Iterator[Any]:
-    """A file's rows (finished lines where SQL builds them, else cells), counted, with each
-    batch's suspects judged before its rows go on."""
-    columns = layout.spec.columns
-    if layout.kind == "persons":
-        batches = session.person_rows(columns, layout.line, preflight.persons)
-    else:
-        batches = session.role_rows(columns, layout.line, preflight.roles, preflight.owner)
-    for batch in batches:
-        for suspect in batch.suspects:
-            if layout.kind == "persons":
-                preflight.person(suspect)
-            else:
-                preflight.role(*suspect)
-        counts[layout.kind] += len(batch.rows)
-        if batch.lines:
-            yield "".join(batch.rows)  # a few thousand finished lines, written as one piece
+        columns = layout.spec.columns
+        if layout.kind == "persons":
+            batches = session.person_rows(columns, layout.line, preflight.persons)
         else:
-            yield from batch.rows
+            batches = session.role_rows(columns, layout.line, preflight.roles, preflight.owner)
+        staging.stage(layout, layout.render(preflight.judged(layout.kind, batches)))
+    previous = session.last.row_counts() if session.last else (0, 0)
+    counts = preflight.counts
+    report.counts = {**counts, "previousPersons": previous[0], "previousRoles": previous[1]}
+    report.problems = preflight.problems()
+    return report
 
 
 def _judge(report: ExportReport, mapping: Mapping, session: ExportSession, *, check: bool, force: bool) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from scmapper.store.audit import Audit, AuditEvent
 from scmapper.store.connection import Database, now, quote
-from scmapper.store.exports import ExportRecord, Exports, ExportSession, Watch
+from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch
 from scmapper.store.legacy import read_legacy
 from scmapper.store.persons import KeyState, Persons, Row, StoredPerson
 from scmapper.store.schema import SCHEMA_VERSION, Shape, prepare
@@ -24,6 +24,7 @@ from scmapper.store.schema import SCHEMA_VERSION, Shape, prepare
 __all__ = [
     "SCHEMA_VERSION",
     "AuditEvent",
+    "Batch",
     "ExportRecord",
     "ExportSession",
     "KeyState",
