@@ -2,51 +2,96 @@
 
 Vocabulary: an *entry* is the merged, validated document of one mapping file, stored as
 JSON (never pickle: loading it runs no code) under a key made of scmapper's version, the
-file's path and its bytes, with the path and SHA-256 of every base file it extends. An
-entry is used only when every one of those files still has the same bytes; anything else
-is a miss, and a miss is always safe: the mapping is loaded and validated in full.
+file's path, its root and its bytes, with the path and SHA-256 of every base file it
+extends. An entry is *sealed* with an HMAC under the user's own *cache key*, kept in the
+user's private cache folder even when SCMAPPER_CACHE_DIR points elsewhere: an entry someone
+else planted or edited fails the seal. It is used only when sealed and when every one of its
+files still has the same bytes; anything else is a miss, and a miss is always safe: the
+mapping is loaded and validated in full.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import hmac
 import json
 import os
+import secrets
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from scmapper import __version__
-from scmapper.files import write_atomic
+from scmapper.files import create_private, write_atomic
 
 Files = list[tuple[Path, bytes]]
+KEY_NAME = "cache-key"
 
 
 def directory() -> Path:
     """SCMAPPER_CACHE_DIR, else the platform's per-user cache folder."""
-    configured = os.environ.get("SCMAPPER_CACHE_DIR")
-    if configured:
-        return Path(configured)
+    return Path(os.environ.get("SCMAPPER_CACHE_DIR") or _user_directory())
+
+
+def _user_directory() -> Path:
     if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
         return Path(os.environ["LOCALAPPDATA"]) / "scmapper" / "cache"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "scmapper"
 
 
+@cache
+def _key(folder: Path) -> bytes | None:
+    """The user's cache key (made once, readable by the user only); None where there is none
+    to be had, and then nothing is cached."""
+    path = folder / KEY_NAME
+    with contextlib.suppress(OSError):
+        key = path.read_bytes()
+        if len(key) == 32 and _private(path):
+            return key
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with create_private(path) as handle:
+            key = secrets.token_bytes(32)
+            handle.write(key)
+        return key
+    except OSError:
+        return None
+
+
+def _private(path: Path) -> bool:
+    """Owned by this user and open to nobody else (POSIX); on Windows the per-user folder's ACL."""
+    if not hasattr(os, "getuid"):
+        return True
+    info = path.stat()
+    return info.st_uid == os.getuid() and info.st_mode & 0o077 == 0
+
+
+def _seal(payload: bytes) -> str | None:
+    key = _key(_user_directory())
+    return None if key is None else hmac.new(key, payload, hashlib.sha256).hexdigest()
+
+
 def _digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _entry(path: Path, raw: bytes) -> Path:
-    key = _digest(f"{__version__}\0{path.resolve()}\0".encode() + raw)
+def _entry(path: Path, root: Path, raw: bytes) -> Path:
+    key = _digest(f"{__version__}\0{path.resolve()}\0{root}\0".encode() + raw)
     return directory() / f"{key}.json"
 
 
-def lookup(path: Path) -> tuple[dict[str, Any], Files] | None:
+def lookup(path: Path, root: Path) -> tuple[dict[str, Any], Files] | None:
     """The cached document and the files it was built from, or None on any doubt."""
     try:
         raw = path.read_bytes()
-        saved = json.loads(_entry(path, raw).read_text("utf-8"))
+        seal, _, payload = _entry(path, root, raw).read_bytes().partition(b"\n")
+        expected = _seal(payload)
+        if expected is None or not hmac.compare_digest(seal.decode("ascii"), expected):
+            return None
+        saved = json.loads(payload)
         files: Files = []
         for item in saved["bases"]:
             base = Path(item["path"])
@@ -60,13 +105,13 @@ def lookup(path: Path) -> tuple[dict[str, Any], Files] | None:
     return (data, [*files, (path, raw)]) if isinstance(data, dict) else None
 
 
-def store(path: Path, data: dict[str, Any], files: Files) -> None:
-    """Saves an entry; a cache that cannot be written only costs speed, so errors pass."""
-    folder = directory()
+def store(path: Path, root: Path, data: dict[str, Any], files: Files) -> None:
+    """Saves a sealed entry; a cache that cannot be written only costs speed, so errors pass."""
     bases = [{"path": str(p.resolve()), "sha256": _digest(raw)} for p, raw in files[:-1]]
-    text = json.dumps({"version": __version__, "bases": bases, "data": data}, ensure_ascii=False)
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(_entry(path, files[-1][1]), text.encode("utf-8"))
-    except OSError:
-        pass
+    payload = json.dumps({"version": __version__, "bases": bases, "data": data}, ensure_ascii=False).encode()
+    seal = _seal(payload)
+    if seal is None:
+        return
+    with contextlib.suppress(OSError):
+        directory().mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(_entry(path, root, files[-1][1]), seal.encode("ascii") + b"\n" + payload)

@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"scmapper {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
+    common.add_argument(
+        "--root",
+        metavar="DIR",
+        help="the folder a mapping may read files from (default: SCMAPPER_ROOT, else the mapping's own folder)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", parents=[common], help="check mapping files; list every problem")
@@ -149,13 +154,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from scmapper.validation import validate_files
 
     sample = _read_person(args.sample) if args.sample else None
-    return emit(validate_files(args.mapping, sample), as_json=args.json)
+    return emit(validate_files(args.mapping, sample, args.root), as_json=args.json)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from scmapper.validation import preview
 
-    return emit(preview(args.mapping, _read_person(args.person)), as_json=True)
+    return emit(preview(args.mapping, _read_person(args.person), args.root), as_json=True)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -163,7 +168,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
     if args.cases and len(args.mapping) > 1:
         raise UsageError("--cases goes with one mapping")
-    return emit(run_files([Path(name) for name in args.mapping], args.cases), as_json=args.json)
+    return emit(run_files([Path(name) for name in args.mapping], args.cases, args.root), as_json=args.json)
 
 
 def _read_person(source: str) -> dict[str, Any]:
@@ -193,7 +198,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     # event or open the database become that result too, and then the usual message and exit code.
     outcome = runner.apply_one(
         lambda: _read_input(args.event),
-        lambda: _load(args.mapping),
+        lambda: _load(args.mapping, args.root),
         lambda rules, dry_run: _open_store(args.db, rules, dry_run=dry_run),
         action=args.action,
         dry_run=args.dry_run,
@@ -207,7 +212,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def _apply_batch(args: argparse.Namespace) -> int:
     from scmapper import runner
 
-    rules = _load(args.mapping)
+    rules = _load(args.mapping, args.root)
     path = Path(args.batch)
     try:
         handle = path.open("rb")
@@ -232,17 +237,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from scmapper.sources import stream_files
     from scmapper.sync import run_sync
 
-    rules = _load(args.mapping)
+    rules = _load(args.mapping, args.root)
     records = stream_files([Path(p) for p in args.source], rules.mapping.source)
     with closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
         report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force)
     return emit(report, as_json=args.json)
 
 
-def _load(mapping: str) -> Any:
+def _load(mapping: str, root: str | None) -> Any:
     from scmapper.loading import load_rules
 
-    return load_rules(mapping)
+    return load_rules(mapping, root)
 
 
 def _open_store(db: str, rules: Any, *, dry_run: bool, durable: bool = True) -> Any:
@@ -277,7 +282,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.upload and args.check:
         raise UsageError("--upload and --check exclude each other: a check writes nothing to upload")
-    rules = _load(args.mapping)
+    rules = _load(args.mapping, args.root)
     with closing(_existing_store(args.db, rules)) as store:
         report = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force)
         code = emit(report, as_json=args.json)
@@ -290,7 +295,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_upload(args: argparse.Namespace) -> int:
     export_id = None if args.export.upper() == "LATEST" else _positive_int(args.export, "--export")
-    rules = _load(args.mapping)
+    rules = _load(args.mapping, args.root)
     with closing(_existing_store(args.db, rules)) as store:
         report = _upload(rules.mapping, store, export_id, args.trust_host_key, quiet=args.json)
     return emit(report, as_json=args.json)
@@ -317,7 +322,7 @@ def _positive_int(text: str, option: str) -> int:
 def cmd_adopt(args: argparse.Namespace) -> int:
     from scmapper.adopt import analyse, load
 
-    rules = _load(args.mapping)
+    rules = _load(args.mapping, args.root)
     plan = analyse(rules.mapping, args.old_db)
     if args.force or not plan.report.errors:
         with closing(_open_store(args.db, rules, dry_run=False)) as store:

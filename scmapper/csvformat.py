@@ -18,10 +18,12 @@ from typing import Any
 
 from jinja2 import Template, nodes, pass_context
 
-from scmapper import expressions
-from scmapper.errors import Problem
-from scmapper.mapping import ExportFile
+from scmapper import budget, expressions
+from scmapper.errors import MappingError, Problem, ScmapperError
+from scmapper.mapping import ExportFile, Limits
 from scmapper.mapping import Mapping as MappingFile
+from scmapper.sandbox import Literal, MappingSandbox
+from scmapper.trust import OutsideRoot
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -90,6 +92,8 @@ class Layout:
     spec: ExportFile
     dialect: Dialect
     template: str | None
+    limits: Limits = Limits()
+    path: str = ""  # the template's file, for messages
 
     @property
     def line(self) -> Any:
@@ -106,26 +110,38 @@ class Layout:
             for row in rows:
                 yield row if type(row) is str else self.dialect.row(row)
             return
-        yield from render_template(self.template, self.dialect, self.spec.columns, header, rows)
+        yield from render_template(self, header, rows)
 
 
-def render_template(
-    source: str, dialect: Dialect, columns: Sequence[str], header: list[str] | None, rows: Iterable[Any]
-) -> Iterator[str]:
-    """Rows (cells in column order) through a CSV template."""
-    template: Template = csv_environment().from_string(source)
-    names = list(columns)
-    yield from template.generate(
-        header=header, rows=(dict(zip(names, row, strict=True)) for row in rows), columns=names, scm_dialect=dialect
-    )
+def render_template(layout: Layout, header: list[str] | None, rows: Iterable[Any]) -> Iterator[str]:
+    """Rows (cells in column order) through a layout's template, within the export's limits; a
+    template that fails or runs out of them is the mapping's problem (exit 2), named by its file."""
+    assert layout.template is not None
+    template: Template = csv_environment().from_string(layout.template)
+    names = list(layout.spec.columns)
+    limits = layout.limits
+    try:
+        with budget.spending(limits.export_seconds, limits.export_output):
+            yield from template.generate(
+                header=header,
+                rows=(dict(zip(names, row, strict=True)) for row in rows),
+                columns=names,
+                scm_dialect=layout.dialect,
+            )
+    except ScmapperError:
+        raise  # from the rows (the store), not the template
+    except (Exception, budget.LimitExceeded) as exc:  # noqa: BLE001 - whatever the template did is the mapping's
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        raise MappingError([Problem(layout.path, 1, 1, f"export.{layout.kind} template: {message}")]) from None
 
 
-def template_path(mapping: MappingFile, spec: ExportFile) -> Path:
-    """A built-in template by name, or a .j2 file relative to the mapping."""
+def template_path(mapping: MappingFile, spec: ExportFile, kind: str) -> Path:
+    """A built-in template by name, or a .j2 file relative to the mapping, inside its root
+    (OutsideRoot otherwise)."""
     name = spec.template
     if "/" not in name and "\\" not in name and not name.endswith(".j2"):
         return TEMPLATES / f"{name}.j2"
-    return mapping.base_dir / name
+    return mapping.root.resolve(name, mapping.base_dir, f"export.{kind}.template")
 
 
 def layouts(mapping: MappingFile) -> tuple[list[Layout], list[Problem]]:
@@ -138,16 +154,20 @@ def layouts(mapping: MappingFile) -> tuple[list[Layout], list[Problem]]:
     for kind, spec in (("persons", export.persons), ("roles", export.roles)):
         if spec is None:
             continue
-        path = template_path(mapping, spec)
+        where = mapping.file, *spec.position
         try:
+            path = template_path(mapping, spec, kind)
             source = path.read_text("utf-8")
-        except OSError:
-            where = mapping.file, *spec.position
-            problems.append(Problem(*where, f"export.{kind}: template {spec.template!r} not found ({path})"))
+        except OutsideRoot as exc:
+            problems.append(Problem(*where, str(exc)))
+            continue
+        except (OSError, UnicodeDecodeError):
+            problems.append(Problem(*where, f"export.{kind}: template {spec.template!r} not found or not UTF-8 text"))
             continue
         for line, message in check_template(source, spec.columns):
             problems.append(Problem(str(path), line, 1, f"export.{kind} template: {message}"))
-        found.append(Layout(kind, spec, Dialect.of(spec), None if path == BUILTIN else source))
+        template = None if path == BUILTIN else source
+        found.append(Layout(kind, spec, Dialect.of(spec), template, mapping.limits, str(path)))
     return found, problems
 
 
@@ -155,13 +175,15 @@ def layouts(mapping: MappingFile) -> tuple[list[Layout], list[Problem]]:
 
 
 @cache
-def csv_environment() -> expressions.MappingSandbox:
+def csv_environment() -> MappingSandbox:
     """The environment export templates render in: the mapping sandbox, and every
     `{{ value }}` quoted as a cell for the file's dialect unless it is a whole row."""
 
     @pass_context
     def finalize(context: Any, value: Any) -> str:
-        return value if isinstance(value, CsvText) else context["scm_dialect"].cell(value)
+        text = value if isinstance(value, CsvText | Literal) else context["scm_dialect"].cell(value)
+        budget.spend(len(text))
+        return text
 
     @pass_context
     def csv_row(context: Any, values: Any) -> str:

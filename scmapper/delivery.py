@@ -34,12 +34,14 @@ def connection_settings(mapping: Mapping) -> dict[str, Any]:
         )
     settings: dict[str, Any] = {}
     if "connection" in section:
-        path = mapping.base_dir / section["connection"]
+        path = mapping.root.resolve(str(section["connection"]), mapping.base_dir, "sftp.connection")
         try:
             raw = path.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read sftp connection file {path}: {exc.strerror}") from None
         doc = yamlio.load_bytes(raw, str(path))
+        if not isinstance(doc.data, dict):  # say nothing of what a file that is no connection file holds
+            raise UsageError(f"sftp connection file {path} is not a YAML mapping of connection settings")
         problems = validate_against(doc, "sftpConnection")
         if problems:
             raise MappingError(problems)
@@ -106,7 +108,7 @@ def upload(
     values = connection_settings(mapping)
     if trust_host_key:
         values["trust_host_key"] = trust_host_key
-    settings = SftpSettings.from_dict(values, mapping.base_dir)
+    settings = SftpSettings.from_dict(values, mapping.base_dir, mapping.root)
     files = export_files(mapping, record)
     try:
         results = sftp.upload_files(settings, files, log=log)

@@ -158,6 +158,10 @@ def _stage(mapping: Mapping, session: ExportSession, found: list[Layout], stagin
     counts = preflight.counts
     report.counts = {**counts, "previousPersons": previous[0], "previousRoles": previous[1]}
     report.problems = preflight.problems()
+    if staging.written_rows.get("persons") == 0 and checks.EMPTY not in report.problems:
+        # A template chose what to write: whatever it selected, a file without rows would
+        # deactivate everyone all the same.
+        report.problems.insert(0, f"{checks.EMPTY} (the template wrote no data row)")
     return report
 
 
@@ -182,7 +186,7 @@ def _judge(report: ExportReport, mapping: Mapping, session: ExportSession, *, ch
 def _record(report: ExportReport, session: ExportSession, staging: Staging, out: Path) -> None:
     """The export as 'writing', in the session (which commits it and empties the change log)."""
     staging.check_encoding()
-    rows = (report.counts["persons"], report.counts["roles"])
+    rows = [staging.written_rows.get(kind, report.counts[kind]) for kind in ("persons", "roles")]
     report.files = [
         {"name": s.final.name, "path": str(s.final), "rows": n, "sha256": s.sha256}
         for s, n in zip(staging.staged, rows, strict=False)

@@ -1,87 +1,30 @@
-"""The single sandboxed Jinja environment, and the checks run on every expression.
+"""The one factory of Jinja environments, the mapping environment, and the static checks.
 
 Vocabulary: a *template* is column text with `{{ ... }}` parts; an *expression* is a
 bare Jinja expression (a `when` condition, a `for_each` list). Nothing else in
-scmapper builds a Jinja Environment.
-
-Data lookups are forgiving in the ways HR data needs: keys match case-insensitively
-when no exact key exists (PowerShell payloads mix `accountField` and `AccountField`),
-an attribute of null is null, and `default` treats null as missing. Reaching for
-anything starting with `_` raises at once, so no filter can swallow it.
+scmapper builds a Jinja Environment; each is the bounded sandbox of sandbox.py.
+`default` treats null as missing, as HR records use null for "no value".
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
-from jinja2.exceptions import SecurityError, TemplateAssertionError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes, pass_context
+from jinja2.exceptions import TemplateAssertionError
 
-from scmapper import fields, filters
+from scmapper import budget, filters
+from scmapper.sandbox import BOUNDING_FILTERS, MappingSandbox, bounded
 
 # A column value longer than this is a runaway expression, not a name or a code.
 MAX_VALUE_LENGTH = 65_536
-_MAX_POWER = 1_000
 
 _BRACED = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.DOTALL)
-
-
-class MappingSandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox, with data-first lookups and loud refusals."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        return not attr.startswith("_") and super().is_safe_attribute(obj, attr, value)
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-        raise SecurityError(f"access to {attribute!r} is not allowed in a mapping")
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if attribute[:1] == "_":
-            return self.unsafe_undefined(obj, attribute)
-        if type(obj) is dict:  # JSON objects: the common case, checked before the slower ABC test
-            return obj[attribute] if attribute in obj else _lookup(self, obj, attribute)
-        if obj is None:
-            return None
-        if isinstance(obj, Mapping):
-            return _lookup(self, obj, attribute)
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        if obj is None:
-            return None
-        if isinstance(obj, Mapping) and isinstance(argument, str):
-            return _lookup(self, obj, argument)
-        return super().getitem(obj, argument)
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > _MAX_POWER:
-            raise SecurityError(f"exponent {right} is too large")
-        if operator == "*":
-            _check_repeat(left, right)
-            _check_repeat(right, left)
-        return super().call_binop(context, operator, left, right)
-
-
-def _check_repeat(seq: Any, times: Any) -> None:
-    if isinstance(seq, str | list | tuple) and isinstance(times, int):
-        if len(seq) * times > MAX_VALUE_LENGTH:
-            raise SecurityError(f"repeating a value {times} times exceeds {MAX_VALUE_LENGTH} items")
-
-
-def _lookup(env: MappingSandbox, obj: Mapping[Any, Any], key: str) -> Any:
-    found = fields.field(obj, key, fields.MISSING)
-    return env.undefined(obj=obj, name=key) if found is fields.MISSING else found
 
 
 def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
@@ -94,8 +37,15 @@ def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
 @cache
 def environment() -> MappingSandbox:
     """The one environment every mapping expression runs in: null renders as empty."""
+
+    @pass_context
+    def finalize(context: Any, value: Any) -> str:
+        text = "" if value is None else value if type(value) is str else str(value)
+        budget.spend(len(text))
+        return text
+
     # A column's text is kept whole, a block scalar's final newline included.
-    return sandbox(lambda value: "" if value is None else value, keep_trailing_newline=True)
+    return sandbox(finalize, keep_trailing_newline=True)
 
 
 def sandbox(
@@ -105,7 +55,8 @@ def sandbox(
     keep_trailing_newline: bool = False,
 ) -> MappingSandbox:
     """The factory of every Jinja environment in scmapper (mapping expressions here, export
-    templates in csvformat): the sandbox, strict undefined, the built-in filters and no globals."""
+    templates in csvformat): the bounded sandbox, strict undefined, the built-in filters, no
+    globals. `finalize` needs the context (pass_context), so no output is folded at compile time."""
     env = MappingSandbox(
         undefined=StrictUndefined, finalize=finalize, autoescape=False, keep_trailing_newline=keep_trailing_newline
     )
@@ -129,33 +80,10 @@ def sandbox(
         last=filters.last,
         **(extra_filters or {}),
     )
+    env.filters = {name: bounded(name, func) for name, func in env.filters.items()} | BOUNDING_FILTERS
     # Only what mappings need: no range, lipsum, cycler, joiner, namespace or dict.
     env.globals.clear()
     return env
-
-
-class TimeLimitExceeded(BaseException):
-    """Raised inside a render that ran past its time limit (BaseException: no filter swallows it)."""
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupts the code inside after `seconds`, where the platform has interval timers and
-    this is the main thread; elsewhere it runs unbounded (HelloID's own script limit applies)."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    if signal.getsignal(signal.SIGALRM) is not _expire:  # installed once, then only the timer is set
-        signal.signal(signal.SIGALRM, _expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-def _expire(signum: int, frame: Any) -> None:
-    raise TimeLimitExceeded
 
 
 def today() -> date:
@@ -189,6 +117,8 @@ def compiled(env: MappingSandbox, text: str) -> nodes.Template | list[tuple[int,
         return [(exc.lineno or 1, message or "invalid expression")]
     except TemplateSyntaxError as exc:
         return [(exc.lineno or 1, f"Jinja syntax error: {exc.message}")]
+    except RecursionError:
+        return [(1, "expression nested too deeply")]
     return tree
 
 

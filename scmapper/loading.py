@@ -16,36 +16,40 @@ from scmapper.document import Document
 from scmapper.errors import MappingError, Problem
 from scmapper.mapping import Mapping
 from scmapper.rules import Rules
+from scmapper.trust import OutsideRoot, Root
 
 MAX_EXTENDS = 4
 
 
-def load_mapping(path: str | Path) -> Mapping:
-    """A validated Mapping, or MappingError naming every problem as file:line:col."""
-    doc, files = _validated(Path(path))
-    return mapping_mod.build(doc, _joined(files))
+def load_mapping(path: str | Path, root: str | Path | None = None) -> Mapping:
+    """A validated Mapping, or MappingError naming every problem as file:line:col. `root`:
+    the folder the mapping may read from (--root), by default SCMAPPER_ROOT or its own folder."""
+    trusted = Root.of(path, root)
+    doc, files = _validated(Path(path), trusted)
+    return mapping_mod.build(doc, _joined(files), trusted)
 
 
-def load_rules(path: str | Path) -> Rules:
+def load_rules(path: str | Path, root: str | Path | None = None) -> Rules:
     """Compiled rules for a mapping, from the cache when the mapping is unchanged."""
     path = Path(path)
-    hit = cache.lookup(path)
+    trusted = Root.of(path, root)
+    hit = cache.lookup(path, trusted.folder)
     if hit is not None:
         data, files = hit
         try:
-            return Rules(mapping_mod.build(Document(str(path), data), _joined(files)), checked=True)
+            return Rules(mapping_mod.build(Document(str(path), data), _joined(files), trusted), checked=True)
         except Exception:  # noqa: BLE001, S110 - an entry someone edited is a miss, never a crash
             pass
-    doc, files = _validated(path)
-    rules = Rules(mapping_mod.build(doc, _joined(files)))
-    cache.store(path, doc.data, files)
+    doc, files = _validated(path, trusted)
+    rules = Rules(mapping_mod.build(doc, _joined(files), trusted))
+    cache.store(path, trusted.folder, doc.data, files)
     return rules
 
 
-def _validated(path: Path) -> tuple[Document, cache.Files]:
+def _validated(path: Path, root: Root) -> tuple[Document, cache.Files]:
     from scmapper import schema  # JSON Schema is heavy: only a first load pays for it
 
-    doc, files = _load_chain(path, [])
+    doc, files = _load_chain(path, root, [])
     problems = schema.validate_document(doc)
     if problems:
         raise MappingError(problems)
@@ -56,8 +60,10 @@ def _joined(files: cache.Files) -> bytes:
     return b"\0".join(raw for _, raw in files)
 
 
-def _load_chain(path: Path, seen: list[Path]) -> tuple[Document, cache.Files]:
-    """A mapping file with the base files it `extends` merged under it, and every file's bytes."""
+def _load_chain(path: Path, root: Root, seen: list[Path]) -> tuple[Document, cache.Files]:
+    """A mapping file with the base files it `extends` merged under it, and every file's bytes;
+    a base must lie inside the root and be a mapping file (a `version` key), or nothing of it
+    is shown."""
     from scmapper import yamlio
 
     name = str(path)
@@ -69,14 +75,43 @@ def _load_chain(path: Path, seen: list[Path]) -> tuple[Document, cache.Files]:
     base_name = doc.data.get("extends") if isinstance(doc.data, dict) else None
     if not isinstance(base_name, str):
         return doc, [(path, raw)]
-    base_path = path.parent / base_name
+    try:
+        base_path = root.resolve(base_name, path.parent, "extends")
+    except OutsideRoot as exc:
+        raise MappingError([doc.problem(("extends",), str(exc))]) from None
     if not base_path.is_file():
         raise MappingError([doc.problem(("extends",), f"extends {base_name!r}: no such file {base_path}")])
     if base_path.resolve() in [p.resolve() for p in (*seen, path)] or len(seen) >= MAX_EXTENDS:
         raise MappingError(
             [doc.problem(("extends",), f"extends {base_name!r} makes a loop or a chain deeper than {MAX_EXTENDS}")]
         )
-    base, base_files = _load_chain(base_path, [*seen, path])
+    base, base_files = _base(base_path, base_name, doc, root, [*seen, path])
     merged = base.extended_by(doc)
     merged.data.pop("extends", None)
     return merged, [*base_files, (path, raw)]
+
+
+def _base(path: Path, name: str, child: Document, root: Root, seen: list[Path]) -> tuple[Document, cache.Files]:
+    """A base file, loaded as a mapping; a file that is not one is refused without quoting it."""
+    try:
+        base, files = _load_chain(path, root, seen)
+    except MappingError as exc:
+        if any(problem.file == str(path) for problem in exc.problems) and not _looks_like_mapping(path):
+            raise MappingError(
+                [child.problem(("extends",), f"extends {name!r}: {path} is not a mapping file")]
+            ) from None
+        raise
+    if not isinstance(base.data, dict) or "version" not in base.data:
+        raise MappingError(
+            [child.problem(("extends",), f"extends {name!r}: {path} is not a mapping file (no version key)")]
+        )
+    return base, files
+
+
+def _looks_like_mapping(path: Path) -> bool:
+    """Whether a file that failed to load at least starts like a mapping (a `version:` line)."""
+    try:
+        head = path.read_bytes()[:4096].decode("utf-8", "replace")
+    except OSError:
+        return False
+    return any(line.startswith("version:") for line in head.splitlines())

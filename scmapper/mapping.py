@@ -8,6 +8,7 @@ account reference; *unique* columns may not repeat among active persons.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +16,7 @@ from typing import Any, Literal
 from scmapper import __version__, expressions
 from scmapper.document import Document, Path_
 from scmapper.errors import MappingError, Problem
+from scmapper.trust import Root
 
 ColumnKind = Literal["value", "fixed", "lookup"]
 DEFAULT_FOR_EACH = "contract in person.Contracts"
@@ -91,10 +93,14 @@ class Source:
 
 @dataclass(frozen=True)
 class Limits:
-    """What one record may cost: the longest text in any field, and the time to map it."""
+    """What one record may cost (the longest text in any field, the time and output of mapping
+    it) and what rendering one export file through a template may cost."""
 
     value_length: int = 65_536
     seconds: float = 2.0
+    output: int = 1_048_576
+    export_seconds: float = 30.0
+    export_output: int = 268_435_456
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,9 @@ class Mapping:
     fingerprint: str = ""
     export: Export | None = None
     sftp: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Where each key of the sftp section stands, and the folder the mapping may read from.
+    sftp_positions: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False)
+    root: Root = field(default_factory=lambda: Root("."), compare=False)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -144,7 +153,7 @@ def fingerprint(raw: bytes) -> str:
     return hashlib.sha256(__version__.encode() + b"\0" + raw).hexdigest()
 
 
-def build(doc: Document, raw: bytes) -> Mapping:
+def build(doc: Document, raw: bytes, root: Root) -> Mapping:
     """A Mapping from a schema-valid document; MappingError lists every semantic problem."""
     data = doc.data
     person = data["person"]
@@ -164,6 +173,10 @@ def build(doc: Document, raw: bytes) -> Mapping:
     for i, name in enumerate(unique):
         if name not in names:
             problems.append(doc.problem(("person", "unique", i), f"unique column {name!r} is not a person column"))
+    limits = data.get("limits", {})
+    for name, value in limits.items():
+        if not math.isfinite(value):  # .nan slips past the schema's minimum and maximum
+            problems.append(doc.problem(("limits", name), f"limits.{name} must be a finite number, not {value}"))
     export = _export(doc, data["export"]) if "export" in data else None
     if export:
         problems += _export_problems(doc, export, names, roles)
@@ -188,10 +201,12 @@ def build(doc: Document, raw: bytes) -> Mapping:
             Var(k, expressions.expression_source(v), doc.position(("vars", k))) for k, v in data.get("vars", {}).items()
         ),
         source=_source(data.get("source", {})),
-        limits=Limits(**data.get("limits", {})),
+        limits=Limits(**limits),
         fingerprint=fingerprint(raw),
         export=export,
         sftp=data.get("sftp", {}),
+        sftp_positions={key: doc.position(("sftp", key)) for key in data.get("sftp", {})},
+        root=root,
     )
 
 

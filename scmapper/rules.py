@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from jinja2 import Template
 from jinja2.exceptions import SecurityError
 
-from scmapper import expressions
+from scmapper import budget, expressions
 from scmapper.errors import DataError, ExpressionError, MappingError, Problem, SandboxViolation
 from scmapper.mapping import Column, Mapping, problem_at
 
@@ -159,11 +159,14 @@ class Rules:
             self._when = env.compile_expression(roles.when, undefined_to_none=False)
 
     def key_of(self, person: dict[str, Any]) -> str | None:
-        """Just the key column of a record, or None when even that cannot be computed."""
+        """Just the key column of a record, or None when even that cannot be computed (within
+        the same limits as mapping it)."""
+        limits = self.mapping.limits
         try:
-            context = self._context(person, "record", lenient=True)
-            return self._key.render(context, "record").get(self.mapping.key) or None
-        except Exception:  # noqa: BLE001 - a record that cannot give a key simply has none
+            with budget.spending(limits.seconds, limits.output):
+                context = self._context(person, "record", lenient=True)
+                return self._key.render(context, "record").get(self.mapping.key) or None
+        except (Exception, budget.LimitExceeded):  # noqa: BLE001 - a record that cannot give a key simply has none
             return None
 
     def map_person(
@@ -182,11 +185,10 @@ class Rules:
         if bounds is None or bounds[0] > limits.value_length or bounds[1] >= MAX_DEPTH:
             check_record(person, limits.value_length, who)
         try:
-            with expressions.time_limit(limits.seconds):
+            with budget.spending(limits.seconds, limits.output):
                 return self._map(person, today, who, check_inactive)
-        except expressions.TimeLimitExceeded:
-            message = f"mapping took longer than {limits.seconds:g} s; an expression loops or does too much"
-            raise ExpressionError(f"{who}: {message}") from None
+        except budget.LimitExceeded as exc:
+            raise ExpressionError(f"{who}: mapping {exc}") from None
 
     def _map(self, person: dict[str, Any], today: date | None, who: str, check_inactive: bool) -> MappedPerson:
         context = self._context(person, who, today)

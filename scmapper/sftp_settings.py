@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from scmapper.errors import UsageError
+from scmapper.trust import Root
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,9 @@ class SftpSettings:
             raise UsageError(f"sftp settings: {problem}")
 
     @classmethod
-    def from_dict(cls, data: dict, base_dir: Path) -> SftpSettings:
-        """Build settings from a mapping's `sftp:` section; paths are relative to base_dir."""
+    def from_dict(cls, data: dict, base_dir: Path, root: Root) -> SftpSettings:
+        """Build settings from a mapping's `sftp:` section; paths are relative to base_dir and
+        must stay inside the mapping's root."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -48,7 +50,7 @@ class SftpSettings:
         values = dict(data)
         for name in ("key_file", "known_hosts"):
             if values.get(name) is not None:
-                values[name] = _resolve(values[name], base_dir)
+                values[name] = root.resolve(str(values[name]), base_dir, f"sftp.{name}")
         try:
             settings = cls(**values)
         except TypeError as exc:  # a required key is missing
@@ -77,11 +79,6 @@ class UploadResult:
     error: str | None
     started_at: str
     finished_at: str
-
-
-def _resolve(value: str | Path, base_dir: Path) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else base_dir / path
 
 
 def _settings_problems(s: SftpSettings) -> Iterator[str]:

@@ -41,8 +41,17 @@ class Staging:
         self.staged: list[Staged] = []
         self.created = False
         self.unencodable: str | None = None
+        self.written_rows: dict[str, int] = {}  # data rows a template wrote, by file kind
 
     def stage(self, layout: Layout, chunks: Iterator[str]) -> None:
+        if layout.template is not None:  # what a template writes is counted, not assumed
+            counter = RowCounter()
+            chunks = counter.counting(chunks)
+        self._stage(layout, chunks)
+        if layout.template is not None:
+            self.written_rows[layout.kind] = max(counter.records - (1 if layout.spec.header else 0), 0)
+
+    def _stage(self, layout: Layout, chunks: Iterator[str]) -> None:
         if not self.write or self.unencodable:
             for _ in chunks:  # the rows are still counted and judged
                 pass
@@ -92,6 +101,36 @@ class Staging:
             with contextlib.suppress(OSError):
                 self.out.rmdir()
             self.created = False
+
+
+class RowCounter:
+    """Counts the non-empty records of CSV text going by in pieces: a line end inside quotes is
+    part of a field, a line holding nothing is no record (CSV readers skip it)."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self._quoted = False
+        self._content = False
+
+    def counting(self, chunks: Iterator[str]) -> Iterator[str]:
+        for chunk in chunks:
+            self._feed(chunk)
+            yield chunk
+        if self._content:
+            self.records += 1
+
+    def _feed(self, text: str) -> None:
+        for i, part in enumerate(text.split('"')):
+            if i:  # a quote: it opens or closes a field (a doubled one does both)
+                self._quoted, self._content = not self._quoted, True
+            if self._quoted:
+                continue
+            for j, line in enumerate(part.split("\n")):
+                if j and self._content:
+                    self.records += 1
+                    self._content = False
+                if line.strip(" \t\r"):
+                    self._content = True
 
 
 def _encoded(chunks: Iterator[str], encoder: codecs.IncrementalEncoder) -> Iterator[bytes]:

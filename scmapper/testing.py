@@ -86,9 +86,9 @@ class TestReport:
         return [line for o in self.outcomes for line in o.text()]
 
 
-def run_files(names: list[Path], cases: str | None = None) -> TestReport:
+def run_files(names: list[Path], cases: str | None = None, root: str | None = None) -> TestReport:
     """The cases of each mapping (or of each cases file's mapping)."""
-    return TestReport([run_cases(*pair(name, cases)) for name in names])
+    return TestReport([run_cases(*pair(name, cases), root) for name in names])
 
 
 def load_cases(path: Path) -> Document:
@@ -104,8 +104,8 @@ def load_cases(path: Path) -> Document:
     return doc
 
 
-def run_cases(mapping: Path, cases: Path) -> TestOutcome:
-    rules = load_rules(mapping)
+def run_cases(mapping: Path, cases: Path, root: str | None = None) -> TestOutcome:
+    rules = load_rules(mapping, root)
     doc = load_cases(cases)
     default_today = doc.data.get("today")
     outcome = TestOutcome(str(cases))

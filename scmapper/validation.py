@@ -14,6 +14,7 @@ from scmapper import csvformat, loading, rules, sources, testing
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
 from scmapper.loading import load_rules
 from scmapper.mapping import Mapping, problem_at
+from scmapper.trust import OutsideRoot
 
 
 @dataclass
@@ -51,27 +52,41 @@ class PreviewReport:
         return [f"{name}: {value}" for name, value in self.person.items()]
 
 
-def validate_files(paths: list[str], sample: dict[str, Any] | None = None) -> ValidateReport:
-    return ValidateReport({path: validate(path, sample) for path in paths})
+def validate_files(paths: list[str], sample: dict[str, Any] | None = None, root: str | None = None) -> ValidateReport:
+    return ValidateReport({path: validate(path, sample, root) for path in paths})
 
 
-def preview(path: str, person: dict[str, Any]) -> PreviewReport:
+def preview(path: str, person: dict[str, Any], root: str | None = None) -> PreviewReport:
     """A source record through the mapping, grouped as sync would (AFAS rows become person.rows)."""
-    rules = load_rules(path)
+    rules = load_rules(path, root)
     [record] = sources.records_from([person], rules.mapping.source)
     mapped = rules.map_person(record.data)
     return PreviewReport(mapped.row, mapped.roles, mapped.warnings, mapped.active)
 
 
-def validate(path: str | Path, sample: dict[str, Any] | None = None) -> list[Problem]:
+def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str | None = None) -> list[Problem]:
     try:
-        mapping = loading.load_mapping(path)
+        mapping = loading.load_mapping(path, root)
     except MappingError as exc:
         return exc.problems
-    problems = rules.static_problems(mapping) + csvformat.layouts(mapping)[1] + _cases_problems(Path(path))
+    problems = rules.static_problems(mapping) + csvformat.layouts(mapping)[1] + _path_problems(mapping)
+    problems += _cases_problems(Path(path))
     if problems or sample is None:
         return problems
     return _sample_problems(mapping, sample)
+
+
+def _path_problems(mapping: Mapping) -> list[Problem]:
+    """The files the sftp section names, each inside the mapping's root (templates and
+    `extends` are checked as they load)."""
+    found = []
+    for key in ("connection", "key_file", "known_hosts"):
+        if isinstance(mapping.sftp.get(key), str):
+            try:
+                mapping.root.resolve(mapping.sftp[key], mapping.base_dir, f"sftp.{key}")
+            except OutsideRoot as exc:
+                found.append(problem_at(mapping.file, mapping.sftp_positions.get(key, (1, 1)), str(exc)))
+    return found
 
 
 def _cases_problems(mapping: Path) -> list[Problem]:

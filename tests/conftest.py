@@ -202,14 +202,17 @@ def open_store(path: Path, mapping: Any, *, durable: bool = False):
 def default_mapping_data() -> dict[str, Any]:
     """The default mapping with its base merged in, as data a test can change."""
     from scmapper.loading import _load_chain
+    from scmapper.trust import Root
 
-    return copy.deepcopy(_load_chain(DEFAULT_MAPPING, [])[0].data)
+    return copy.deepcopy(_load_chain(DEFAULT_MAPPING, Root.of(DEFAULT_MAPPING), [])[0].data)
 
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory, monkeypatch):
     """Each test session caches mappings in its own folder, never the developer's."""
-    monkeypatch.setenv("SCMAPPER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "mapping-cache"))
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("SCMAPPER_CACHE_DIR", str(base / "mapping-cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base / "user-cache"))  # where the cache key lives
 
 
 def write_mapping(path: Path, data: dict[str, Any]) -> Path:

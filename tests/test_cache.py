@@ -1,12 +1,14 @@
 """The validated-mapping cache: used only while every file is unchanged, never trusted blindly."""
 
-import json
+import hashlib
+import hmac
 import stat
 import subprocess
 import sys
 
 from scmapper import cache
 from scmapper.loading import load_rules
+from scmapper.trust import Root
 
 from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, make_person, native, run_cli
 
@@ -47,17 +49,37 @@ def test_a_changed_base_file_is_seen_at_once(tmp_path):
     assert result.code == 2 and "lifecycle.delete: 'never' is not one of" in result.err
 
 
+def entry_of(mapping):
+    return cache._entry(mapping, Root.of(mapping).folder, mapping.read_bytes())
+
+
 def test_a_damaged_entry_is_a_miss(tmp_path):
     load_rules(DEFAULT_MAPPING)
-    entry = cache._entry(DEFAULT_MAPPING, DEFAULT_MAPPING.read_bytes())
-    assert entry.exists()
+    entry = entry_of(DEFAULT_MAPPING)
+    seal, _, payload = entry.read_bytes().partition(b"\n")
     for damage in (
-        '{"version": "0", "bases": [], "data": {"person": "not a mapping"',  # cut short
-        '{"version": "0", "bases": [], "data": {"person": "not a mapping"}}',
-    ):  # valid JSON, wrong shape
-        entry.write_text(damage)
-        assert load_rules(DEFAULT_MAPPING).mapping.key == "externalId"
-        assert isinstance(json.loads(entry.read_text())["data"]["person"], dict)  # rewritten whole
+        seal + b"\n" + payload[:-20],  # cut short
+        seal + b"\n" + payload.replace(b'"delete": "soft"', b'"delete": "hard"'),  # edited after sealing
+        b'{"version": "0", "bases": [], "data": {"person": "not a mapping"}}',  # no seal at all
+    ):
+        entry.write_bytes(damage)
+        mapping = load_rules(DEFAULT_MAPPING).mapping
+        assert mapping.key == "externalId" and mapping.delete == "soft"
+        assert entry.read_bytes().partition(b"\n")[2] == payload  # rewritten whole
+
+
+def test_an_entry_planted_in_a_shared_cache_folder_is_not_trusted(tmp_path, monkeypatch):
+    """Another user who can write SCMAPPER_CACHE_DIR can plant an entry, but cannot seal it: the
+    key stays in this user's own cache folder."""
+    shared = tmp_path / "shared-cache"
+    monkeypatch.setenv("SCMAPPER_CACHE_DIR", str(shared))
+    load_rules(DEFAULT_MAPPING)
+    entry = entry_of(DEFAULT_MAPPING)
+    payload = entry.read_bytes().partition(b"\n")[2].replace(b'"delete": "soft"', b'"delete": "hard"')
+    forged = hmac.new(b"k" * 32, payload, hashlib.sha256).hexdigest().encode()  # not the user's key
+    entry.write_bytes(forged + b"\n" + payload)
+    assert load_rules(DEFAULT_MAPPING).mapping.delete == "soft"
+    assert not (shared / cache.KEY_NAME).exists()  # the key never lives in the configured folder
 
 
 def test_entries_are_private(tmp_path):

@@ -30,6 +30,7 @@ from scmapper.errors import (
     UsageError,
 )
 from scmapper.sftp import SftpSettings, UploadResult, upload_files
+from scmapper.trust import OutsideRoot, Root
 
 
 class Recorder:
@@ -453,16 +454,19 @@ def test_from_dict_resolves_paths_and_checks_combinations(tmp_path, monkeypatch)
     (tmp_path / "conf").mkdir()
     write(tmp_path / "conf" / "deploy_key", b"key")
     base = {"host": "sftp.example.com", "username": "svc", "remote_dir": "/in"}
+    root = Root(tmp_path)  # a root wide enough to hold the home folder (--root)
 
     settings = SftpSettings.from_dict(
-        {**base, "key_file": "deploy_key", "port": 2222, "known_hosts": "~/kh"}, tmp_path / "conf"
+        {**base, "key_file": "deploy_key", "port": 2222, "known_hosts": "~/kh"}, tmp_path / "conf", root
     )
     assert settings.key_file == tmp_path / "conf" / "deploy_key"
     assert settings.known_hosts == tmp_path / "kh"
     assert settings.host_key_name == "[sftp.example.com]:2222"
-    home_key = SftpSettings.from_dict({**base, "key_file": "~/id_ed25519"}, tmp_path)
+    home_key = SftpSettings.from_dict({**base, "key_file": "~/id_ed25519"}, tmp_path, root)
     assert home_key.key_file == tmp_path / "id_ed25519"
     assert home_key.host_key_name == "sftp.example.com"
+    with pytest.raises(OutsideRoot, match="sftp.key_file '~/id_ed25519' leads outside the mapping's folder"):
+        SftpSettings.from_dict({**base, "key_file": "~/id_ed25519"}, tmp_path / "conf", Root(tmp_path / "conf"))
     for bad, why in (
         ({}, "set key_file"),
         ({"key_file": "missing"}, "does not exist"),
@@ -472,9 +476,9 @@ def test_from_dict_resolves_paths_and_checks_combinations(tmp_path, monkeypatch)
         ({"password_env": "P", "colour": "red"}, "unknown key"),
     ):
         with pytest.raises(UsageError, match=why):
-            SftpSettings.from_dict({**base, **bad}, tmp_path)
+            SftpSettings.from_dict({**base, **bad}, tmp_path, root)
     with pytest.raises(UsageError, match="host"):
-        SftpSettings.from_dict({"password_env": "P"}, tmp_path)
+        SftpSettings.from_dict({"password_env": "P"}, tmp_path, root)
 
 
 def test_bad_file_list_is_a_usage_error(tmp_path):

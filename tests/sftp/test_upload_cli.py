@@ -1,12 +1,25 @@
 """`scmapper export --upload` and `scmapper upload` through the real CLI, against a real sshd."""
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
 from conftest import DEFAULT_MAPPING, ROOT, derived_mapping, make_person, native, rows, run_cli
+
+
+def kept(tmp_path, source):
+    """A key or known_hosts file copied where an implementer keeps them: inside the mapping's
+    folder (files a mapping names may not lie outside it); its name relative to the mapping."""
+    folder = tmp_path / "secrets"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    target = folder / Path(source).name
+    shutil.copyfile(source, target)
+    target.chmod(0o600)
+    return f"secrets/{target.name}"
 
 
 def mapping_for(tmp_path, server, keys, **sftp):
@@ -15,8 +28,8 @@ def mapping_for(tmp_path, server, keys, **sftp):
         "port": server.port,
         "username": server.user,
         "remote_dir": str(server.root / "out"),
-        "key_file": str(keys.client_key),
-        "known_hosts": str(server.known_hosts()),
+        "key_file": kept(tmp_path, keys.client_key),
+        "known_hosts": kept(tmp_path, server.known_hosts()),
         "connect_timeout": 5,
         "timeout": 10,
         "retries": 0,
@@ -93,7 +106,7 @@ def test_remote_directory_missing(sshd, ssh_keys, tmp_path):
 
 def test_passphrase_never_appears_anywhere(sshd, ssh_keys, tmp_path):
     mapping = mapping_for(
-        tmp_path, sshd, ssh_keys, key_file=str(ssh_keys.locked_client_key), passphrase_env="SC_KEY_PASS"
+        tmp_path, sshd, ssh_keys, key_file=kept(tmp_path, ssh_keys.locked_client_key), passphrase_env="SC_KEY_PASS"
     )
     db = loaded_db(tmp_path, mapping)
     out = tmp_path / "out"
@@ -116,8 +129,8 @@ def test_connection_file_named_by_the_mapping(sshd, ssh_keys, tmp_path):
                 "host": "127.0.0.1",
                 "port": sshd.port,
                 "username": sshd.user,
-                "key_file": str(ssh_keys.client_key),
-                "known_hosts": str(sshd.known_hosts()),
+                "key_file": kept(tmp_path, ssh_keys.client_key),
+                "known_hosts": kept(tmp_path, sshd.known_hosts()),
                 "retries": 0,
             }
         )
