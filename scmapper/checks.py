@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from scmapper.identity import fold
 from scmapper.mapping import Column, Mapping, Threshold
 from scmapper.store import Batch, ExportSession, Watch
 
@@ -68,11 +69,12 @@ def _encodes(char: str, encoding: str) -> bool:
 
 
 def duplicates(column: str, holders: Sequence[tuple[str, str]]) -> list[str]:
-    """Values of `column` that several persons hold, compared by casefold; (key, value) in key order."""
+    """Values of `column` that several persons hold, compared folded (identity.fold: NFC,
+    case-folded, trimmed); (key, value) in key order."""
     groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for key, value in holders:
-        if value:
-            groups[value.casefold()].append((key, value))
+        if fold(value):
+            groups[fold(value)].append((key, value))
     return [
         f"{column} {found[0][1]!r} is used by persons {', '.join(repr(k) for k, _ in found)}"
         for found in groups.values()

@@ -8,18 +8,19 @@ on the command line. Keys match case-insensitively, as PowerShell's do.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from scmapper import jsontext
 from scmapper.errors import EventError
 from scmapper.fields import field
 
 ACTIONS = ("create", "update", "enable", "disable", "delete")
 NATIVE_KEYS = {"action", "person", "accountreference", "dryrun", "correlate"}
 NEEDS_PERSON = ("create", "update")
+MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,16 @@ _CONTROL_ESCAPE = re.compile(rb"\\(?:u00[01][0-9A-Fa-f]|[bf])")
 
 
 def _json(raw: bytes) -> Any:
+    if len(raw) > MAX_EVENT_BYTES:
+        raise EventError(f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES} (one person's record)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise EventError(f"event is not valid UTF-8 (byte {exc.start})") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EventError(f"event is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except RecursionError:
-        raise EventError("event is nested too deeply") from None
-    return data
+        return jsontext.loads(text)
+    except jsontext.JsonError as exc:
+        raise EventError(f"event {exc}") from None
 
 
 def person_from_bytes(raw: bytes) -> dict[str, Any]:

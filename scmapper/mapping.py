@@ -16,6 +16,7 @@ from typing import Any, Literal
 from scmapper import __version__, expressions
 from scmapper.document import Document, Path_
 from scmapper.errors import MappingError, Problem
+from scmapper.names import column_problems, file_problem
 from scmapper.trust import Root
 
 ColumnKind = Literal["value", "fixed", "lookup"]
@@ -162,6 +163,7 @@ def build(doc: Document, raw: bytes, root: Root) -> Mapping:
     columns = _columns(doc, person["columns"], ("person", "columns"), lookups, problems)
     roles = _roles(doc, data["roles"], lookups, problems) if "roles" in data else None
     names = {c.name for c in columns}
+    problems += _name_problems(doc, [("person", columns)] + ([("roles", roles.columns)] if roles else []))
     if person["key"] not in names:
         problems.append(doc.problem(("person", "key"), f"key column {person['key']!r} is not a person column"))
     username = person.get("username") or next((n for n in DEFAULT_USERNAME if n in names), None)
@@ -330,9 +332,21 @@ def _export_problems(doc: Document, export: Export, names: set[str], roles: Role
                     f"header has {len(spec.header)} labels for {len(spec.columns)} columns",
                 )
             )
-    if export.roles and export.persons.file == export.roles.file:
+    for kind, spec in (("persons", export.persons), ("roles", export.roles)):
+        found = file_problem(spec.file) if spec else None
+        if found:
+            problems.append(doc.problem(("export", kind, "file"), found))
+    if export.roles and export.persons.file.lower() == export.roles.file.lower():
         problems.append(doc.problem(("export", "roles", "file"), "the roles file must differ from the persons file"))
     return problems
+
+
+def _name_problems(doc: Document, tables: list[tuple[str, tuple[Column, ...]]]) -> list[Problem]:
+    found = []
+    for table, columns in tables:
+        for name, message in column_problems(c.name for c in columns):
+            found.append(doc.problem((table, "columns", name), message, key=True))
+    return found
 
 
 def problem_at(file: str, position: tuple[int, int], message: str) -> Problem:

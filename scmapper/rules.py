@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from jinja2 import Template
 from jinja2.exceptions import SecurityError
 
-from scmapper import budget, expressions
+from scmapper import budget, expressions, identity
 from scmapper.errors import DataError, ExpressionError, MappingError, Problem, SandboxViolation
 from scmapper.mapping import Column, Mapping, problem_at
 
@@ -147,6 +147,7 @@ class Rules:
         env = expressions.environment()
         self._person = RowTemplate(mapping.columns)
         self._patterns = {c.name: re.compile(c.pattern) for c in all_columns(mapping) if c.pattern}
+        self._identities = {*mapping.unique, *([mapping.username] if mapping.username else [])}
         self._vars = [(v.name, env.compile_expression(v.expression, undefined_to_none=False)) for v in mapping.vars]
         active = mapping.source.active
         self._active = env.compile_expression(active, undefined_to_none=False) if active else None
@@ -182,7 +183,8 @@ class Rules:
         (Event.bounds) can prove the record within its limits without walking it."""
         who = _who(person)
         limits = self.mapping.limits
-        if bounds is None or bounds[0] > limits.value_length or bounds[1] >= MAX_DEPTH:
+        # A text of n bytes holds no string longer than n, no list of more than n / 2 items.
+        if bounds is None or bounds[0] > min(limits.value_length, 2 * MAX_ITEMS) or bounds[1] >= MAX_DEPTH:
             check_record(person, limits.value_length, who)
         try:
             with budget.spending(limits.seconds, limits.output):
@@ -267,7 +269,13 @@ class Rules:
         problems, first = [], None
         for column in columns:
             value = row[column.name]
-            if len(value) > expressions.MAX_VALUE_LENGTH:
+            hidden = identity.invisible(value) if column.name in self._identities and value.strip() else None
+            if hidden is not None:
+                problems.append(
+                    f"column {column.name!r} holds {identity.describe(hidden)}, which draws nothing or reorders"
+                    " text: a username or e-mail address that looks like another may not hold it"
+                )
+            elif len(value) > expressions.MAX_VALUE_LENGTH:
                 problems.append(f"column {column.name!r} is longer than {expressions.MAX_VALUE_LENGTH}")
             elif not value.strip():
                 if column.required:
@@ -285,6 +293,7 @@ class Rules:
 # Tab, line feed and carriage return are legal in names and must round-trip; other C0 controls are not.
 _CONTROLS = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
 MAX_DEPTH = 64
+MAX_ITEMS = 100_000  # in any one list of a record: more is an export gone wrong, not a person
 
 
 def check_record(value: Any, limit: int, who: str) -> None:
@@ -313,7 +322,7 @@ def _clean(value: Any, limit: int, depth: int) -> bool:
             elif not _clean(item, limit, depth + 1):
                 return False
     elif kind is list:
-        if depth >= MAX_DEPTH:
+        if depth >= MAX_DEPTH or len(value) > MAX_ITEMS:
             return False
         for item in value:
             if type(item) is str:
@@ -328,6 +337,8 @@ def _problem_at(value: Any, limit: int, path: str = "person", depth: int = 0) ->
     """What is wrong with a record that check_record refused, and where."""
     if depth >= MAX_DEPTH and isinstance(value, dict | list):
         return f"{path} is nested deeper than {MAX_DEPTH} levels"
+    if isinstance(value, list) and len(value) > MAX_ITEMS:
+        return f"{path} has {len(value)} items; the limit is {MAX_ITEMS}"
     if isinstance(value, str):
         if len(value) > limit:
             return f"{path} is {len(value)} characters long; the limit is {limit}"

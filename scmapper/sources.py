@@ -17,8 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from scmapper import fields
-from scmapper.errors import UsageError
+from scmapper import fields, jsontext
+from scmapper.errors import DataError, UsageError
 from scmapper.mapping import Source
 
 ENVELOPES = (("d", "results"), ("value",), ("rows",), ("workers",), ("results",), ("data",), ("d",))
@@ -26,6 +26,10 @@ ENVELOPES = (("d", "results"), ("value",), ("rows",), ("workers",), ("results",)
 
 class SourceError(UsageError):
     """A source file cannot be read as records (not JSON, no record list, not objects)."""
+
+
+class RecordError(DataError):
+    """One line of a JSON-lines file is not a record: that record fails, the others go on."""
 
 
 @dataclass(frozen=True)
@@ -49,17 +53,16 @@ class Line:
 
     @cached_property
     def data(self) -> dict[str, Any]:
-        where = f"{self._path}:{self._number}"
+        """The record; RecordError (that record's failure, not the run's) when it is none."""
+        where = f"{self._path.name}:{self._number}"
         try:
-            item = json.loads(self.raw.decode("utf-8"))
+            item = jsontext.loads(self.raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
-            raise SourceError(f"{where}: not valid UTF-8 (byte {exc.start} of the line)") from None
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{where}: not valid JSON lines: {exc.msg}") from None
-        except RecursionError:
-            raise SourceError(f"{where}: nested too deeply") from None
+            raise RecordError(f"{where} is not valid UTF-8 (byte {exc.start} of the line)") from None
+        except jsontext.JsonError as exc:
+            raise RecordError(f"{where} {exc}") from None
         if not isinstance(item, dict):
-            raise SourceError(f"{self._path}: record {self._index} is not a JSON object")
+            raise RecordError(f"{where} is not a JSON object")
         return item
 
 
@@ -135,22 +138,21 @@ def records_from(items: list[Any], source: Source, name: str = "input") -> list[
 
 
 def _parse(text: str, path: Path) -> Any:
+    """A whole file: one JSON document, or JSON lines read whole (grouping needs them all)."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as whole:
+        return jsontext.loads(text)
+    except jsontext.JsonError as whole:
         lines = [line for line in text.splitlines() if line.strip()]
         if len(lines) < 2:
-            raise SourceError(f"{path}: not valid JSON: {whole.msg} at line {whole.lineno}") from None
-    except RecursionError:
-        raise SourceError(f"{path}: nested too deeply") from None
+            raise SourceError(f"{path} {whole}") from None
     items = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            items.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{path}:{number}: not valid JSON lines: {exc.msg}") from None
+            items.append(jsontext.loads(line))
+        except jsontext.JsonError as exc:
+            raise SourceError(f"{path}:{number} {exc}") from None
     return items
 
 

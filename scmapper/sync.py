@@ -37,6 +37,7 @@ class SyncReport:
     threshold: ThresholdCheck | None = None
     refused: bool = False
     forced: bool = False
+    unplaced: int = 0  # failed records whose key is unknown: they protect everyone missing
 
     @property
     def exit_code(self) -> int:
@@ -162,10 +163,12 @@ def _map_all(
             try:
                 mapped = rules.map_person(record.data, day, check_inactive=False)
             except DataError as exc:
-                key = rules.key_of(record.data)
+                key = _key_of(rules, record)
                 _fail(report, record.origin, key, str(exc))
                 if key:
                     protected.add(key)
+                else:
+                    report.unplaced += 1
                 continue
             key = mapped.key
         if key in present:
@@ -177,6 +180,14 @@ def _map_all(
         needed = mapped is not None and (mapped.active or (state is not None and state.live))
         present[key] = _Present(record.origin, record if needed else None, mapped, digest)
     return present, protected
+
+
+def _key_of(rules: Rules, record: Record | Line) -> str | None:
+    """The key of a record that failed, if it has one (a line that is no record has none)."""
+    try:
+        return rules.key_of(record.data)
+    except DataError:
+        return None
 
 
 def _plan(
@@ -206,6 +217,13 @@ def _plan(
         else:
             report.counts["unchanged"] += 1
     gone = [key for key, state in states.items() if state.live and key not in present and key not in protected]
+    if gone and report.unplaced:
+        # A record that failed before its key was known could be any of them.
+        report.warnings.append(
+            f"{report.unplaced} record(s) failed before their key was known, so {len(gone)} person(s) missing"
+            f" from the snapshot are not {missing}d this run; mend those records and sync again"
+        )
+        return steps
     steps += [_Step(missing, key, states[key].ref) for key in sorted(gone)]
     return steps
 

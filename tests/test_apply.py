@@ -152,8 +152,10 @@ HOSTILE = [
 @pytest.mark.parametrize("value", HOSTILE)
 def test_apostrophes_quotes_and_sql_in_every_column(db, value):
     person = make_person("300001", FamilyName=value, FamilyNamePrefix=value, NickName=value)
+    # A username may not hold a line break or a tab (identity columns refuse control characters).
+    username = value if value.isprintable() else "".join(value.split())
     person["Accounts"]["MicrosoftActiveDirectory"] = {
-        "sAMAccountName": value,
+        "sAMAccountName": username,
         "userPrincipalName": "".join(value.split()) + "@x.nl",
     }
     person["Contracts"][0]["Department"] = {"ExternalId": value, "DisplayName": value}
@@ -162,7 +164,7 @@ def test_apostrophes_quotes_and_sql_in_every_column(db, value):
     assert result.code == 0, result.out
     row = person_row(db, "300001")
     assert row["achternaam"] == value.strip() and row["tussenvoegsel"] == value.strip() and row["voornaam"] == value
-    assert row["gebruikersnaam"] == value and row["email"] == "".join(value.split()) + "@x.nl"
+    assert row["gebruikersnaam"] == username and row["email"] == "".join(value.split()) + "@x.nl"
     [role] = rows(db, "SELECT * FROM roles")
     assert role["ou"] == role["oucode"] == role["functie"] == role["functiecode"] == value
     assert (count(db, "persons"), count(db, "roles"), count(db, "events")) == (1, 1, 1)

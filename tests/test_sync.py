@@ -224,18 +224,28 @@ def test_a_person_out_remembers_the_inactive_record_and_returns_when_it_changes(
 @pytest.mark.parametrize(
     ("third", "message"),
     [
-        (lambda line: line[:-1], ":3: not valid JSON lines"),
-        (lambda line: line.replace(b'"Test"', b'"T\xffst"', 1), ":3: not valid UTF-8"),
-        (lambda line: b"[" + line + b"]", ": record 3 is not a JSON object"),
+        (lambda line: line[:-1], ":2 is not valid JSON: "),
+        (lambda line: line.replace(b'"Test"', b'"T\xffst"', 1), ":2 is not valid UTF-8"),
+        (lambda line: b"[" + line + b"]", ":2 is not a JSON object"),
+        (lambda line: line.replace(b'"Test"', b"NaN", 1), ":2 holds NaN, which is not a JSON value"),
+        (lambda line: line.replace(b'"Test"', b"9" * 5000, 1), ":2 holds a number with more than 4300 digits"),
     ],
-    ids=["cut short", "not utf-8", "not an object"],
+    ids=["cut short", "not utf-8", "not an object", "NaN", "5000 digits"],
 )
-def test_json_lines_are_read_one_by_one_and_a_broken_line_is_named(db, tmp_path, third, message):
+def test_json_lines_are_read_one_by_one_and_a_broken_line_fails_alone(db, tmp_path, third, message):
+    """A line that is no record fails that record, named by file and line; the others are
+    applied, and since nobody knows whose record it was, nobody is taken out this run."""
     path = tmp_path / "snap.jsonl"
     lines = [json.dumps(p).encode() for p in people(3)]
+    assert sync(db, snapshot(tmp_path, people(3), shape="jsonl")).code == 0
     lines[2] = third(lines[2])
-    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n")  # a BOM before the first line is fine
-    result = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", path)
-    assert result.code == 2
-    assert f"{path}{message}" in result.err
-    assert count(db, "events") == 0
+    lines[1] = json.dumps({**people(3)[1], "Name": {**people(3)[1]["Name"], "NickName": "Later"}}).encode()
+    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines[1:]) + b"\n")  # person 1 is missing; a BOM is fine
+    result = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", path, "--json")
+    assert result.code == 1, result.out
+    report = result.json
+    assert report["counts"]["updated"] == 1 and report["counts"]["failed"] == 1 and report["counts"]["disabled"] == 0
+    [failure] = report["failures"]
+    assert failure["key"] is None and f"snap.jsonl{message}" in failure["reason"]
+    assert "not disabled this run" in report["warnings"][0]
+    assert rows(db, "SELECT count(*) AS n FROM persons WHERE scm_active = 1") == [{"n": 3}]

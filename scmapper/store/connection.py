@@ -21,7 +21,8 @@ from typing import Any
 from scmapper.errors import StoreError
 
 BUSY_TIMEOUT_MS = 60_000
-_IDENTIFIER = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,62}\Z")
+# A mapping column has at most 63 characters; the store prefixes some of its own (scm_fold_...).
+_IDENTIFIER = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,127}\Z")
 
 
 @cache

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from scmapper.identity import fold
 from scmapper.store.audit import to_json
 from scmapper.store.changelog import person_json, roles_json
 from scmapper.store.connection import Database, quote
@@ -29,7 +30,10 @@ WHITESPACE = (
     + "".join(map(chr, range(0x2000, 0x200B)))
     + ("\u2028\u2029\u202f\u205f\u3000")
 )
-BLANK_START = "[" + WHITESPACE + "]*"  # GLOB: starts with whitespace (the set opens with a tab, not ] or ^)
+BLANK_START = "[" + WHITESPACE + "]*"
+ASCII_SPACE = "".join(
+    c for c in WHITESPACE if c.isascii()
+)  # what str.strip() removes from ASCII text  # GLOB: starts with whitespace (the set opens with a tab, not ] or ^)
 BATCH = 2000
 
 # Builds one whole CSV line from the SQL expressions of its cells, or None (csvformat.line_sql).
@@ -170,27 +174,22 @@ class ExportSession:
     # --- duplicates and the diff -----------------------------------------------------------
 
     def holders(self, column: str) -> list[tuple[str, str]]:
-        """(key, value) of active persons that may share `column` case-insensitively (str.casefold)
-        with another. Where a unique index already rules out ASCII case duplicates, only values
-        beyond ASCII, and the ASCII values equal to their casefold, need a look."""
-        col = quote(column)
-        narrow = self.db.one(
-            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = 'persons' AND name = ?",
-            (f"scm_uniq_{column}",),
-        )
+        """(key, value) of active persons that may share `column`, folded (identity.fold), with
+        another. A unique column's folded twin is indexed unique, so only values whose twin SQL
+        cannot vouch for need a look: those beyond ASCII, those whose twin is not their trimmed
+        lower case (edited behind scmapper's back), and whoever holds what those fold to."""
+        base = f"SELECT {self.key}, p.{quote(column)} FROM persons p WHERE p.scm_active = 1 AND p.{quote(column)} <> ''"
+        twin = self.persons.shape.folded.get(column)
+        if twin is None:
+            return sorted(self.db.execute(base).fetchall())
+        col, twin = quote(column), quote(twin)
         found = self.db.execute(
-            f"SELECT {self.key}, p.{col} FROM persons p WHERE p.scm_active = 1 AND p.{col} <> ''"
-            # More bytes than characters: a character beyond ASCII (or a NUL).
-            + (f" AND length(p.{col}) <> length(CAST(p.{col} AS BLOB))" if narrow else ""),
+            f"{base} AND (length(p.{col}) <> length(CAST(p.{col} AS BLOB))"  # more bytes than characters
+            f" OR p.{twin} IS NOT lower(trim(p.{col}, :space)))",
+            {"space": ASCII_SPACE},
         ).fetchall()
-        if narrow:
-            for folded in {value.casefold() for _, value in found}:
-                if folded.isascii():  # ß -> ss: an ASCII twin the index cannot see
-                    found += self.db.execute(
-                        f"SELECT {self.key}, p.{col} FROM persons p"
-                        f" WHERE p.{col} = ? COLLATE NOCASE AND p.scm_active = 1 AND p.{col} <> ''",
-                        (folded,),
-                    ).fetchall()
+        for folded in {fold(value) for _, value in found}:
+            found += self.db.execute(f"{base} AND p.{twin} = ?", (folded,)).fetchall()
         return sorted(dict(found).items())
 
     def changes(self) -> Iterator[tuple[str, str | None, str | None, str | None, str | None]]:

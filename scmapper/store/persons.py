@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from scmapper.identity import fold
 from scmapper.store.connection import Database, quote
 from scmapper.store.schema import Shape
 
@@ -86,38 +87,43 @@ class Persons:
         return found[0] if found else None
 
     def conflicts(self, row: Row, ref: str) -> list[tuple[str, str, str]]:
-        """(column, value, other account) for each unique value an active other person holds."""
+        """(column, value, other account) for each unique value an active other person holds,
+        compared folded (identity.fold: NFC, case-folded, trimmed)."""
         found = []
-        for column in self.shape.unique:
-            value = row.get(column, "")
-            if not value:
+        for column, twin in self.shape.folded.items():
+            folded = fold(row.get(column, ""))
+            if not folded:
                 continue
             # The WHERE clause repeats the partial index's, so SQLite searches the index.
             other = self.db.one(
-                f"SELECT scm_ref FROM persons WHERE {quote(column)} = ? COLLATE NOCASE"
-                f" AND scm_active = 1 AND {quote(column)} <> '' AND scm_ref <> ? LIMIT 1",
-                (value, ref),
+                f"SELECT scm_ref, {quote(column)} FROM persons WHERE {quote(twin)} = ?"
+                f" AND scm_active = 1 AND {quote(twin)} <> '' AND scm_ref <> ? LIMIT 1",
+                (folded, ref),
             )
             if other:
-                found.append((column, value, other[0]))
+                found.append((column, row[column], other[0]))
         return found
 
     # --- writing ----------------------------------------------------------------------------
 
     def insert(self, ref: str, row: Row, time: str, *, active: bool = True) -> None:
-        cols = [quote(c) for c in self.shape.columns]
+        cols = [quote(c) for c in (*self.shape.columns, *self.shape.folded.values())]
         self.db.execute(
             f"INSERT INTO persons (scm_ref, scm_active, scm_created_at, scm_updated_at, {', '.join(cols)})"
             f" VALUES (?, ?, ?, ?{', ?' * len(cols)})",
-            (ref, int(active), time, time, *(row[c] for c in self.shape.columns)),
+            (ref, int(active), time, time, *self._values(row)),
         )
 
     def update(self, ref: str, row: Row, time: str) -> None:
-        sets = ", ".join(f"{quote(c)} = ?" for c in self.shape.columns)
+        sets = ", ".join(f"{quote(c)} = ?" for c in (*self.shape.columns, *self.shape.folded.values()))
         self.db.execute(
             f"UPDATE persons SET {sets}, scm_updated_at = ?, scm_source = NULL WHERE scm_ref = ?",
-            (*(row[c] for c in self.shape.columns), time, ref),
+            (*self._values(row), time, ref),
         )
+
+    def _values(self, row: Row) -> list[str]:
+        """A row's values in column order, then the folded twins of its unique columns."""
+        return [row[c] for c in self.shape.columns] + [fold(row[c]) for c in self.shape.folded]
 
     def set_state(self, ref: str, *, active: bool, deleted: bool, time: str) -> None:
         self.db.execute(

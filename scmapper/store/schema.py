@@ -3,7 +3,8 @@
 Vocabulary: the *schema version* (`scm_meta.schema_version`) numbers the layout of the
 bookkeeping tables; `MIGRATIONS[n]` brings a database at version n - 1 to n. The *shape*
 is what a mapping asks of the tables: its key, person and role columns and unique
-columns; every shape gets the change log's triggers (changelog.py).
+columns; every shape gets the change log's triggers (changelog.py). Each unique column has a
+*folded* twin (`scm_fold_<column>`, identity.py) that its unique index covers.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from scmapper.errors import StoreError
+from scmapper.identity import fold
 from scmapper.store.changelog import keep_change_log
 from scmapper.store.connection import Database, quote
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 
 BASE = """
 CREATE TABLE IF NOT EXISTS scm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,6 +77,11 @@ class Shape:
     role_columns: tuple[str, ...]
     fingerprint: str = ""
 
+    @property
+    def folded(self) -> dict[str, str]:
+        """Each unique column and its folded twin."""
+        return {name: f"scm_fold_{name}" for name in self.unique}
+
     @classmethod
     def of(cls, mapping: Any) -> Shape:
         """The shape of a `scmapper.mapping.Mapping` (taken by its attributes: the store
@@ -102,6 +109,7 @@ def prepare(db: Database, shape: Shape) -> list[str]:
             return []
         _migrate(db, shape)
         notes = _add_columns(db, "persons", shape.columns) + _add_columns(db, "roles", shape.role_columns)
+        _add_folded(db, shape)
         _index_unique(db, shape)
         keep_change_log(db, shape)
         set_meta(db, "mapping_fingerprint", fingerprint)
@@ -206,8 +214,9 @@ def _to_5(db: Database, shape: Shape) -> None:
         db.execute("DROP TABLE exported_roles")
 
 
-# Schema 6 keeps the change log with triggers (made by keep_change_log for every shape): no data
-# moves, but a database at 5 must get them before its next write.
+# Schema 6 keeps the change log with triggers (made by keep_change_log for every shape), schema 8
+# compares unique columns folded (twins made by _add_folded): no data moves in either, but an
+# older database must get them before its next write.
 MIGRATIONS: dict[int, Callable[[Database, Shape], None]] = {3: _to_3, 4: _to_4, 5: _to_5}
 
 
@@ -224,6 +233,17 @@ def _add_columns(db: Database, table: str, columns: Sequence[str]) -> list[str]:
     return [f"column {c!r} of table {table} is no longer in the mapping; kept with its data" for c in unmapped]
 
 
+def _add_folded(db: Database, shape: Shape) -> None:
+    """A folded twin for each unique column, filled for the rows already there."""
+    existing = _columns(db, "persons")
+    for name, twin in shape.folded.items():
+        if twin in existing:
+            continue
+        db.execute(f"ALTER TABLE persons ADD COLUMN {quote(twin)} TEXT NOT NULL DEFAULT ''")  # ok: quote()d
+        rows = db.execute(f"SELECT scm_ref, {quote(name)} FROM persons").fetchall()
+        db.executemany(f"UPDATE persons SET {quote(twin)} = ? WHERE scm_ref = ?", [(fold(v), r) for r, v in rows])
+
+
 def _index_unique(db: Database, shape: Shape) -> None:
     old = db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'persons' AND name LIKE 'scm_u%'"
@@ -232,10 +252,10 @@ def _index_unique(db: Database, shape: Shape) -> None:
         db.execute(f"DROP INDEX {quote(name)}")  # ok: quote()d
     try:
         db.execute(f"CREATE UNIQUE INDEX scm_ukey ON persons ({quote(shape.key)})")  # ok: quote()d
-        for name in shape.unique:
+        for name, twin in shape.folded.items():
             db.execute(
-                f"CREATE UNIQUE INDEX {quote('scm_uniq_' + name)} ON persons ({quote(name)} COLLATE NOCASE)"
-                f" WHERE scm_active = 1 AND {quote(name)} <> ''"
+                f"CREATE UNIQUE INDEX {quote('scm_uniq_' + name)} ON persons ({quote(twin)})"
+                f" WHERE scm_active = 1 AND {quote(twin)} <> ''"
             )
     except sqlite3.IntegrityError as exc:
         raise StoreError(

@@ -1,0 +1,36 @@
+"""Reading JSON the way agents and HR exports send it, refusing what no person record holds.
+
+Vocabulary: *JSON text* is one document (an event, a source file, a line of JSON lines).
+`NaN` and `Infinity` (which Python's parser accepts) are refused, so they never become
+`nan` or `inf` in a row; so are numbers Python will not read (more than 4,300 digits) and
+nesting past the interpreter's stack. Each refusal is a `JsonError` saying what and where.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class JsonError(ValueError):
+    """The text is not JSON a person record can be. The message is a predicate ("is nested too
+    deeply") for the caller to give a subject ("event", "users.json:3"), never the text itself."""
+
+
+def _constant(name: str) -> Any:
+    raise JsonError(f"holds {name}, which is not a JSON value")
+
+
+def loads(text: str | bytes) -> Any:
+    try:
+        return json.loads(text, parse_constant=_constant)
+    except JsonError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise JsonError(f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise JsonError("is nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than Python reads
+        if "digits" in str(exc):
+            raise JsonError("holds a number with more than 4300 digits") from None
+        raise JsonError(f"is not valid JSON: {exc}") from None
