@@ -6,6 +6,7 @@ upload); the text form gives each on one line, oldest first.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +26,23 @@ class LogReport:
         if not self.entries:
             return ["no audit events"]
         return [
-            f"{e.time}  {e.action:<16} {e.account_ref or '-':<14}{'' if e.success else ' FAILED'} {e.message}"
+            f"{e.time}  {shown(e.action):<16} {shown(e.account_ref or '-'):<14}{'' if e.success else ' FAILED'}"
+            f" {shown(e.message)}"
             for e in self.entries
         ]
+
+
+def shown(text: str) -> str:
+    """Text as one line of the log: control, line-separating and bidi characters escaped
+    (\\n, \\u202e), so a stored value can neither forge a line nor reorder one."""
+    return "".join(_escape(ch) if unicodedata.category(ch) in _HIDDEN else ch for ch in text)
+
+
+_HIDDEN = {"Cc", "Cf", "Zl", "Zp"}
+
+
+def _escape(char: str) -> str:
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or f"\\u{ord(char):04x}"
 
 
 def read_log(db: str, *, ref: str | None, since: str | None) -> LogReport:

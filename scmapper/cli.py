@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scmapper import __version__
-from scmapper.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, ScmapperError, UsageError
+from scmapper.errors import EXIT_DATA, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, ScmapperError, UsageError
 from scmapper.reports import emit
 
 
@@ -42,14 +42,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("scmapper: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say to it
-        # Keeps the interpreter's final flush from failing again.
-        sys.stdout = open(os.devnull, "w")
+        _silence_stdout()
         return 141
+    except OSError as exc:  # the machine's fault (a full disk, a closed standard output): what was done stays done
+        _silence_stdout()
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"scmapper: {exc.strerror or exc}{where}; nothing after that was done", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # the one place a bug becomes an exit code
         if args.debug:
             raise
         print(f"scmapper: internal error ({type(exc).__name__}: {exc}); rerun with --debug", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    """Keeps the interpreter's final flush of a broken standard output from failing again."""
+    sys.stdout = open(os.devnull, "w")  # it stays open until the process ends
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -179,7 +188,12 @@ def _read_person(source: str) -> dict[str, Any]:
 
 def _read_input(source: str) -> bytes:
     if source == "-":
-        return sys.stdin.buffer.read()
+        if sys.stdin is None or sys.stdin.closed:  # started with no standard input at all
+            raise UsageError("standard input is closed: give the event as a file, or pipe it in")
+        try:
+            return sys.stdin.buffer.read()
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read standard input: {exc}") from None
     try:
         return Path(source).read_bytes()
     except OSError as exc:

@@ -69,6 +69,12 @@ class DataError(ScmapperError):
         self.column = column  # the mapping column at fault, when there is one
 
 
+class ConflictError(DataError):
+    """A write would break a uniqueness rule of the store (a key, an account reference, a unique
+    column), found by the store itself: another process got there first, or the data was
+    changed behind scmapper's back."""
+
+
 class ExpressionError(DataError):
     """An expression failed while mapping one record (a missing field, a bad value)."""
 

@@ -137,6 +137,9 @@ def unsafe_parts(tree: nodes.Template, names: frozenset[str]) -> list[tuple[int,
     problems: list[tuple[int, str]] = []
     for loader in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
         problems.append((loader.lineno, f"{type(loader).__name__.lower()} is not allowed: a mapping reads no files"))
+    for modulo in tree.find_all(nodes.Mod):
+        if isinstance(modulo.left, nodes.Const) and isinstance(modulo.left.value, str):
+            problems.append((modulo.lineno, "% formatting is not allowed in a mapping; join text with ~"))
     for node in tree.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
         if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in allowed:
             known = ", ".join(sorted(names))

@@ -150,6 +150,7 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
             " turn correlation on or update that account"
         )
     _check_unique(mapped.row, mapped.key, rules, store)
+    _check_reference_free(mapped.key, rules, store)
     result.account_ref = mapped.key
     result.data, result.roles, result.changed = mapped.row, mapped.roles, True
     result.note("CreateAccount", f"Created account {mapped.key!r} with {_count(mapped.roles, 'role')}")
@@ -323,6 +324,19 @@ def _check_unique(row: Row, ref: str, rules: Rules, store: Store) -> None:
             f"{column} {value!r} is already used by account {other!r}" for column, value, other in conflicts
         )
         raise DataError(f"person {row.get(rules.mapping.key, ref)!r}: {details}")
+
+
+def _check_reference_free(key: str, rules: Rules, store: Store) -> None:
+    """A new person's account reference is their key; an account whose key has changed since it
+    was created keeps its first key as reference, so a new person with that key cannot have it."""
+    holder = store.persons.get(key)
+    if holder is not None:
+        now = holder.row.get(rules.mapping.key, "")
+        raise DataError(
+            f"person {key!r} cannot be created: account reference {key!r} belongs to the person whose"
+            f" {rules.mapping.key} changed from {key!r} to {now!r}; delete that account first, or"
+            f" correlate this person to it"
+        )
 
 
 def _warn(result: Result, mapped: MappedPerson) -> None:

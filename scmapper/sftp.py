@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
+import logging
 import os
 import posixpath
 import secrets
@@ -53,6 +54,11 @@ from scmapper.errors import (
     UsageError,
 )
 from scmapper.sftp_settings import SftpSettings, UploadResult, check_key_file, parse_pin
+
+# paramiko logs a failed negotiation with a traceback through `logging`; with no handler set,
+# Python's last-resort handler would print it on stderr. Our own messages say what went wrong.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko").propagate = False
 
 _CHUNK = 32768  # paramiko's largest SFTP write request; bigger chunks are split anyway
 _DISK_FULL_HINTS = ("no space", "disk full", "quota", "space on filesystem")
@@ -167,6 +173,10 @@ def _env_secret(env: Mapping[str, str], name: str | None, what: str) -> str | No
         raise AuthFailed(
             f"the {what} is missing: environment variable {name} is not set or empty; set it before running scmapper"
         )
+    try:  # POSIX hands undecodable bytes over as surrogates, which SSH cannot send
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AuthFailed(f"the {what} in environment variable {name} is not valid UTF-8 text; set it again") from None
     return value
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import hashlib
+import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -45,11 +47,13 @@ class Staging:
 
     def stage(self, layout: Layout, chunks: Iterator[str]) -> None:
         if layout.template is not None:  # what a template writes is counted, not assumed
-            counter = RowCounter()
+            counter = RowCounter(layout.dialect.delimiter)
             chunks = counter.counting(chunks)
         self._stage(layout, chunks)
         if layout.template is not None:
-            self.written_rows[layout.kind] = max(counter.records - (1 if layout.spec.header else 0), 0)
+            # A template may print the header row or leave it out: the first record tells.
+            header = layout.spec.header is not None and counter.first == list(layout.spec.header)
+            self.written_rows[layout.kind] = counter.records - (1 if header else 0)
 
     def _stage(self, layout: Layout, chunks: Iterator[str]) -> None:
         if not self.write or self.unencodable:
@@ -105,19 +109,34 @@ class Staging:
 
 class RowCounter:
     """Counts the non-empty records of CSV text going by in pieces: a line end inside quotes is
-    part of a field, a line holding nothing is no record (CSV readers skip it)."""
+    part of a field, a line holding nothing is no record (CSV readers skip it). Keeps the first
+    record's fields, to tell a header row from a data row."""
 
-    def __init__(self) -> None:
+    def __init__(self, delimiter: str = ";") -> None:
         self.records = 0
+        self.first: list[str] | None = None
+        self._delimiter = delimiter
+        self._start: list[str] = []  # the text so far, until the first record is complete
         self._quoted = False
         self._content = False
 
     def counting(self, chunks: Iterator[str]) -> Iterator[str]:
         for chunk in chunks:
+            if self.first is None:
+                self._start.append(chunk)
             self._feed(chunk)
+            if self.records and self.first is None:
+                self.first = self._first_record()
             yield chunk
         if self._content:
             self.records += 1
+        if self.first is None and self.records:
+            self.first = self._first_record()
+
+    def _first_record(self) -> list[str]:
+        text = "".join(self._start)
+        self._start = []
+        return next(csv.reader(io.StringIO(text, newline=""), delimiter=self._delimiter), [])
 
     def _feed(self, text: str) -> None:
         for i, part in enumerate(text.split('"')):

@@ -9,10 +9,12 @@ change log's triggers (schema.py) see every write.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from scmapper.errors import ConflictError
 from scmapper.identity import fold
 from scmapper.store.connection import Database, quote
 from scmapper.store.schema import Shape
@@ -108,28 +110,39 @@ class Persons:
 
     def insert(self, ref: str, row: Row, time: str, *, active: bool = True) -> None:
         cols = [quote(c) for c in (*self.shape.columns, *self.shape.folded.values())]
-        self.db.execute(
+        self._write(
             f"INSERT INTO persons (scm_ref, scm_active, scm_created_at, scm_updated_at, {', '.join(cols)})"
             f" VALUES (?, ?, ?, ?{', ?' * len(cols)})",
             (ref, int(active), time, time, *self._values(row)),
+            ref,
         )
 
     def update(self, ref: str, row: Row, time: str) -> None:
         sets = ", ".join(f"{quote(c)} = ?" for c in (*self.shape.columns, *self.shape.folded.values()))
-        self.db.execute(
+        self._write(
             f"UPDATE persons SET {sets}, scm_updated_at = ?, scm_source = NULL WHERE scm_ref = ?",
             (*self._values(row), time, ref),
+            ref,
         )
+
+    def _write(self, sql: str, params: Sequence[object], ref: str) -> None:
+        try:
+            self.db.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"account {ref!r} cannot be written: {exc} (another account holds that value)"
+            ) from None
 
     def _values(self, row: Row) -> list[str]:
         """A row's values in column order, then the folded twins of its unique columns."""
         return [row[c] for c in self.shape.columns] + [fold(row[c]) for c in self.shape.folded]
 
     def set_state(self, ref: str, *, active: bool, deleted: bool, time: str) -> None:
-        self.db.execute(
+        self._write(
             "UPDATE persons SET scm_active = ?, scm_deleted_at = ?, scm_updated_at = ?, scm_source = NULL"
             " WHERE scm_ref = ?",
             (int(active), time if deleted else None, time, ref),
+            ref,
         )
 
     def delete(self, ref: str) -> None:

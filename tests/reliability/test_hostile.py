@@ -92,6 +92,22 @@ EVENTS = [
         "has no attribute 'MicrosoftActiveDirectory'",
     ),
     ("a string for the contracts", with_person(Contracts="none").encode(), 1, "is not a list"),
+    # Numbers no person record holds: Python would read them (NaN as nan, 5,000 digits slowly).
+    ("NaN for a key", b'{"action": "create", "person": {"ExternalId": NaN}}', 2, "holds NaN, which is not a JSON"),
+    ("Infinity", b'{"action": "create", "person": {"ExternalId": -Infinity}}', 2, "holds -Infinity, which is not"),
+    (
+        "a 5,000-digit number",
+        b'{"action": "create", "person": {"X": ' + b"9" * 5000 + b"}}",
+        2,
+        "holds a number with more than 4300 digits",
+    ),
+    ("200,000 items", with_person(Extra=[1] * 200_000).encode(), 1, "has 200000 items; the limit is 100000"),
+    (
+        "a 17 MiB event",
+        with_person(Extra=["x" * 1000] * 17_500).encode(),
+        2,
+        "the limit is 16777216",
+    ),
 ]
 
 
@@ -155,6 +171,29 @@ MAPPINGS = [
     ("include a file", BASE + "    y: \"{% include '/etc/passwd' %}\"\n", "include is not allowed"),
     ("import a template", BASE + "    y: \"{% import 'x' as x %}\"\n", "import is not allowed"),
     ("extends in a template", BASE + "    y: \"{% extends 'x' %}\"\n", "extends is not allowed"),
+    ("5,000 parentheses", BASE + '    y: "{{ ' + "(" * 5000 + "1" + ")" * 5000 + ' }}"\n', "nested too deeply"),
+    ("% formatting", BASE + "    y: \"{{ '%1000000000s' % 'x' }}\"\n", "% formatting is not allowed"),
+    ("a column named scm_ref", BASE + '    scm_ref: "x"\n', "names starting with 'scm_' are scmapper's own"),
+    ("a column named SCM_Active", BASE + '    SCM_Active: "0"\n', "names starting with 'scm_' are scmapper's own"),
+    ("Email beside email", BASE + '    email: "a"\n    Email: "b"\n', "column names differ by more than case"),
+    ("a newline after a name", BASE + '    "gebruikersnaam\\n": "x"\n', "names start with a letter"),
+    ("seconds without end", BASE + "limits: {seconds: 1000000000}\n", "is greater than the maximum of 25"),
+    ("seconds infinite", BASE + "limits: {seconds: .inf}\n", "is greater than the maximum of 25"),
+    ("seconds not a number", BASE + "limits: {seconds: .nan}\n", "limits.seconds must be a finite number"),
+    ("extends outside", "version: 1\nextends: /etc/passwd\n" + BASE[11:], "extends '/etc/passwd' leads outside"),
+    ("extends upwards", "version: 1\nextends: ../../../etc/passwd\n" + BASE[11:], "leads outside the mapping's folder"),
+    ("extends /proc", "version: 1\nextends: /proc/self/environ\n" + BASE[11:], "leads outside the mapping's folder"),
+] + [
+    (f"export file {name!r}", BASE + f'export:\n  persons: {{file: "{name}", columns: [k]}}\n', message)
+    for name, message in (
+        (".", "names starting with '.'"),
+        ("..", "names starting with '.'"),
+        ("archive", "a name the export itself uses"),
+        ("export-report.json", "a name the export itself uses"),
+        ("a\\0b.csv", "give a plain file name"),
+        ("con.csv", "not a name Windows can give a file"),
+        ("Users.csv.", "not a name Windows can give a file"),
+    )
 ]
 
 
@@ -205,6 +244,17 @@ ATTACKS = [
     "dict(a=1)",
     "'{0.__class__}'.format(person)",
     "'{0.__class__}'.format_map([person])",
+    # Growing text and lists past the limit, in ways each of which used to get through.
+    "'x'.ljust(10**10)",
+    "'x'.zfill(10**9)",
+    "'x'.center(10**9)",
+    "('x' * 60000).replace('x', 'xxxxxxxxxx' * 100)",
+    "('x' * 60000).expandtabs(10**6)",
+    "['x'] | batch(300000000, 'y') | list",
+    "['x'] | slice(300000000) | list",
+    "(10 ** 999) ** 999",
+    "'%1000000000s' % 'x'",
+    "(2).to_bytes(10**9, 'big')",
 ]
 
 
