@@ -216,7 +216,7 @@ class Rules:
         active = self._active
         if active is None:
             return bool(roles) or self.mapping.roles is None
-        return bool(_guard(lambda: active(**context, roles=roles), "source.active", who))
+        return _guard(lambda: bool(active(**context, roles=roles)), "source.active", who)
 
     def _context(
         self, person: dict[str, Any], who: str, today: date | None = None, *, lenient: bool = False
@@ -258,7 +258,8 @@ class Rules:
         rows: list[Row] = []
         for item in items:
             scope = {**context, roles.var: item}
-            if not _guard(partial(self._when, **scope), "when", who):
+            # bool() inside the guard: a missing field is an Undefined that fails only when tested.
+            if not _guard(lambda scope=scope: bool(self._when(**scope)), "when", who):
                 continue
             row = self._role.render(scope, who)
             if row not in rows:  # identical role rows for one person collapse into one
