@@ -259,12 +259,15 @@ class Rules:
         for item in items:
             scope = {**context, roles.var: item}
             # bool() inside the guard: a missing field is an Undefined that fails only when tested.
-            if not _guard(lambda scope=scope: bool(self._when(**scope)), "when", who):
+            if not _guard(partial(self._qualifies, scope), "when", who):
                 continue
             row = self._role.render(scope, who)
             if row not in rows:  # identical role rows for one person collapse into one
                 rows.append(row)
         return rows
+
+    def _qualifies(self, scope: dict[str, Any]) -> bool:
+        return bool(self._when(**scope))
 
     def _check(self, columns: tuple[Column, ...], row: Row, who: str) -> None:
         problems, first = [], None

@@ -84,6 +84,7 @@ class Sshd:
     port: int = field(default_factory=_free_port)
     password_auth: bool = False
     proc: subprocess.Popen | None = None
+    _logged: int = 0  # where in the log the current start began
 
     @property
     def root(self) -> Path:
@@ -123,24 +124,32 @@ class Sshd:
     def start(self) -> None:
         if os.geteuid() == 0:  # privilege separation directory; packages may not make it
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        config = self.write_config()
-        log = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [str(SSHD), "-D", "-e", "-f", str(config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL
-        )
-        log.close()
-        self._wait_listening()
+        for _ in range(5):  # a free port may be taken before sshd binds it (other test runs)
+            config = self.write_config()
+            log = self.log.open("ab")
+            self._logged = log.tell()  # what this start logs comes after this point
+            self.proc = subprocess.Popen(
+                [str(SSHD), "-D", "-e", "-f", str(config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL
+            )
+            log.close()
+            try:
+                self._wait_listening()
+                return
+            except RuntimeError:
+                if "Address already in use" not in self.log.read_text()[self._logged :]:
+                    raise
+                self.port = _free_port()
+        raise RuntimeError(f"sshd found no free port: {self.log.read_text()}")
 
     def _wait_listening(self) -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"sshd exited: {self.log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            # Listening is what our sshd logs; a connection alone could reach another process's.
+            if f"listening on 127.0.0.1 port {self.port}" in self.log.read_text()[self._logged :]:
                 return
-            except OSError:
-                time.sleep(0.05)
+            time.sleep(0.05)
         raise RuntimeError(f"sshd did not listen on {self.port}: {self.log.read_text()}")
 
     def stop(self) -> None:
