@@ -3,9 +3,11 @@
 Vocabulary: an *entry* is the merged, validated document of one mapping file, stored as
 JSON (never pickle: loading it runs no code) under a key made of scmapper's version, the
 file's path, its root and its bytes, with the path and SHA-256 of every base file it
-extends. An entry is *sealed* with an HMAC under the user's own *cache key*, kept in the
-user's private cache folder even when SCMAPPER_CACHE_DIR points elsewhere: an entry someone
-else planted or edited fails the seal. It is used only when sealed and when every one of its
+extends; beside it, its *code*: the compiled templates and expressions of the mapping
+(marshal, for this Python and Jinja only), so a steady-state event compiles nothing. Both
+are *sealed* with an HMAC under the user's own *cache key*, kept in the user's private cache
+folder even when SCMAPPER_CACHE_DIR points elsewhere: an entry someone else planted or edited
+fails the seal. It is used only when sealed and when every one of its
 files still has the same bytes; anything else is a miss, and a miss is always safe: the
 mapping is loaded and validated in full.
 """
@@ -16,12 +18,16 @@ import contextlib
 import hashlib
 import hmac
 import json
+import marshal
 import os
 import secrets
 import sys
 from functools import cache
 from pathlib import Path
+from types import CodeType
 from typing import Any
+
+import jinja2
 
 from scmapper import __version__
 from scmapper.files import create_private, write_atomic
@@ -115,3 +121,33 @@ def store(path: Path, root: Path, data: dict[str, Any], files: Files) -> None:
     with contextlib.suppress(OSError):
         directory().mkdir(parents=True, exist_ok=True, mode=0o700)
         write_atomic(_entry(path, root, files[-1][1]), seal.encode("ascii") + b"\n" + payload)
+
+
+def _code_path(path: Path, root: Path, raw: bytes) -> Path:
+    entry = _entry(path, root, raw)
+    runtime = _digest(f"{sys.version}\0{jinja2.__version__}".encode())[:16]
+    return entry.with_name(f"{entry.stem}.{runtime}.code")
+
+
+def lookup_code(path: Path, root: Path, raw: bytes) -> dict[Any, CodeType]:
+    """The compiled code kept for a mapping, or nothing. marshal runs no code as it loads, but
+    only a sealed payload is ever given to it (it trusts its input's shape)."""
+    try:
+        seal, _, payload = _code_path(path, root, raw).read_bytes().partition(b"\n")
+        expected = _seal(payload)
+        if expected is None or not hmac.compare_digest(seal.decode("ascii"), expected):
+            return {}
+        codes = marshal.loads(payload)  # noqa: S302 - sealed with the user's own key, checked above
+    except (OSError, ValueError, EOFError, TypeError):
+        return {}
+    return codes if isinstance(codes, dict) else {}
+
+
+def store_code(path: Path, root: Path, raw: bytes, codes: dict[Any, CodeType]) -> None:
+    payload = marshal.dumps(codes)
+    seal = _seal(payload)
+    if seal is None:
+        return
+    with contextlib.suppress(OSError):
+        directory().mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(_code_path(path, root, raw), seal.encode("ascii") + b"\n" + payload)

@@ -193,7 +193,7 @@ def csv_environment() -> MappingSandbox:
     def csv_cell(context: Any, value: Any) -> str:
         return CsvText(context["scm_dialect"].cell(value))
 
-    return expressions.sandbox(finalize, {"csv_row": csv_row, "csv_cell": csv_cell})
+    return expressions.sandbox("csv", finalize, {"csv_row": csv_row, "csv_cell": csv_cell})
 
 
 def check_template(source: str, columns: Sequence[str]) -> list[tuple[int, str]]:

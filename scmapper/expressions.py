@@ -45,10 +45,11 @@ def environment() -> MappingSandbox:
         return text
 
     # A column's text is kept whole, a block scalar's final newline included.
-    return sandbox(finalize, keep_trailing_newline=True)
+    return sandbox("mapping", finalize, keep_trailing_newline=True)
 
 
 def sandbox(
+    tag: str,
     finalize: Callable[..., Any],
     extra_filters: dict[str, Callable[..., Any]] | None = None,
     *,
@@ -58,7 +59,11 @@ def sandbox(
     templates in csvformat): the bounded sandbox, strict undefined, the built-in filters, no
     globals. `finalize` needs the context (pass_context), so no output is folded at compile time."""
     env = MappingSandbox(
-        undefined=StrictUndefined, finalize=finalize, autoescape=False, keep_trailing_newline=keep_trailing_newline
+        tag,
+        undefined=StrictUndefined,
+        finalize=finalize,
+        autoescape=False,
+        keep_trailing_newline=keep_trailing_newline,
     )
     for unsafe in ("format", "center", "indent", "wordwrap", "attr", "xmlattr", "pprint"):
         env.filters.pop(unsafe, None)

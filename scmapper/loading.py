@@ -16,6 +16,7 @@ from scmapper.document import Document
 from scmapper.errors import MappingError, Problem
 from scmapper.mapping import Mapping
 from scmapper.rules import Rules
+from scmapper.sandbox import CODES, CompiledCodes
 from scmapper.trust import OutsideRoot, Root
 
 MAX_EXTENDS = 4
@@ -37,13 +38,24 @@ def load_rules(path: str | Path, root: str | Path | None = None) -> Rules:
     if hit is not None:
         data, files = hit
         try:
-            return Rules(mapping_mod.build(Document(str(path), data), _joined(files), trusted), checked=True)
+            with CODES.recording(cache.lookup_code(path, trusted.folder, files[-1][1])) as codes:
+                rules = Rules(mapping_mod.build(Document(str(path), data), _joined(files), trusted), checked=True)
+            _keep(path, trusted, files, codes)
+            return rules
         except Exception:  # noqa: BLE001, S110 - an entry someone edited is a miss, never a crash
             pass
     doc, files = _validated(path, trusted)
-    rules = Rules(mapping_mod.build(doc, _joined(files), trusted))
+    with CODES.recording({}) as codes:
+        rules = Rules(mapping_mod.build(doc, _joined(files), trusted))
     cache.store(path, trusted.folder, doc.data, files)
+    _keep(path, trusted, files, codes)
     return rules
+
+
+def _keep(path: Path, root: Root, files: cache.Files, codes: CompiledCodes) -> None:
+    """Keeps the mapping's compiled code in the cache when something had to be compiled."""
+    if codes.missed:
+        cache.store_code(path, root.folder, files[-1][1], codes.used)
 
 
 def _validated(path: Path, root: Root) -> tuple[Document, cache.Files]:

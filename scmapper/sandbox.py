@@ -15,10 +15,14 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from types import CodeType
 from typing import Any
 
-from jinja2 import nodes, pass_context
+from jinja2 import TemplateSyntaxError, nodes, pass_context
+from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
@@ -35,13 +39,75 @@ class Literal(str):
     __slots__ = ()
 
 
+Key = tuple[str, str, str]  # (environment tag, "template" or "expression", source)
+
+
+class CompiledCodes:
+    """The code objects of compiled templates and expressions, by what compiled them. The
+    mapping cache keeps those of a mapping (cache.py), so a steady-state event compiles none;
+    `recording` says which a mapping used and whether any had to be compiled."""
+
+    def __init__(self) -> None:
+        self._known: dict[Key, CodeType] = {}
+        self.used: dict[Key, CodeType] = {}
+        self.missed = False
+
+    def get(self, key: Key) -> CodeType | None:
+        code = self._known.get(key)
+        if code is not None:
+            self.used[key] = code
+        return code
+
+    def put(self, key: Key, code: CodeType) -> CodeType:
+        self._known[key] = self.used[key] = code
+        self.missed = True
+        return code
+
+    @contextmanager
+    def recording(self, known: dict[Key, CodeType]) -> Iterator[CompiledCodes]:
+        self._known.update(known)
+        self.used, self.missed = {}, False
+        yield self
+
+
+CODES = CompiledCodes()
+
+
 class MappingSandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox, with data-first look-ups, loud refusals and bounds."""
+    """Jinja's immutable sandbox, with data-first look-ups, loud refusals and bounds; `tag`
+    names the environment in the keys of compiled code."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, tag: str, **options: Any) -> None:
         super().__init__(optimized=False, **options)
+        self.tag = tag
+
+    def compile(
+        self, source: Any, name: Any = None, filename: Any = None, raw: Any = False, defer_init: Any = False
+    ) -> Any:
+        if not isinstance(source, str) or raw or defer_init or name or filename:
+            return super().compile(source, name, filename, raw, defer_init)
+        key = (self.tag, "template", source)
+        return CODES.get(key) or CODES.put(key, super().compile(source))
+
+    def compile_expression(self, source: str, undefined_to_none: bool = True) -> TemplateExpression:
+        """Jinja's compile_expression, its code kept in CODES."""
+        key = (self.tag, "expression", source)
+        code = CODES.get(key)
+        if code is None:
+            parser = Parser(self, source, state="variable")
+            try:
+                expr = parser.parse_expression()
+                if not parser.stream.eos:
+                    raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+                expr.set_environment(self)
+            except TemplateSyntaxError:
+                self.handle_exception(source=source)
+            body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
+            code = CODES.put(key, super().compile(nodes.Template(body, lineno=1)))
+        template = self.template_class.from_code(self, code, self.make_globals(None), None)
+        return TemplateExpression(template, undefined_to_none)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if attr.startswith("_") or (isinstance(obj, str | bytes) and attr in ("format", "format_map")):

@@ -13,23 +13,39 @@ from scmapper.trust import Root
 from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, make_person, native, run_cli
 
 PROBE = (
-    "import sys; from scmapper.cli import main; "
+    "import sys; import jinja2.environment as e; from scmapper.cli import main; "
+    "compiled = []; generate = e.Environment._generate; "
+    "e.Environment._generate = lambda *a, **k: compiled.append(1) or generate(*a, **k); "
     "rc = main(['apply', '--mapping', {mapping!r}, '--db', {db!r}, '--action', 'create', {event!r}]); "
-    "print(rc, sorted(m for m in ('yaml', 'jsonschema', 'paramiko') if m in sys.modules), file=sys.stderr)"
+    "print(rc, sorted(m for m in ('yaml', 'jsonschema', 'paramiko') if m in sys.modules), file=sys.stderr); "
+    "print('compiled', len(compiled), file=sys.stderr)"
 )
 
 
 def probe(mapping, db):
     code = PROBE.format(mapping=str(mapping), db=str(db), event=str(SAMPLE_EVENT))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
-    return done.stderr.strip().splitlines()[-1]
+    *_, modules, compiled = done.stderr.strip().splitlines()
+    return modules, int(compiled.split()[1])
 
 
-def test_steady_state_apply_skips_yaml_and_json_schema(tmp_path, monkeypatch):
+def test_steady_state_apply_skips_yaml_and_json_schema_and_compiles_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("SCMAPPER_CACHE_DIR", str(tmp_path / "cache"))  # empty: the first run must miss
     db = tmp_path / "sc.db"
-    assert probe(DEFAULT_MAPPING, db) == "0 ['jsonschema', 'yaml']"  # the first run validates in full
-    assert probe(DEFAULT_MAPPING, db) == "0 []"  # later runs use the cache
+    modules, compiled = probe(DEFAULT_MAPPING, db)  # the first run validates and compiles in full
+    assert modules == "0 ['jsonschema', 'yaml']" and compiled >= 5
+    assert probe(DEFAULT_MAPPING, db) == ("0 []", 0)  # later runs take both from the cache
+
+
+def test_compiled_code_is_trusted_only_under_the_users_seal(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCMAPPER_CACHE_DIR", str(tmp_path / "cache"))
+    db = tmp_path / "sc.db"
+    probe(DEFAULT_MAPPING, db)
+    [code] = (tmp_path / "cache").glob("*.code")
+    seal, _, payload = code.read_bytes().partition(b"\n")
+    code.write_bytes(seal + b"\n" + payload[:-1] + b"\x00")  # one byte changed
+    assert probe(DEFAULT_MAPPING, db)[1] >= 5  # refused: compiled again, and kept again
+    assert probe(DEFAULT_MAPPING, db)[1] == 0
 
 
 def test_a_changed_base_file_is_seen_at_once(tmp_path):

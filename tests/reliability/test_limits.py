@@ -241,16 +241,22 @@ def test_a_peer_that_is_no_ssh_server_gets_a_message_not_a_traceback(tmp_path, d
     server.listen()
 
     def answer():
-        for _ in range(2):
-            conn, _ = server.accept()
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # the test closed the server
+                return
             conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
             conn.close()
 
-    threading.Thread(target=answer, daemon=True).start()
+    answering = threading.Thread(target=answer, daemon=True)
+    answering.start()
     mapping = sftp_mapping(tmp_path, server.getsockname()[1])
     exported(tmp_path, db, mapping)
     result = run_cli("upload", "--mapping", mapping, "--db", db, env={"SC_PASSWORD": "pw"})
+    server.shutdown(socket.SHUT_RDWR)
     server.close()
+    answering.join(timeout=5)
     assert result.code in (10, 16) and "Traceback" not in result.err and "paramiko" not in result.err, result.err
     assert result.err.count("\n") <= 3
 
