@@ -3,8 +3,9 @@
 One module per concern: `connection` (the file, pragmas, transactions, identifier quoting),
 `schema` (tables, numbered migrations, the mapping's columns), `changelog` (the triggers that
 keep what the last export held of each person changed since),
-`persons` (persons and roles), `audit` (the append-only log), `exports` (export records and
-the export session), `legacy` (the old connector's file). `Store` puts them together for one
+`persons` (persons and roles), `aliases` (other references an account answers to), `audit`
+(the append-only log), `exports` (export records and the export session), `legacy` (the old
+connector's file). `Store` puts them together for one
 database file and one mapping's shape.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from scmapper.store.aliases import Aliases
 from scmapper.store.audit import Audit, AuditEvent
 from scmapper.store.connection import Database, now, quote
 from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch
@@ -40,8 +42,8 @@ __all__ = [
 
 
 class Store:
-    """One database file. `audit` is there from the start; `persons` and `exports` once
-    `prepare` has shaped the tables by a mapping."""
+    """One database file. `audit` and `aliases` are there from the start; `persons` and
+    `exports` once `prepare` has shaped the tables by a mapping."""
 
     persons: Persons
     exports: Exports
@@ -50,6 +52,7 @@ class Store:
         self.db = Database(path, durable=durable)
         self.path = self.db.path
         self.audit = Audit(self.db)
+        self.aliases = Aliases(self.db)
 
     def prepare(self, shape: Shape) -> list[str]:
         """Shapes the tables by a mapping; notes about columns the mapping no longer has."""

@@ -59,6 +59,15 @@ class Persons:
         row = dict(zip(self.shape.columns, found[2:], strict=True))
         return StoredPerson(ref, row, bool(found[0]), found[1] is not None, self.roles(ref))
 
+    def account(self, ref: str) -> StoredPerson | None:
+        """The person an account reference names: their own reference, or an alias of it
+        (store/aliases.py). The one look-up of a reference a caller hands in."""
+        found = self.get(ref)
+        if found is not None:
+            return found
+        owner = self.db.one("SELECT scm_ref FROM scm_aliases WHERE alias = ?", (ref,))
+        return self.get(owner[0]) if owner else None
+
     def all(self) -> list[StoredPerson]:
         """Every person, ordered by account reference (small stores: demo and tests)."""
         refs = [r[0] for r in self.db.execute("SELECT scm_ref FROM persons ORDER BY scm_ref")]

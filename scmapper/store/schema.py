@@ -3,7 +3,8 @@
 Vocabulary: the *schema version* (`scm_meta.schema_version`) numbers the layout of the
 bookkeeping tables; `MIGRATIONS[n]` brings a database at version n - 1 to n. The *shape*
 is what a mapping asks of the tables: its key, person and role columns and unique
-columns; every shape gets the change log's triggers (changelog.py).
+columns; every shape gets the change log's triggers (changelog.py). An *alias* (schema 7)
+is another reference an account answers to, such as the old connector's username.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from scmapper.errors import StoreError
 from scmapper.store.changelog import keep_change_log
 from scmapper.store.connection import Database, quote
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 BASE = """
 CREATE TABLE IF NOT EXISTS scm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,6 +63,29 @@ CREATE TRIGGER IF NOT EXISTS scm_events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS scm_events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+# Schema 7: aliases. One alias names one account for good (no update, no delete, even after a
+# hard delete of the account), and an alias is never another account's reference, nor the other
+# way round: the triggers say so whoever writes.
+ALIASES = """
+CREATE TABLE IF NOT EXISTS scm_aliases (
+    alias TEXT PRIMARY KEY,
+    scm_ref TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS scm_aliases_ref ON scm_aliases (scm_ref);
+CREATE TRIGGER IF NOT EXISTS scm_aliases_no_update BEFORE UPDATE ON scm_aliases
+    BEGIN SELECT RAISE(ABORT, 'an alias names one account for good'); END;
+CREATE TRIGGER IF NOT EXISTS scm_aliases_no_delete BEFORE DELETE ON scm_aliases
+    BEGIN SELECT RAISE(ABORT, 'an alias names one account for good'); END;
+CREATE TRIGGER IF NOT EXISTS scm_aliases_not_a_reference BEFORE INSERT ON scm_aliases
+    WHEN EXISTS (SELECT 1 FROM persons WHERE scm_ref = NEW.alias AND scm_ref <> NEW.scm_ref)
+    BEGIN SELECT RAISE(ABORT, 'the alias is the reference of another account'); END;
+CREATE TRIGGER IF NOT EXISTS scm_reference_not_an_alias BEFORE INSERT ON persons
+    WHEN EXISTS (SELECT 1 FROM scm_aliases WHERE alias = NEW.scm_ref AND scm_ref <> NEW.scm_ref)
+    BEGIN SELECT RAISE(ABORT, 'the reference is an alias of another account'); END;
 """
 
 
@@ -138,10 +162,15 @@ def _migrate(db: Database, shape: Shape) -> None:
         step = MIGRATIONS.get(target)
         if step and version:  # a new database is created at the current version directly
             step(db, shape)
-    for statement in BASE.split(";\n"):
+    _run_script(db, BASE + ALIASES)
+    set_meta(db, "schema_version", str(SCHEMA_VERSION))
+
+
+def _run_script(db: Database, script: str) -> None:
+    """Runs DDL statements one by one (executescript would commit the open transaction)."""
+    for statement in script.split(";\n"):
         if statement.strip():
             db.execute(statement)
-    set_meta(db, "schema_version", str(SCHEMA_VERSION))
 
 
 def _version(db: Database) -> int:
@@ -206,9 +235,14 @@ def _to_5(db: Database, shape: Shape) -> None:
         db.execute("DROP TABLE exported_roles")
 
 
+def _to_7(db: Database, shape: Shape) -> None:
+    """Aliases: the table and its guards; no data moves (adopt records aliases from now on)."""
+    _run_script(db, ALIASES)
+
+
 # Schema 6 keeps the change log with triggers (made by keep_change_log for every shape): no data
 # moves, but a database at 5 must get them before its next write.
-MIGRATIONS: dict[int, Callable[[Database, Shape], None]] = {3: _to_3, 4: _to_4, 5: _to_5}
+MIGRATIONS: dict[int, Callable[[Database, Shape], None]] = {3: _to_3, 4: _to_4, 5: _to_5, 7: _to_7}
 
 
 # --- the mapping's columns -----------------------------------------------------------------
