@@ -21,6 +21,8 @@ DEFAULT_FOR_EACH = "contract in person.Contracts"
 DEFAULT_WHEN = "{{ contract.Context.InConditions }}"
 DEFAULT_UNIQUE = ("gebruikersnaam", "username", "email")
 DEFAULT_USERNAME = ("gebruikersnaam", "username")
+DEFAULT_REQUIRED = {"persons": ("email",), "roles": ("ou",)}  # besides the username column
+DEFAULT_MINIMUM = 3  # removals below which a threshold's percent rule does not fire
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,17 @@ class ExportFile:
     line_ending: str = "\r\n"
     formula_guard: bool = False
     position: tuple[int, int] = (1, 1)
+    required: tuple[str, ...] = ()  # columns that must be non-empty in every row
 
 
 @dataclass(frozen=True)
 class Threshold:
-    """Trips at greater-or-equal: count OR percent of the previous export."""
+    """Trips at greater-or-equal: count OR percent of the previous export; the percent rule
+    only from `minimum` removals on (one rename among two persons is not a mass removal)."""
 
     count: int | None = None
     percent: float | None = None
+    minimum: int = DEFAULT_MINIMUM
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,7 @@ def build(doc: Document, raw: bytes) -> Mapping:
     for i, name in enumerate(unique):
         if name not in names:
             problems.append(doc.problem(("person", "unique", i), f"unique column {name!r} is not a person column"))
-    export = _export(doc, data["export"]) if "export" in data else None
+    export = _export(doc, data["export"], username, roles) if "export" in data else None
     if export:
         problems += _export_problems(doc, export, names, roles)
     if problems:
@@ -263,14 +268,17 @@ def _roles(doc: Document, spec: dict[str, Any], lookups: dict[str, dict[str, str
     )
 
 
-def _export(doc: Document, spec: dict[str, Any]) -> Export:
+def _export(doc: Document, spec: dict[str, Any], username: str | None, roles: Roles | None) -> Export:
     def threshold(name: str) -> Threshold | None:
         found = spec.get("thresholds", {}).get(name)
-        return Threshold(found.get("count"), found.get("percent")) if found else None
+        if not found:
+            return None
+        return Threshold(found.get("count"), found.get("percent"), found.get("minimum", DEFAULT_MINIMUM))
 
+    owner = username if roles and username in {c.name for c in roles.columns} else None
     return Export(
-        persons=_export_file(doc, spec["persons"], ("export", "persons")),
-        roles=_export_file(doc, spec["roles"], ("export", "roles")) if "roles" in spec else None,
+        persons=_export_file(doc, spec["persons"], ("export", "persons"), username),
+        roles=_export_file(doc, spec["roles"], ("export", "roles"), owner) if "roles" in spec else None,
         removed_persons=threshold("removed_persons"),
         removed_roles=threshold("removed_roles"),
         archive=spec.get("archive", 14),
@@ -278,9 +286,12 @@ def _export(doc: Document, spec: dict[str, Any]) -> Export:
     )
 
 
-def _export_file(doc: Document, spec: dict[str, Any], path: Path_) -> ExportFile:
+def _export_file(doc: Document, spec: dict[str, Any], path: tuple[str, str], username: str | None) -> ExportFile:
     columns = tuple(spec["columns"])
     header = spec.get("header", True)
+    required = spec.get("required")
+    if required is None:  # the username and, for persons, the e-mail; for roles, the unit
+        required = [c for c in (username, *DEFAULT_REQUIRED[path[1]]) if c and c in columns]
     return ExportFile(
         file=spec["file"],
         template=spec.get("template", "csv"),
@@ -292,6 +303,7 @@ def _export_file(doc: Document, spec: dict[str, Any], path: Path_) -> ExportFile
         line_ending="\r\n" if spec.get("line_ending", "crlf") == "crlf" else "\n",
         formula_guard=spec.get("formula_guard", False),
         position=doc.position(path),
+        required=tuple(required),
     )
 
 
@@ -308,6 +320,11 @@ def _export_problems(doc: Document, export: Export, names: set[str], roles: Role
             if column not in known:
                 where = ("export", kind, "columns", i)
                 problems.append(doc.problem(where, f"export column {column!r} is not a {kind[:-1]} column"))
+        for i, column in enumerate(spec.required):
+            if column not in spec.columns:
+                where = ("export", kind, "required", i)
+                message = f"required column {column!r} is not in this file's columns ({', '.join(spec.columns)})"
+                problems.append(doc.problem(where, message))
         if spec.header and len(spec.header) != len(spec.columns):
             problems.append(
                 doc.problem(

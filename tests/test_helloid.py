@@ -690,7 +690,10 @@ def test_the_report_fields_the_export_reads_are_in_scmappers_report(db, tmp_path
     assert first.code == 0, first.err
     written = json.loads(first.out)
     assert send(db, "disable", payload("disable")).code == 0  # one of two leaves: 50% >= 5%
-    second = run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", db, "--out", out, "--json")
+    strict = derived_mapping(
+        tmp_path / "m.yaml", lambda m: m["export"]["thresholds"].update(removed_persons={"percent": 5, "minimum": 1})
+    )
+    second = run_cli("export", "--mapping", strict, "--db", db, "--out", out, "--json")
     assert second.code == 1, second.err
     refused = json.loads(second.out)
     assert refused["status"] == "refused" and any(t["tripped"] for t in refused["thresholds"])

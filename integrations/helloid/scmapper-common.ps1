@@ -390,6 +390,10 @@ function Invoke-ScmapperExport {
         foreach ($file in @($report.files)) {
             if ($null -ne $file) { $lines.Add([PSCustomObject]@{ Message = "Wrote $($file.path) ($($file.rows) rows)"; IsError = $false }) }
         }
+        if (-not [string]::IsNullOrWhiteSpace([string]$report.hint)) {
+            # scmapper's flags; export.ps1 takes them as -Force and -Check
+            $lines.Add([PSCustomObject]@{ Message = "Refused: $($report.hint)"; IsError = $false })
+        }
     }
     return [PSCustomObject]@{
         ExitCode = $run.ExitCode
