@@ -23,6 +23,7 @@ DEFAULT_UNIQUE = ("gebruikersnaam", "username", "email")
 DEFAULT_USERNAME = ("gebruikersnaam", "username")
 DEFAULT_REQUIRED = {"persons": ("email",), "roles": ("ou",)}  # besides the username column
 DEFAULT_MINIMUM = 3  # removals below which a threshold's percent rule does not fire
+DEFAULT_ACTIVE_VALUES = ("Ja", "J", "Yes", "Y", "1", "true", "Actief", "Active")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,18 @@ class Export:
 
 
 @dataclass(frozen=True)
+class Reconcile:
+    """How `reconcile` reads a user list exported from Spend Cloud: the header of the list's
+    column holding each person column, and which users count as active."""
+
+    columns: tuple[tuple[str, str], ...]  # (person column, header)
+    active: str | None = None  # header of the column that says a user is active; None: all are
+    active_values: tuple[str, ...] = DEFAULT_ACTIVE_VALUES
+    delimiter: str | None = None  # None: the header line says (; , or tab)
+    encoding: str = "utf-8-sig"
+
+
+@dataclass(frozen=True)
 class Source:
     """How sync and test read source records."""
 
@@ -130,6 +143,7 @@ class Mapping:
     fingerprint: str = ""
     export: Export | None = None
     sftp: dict[str, Any] = field(default_factory=dict, compare=False)
+    reconcile: Reconcile | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -172,6 +186,9 @@ def build(doc: Document, raw: bytes) -> Mapping:
     export = _export(doc, data["export"], username, roles) if "export" in data else None
     if export:
         problems += _export_problems(doc, export, names, roles)
+    reconcile = _reconcile(data["reconcile"]) if "reconcile" in data else None
+    if reconcile:
+        problems += _reconcile_problems(doc, reconcile, names, username)
     if problems:
         raise MappingError(problems)
     lifecycle = data.get("lifecycle", {})
@@ -197,6 +214,7 @@ def build(doc: Document, raw: bytes) -> Mapping:
         fingerprint=fingerprint(raw),
         export=export,
         sftp=data.get("sftp", {}),
+        reconcile=reconcile,
     )
 
 
@@ -334,6 +352,29 @@ def _export_problems(doc: Document, export: Export, names: set[str], roles: Role
             )
     if export.roles and export.persons.file == export.roles.file:
         problems.append(doc.problem(("export", "roles", "file"), "the roles file must differ from the persons file"))
+    return problems
+
+
+def _reconcile(spec: dict[str, Any]) -> Reconcile:
+    active = spec.get("active") or {}
+    return Reconcile(
+        columns=tuple(spec["columns"].items()),
+        active=active.get("column"),
+        active_values=tuple(active.get("values", DEFAULT_ACTIVE_VALUES)),
+        delimiter=spec.get("delimiter"),
+        encoding=spec.get("encoding", "utf-8-sig"),
+    )
+
+
+def _reconcile_problems(doc: Document, spec: Reconcile, names: set[str], username: str | None) -> list[Problem]:
+    problems = [
+        doc.problem(("reconcile", "columns", column), f"{column!r} is not a person column")
+        for column, _header in spec.columns
+        if column not in names
+    ]
+    if username is None or username not in dict(spec.columns):
+        message = f"reconcile.columns must name the username column ({username or 'none set'}): users are linked by it"
+        problems.append(doc.problem(("reconcile", "columns"), message))
     return problems
 
 

@@ -529,3 +529,22 @@ def test_an_apply_during_an_export_waits_and_the_export_records_what_it_wrote(db
     assert rows(db, "SELECT key, data FROM exported_changes") == [{"key": "3", "data": None}]
     monkeypatch.setattr(checks, "thresholds", real_thresholds)
     assert export(db, tmp_path / "out", "--json").json["diff"]["joiners"] == [{"key": "3", "username": "user3"}]
+
+
+def test_preflight_warns_when_an_active_person_reuses_an_inactive_persons_email_or_username(db, tmp_path):
+    load(db, [make_person("1"), make_person("2"), make_person("3")])
+    for ref in ("2", "3"):
+        disable = native("disable", accountReference=ref)
+        assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=disable).code == 0
+    again = make_person("1")
+    again["Accounts"]["MicrosoftActiveDirectory"] = {"sAMAccountName": "USER3", "userPrincipalName": "user2@example.nl"}
+    updated = native("update", again, accountReference="1")
+    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=updated).code == 0
+    result = export(db, tmp_path / "out", "--json")
+    assert result.code == 0  # a warning refuses nothing
+    assert result.json["warnings"] == [
+        "person '1': gebruikersnaam 'USER3' is also held by inactive person '3': Spend Cloud keys employees on it"
+        " and may take this person for that deactivated employee",
+        "person '1': email 'user2@example.nl' is also held by inactive person '2': Spend Cloud refuses a value that"
+        " any of its users has, inactive ones included",
+    ]

@@ -21,7 +21,7 @@ from scmapper.store.connection import Database, now, quote
 from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch
 from scmapper.store.legacy import read_legacy
 from scmapper.store.persons import KeyState, Persons, Row, StoredPerson
-from scmapper.store.schema import SCHEMA_VERSION, Shape, prepare
+from scmapper.store.schema import SCHEMA_VERSION, Shape, check, prepare
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -48,8 +48,8 @@ class Store:
     persons: Persons
     exports: Exports
 
-    def __init__(self, path: str | Path, *, durable: bool = True) -> None:
-        self.db = Database(path, durable=durable)
+    def __init__(self, path: str | Path, *, durable: bool = True, read_only: bool = False) -> None:
+        self.db = Database(path, durable=durable, read_only=read_only)
         self.path = self.db.path
         self.audit = Audit(self.db)
         self.aliases = Aliases(self.db)
@@ -60,6 +60,13 @@ class Store:
         self.persons = Persons(self.db, shape)
         self.exports = Exports(self.db, self.persons)
         return notes
+
+    def attach(self, shape: Shape) -> None:
+        """Reads the tables with a mapping's shape as they are: nothing is migrated or added
+        (a read-only store); StoreError when they do not fit."""
+        check(self.db, shape)
+        self.persons = Persons(self.db, shape)
+        self.exports = Exports(self.db, self.persons)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -9,7 +9,7 @@ change log's triggers (schema.py) see every write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -72,6 +72,15 @@ class Persons:
         """Every person, ordered by account reference (small stores: demo and tests)."""
         refs = [r[0] for r in self.db.execute("SELECT scm_ref FROM persons ORDER BY scm_ref")]
         return [p for p in map(self.get, refs) if p is not None]
+
+    def each(self) -> Iterator[StoredPerson]:
+        """Every person without their roles (`roles` is empty), by reference, read as they go."""
+        columns = ", ".join(quote(c) for c in self.shape.columns)
+        found = self.db.execute(f"SELECT scm_ref, scm_active, scm_deleted_at, {columns} FROM persons ORDER BY scm_ref")
+        for ref, active, deleted, *values in found:
+            yield StoredPerson(
+                ref, dict(zip(self.shape.columns, values, strict=True)), bool(active), deleted is not None, []
+            )
 
     def roles(self, ref: str) -> list[Row]:
         if not self.shape.role_columns:

@@ -132,6 +132,26 @@ def prepare(db: Database, shape: Shape) -> list[str]:
     return notes
 
 
+def check(db: Database, shape: Shape) -> None:
+    """That a database can be read with a shape as it is, without migrating or adding columns
+    (for commands that only look): current schema, and every column the shape names."""
+    version = _version(db)
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{db.path} has schema version {version}, this scmapper reads {SCHEMA_VERSION}: run a writing command"
+            " once (apply, sync or export with --check) to bring it up to date"
+            if version
+            else f"{db.path} is not an scmapper database (no schema version)"
+        )
+    for table, wanted in (("persons", shape.columns), ("roles", shape.role_columns)):
+        missing = [c for c in wanted if c not in _columns(db, table)]
+        if missing:
+            raise StoreError(
+                f"{db.path} has no {table} column {', '.join(missing)}: it was written with another mapping;"
+                " use that mapping, or run a writing command with this one first"
+            )
+
+
 def meta(db: Database, key: str) -> str | None:
     try:
         row = db.one("SELECT value FROM scm_meta WHERE key = ?", (key,))
