@@ -402,3 +402,31 @@ function Invoke-ScmapperExport {
         Lines    = $lines
     }
 }
+
+function Get-ScmapperAccounts {
+    # The accounts in the database, as `scmapper accounts --json-lines` lists them: one object
+    # per account (accountReference, enabled, userName, displayName, aliases, data). Throws with
+    # scmapper's message when it cannot list them.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)] [object] $Configuration,
+        [int] $TimeoutSeconds = 300
+    )
+    $executable = Get-ScmapperSetting -Configuration $Configuration -Name 'scmapperPath'
+    $mapping = Get-ScmapperSetting -Configuration $Configuration -Name 'mappingPath'
+    $database = Get-ScmapperSetting -Configuration $Configuration -Name 'databasePath'
+
+    $arguments = @('accounts', '--mapping', $mapping, '--db', $database, '--json-lines')
+    $run = Invoke-ScmapperProcess -Executable $executable -ArgumentList $arguments -InputText $null -TimeoutSeconds $TimeoutSeconds
+    if ($run.TimedOut -or $run.ExitCode -ne 0) {
+        throw (Get-ScmapperFailureMessage -Command 'accounts' -Run $run -TimeoutSeconds $TimeoutSeconds)
+    }
+    $accounts = New-Object System.Collections.Generic.List[object]
+    foreach ($line in @($run.StdOut -split "`r?`n")) {
+        if ($line.Trim().Length -gt 0) {
+            # One line at a time: Windows PowerShell's ConvertFrom-Json has a size limit per call.
+            $accounts.Add((ConvertFrom-Json -InputObject $line))
+        }
+    }
+    return $accounts
+}
