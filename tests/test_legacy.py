@@ -429,3 +429,17 @@ def test_a_case_may_set_vars_the_mapping_has_and_no_others(tmp_path):
         ("default", []),
         ("typo", ["vars: the mapping has no var 'append_prefx'"]),
     ]
+
+
+def test_the_walkthrough_samples_are_the_2_0_2_customer_of_these_tests(tmp_path):
+    """docs/implementers.md builds its old database and events from mappings/samples/old-connector/."""
+    samples = ROOT / "mappings" / "samples" / "old-connector"
+    built = tmp_path / "from-sql.db"
+    sqlite3.connect(built).executescript((samples / "SpendCloud.sql").read_text("utf-8")).connection.close()
+    replayed = customer_202(tmp_path / "replayed.db")
+    for table in ("persons", "roles"):
+        assert rows(built, f"SELECT * FROM {table} ORDER BY rowid") == rows(
+            replayed, f"SELECT * FROM {table} ORDER BY rowid"
+        )
+    expected = [helloid(p, a.gebruikersnaam) for p, a in (RIA_OLD, BRAM_OLD, JAN, KEES_OLD)]
+    assert (samples / "events.jsonl").read_text("utf-8").splitlines() == expected
