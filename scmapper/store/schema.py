@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scmapper.errors import StoreError
+from scmapper.store.aliases import ALIASES
 from scmapper.store.changelog import keep_change_log
 from scmapper.store.connection import Database, quote
 
@@ -63,29 +64,6 @@ CREATE TRIGGER IF NOT EXISTS scm_events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS scm_events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
-
-# Schema 7: aliases. One alias names one account for good (no update, no delete, even after a
-# hard delete of the account), and an alias is never another account's reference, nor the other
-# way round: the triggers say so whoever writes.
-ALIASES = """
-CREATE TABLE IF NOT EXISTS scm_aliases (
-    alias TEXT PRIMARY KEY,
-    scm_ref TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    created_at TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS scm_aliases_ref ON scm_aliases (scm_ref);
-CREATE TRIGGER IF NOT EXISTS scm_aliases_no_update BEFORE UPDATE ON scm_aliases
-    BEGIN SELECT RAISE(ABORT, 'an alias names one account for good'); END;
-CREATE TRIGGER IF NOT EXISTS scm_aliases_no_delete BEFORE DELETE ON scm_aliases
-    BEGIN SELECT RAISE(ABORT, 'an alias names one account for good'); END;
-CREATE TRIGGER IF NOT EXISTS scm_aliases_not_a_reference BEFORE INSERT ON scm_aliases
-    WHEN EXISTS (SELECT 1 FROM persons WHERE scm_ref = NEW.alias AND scm_ref <> NEW.scm_ref)
-    BEGIN SELECT RAISE(ABORT, 'the alias is the reference of another account'); END;
-CREATE TRIGGER IF NOT EXISTS scm_reference_not_an_alias BEFORE INSERT ON persons
-    WHEN EXISTS (SELECT 1 FROM scm_aliases WHERE alias = NEW.scm_ref AND scm_ref <> NEW.scm_ref)
-    BEGIN SELECT RAISE(ABORT, 'the reference is an alias of another account'); END;
 """
 
 
@@ -256,7 +234,7 @@ def _to_5(db: Database, shape: Shape) -> None:
 
 
 def _to_7(db: Database, shape: Shape) -> None:
-    """Aliases: the table and its guards; no data moves (adopt records aliases from now on)."""
+    """Aliases (aliases.py): the table and its guards; no data moves."""
     _run_script(db, ALIASES)
 
 
