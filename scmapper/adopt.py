@@ -119,7 +119,7 @@ def load(mapping: Mapping, store: Store, plan: Plan) -> None:
     """Loads a plan into an empty store, in one transaction."""
     if store.persons.key_states():
         raise UsageError(f"{store.path} already holds persons: adopt loads into a new, empty database")
-    _write(mapping, store, plan)
+    _write(store, plan)
 
 
 def _check_columns(
@@ -275,9 +275,12 @@ def _compare_with_old(
     report.settings = oldconnector.settings([sources[k] for k in plan.persons if k not in plan.left_out], roles)
 
 
-def _write(mapping: Mapping, store: Store, plan: Plan) -> None:
+def _write(store: Store, plan: Plan) -> None:
     time = now()
     report = plan.report
+    aliases: dict[str, list[str]] = defaultdict(list)
+    for alias, owner in plan.aliases.items():
+        aliases[owner].append(alias)
     with store.transaction():
         for key, (row, active) in plan.persons.items():
             if key in plan.left_out:  # only with --force: the first active holder keeps the value
@@ -290,7 +293,7 @@ def _write(mapping: Mapping, store: Store, plan: Plan) -> None:
             report.counts["adopted"] += 1
             report.counts["inactive"] += not active
             report.counts["roles_adopted"] += len(mine)
-            old = [alias for alias, owner in plan.aliases.items() if owner == key]
+            old = aliases.get(key, [])
             for alias in old:
                 store.aliases.add(alias, key, origin="adopt", time=time)
             report.counts["aliases"] += len(old)

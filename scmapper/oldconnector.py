@@ -79,7 +79,8 @@ def first_export(adopted: Adopted, persons: Sequence[OldRow], roles: Sequence[Ol
 
 def _persons_file(adopted: Adopted, rows: Sequence[OldRow]) -> FileDifference:
     found = FileDifference("Users.csv", old_rows=len(rows))
-    kept: list[str] = []
+    kept: dict[str, None] = {}  # keys in the order the old file had them
+    chosen = {key: adopted.person_signature(row) for key, row in adopted.chosen.items()}
     for row in rows:
         key = str(row.get(adopted.key) or "").strip()
         person = adopted.persons.get(key)
@@ -87,14 +88,14 @@ def _persons_file(adopted: Adopted, rows: Sequence[OldRow]) -> FileDifference:
             found.fates["unplaced"] += 1
         elif not person[1]:
             found.fates["inactive"] += 1
-        elif adopted.person_signature(row) != adopted.person_signature(adopted.chosen[key]):
+        elif adopted.person_signature(row) != chosen[key]:
             found.fates["replaced"] += 1
         elif key in kept:
             found.fates["duplicate"] += 1
         else:
-            kept.append(key)
+            kept[key] = None
     found.new_rows = len(kept)
-    found.moved = _moved(kept, sorted(kept))
+    found.moved = _moved(list(kept), sorted(kept))
     return found
 
 

@@ -10,6 +10,8 @@ knows both.
 
 from __future__ import annotations
 
+import sqlite3
+
 from scmapper.store.connection import Database
 
 # The table, created by schema.py (schema 7). One alias names one account for good (no update, no
@@ -43,12 +45,14 @@ class Aliases:
     def add(self, alias: str, ref: str, *, origin: str, time: str) -> None:
         """Records an alias of account `ref`; one it already has is left as it is, one another
         account has raises sqlite3.IntegrityError (the caller checks `owner` first)."""
-        if self.owner(alias) == ref:
-            return
-        self.db.execute(
-            "INSERT INTO scm_aliases (alias, scm_ref, origin, created_at) VALUES (?, ?, ?, ?)",
-            (alias, ref, origin, time),
-        )
+        try:
+            self.db.execute(
+                "INSERT INTO scm_aliases (alias, scm_ref, origin, created_at) VALUES (?, ?, ?, ?)",
+                (alias, ref, origin, time),
+            )
+        except sqlite3.IntegrityError:
+            if self.owner(alias) != ref:
+                raise
 
     def owner(self, alias: str) -> str | None:
         """The account an alias names, or None."""
