@@ -1,6 +1,7 @@
 """`compare`: what a mapping would change in Spend Cloud, before it goes live. Writes nothing.
 
-Vocabulary: each *event* (a HelloID action context, or a native event) carries a person; the
+Vocabulary: each *event* (a HelloID action context, a native event, or a bare person as
+HelloID's person preview shows it; one per file, a JSON array, or JSON lines) carries a person; the
 mapping's rows for that person are compared with the *stored* rows of the account the event
 names (its reference, an alias included, or else the person's key). A *difference* is one
 column whose mapped value is not the stored one: a person column, or a role column of a role
@@ -157,10 +158,15 @@ def _events(paths: Sequence[Path]) -> Iterator[tuple[str, Any]]:
         except UnicodeDecodeError as exc:
             raise UsageError(f"{path} is not UTF-8 (byte {exc.start})") from None
         try:
-            yield str(path), json.loads(text)
-            continue
+            whole = json.loads(text)
         except json.JSONDecodeError:
             pass
+        else:
+            if isinstance(whole, list):
+                yield from ((f"{path}#{i}", item) for i, item in enumerate(whole, start=1))
+            else:
+                yield str(path), whole
+            continue
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
@@ -175,11 +181,17 @@ class _Unreadable:
 
 
 def _event(data: Any) -> events.Event:
-    """The event, whatever action it was sent for: HelloID's name none, a native event its own."""
+    """The event, whatever action it was sent for (HelloID's name none, a native event its own),
+    or a bare person (HelloID's person preview), to be found by key."""
     if isinstance(data, _Unreadable):
         raise EventError(data.reason)
-    named = isinstance(data, dict) and any(k.lower() == "action" for k in data)
-    return events.parse(data, action=None if named else "update")
+    keys = {str(k).lower() for k in data} if isinstance(data, dict) else set()
+    native = keys <= events.NATIVE_KEYS and bool(keys & {"person", "action"})
+    if native or keys & {"actioncontext", "personcontext"}:
+        return events.parse(data, action=None if "action" in keys else "update")
+    if isinstance(data, dict):
+        return events.Event("update", data)
+    return events.parse(data)  # not an object: parse says what it is
 
 
 def _stored(store: Store, rules: Rules, ref: str | None, mapped: MappedPerson) -> tuple[StoredPerson | None, str]:

@@ -278,6 +278,29 @@ def test_compare_reports_events_it_cannot_compare(adopted, tmp_path):
     assert result.json["skipped"] == [{"origin": f"{events}:4"}]
 
 
+def test_compare_takes_bare_persons_and_arrays_too(adopted, tmp_path):
+    """HelloID's person preview gives a bare person: found by its key, not a reference."""
+    people = tmp_path / "persons.json"
+    people.write_text(json.dumps([JAN[0], CAS[0]]), "utf-8")
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"personContext": {"Person": BRAM[0]}, "actionContext": {}}), "utf-8")
+    result = compare(adopted, LEGACY, people, one)
+    assert result.code == 0, result.out
+    assert (result.json["events"], result.json["compared"], result.json["changed"]) == (3, 3, 0)
+    changed = copy.deepcopy(JAN[0])
+    changed["Name"]["NickName"] = "Johannes"
+    people.write_text(json.dumps([changed]), "utf-8")
+    found = compare(adopted, LEGACY, people).json
+    assert found["persons"] == [
+        {
+            "origin": f"{people}#1",
+            "reference": None,
+            "account": "100801",
+            "differences": [{"column": "voornaam", "stored": "Jan", "mapped": "Johannes"}],
+        }
+    ]
+
+
 def test_compare_needs_a_database_it_can_read_as_it_is(tmp_path):
     missing = compare(tmp_path / "nope.db", LEGACY, tmp_path / "e.json")
     assert missing.code == 2 and "database" in missing.err and "does not exist" in missing.err
