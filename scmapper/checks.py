@@ -2,9 +2,11 @@
 
 Vocabulary: a *watched* column is one a preflight check looks at (required, a maximum
 length, an encoding); the export session flags *suspects* with cheap SQL tests and
-`Preflight` judges each exactly. The *previous* export is the last one recorded; a
-*removal* is a person Spend Cloud would deactivate: a leaver, or a username change (Spend
-Cloud keys on username, so the old employee goes and a new one comes).
+`Preflight` judges each exactly. A *problem* refuses the export unless `--force`; a
+*blocking* problem refuses it whatever the flags (no persons at all, a value the file's
+encoding cannot hold). A *warning* refuses nothing. The *previous* export is the last one
+recorded; a *removal* is a person Spend Cloud would deactivate: a leaver, or a username change
+(Spend Cloud keys on username, so the old employee goes and a new one comes).
 """
 
 from __future__ import annotations
@@ -26,24 +28,19 @@ EMPTY = "no active persons: an empty persons file would deactivate everyone in S
 # --- preflight -------------------------------------------------------------------------------
 
 
-def watched(
-    columns: Sequence[Column], exported: Sequence[str], encoding: str, *, required: bool = False
-) -> list[Watch]:
-    """The columns worth a check; `required`: every exported cell must be non-empty (roles)."""
-    wanted = set(exported)
+def watched(columns: Sequence[Column], exported: Sequence[str], encoding: str, required: Sequence[str]) -> list[Watch]:
+    """The columns worth a check: the file's required ones, those with a maximum length, and
+    every exported one when the file's encoding is narrower than Unicode."""
+    wanted, needed = set(exported), set(required)
     return [
-        Watch(
-            c.name,
-            c.required or (required and c.name in wanted),
-            c.max_length,
-            encoding == "cp1252" and c.name in wanted,
-        )
+        Watch(c.name, c.name in needed, c.max_length, encoding == "cp1252" and c.name in wanted)
         for c in columns
-        if c.required or c.max_length or c.name in wanted
+        if c.name in needed or c.max_length or c.name in wanted
     ]
 
 
 def row_problems(who: str, row: Row, watch: Sequence[Watch]) -> list[str]:
+    """A row's empty required cells and overlong values (--force overrides them)."""
     problems = []
     for item in watch:
         value = row.get(item.column, "")
@@ -51,12 +48,16 @@ def row_problems(who: str, row: Row, watch: Sequence[Watch]) -> list[str]:
             problems.append(f"{who}: column {item.column!r} is empty")
         if item.max_length and len(value) > item.max_length:
             problems.append(f"{who}: column {item.column!r} is {len(value)} characters, more than {item.max_length}")
-        if item.cp1252:
-            bad = next((ch for ch in value if not _encodes(ch, "cp1252")), None)
-            if bad is not None:
-                problems.append(
-                    f"{who}: column {item.column!r} holds {bad!r} (U+{ord(bad):04X}), which cp1252 cannot hold"
-                )
+    return problems
+
+
+def encoding_problems(who: str, row: Row, watch: Sequence[Watch]) -> list[str]:
+    """A row's characters the file's encoding cannot hold: no flag can write those."""
+    problems = []
+    for item in watch:
+        bad = next((ch for ch in row.get(item.column, "") if not _encodes(ch, "cp1252")), None) if item.cp1252 else None
+        if bad is not None:
+            problems.append(f"{who}: column {item.column!r} holds {bad!r} (U+{ord(bad):04X}), which cp1252 cannot hold")
     return problems
 
 
@@ -89,19 +90,19 @@ class Preflight:
         export = mapping.export
         assert export is not None
         self.session, self.key, self.username = session, mapping.key, mapping.username or ""
-        self.persons = watched(mapping.columns, export.persons.columns, export.persons.encoding)
+        people = export.persons
+        self.persons = watched(mapping.columns, people.columns, people.encoding, people.required)
         roles = export.roles
         role_columns = mapping.roles.columns if mapping.roles else ()
-        self.roles = watched(role_columns, roles.columns, roles.encoding, required=True) if roles else []
+        self.roles = watched(role_columns, roles.columns, roles.encoding, roles.required) if roles else []
         self.owner = self.username if self.username in mapping.role_column_names else None
         self.counts = dict.fromkeys(("persons", "roles"), 0)
         self._rows: list[str] = []
         self._roles: list[str] = []
-        self._duplicates = [
-            found
-            for column in dict.fromkeys(c for c in (mapping.username, *mapping.unique) if c)
-            for found in duplicates(column, session.holders(column))
-        ]
+        self._unwritable: list[str] = []
+        identity = list(dict.fromkeys(c for c in (mapping.username, *mapping.unique) if c))
+        self._duplicates = [found for column in identity for found in duplicates(column, session.holders(column))]
+        self.warnings = [found for column in identity for found in inactive_twins(column, session, self.username)]
 
     def judged(self, kind: str, batches: Iterable[Batch]) -> Iterator[Any]:
         """A file's rows from the session's batches (a batch of finished lines as one piece of
@@ -121,20 +122,43 @@ class Preflight:
     def person(self, ref: str) -> None:
         """Judges a suspect person."""
         stored = self.session.person(ref)
-        self._rows += row_problems(f"person {stored.row[self.key]!r}", stored.row, self.persons)
+        self._judge(self._rows, f"person {stored.row[self.key]!r}", stored.row, self.persons)
+
+    def _judge(self, found: list[str], who: str, row: Row, watch: Sequence[Watch]) -> None:
+        unwritable = encoding_problems(who, row, watch)
+        found += row_problems(who, row, watch) + unwritable
+        self._unwritable += unwritable
 
     def role(self, ref: str, seq: int) -> None:
         """Judges a suspect role: its cells, and whether its username belongs to an exported person."""
         stored = self.session.person(ref)
         row = stored.roles[seq]  # a person's roles are numbered from 0 in order
         who = f"role of person {stored.row[self.key]!r}"
-        self._roles += row_problems(who, row, self.roles)
+        self._judge(self._roles, who, row, self.roles)
         if self.owner and not self.session.active_holder(self.owner, row[self.owner]):
             self._roles.append(f"{who}: {self.owner} {row[self.owner]!r} belongs to no exported person")
 
     def problems(self) -> list[str]:
         """Everything found, once the rows have gone by."""
         return ([] if self.counts["persons"] else [EMPTY]) + self._rows + self._duplicates + self._roles
+
+    def blocking(self) -> list[str]:
+        """The problems no flag overrides: an empty persons file, values the encoding cannot hold."""
+        return ([] if self.counts["persons"] else [EMPTY]) + self._unwritable
+
+
+def inactive_twins(column: str, session: ExportSession, username: str) -> list[str]:
+    """Warnings for active persons whose value an inactive person in the store holds too:
+    Spend Cloud keeps inactive users, refuses an e-mail any user has, and keys on username."""
+    found = []
+    for key, value, other in session.inactive_twins(column):
+        why = (
+            "Spend Cloud keys employees on it and may take this person for that deactivated employee"
+            if column == username
+            else "Spend Cloud refuses a value that any of its users has, inactive ones included"
+        )
+        found.append(f"person {key!r}: {column} {value!r} is also held by inactive person {other!r}: {why}")
+    return found
 
 
 # --- diff ------------------------------------------------------------------------------------
@@ -255,7 +279,7 @@ class ThresholdCheck:
             "removed": self.removed,
             "of": self.base,
             "percent": percent,
-            "limit": {"count": self.limit.count, "percent": self.limit.percent},
+            "limit": {"count": self.limit.count, "percent": self.limit.percent, "minimum": self.limit.minimum},
             "tripped": self.tripped,
         }
 
@@ -263,7 +287,7 @@ class ThresholdCheck:
         what = "persons" if self.name == "removed_persons" else "roles"
         parts = (
             f"{self.limit.count}" if self.limit.count else "",
-            f"{self.limit.percent:g}%" if self.limit.percent else "",
+            f"{self.limit.percent:g}% (from {self.limit.minimum} removals on)" if self.limit.percent else "",
         )
         share = f"{100 * self.removed / self.base:.1f}%" if self.base else "0%"
         limits = " or ".join(p for p in parts if p)
@@ -283,11 +307,12 @@ def thresholds(mapping: Mapping, found: Diff, previous_persons: int, previous_ro
 
 
 def threshold(name: str, limit: Threshold | None, removed: int, base: int) -> ThresholdCheck | None:
-    """One mass-removal check: trips at greater-or-equal, count OR percent of base (HelloID's rule)."""
+    """One mass-removal check: trips at greater-or-equal, count OR percent of base (HelloID's
+    rule); the percent rule only from the limit's minimum number of removals on."""
     if limit is None or base == 0:
         return None
     tripped = bool(
         (limit.count is not None and removed >= limit.count)
-        or (limit.percent is not None and removed > 0 and 100 * removed / base >= limit.percent)
+        or (limit.percent is not None and removed >= max(limit.minimum, 1) and 100 * removed / base >= limit.percent)
     )
     return ThresholdCheck(name, removed, base, limit, tripped)

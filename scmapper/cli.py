@@ -141,6 +141,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_adopt)
 
+    p = sub.add_parser("compare", parents=[common], help="what a mapping would change for HelloID events; no writes")
+    p.add_argument("--mapping", required=True)
+    p.add_argument("--db", required=True, help="the database to compare with (read only)")
+    p.add_argument("events", nargs="+", metavar="EVENTS", help="event files: one JSON event each, or JSON lines")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_compare)
+
+    p = sub.add_parser("reconcile", parents=[common], help="compare the database with Spend Cloud's user list")
+    p.add_argument("--mapping", required=True)
+    p.add_argument("--db", required=True, help="the database (read only)")
+    p.add_argument("--spendcloud", required=True, metavar="USERS.csv", help="the user list exported from Spend Cloud")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_reconcile)
+
+    p = sub.add_parser("accounts", parents=[common], help="list the accounts in the database; no writes")
+    p.add_argument("--mapping", required=True)
+    p.add_argument("--db", required=True, help="the database (read only)")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="one JSON document")
+    shape.add_argument("--json-lines", action="store_true", help="one JSON object per account (for scripts)")
+    p.set_defaults(handler=cmd_accounts)
+
     p = sub.add_parser("log", parents=[common], help="show the audit trail")
     p.add_argument("--db", required=True)
     p.add_argument("--account", help="only this account reference")
@@ -342,6 +364,55 @@ def cmd_adopt(args: argparse.Namespace) -> int:
         with closing(_open_store(args.db, rules, dry_run=False)) as store:
             load(rules.mapping, store, plan)
     return emit(plan.report, as_json=args.json)
+
+
+# --- compare / reconcile / accounts: commands that only read -------------------------------
+
+
+def _read_store(db: str, rules: Any) -> Any:
+    """The database opened read-only with the mapping's shape: nothing migrated or added."""
+    from scmapper.store import Shape, Store
+
+    if not Path(db).is_file():
+        raise UsageError(f"database {db} does not exist")
+    store = Store(db, read_only=True)
+    try:
+        store.attach(Shape.of(rules.mapping))
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from scmapper.compare import run_compare
+
+    rules = _load(args.mapping, args.root)
+    with closing(_read_store(args.db, rules)) as store:
+        report = run_compare(rules, store, [Path(p) for p in args.events])
+    return emit(report, as_json=args.json)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from scmapper.reconcile import run_reconcile
+
+    rules = _load(args.mapping, args.root)
+    with closing(_read_store(args.db, rules)) as store:
+        report = run_reconcile(rules.mapping, list(store.persons.each()), Path(args.spendcloud))
+    return emit(report, as_json=args.json)
+
+
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from scmapper.accounts import list_accounts
+
+    rules = _load(args.mapping, args.root)
+    with closing(_read_store(args.db, rules)) as store:
+        report = list_accounts(rules.mapping, store)
+    if args.json_lines:
+        for line in report.json_lines():
+            print(line)
+        return report.exit_code
+    return emit(report, as_json=args.json)
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from scmapper.store import ExportRecord, ExportSession, Store, now
 
 REPORT_NAME = "export-report.json"
 USERNAME_WARNING = "Spend Cloud will create a new employee and deactivate the old one"
+WAY_OUT = "--force writes anyway (recorded in the report and the audit log); --check previews without writing"
 
 
 @dataclass
@@ -39,6 +40,7 @@ class ExportReport:
     status: str = "checked"  # written | checked | refused
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    blocking: list[str] = field(default_factory=list)  # the problems --force does not override
     warnings: list[str] = field(default_factory=list)
     diff: checks.Diff = field(default_factory=checks.Diff)
     thresholds: list[checks.ThresholdCheck] = field(default_factory=list)
@@ -63,13 +65,22 @@ class ExportReport:
             "previousExport": {"id": last.id, "time": last.time, "status": last.status} if last else None,
             "counts": self.counts,
             "problems": self.problems,
+            "blocking": self.blocking,
             "thresholds": [t.as_dict() for t in self.thresholds],
             "warnings": self.warnings,
             "diff": self.diff.as_dict(),
             "forced": self.forced,
             "files": self.files,
         }
+        if self.status == "refused":
+            found["hint"] = self.way_out()
         return found if self.export_id is None else {**found, "exportId": self.export_id}
+
+    def way_out(self) -> str:
+        """What a refused export's operator can do about it."""
+        if self.blocking:
+            return "--force cannot override this: " + "; ".join(self.blocking)
+        return WAY_OUT
 
     def summary(self) -> dict[str, Any]:
         """What the exports table keeps of a report: the counts, not the full diff."""
@@ -95,8 +106,11 @@ class ExportReport:
             lines.append("  nothing exported before: every person and role is new (counted, not listed)")
         lines += [f"WARNING: {w}" for w in self.warnings]
         lines += section("Problems", self.problems)
+        if self.problems and self.forced and not self.blocking:
+            lines.append(f"OVERRIDDEN with --force: {len(self.problems)} problems")
         for check in self.tripped:
-            lines.append(f"{'OVERRIDDEN with --force' if self.forced else 'REFUSED'}: threshold {check.describe()}")
+            verdict = "OVERRIDDEN with --force" if self.forced else "REFUSED"
+            lines.append(f"{verdict}: threshold {check.describe()}{'' if self.forced else ' (--force overrides)'}")
         lines += section("Leavers", [f"{p['key']} ({p['username']})" for p in diff.leavers])
         lines += section(
             f"Username changes: {USERNAME_WARNING}",
@@ -116,7 +130,7 @@ class ExportReport:
         elif self.status == "checked":
             lines.append("Check only: nothing written.")
         else:
-            lines.append("Refused: nothing written; the previous files are untouched.")
+            lines.append(f"Refused: nothing written; the previous files are untouched. {self.way_out()}.")
         return lines
 
 
@@ -157,11 +171,14 @@ def _stage(mapping: Mapping, session: ExportSession, found: list[Layout], stagin
     previous = session.last.row_counts() if session.last else (0, 0)
     counts = preflight.counts
     report.counts = {**counts, "previousPersons": previous[0], "previousRoles": previous[1]}
-    report.problems = preflight.problems()
-    if staging.written_rows.get("persons") == 0 and checks.EMPTY not in report.problems:
+    report.problems, report.blocking = preflight.problems(), preflight.blocking()
+    report.warnings += preflight.warnings
+    if staging.written_rows.get("persons") == 0 and checks.EMPTY not in report.blocking:
         # A template chose what to write: whatever it selected, a file without rows would
-        # deactivate everyone all the same.
-        report.problems.insert(0, f"{checks.EMPTY} (the template wrote no data row)")
+        # deactivate everyone all the same, so no flag overrides it.
+        empty = f"{checks.EMPTY} (the template wrote no data row)"
+        report.problems.insert(0, empty)
+        report.blocking.insert(0, empty)
     return report
 
 
@@ -176,11 +193,11 @@ def _judge(report: ExportReport, mapping: Mapping, session: ExportSession, *, ch
             f"export #{last.id} of {last.time} did not finish renaming its files: the files in"
             f" {last.out_dir} may come from different exports; this export replaces them all"
         )
-    if report.problems or (report.tripped and not force):
+    if report.blocking or ((report.problems or report.tripped) and not force):
         report.status = "refused"
     else:
         report.status = "checked" if check else "written"
-        report.forced = bool(report.tripped) and not check
+        report.forced = bool(report.problems or report.tripped) and not check
 
 
 def _record(report: ExportReport, session: ExportSession, staging: Staging, out: Path) -> None:
@@ -208,7 +225,7 @@ def _publish(report: ExportReport, store: Store, out: Path, staging: Staging, ex
     with store.transaction():
         store.exports.finish(export_id)
         written = ", ".join(f"{f['name']} ({f['rows']} rows)" for f in report.files)
-        forced = " (thresholds overridden with --force)" if report.forced else ""
+        forced = " (refusals overridden with --force)" if report.forced else ""
         store.audit.add(
             time=now(),
             action="ExportFiles",

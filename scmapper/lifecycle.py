@@ -149,6 +149,12 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
             f"person {mapped.key!r} already exists as account {holder!r} and {why};"
             " turn correlation on or update that account"
         )
+    alias_of = store.aliases.owner(mapped.key)
+    if alias_of is not None and alias_of != mapped.key:
+        raise DataError(
+            f"person {mapped.key!r}: {mapped.key!r} is an alias of account {alias_of!r} (its old reference);"
+            " an alias is never another account's reference: give this person another key"
+        )
     _check_unique(mapped.row, mapped.key, rules, store)
     _check_reference_free(mapped.key, rules, store)
     result.account_ref = mapped.key
@@ -166,7 +172,7 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
 
 def _update(event: Event, rules: Rules, store: Store, result: Result) -> None:
     mapped = _map(event, rules)
-    stored = _stored(event.account_ref or mapped.key, store, "update")
+    stored = _stored(event.account_ref or mapped.key, store, "update", result)
     _write_update(stored, mapped, rules, store, result, revive=False)
 
 
@@ -222,7 +228,7 @@ def _write_update(
 
 
 def _enable(event: Event, rules: Rules, store: Store, result: Result) -> None:
-    stored = _stored(_ref(event, rules), store, "enable")
+    stored = _stored(_ref(event, rules), store, "enable", result)
     if event.person is None:
         _unchanged_data(stored, result)
     else:
@@ -241,7 +247,7 @@ def _enable(event: Event, rules: Rules, store: Store, result: Result) -> None:
 def _disable(event: Event, rules: Rules, store: Store, result: Result) -> None:
     if _gone(event, rules, store, result, "DisableAccount"):
         return
-    stored = _stored(_ref(event, rules), store, "disable")
+    stored = _stored(_ref(event, rules), store, "disable", result)
     _unchanged_data(stored, result)
     if not stored.active:
         result.note("DisableAccount", f"Account {stored.ref!r} is already disabled")
@@ -255,7 +261,7 @@ def _disable(event: Event, rules: Rules, store: Store, result: Result) -> None:
 def _delete(event: Event, rules: Rules, store: Store, result: Result) -> None:
     if _gone(event, rules, store, result, "DeleteAccount"):
         return
-    stored = _stored(_ref(event, rules), store, "delete")
+    stored = _stored(_ref(event, rules), store, "delete", result)
     _unchanged_data(stored, result)
     hard = rules.mapping.delete == "hard"
     if stored.deleted and not hard:
@@ -294,17 +300,20 @@ def _ref(event: Event, rules: Rules) -> str:
     return _map(event, rules).key
 
 
-def _stored(ref: str, store: Store, action: str) -> StoredPerson:
-    stored = store.persons.get(ref) if ref else None
+def _stored(ref: str, store: Store, action: str, result: Result | None = None) -> StoredPerson:
+    """The account a reference names, by its own reference or an alias (store.persons.account)."""
+    stored = store.persons.account(ref) if ref else None
     if stored is None:
         raise DataError(f"cannot {action}: no account with reference {ref!r}")
+    if result is not None and stored.ref != ref:
+        result.note(AUDIT_ACTIONS[action], f"Reference {ref!r} is an alias of account {stored.ref!r}")
     return stored
 
 
 def _gone(event: Event, rules: Rules, store: Store, result: Result, action: str) -> bool:
     """With unknown_account: ignore, an account that is not there is already disabled or deleted."""
     ref = _ref(event, rules)
-    if rules.mapping.unknown_account != "ignore" or store.persons.get(ref) is not None:
+    if rules.mapping.unknown_account != "ignore" or store.persons.account(ref) is not None:
         return False
     result.account_ref = ref
     result.note(action, f"No account with reference {ref!r}: nothing to do", "warning")

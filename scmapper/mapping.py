@@ -24,6 +24,9 @@ DEFAULT_FOR_EACH = "contract in person.Contracts"
 DEFAULT_WHEN = "{{ contract.Context.InConditions }}"
 DEFAULT_UNIQUE = ("gebruikersnaam", "username", "email")
 DEFAULT_USERNAME = ("gebruikersnaam", "username")
+DEFAULT_REQUIRED = {"persons": ("email",), "roles": ("ou",)}  # besides the username column
+DEFAULT_MINIMUM = 3  # removals below which a threshold's percent rule does not fire
+DEFAULT_ACTIVE_VALUES = ("Ja", "J", "Yes", "Y", "1", "true", "Actief", "Active")
 
 
 @dataclass(frozen=True)
@@ -63,14 +66,17 @@ class ExportFile:
     line_ending: str = "\r\n"
     formula_guard: bool = False
     position: tuple[int, int] = (1, 1)
+    required: tuple[str, ...] = ()  # columns that must be non-empty in every row
 
 
 @dataclass(frozen=True)
 class Threshold:
-    """Trips at greater-or-equal: count OR percent of the previous export."""
+    """Trips at greater-or-equal: count OR percent of the previous export; the percent rule
+    only from `minimum` removals on (one rename among two persons is not a mass removal)."""
 
     count: int | None = None
     percent: float | None = None
+    minimum: int = DEFAULT_MINIMUM
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,18 @@ class Export:
     removed_roles: Threshold | None = None
     archive: int = 14
     file_mode: int = 0o600
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    """How `reconcile` reads a user list exported from Spend Cloud: the header of the list's
+    column holding each person column, and which users count as active."""
+
+    columns: tuple[tuple[str, str], ...]  # (person column, header)
+    active: str | None = None  # header of the column that says a user is active; None: all are
+    active_values: tuple[str, ...] = DEFAULT_ACTIVE_VALUES
+    delimiter: str | None = None  # None: the header line says (; , or tab)
+    encoding: str = "utf-8-sig"
 
 
 @dataclass(frozen=True)
@@ -135,6 +153,7 @@ class Mapping:
     # Where each key of the sftp section stands, and the folder the mapping may read from.
     sftp_positions: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False)
     root: Root = field(default_factory=lambda: Root("."), compare=False)
+    reconcile: Reconcile | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -179,9 +198,12 @@ def build(doc: Document, raw: bytes, root: Root) -> Mapping:
     for name, value in limits.items():
         if not math.isfinite(value):  # .nan slips past the schema's minimum and maximum
             problems.append(doc.problem(("limits", name), f"limits.{name} must be a finite number, not {value}"))
-    export = _export(doc, data["export"]) if "export" in data else None
+    export = _export(doc, data["export"], username, roles) if "export" in data else None
     if export:
         problems += _export_problems(doc, export, names, roles)
+    reconcile = _reconcile(data["reconcile"]) if "reconcile" in data else None
+    if reconcile:
+        problems += _reconcile_problems(doc, reconcile, names, username)
     if problems:
         raise MappingError(problems)
     lifecycle = data.get("lifecycle", {})
@@ -209,6 +231,7 @@ def build(doc: Document, raw: bytes, root: Root) -> Mapping:
         sftp=data.get("sftp", {}),
         sftp_positions={key: doc.position(("sftp", key)) for key in data.get("sftp", {})},
         root=root,
+        reconcile=reconcile,
     )
 
 
@@ -280,14 +303,17 @@ def _roles(doc: Document, spec: dict[str, Any], lookups: dict[str, dict[str, str
     )
 
 
-def _export(doc: Document, spec: dict[str, Any]) -> Export:
+def _export(doc: Document, spec: dict[str, Any], username: str | None, roles: Roles | None) -> Export:
     def threshold(name: str) -> Threshold | None:
         found = spec.get("thresholds", {}).get(name)
-        return Threshold(found.get("count"), found.get("percent")) if found else None
+        if not found:
+            return None
+        return Threshold(found.get("count"), found.get("percent"), found.get("minimum", DEFAULT_MINIMUM))
 
+    owner = username if roles and username in {c.name for c in roles.columns} else None
     return Export(
-        persons=_export_file(doc, spec["persons"], ("export", "persons")),
-        roles=_export_file(doc, spec["roles"], ("export", "roles")) if "roles" in spec else None,
+        persons=_export_file(doc, spec["persons"], ("export", "persons"), username),
+        roles=_export_file(doc, spec["roles"], ("export", "roles"), owner) if "roles" in spec else None,
         removed_persons=threshold("removed_persons"),
         removed_roles=threshold("removed_roles"),
         archive=spec.get("archive", 14),
@@ -295,9 +321,12 @@ def _export(doc: Document, spec: dict[str, Any]) -> Export:
     )
 
 
-def _export_file(doc: Document, spec: dict[str, Any], path: Path_) -> ExportFile:
+def _export_file(doc: Document, spec: dict[str, Any], path: tuple[str, str], username: str | None) -> ExportFile:
     columns = tuple(spec["columns"])
     header = spec.get("header", True)
+    required = spec.get("required")
+    if required is None:  # the username and, for persons, the e-mail; for roles, the unit
+        required = [c for c in (username, *DEFAULT_REQUIRED[path[1]]) if c and c in columns]
     return ExportFile(
         file=spec["file"],
         template=spec.get("template", "csv"),
@@ -309,6 +338,7 @@ def _export_file(doc: Document, spec: dict[str, Any], path: Path_) -> ExportFile
         line_ending="\r\n" if spec.get("line_ending", "crlf") == "crlf" else "\n",
         formula_guard=spec.get("formula_guard", False),
         position=doc.position(path),
+        required=tuple(required),
     )
 
 
@@ -325,6 +355,11 @@ def _export_problems(doc: Document, export: Export, names: set[str], roles: Role
             if column not in known:
                 where = ("export", kind, "columns", i)
                 problems.append(doc.problem(where, f"export column {column!r} is not a {kind[:-1]} column"))
+        for i, column in enumerate(spec.required):
+            if column not in spec.columns:
+                where = ("export", kind, "required", i)
+                message = f"required column {column!r} is not in this file's columns ({', '.join(spec.columns)})"
+                problems.append(doc.problem(where, message))
         if spec.header and len(spec.header) != len(spec.columns):
             problems.append(
                 doc.problem(
@@ -347,6 +382,29 @@ def _name_problems(doc: Document, tables: list[tuple[str, tuple[Column, ...]]]) 
         for name, message in column_problems(c.name for c in columns):
             found.append(doc.problem((table, "columns", name), message, key=True))
     return found
+
+
+def _reconcile(spec: dict[str, Any]) -> Reconcile:
+    active = spec.get("active") or {}
+    return Reconcile(
+        columns=tuple(spec["columns"].items()),
+        active=active.get("column"),
+        active_values=tuple(active.get("values", DEFAULT_ACTIVE_VALUES)),
+        delimiter=spec.get("delimiter"),
+        encoding=spec.get("encoding", "utf-8-sig"),
+    )
+
+
+def _reconcile_problems(doc: Document, spec: Reconcile, names: set[str], username: str | None) -> list[Problem]:
+    problems = [
+        doc.problem(("reconcile", "columns", column), f"{column!r} is not a person column")
+        for column, _header in spec.columns
+        if column not in names
+    ]
+    if username is None or username not in dict(spec.columns):
+        message = f"reconcile.columns must name the username column ({username or 'none set'}): users are linked by it"
+        problems.append(doc.problem(("reconcile", "columns"), message))
+    return problems
 
 
 def problem_at(file: str, position: tuple[int, int], message: str) -> Problem:

@@ -1,22 +1,25 @@
 """`scmapper test`: a mapping's test cases, kept beside it, run offline.
 
 Vocabulary: a *case* is a source record (or the records that make one person) and what
-the mapping must make of it: person columns, role rows, active or not, or an error.
+the mapping must make of it: person columns, role rows, active or not, or an error. A case
+may set some of the mapping's `vars` to other expressions (a mapping whose vars are settings,
+such as `spendcloud-legacy.yaml`, is tested under each setting that way).
 The cases file for `mappings/afas.yaml` is `mappings/afas.tests.yaml`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from scmapper import schema, sources, yamlio
+from scmapper import expressions, schema, sources, yamlio
 from scmapper.document import Document
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
 from scmapper.loading import load_rules
+from scmapper.mapping import Var
 from scmapper.rules import MappedPerson, Rules
 
 
@@ -109,10 +112,30 @@ def run_cases(mapping: Path, cases: Path, root: str | None = None) -> TestOutcom
     doc = load_cases(cases)
     default_today = doc.data.get("today")
     outcome = TestOutcome(str(cases))
+    variants: dict[tuple[tuple[str, str], ...], Rules] = {}
     for case in doc.data["cases"]:
         today = case.get("today", default_today)
-        outcome.results.append(_run(rules, case, date.fromisoformat(today) if today else None))
+        settings = case.get("vars", {})
+        unknown = sorted(set(settings) - {v.name for v in rules.mapping.vars})
+        if unknown:
+            outcome.results.append(CaseResult(case["name"], [f"vars: the mapping has no var {n!r}" for n in unknown]))
+            continue
+        key = tuple(sorted(settings.items()))
+        if key not in variants:
+            variants[key] = _with_vars(rules, settings)
+        outcome.results.append(_run(variants[key], case, date.fromisoformat(today) if today else None))
     return outcome
+
+
+def _with_vars(rules: Rules, settings: dict[str, str]) -> Rules:
+    """The rules with some vars set to other expressions, in the mapping's order."""
+    if not settings:
+        return rules
+    replaced = tuple(
+        Var(v.name, expressions.expression_source(settings[v.name]), v.position) if v.name in settings else v
+        for v in rules.mapping.vars
+    )
+    return Rules(replace(rules.mapping, vars=replaced))
 
 
 def _run(rules: Rules, case: dict[str, Any], today: date | None) -> CaseResult:

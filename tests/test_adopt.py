@@ -1,8 +1,22 @@
-"""`scmapper adopt`: the old PowerShell connector's SQLite file taken over, export unchanged."""
+"""`scmapper adopt`: the old PowerShell connector's SQLite file taken over; the first export
+against the old connector's own export of the same database."""
 
 import sqlite3
+from dataclasses import replace
 
 from conftest import DEFAULT_MAPPING, count, rows, run_cli
+from powershell_connector import (
+    BRAM_OLD,
+    JAN,
+    KEES_OLD,
+    RIA_OLD,
+    SZW,
+    OldDatabase,
+    customer_202,
+    customer_205,
+    parse,
+    public_export,
+)
 
 PERSON_COLUMNS = (
     "externalId",
@@ -65,48 +79,103 @@ def old_database(path, persons=PERSONS, roles=ROLES):
     return path
 
 
-def quoted(values, delimiter):
-    return delimiter.join('"' + v.replace('"', '""') + '"' for v in values) + "\r\n"
+def adopt(new_db, old_db, *extra, mapping=DEFAULT_MAPPING):
+    return run_cli("adopt", "--mapping", mapping, "--db", new_db, old_db, *extra)
 
 
-def old_export(path):
-    """The old connector's export, by hand: Export-Csv -NoTypeInformation -Encoding utf8 of the
-    distinct active persons and the roles of active persons (BOM, CRLF, every field quoted)."""
-    conn = sqlite3.connect(path)
-    persons = conn.execute(
-        "SELECT DISTINCT voornaam, tussenvoegsel, achternaam, geslacht, email, gebruikersnaam FROM persons"
-        " WHERE passief IS NULL ORDER BY externalId"
-    ).fetchall()
-    roles = conn.execute(
-        "SELECT DISTINCT r.ou, r.gebruikersnaam, r.functiecode FROM roles r JOIN persons p ON p.gebruikersnaam = r.gebruikersnaam"
-        " WHERE p.passief IS NULL ORDER BY p.externalId, r.rowid"
-    ).fetchall()
-    conn.close()
-    users = quoted(["voornaam", "tussenvoegsel", "achternaam", "geslacht", "email", "gebruikersnaam"], ";")
-    users += "".join(quoted(r, ";") for r in persons)
-    role_text = quoted(["Organisatorische Eenheid", "Gebruikersnaam", "Functieprofiel Code"], ",")
-    role_text += "".join(quoted(r, ",") for r in roles)
-    return ("\ufeff" + users).encode("utf-8"), ("\ufeff" + role_text).encode("utf-8")
+def export_files(db, out):
+    result = run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", db, "--out", out)
+    assert result.code == 0, result.out + result.err
+    return (out / "Users.csv").read_bytes(), (out / "Roles.csv").read_bytes()
 
 
-def adopt(new_db, old_db, *extra):
-    return run_cli("adopt", "--mapping", DEFAULT_MAPPING, "--db", new_db, old_db, *extra)
-
-
-def test_first_export_after_adopting_equals_the_last_one_before(tmp_path):
-    old = old_database(tmp_path / "SpendCloud.db")
-    users_before, roles_before = old_export(old)
-    new = tmp_path / "new.db"
-    result = adopt(new, old)
+def test_first_export_of_a_clean_database_is_the_old_export_byte_for_byte(tmp_path):
+    """No duplicates, nobody inactive, rows created in employee-number order: nothing to tell apart."""
+    old = OldDatabase(tmp_path / "SpendCloud.db", "2.0.2")
+    for day, (_, account) in enumerate(sorted((JAN, BRAM_OLD, RIA_OLD, KEES_OLD), key=lambda p: p[1].externalId)):
+        old.create(account, f"2024-10-0{day + 1} 09:00:00")
+    users_before, roles_before = public_export(old.close())
+    result = adopt(tmp_path / "new.db", old.path)
     assert result.code == 0, result.out
-    assert "Read 5 person rows and 6 role rows; 2 exact duplicates collapsed." in result.out
-    assert "Adopted 4 persons (1 inactive) and 5 roles." in result.out
-    out = tmp_path / "out"
-    assert run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", new, "--out", out).code == 0
-    assert (out / "Users.csv").read_bytes() == users_before
-    assert (out / "Roles.csv").read_bytes() == roles_before
-    assert rows(new, "SELECT scm_active FROM persons WHERE scm_ref = '100733'") == [{"scm_active": 0}]
-    assert count(new, "events") == 4 + 1  # one AdoptAccount per person, one ExportFiles
+    assert "  Users.csv: the same 4 rows in the same order" in result.out
+    assert "  Roles.csv: the same 4 rows in the same order" in result.out
+    assert export_files(tmp_path / "new.db", tmp_path / "out") == (users_before, roles_before)
+
+
+def test_first_export_differs_from_the_old_export_exactly_as_the_report_says(tmp_path):
+    """The public export query has no DISTINCT, no passief filter and no ORDER BY (and from 2.0.5
+    on a passief column): the report counts each difference, and nothing else differs."""
+    old = customer_205(tmp_path / "SpendCloud.db")
+    users_before, roles_before = public_export(old)
+    result = adopt(tmp_path / "new.db", old, "--json")
+    assert result.code == 0, result.out
+    files = {f["file"]: f for f in result.json["firstExport"]["files"]}
+    users_now, roles_now = export_files(tmp_path / "new.db", tmp_path / "out")
+
+    # Users.csv: the public rows, less the passief column, the inactive rows and the repeats, by key.
+    before = parse(users_before, ";")
+    assert before[0][-1] == "passief" and len(before) - 1 == files["Users.csv"]["oldRows"] == 6
+    keys = {r["gebruikersnaam"]: r["externalId"] for r in rows(old, "SELECT * FROM persons")}
+    active = [r for r in before[1:] if r[-1] != "Ja"]
+    kept = list(dict.fromkeys(tuple(r[:-1]) for r in active))
+    by_key = sorted(kept, key=lambda r: keys[r[-1]])
+    assert parse(users_now, ";") == [before[0][:-1], *map(list, by_key)]
+    assert files["Users.csv"] == {
+        "file": "Users.csv",
+        "oldRows": 6,
+        "newRows": len(by_key),
+        "duplicate": len(active) - len(kept),
+        "inactive": len(before) - 1 - len(active),
+        "replaced": 0,
+        "unplaced": 0,
+        "moved": sum(a != b for a, b in zip(kept, by_key, strict=True)),
+    }
+    assert (files["Users.csv"]["duplicate"], files["Users.csv"]["inactive"]) == (1, 1)
+    assert files["Users.csv"]["moved"] > 0
+
+    # Roles.csv: the public rows, less those of inactive persons and the repeats, by person.
+    before = parse(roles_before, ",")
+    inactive = {r["gebruikersnaam"] for r in rows(old, "SELECT * FROM persons WHERE passief = 'Ja'")}
+    active = [r for r in before[1:] if r[1] not in inactive]
+    kept = list(dict.fromkeys(tuple(r) for r in active))
+    by_key = sorted(kept, key=lambda r: keys[r[1]])  # stable: a person's roles keep their order
+    assert parse(roles_now, ",") == [before[0], *map(list, by_key)]
+    assert (files["Roles.csv"]["oldRows"], files["Roles.csv"]["newRows"]) == (len(before) - 1, len(by_key))
+    assert files["Roles.csv"]["duplicate"] == len(active) - len(kept) == 1
+    assert files["Roles.csv"]["inactive"] == len(before) - 1 - len(active) == 1
+    assert files["Roles.csv"]["moved"] == sum(a != b for a, b in zip(kept, by_key, strict=True))
+
+    notes = result.json["firstExport"]["notes"]
+    assert len(notes) == 1 and notes[0].startswith("the old database has a passief column")
+    text = adopt(tmp_path / "again.db", old).out
+    assert "  Users.csv: 6 rows before, 4 now; exact duplicates dropped: 1;" in text
+    assert "rows of inactive (passief) persons left out: 1" in text
+
+
+def test_adopt_says_which_legacy_settings_the_rows_fit(tmp_path):
+    old = customer_202(tmp_path / "SpendCloud.db")
+    result = adopt(tmp_path / "new.db", old, "--json")
+    assert result.code == 0
+    settings = result.json["legacySettings"]
+    assert (settings["prefixed"], settings["prefixAppended"]) == (2, 2)
+    assert (settings["roles"], settings["functionCodeIsFunctie"], settings["emptyFunctionCodes"]) == (4, 0, 0)
+    assert settings["advice"] == [
+        'append_prefix: "true" (2 of 2 persons with a tussenvoegsel have it at the end of achternaam,'
+        " as versions 2.0.0 to 2.0.2 wrote it)",
+        "function_code: \"'Code'\" or \"'ExternalId'\" (0 of 4 roles have functiecode equal to functie); the"
+        " database cannot tell them apart: `scmapper compare` with HelloID events does",
+    ]
+    current = adopt(tmp_path / "current.db", customer_205(tmp_path / "current-old.db"), "--json").json
+    assert current["legacySettings"]["advice"][0].startswith('append_prefix: "false" (0 of 2 persons')
+
+
+def test_function_codes_equal_to_the_function_name_point_at_the_first_version(tmp_path):
+    old = OldDatabase(tmp_path / "SpendCloud.db", "2.0.2")
+    old.create(replace(JAN[1], contracts=[replace(SZW, code=SZW.title)]), "2024-04-12 10:00:00")
+    result = adopt(tmp_path / "new.db", old.close(), "--json")
+    assert result.json["legacySettings"]["advice"][1] == (
+        "function_code: \"'Name'\" (1 of 1 roles have functiecode equal to functie)"
+    )
 
 
 def test_lifecycle_continues_on_the_adopted_database(tmp_path):

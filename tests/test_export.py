@@ -181,7 +181,41 @@ def test_username_change_is_flagged_and_counts_as_a_removal(db, tmp_path):
     result = export(db, out, "--check")
     assert "Username changes: Spend Cloud will create a new employee and deactivate the old one (1):" in result.out
     assert "1: 'user1' -> 'new1'" in result.out
-    assert "REFUSED: threshold removed_persons: 1 of 2 persons (50.0%)" in result.out
+    # One removal among two persons is 50%, but below the percent rule's minimum of 3 removals.
+    assert result.code == 0 and "REFUSED" not in result.out
+    assert result.out.count("Check only: nothing written.") == 1
+    strict = derived_mapping(
+        tmp_path / "m.yaml", lambda m: m["export"]["thresholds"].update(removed_persons={"percent": 5, "minimum": 1})
+    )
+    refused = export(db, out, "--check", mapping=strict)
+    assert refused.code == 1
+    assert (
+        "REFUSED: threshold removed_persons: 1 of 2 persons (50.0%) would be removed;"
+        " the limit is 5% (from 1 removals on) (--force overrides)" in refused.out
+    )
+    assert refused.out.rstrip().endswith(
+        "Refused: nothing written; the previous files are untouched. --force writes anyway (recorded in the report"
+        " and the audit log); --check previews without writing."
+    )
+
+
+def test_the_percent_rule_fires_from_its_minimum_on(db, tmp_path):
+    load(db, [make_person(str(i)) for i in range(1, 11)])
+    out = tmp_path / "out"
+    assert export(db, out).code == 0
+    disable = tmp_path / "disable.jsonl"
+    disable.write_text("\n".join(native("disable", accountReference=str(i)) for i in (1, 2)) + "\n")
+    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--batch", disable).code == 0
+    two = export(db, out, "--check", "--json")  # 2 of 10 = 20% >= 5%, but 2 < 3 removals
+    assert two.code == 0 and two.json["thresholds"][0]["tripped"] is False
+    assert two.json["thresholds"][0]["limit"] == {"count": 25, "percent": 5, "minimum": 3}
+    third = native("disable", accountReference="3")
+    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=third).code == 0
+    three = export(db, out, "--check", "--json")
+    assert three.code == 1 and three.json["thresholds"][0]["tripped"] is True
+    assert three.json["hint"] == (
+        "--force writes anyway (recorded in the report and the audit log); --check previews without writing"
+    )
 
 
 def test_zero_active_persons_is_refused(db, tmp_path):
@@ -196,6 +230,11 @@ def test_zero_active_persons_is_refused(db, tmp_path):
     result = export(db, out)
     assert result.code == 1
     assert "no active persons: an empty persons file would deactivate everyone in Spend Cloud" in result.out
+    forced = export(db, out, "--force", "--json")
+    assert forced.code == 1 and forced.json["status"] == "refused"
+    assert forced.json["hint"] == (
+        "--force cannot override this: no active persons: an empty persons file would deactivate everyone in Spend Cloud"
+    )
     assert not out.exists()
 
 
@@ -205,24 +244,29 @@ PREFLIGHT = [
         [
             "DROP INDEX scm_uniq_email",
             "UPDATE persons SET email = 'USER1@example.nl' WHERE scm_ref = '2'",
-            "UPDATE persons SET achternaam = '' WHERE scm_ref = '3'",
-            "UPDATE roles SET gebruikersnaam = 'ghost', functiecode = '' WHERE scm_ref = '3'",
+            "UPDATE persons SET email = '' WHERE scm_ref = '3'",
+            "UPDATE roles SET gebruikersnaam = 'ghost', ou = '' WHERE scm_ref = '3'",
         ],
         [
-            "person '3': column 'achternaam' is empty",
+            "person '3': column 'email' is empty",
             "email 'user1@example.nl' is used by persons '1', '2'",
-            "role of person '3': column 'functiecode' is empty",
+            "role of person '3': column 'ou' is empty",
             "role of person '3': gebruikersnaam 'ghost' belongs to no exported person",
         ],
     ),
     (  # The unique index compares ASCII case only: 'STRASSE' and 'straße' pass it, casefold does not.
         "unicode blanks and casefold twins",
         [
-            "UPDATE persons SET achternaam = '\u3000\u00a0' WHERE scm_ref = '1'",
+            "UPDATE persons SET gebruikersnaam = '\u3000\u00a0' WHERE scm_ref = '1'",
+            "UPDATE roles SET gebruikersnaam = '\u3000\u00a0' WHERE scm_ref = '1'",
             "UPDATE persons SET email = 'STRASSE@example.nl' WHERE scm_ref = '2'",
             "UPDATE persons SET email = 'straße@example.nl' WHERE scm_ref = '3'",
         ],
-        ["person '1': column 'achternaam' is empty", "email 'STRASSE@example.nl' is used by persons '2', '3'"],
+        [
+            "person '1': column 'gebruikersnaam' is empty",
+            "email 'STRASSE@example.nl' is used by persons '2', '3'",
+            "role of person '1': column 'gebruikersnaam' is empty",
+        ],
     ),
 ]
 
@@ -235,7 +279,57 @@ def test_preflight_lists_every_problem_and_writes_nothing(db, tmp_path, name, st
     result = export(db, out, "--json")
     assert result.code == 1
     assert result.json["problems"] == problems
+    assert result.json["blocking"] == []
+    assert result.json["hint"].startswith("--force writes anyway")
     assert not out.exists()
+
+
+def test_force_writes_despite_preflight_problems_and_records_it(db, tmp_path):
+    load(db, [make_person(str(i)) for i in (1, 2)])
+    edit(db, "UPDATE persons SET email = '' WHERE scm_ref = '2'", "UPDATE roles SET ou = '' WHERE scm_ref = '1'")
+    out = tmp_path / "out"
+    refused = export(db, out)
+    assert refused.code == 1 and "--force writes anyway" in refused.out and "--check previews" in refused.out
+    forced = export(db, out, "--force")
+    assert forced.code == 0, forced.out
+    assert "OVERRIDDEN with --force: 2 problems" in forced.out
+    assert read_csv(out / "Users.csv", ";")[2] == ["Test", "", "Person2", "M", "", "user2"]
+    assert rows(db, "SELECT forced FROM exports") == [{"forced": 1}]
+    assert (
+        "refusals overridden with --force"
+        in rows(db, "SELECT message FROM events WHERE action = 'ExportFiles'")[0]["message"]
+    )
+
+
+def test_the_mapping_says_which_export_columns_must_be_filled(db, tmp_path):
+    """Default: username and e-mail for persons, username and ou for roles; a file's `required` replaces it."""
+    load(db, [make_person("1"), make_person("2")])
+    edit(db, "UPDATE persons SET achternaam = '' WHERE scm_ref = '1'", "UPDATE roles SET functiecode = ''")
+    assert export(db, tmp_path / "default").code == 0  # neither is required by default
+    strict = derived_mapping(
+        tmp_path / "m.yaml",
+        lambda m: (
+            m["export"]["persons"].update(required=["gebruikersnaam", "achternaam"]),
+            m["export"]["roles"].update(required=["functiecode"]),
+        ),
+    )
+    result = export(db, tmp_path / "strict", "--json", mapping=strict)
+    assert result.code == 1
+    assert result.json["problems"] == [
+        "person '1': column 'achternaam' is empty",
+        "role of person '1': column 'functiecode' is empty",
+        "role of person '2': column 'functiecode' is empty",
+    ]
+    none = derived_mapping(tmp_path / "n.yaml", lambda m: m["export"]["persons"].update(required=[]))
+    edit(db, "UPDATE persons SET email = '' WHERE scm_ref = '2'")
+    assert export(db, tmp_path / "none", mapping=none).code == 0
+
+
+def test_a_required_column_outside_the_file_is_a_mapping_error(tmp_path):
+    bad = derived_mapping(tmp_path / "m.yaml", lambda m: m["export"]["roles"].update(required=["functie"]))
+    result = run_cli("validate", bad)
+    assert result.code == 1
+    assert "required column 'functie' is not in this file's columns (ou, gebruikersnaam, functiecode)" in result.out
 
 
 def with_export(tmp_path, text, name="m.yaml"):
@@ -248,6 +342,8 @@ def test_cp1252_refuses_characters_it_cannot_hold(db, tmp_path):
     result = export(db, tmp_path / "out", mapping=mapping)
     assert result.code == 1
     assert "person '1': column 'voornaam' holds 'Ł' (U+0141), which cp1252 cannot hold" in result.out
+    forced = export(db, tmp_path / "out", "--force", mapping=mapping)
+    assert forced.code == 1 and "--force cannot override this: person '1': column 'voornaam' holds 'Ł'" in forced.out
     assert not (tmp_path / "out").exists()
     edit(
         db,
@@ -433,3 +529,22 @@ def test_an_apply_during_an_export_waits_and_the_export_records_what_it_wrote(db
     assert rows(db, "SELECT key, data FROM exported_changes") == [{"key": "3", "data": None}]
     monkeypatch.setattr(checks, "thresholds", real_thresholds)
     assert export(db, tmp_path / "out", "--json").json["diff"]["joiners"] == [{"key": "3", "username": "user3"}]
+
+
+def test_preflight_warns_when_an_active_person_reuses_an_inactive_persons_email_or_username(db, tmp_path):
+    load(db, [make_person("1"), make_person("2"), make_person("3")])
+    for ref in ("2", "3"):
+        disable = native("disable", accountReference=ref)
+        assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=disable).code == 0
+    again = make_person("1")
+    again["Accounts"]["MicrosoftActiveDirectory"] = {"sAMAccountName": "USER3", "userPrincipalName": "user2@example.nl"}
+    updated = native("update", again, accountReference="1")
+    assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=updated).code == 0
+    result = export(db, tmp_path / "out", "--json")
+    assert result.code == 0  # a warning refuses nothing
+    assert result.json["warnings"] == [
+        "person '1': gebruikersnaam 'USER3' is also held by inactive person '3': Spend Cloud keys employees on it"
+        " and may take this person for that deactivated employee",
+        "person '1': email 'user2@example.nl' is also held by inactive person '2': Spend Cloud refuses a value that"
+        " any of its users has, inactive ones included",
+    ]

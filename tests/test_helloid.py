@@ -544,7 +544,25 @@ ALL_SCRIPTS = sorted(p.name for p in SCRIPTS.glob("*.ps1"))
 
 
 def test_the_expected_scripts_are_there():
-    assert ALL_SCRIPTS == sorted([f"{a}.ps1" for a in ACTIONS] + ["export.ps1", "scmapper-common.ps1"])
+    assert ALL_SCRIPTS == sorted([f"{a}.ps1" for a in ACTIONS] + ["export.ps1", "import.ps1", "scmapper-common.ps1"])
+
+
+def test_the_import_script_lists_the_accounts_with_the_fields_helloid_asks_for(db):
+    """HelloID's v2 account import: one object per account with AccountReference, displayName,
+    UserName, Enabled and Data (only the fields in $actionContext.ImportFields)."""
+    common, text = script("scmapper-common.ps1"), script("import.ps1")
+    assert "@('accounts', '--mapping', $mapping, '--db', $database, '--json-lines')" in common
+    assert "Get-ScmapperAccounts -Configuration $actionContext.Configuration" in text
+    assert "foreach ($name in @($actionContext.ImportFields))" in text
+    for key in ("AccountReference", "displayName", "UserName", "Enabled", "Data"):
+        assert re.search(rf"^\s+{key}\s+=", text, re.M), key
+    create(db)
+    listed = run_cli("accounts", "--mapping", DEFAULT_MAPPING, "--db", db, "--json-lines")
+    assert listed.code == 0
+    account = json.loads(listed.out.splitlines()[0])
+    assert _names(r"\$account\.(\w+)", text) <= set(account)
+    assert (account["accountReference"], account["enabled"], account["userName"]) == (REF, True, "zveld")
+    assert account["data"] == ROW
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -690,7 +708,10 @@ def test_the_report_fields_the_export_reads_are_in_scmappers_report(db, tmp_path
     assert first.code == 0, first.err
     written = json.loads(first.out)
     assert send(db, "disable", payload("disable")).code == 0  # one of two leaves: 50% >= 5%
-    second = run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", db, "--out", out, "--json")
+    strict = derived_mapping(
+        tmp_path / "m.yaml", lambda m: m["export"]["thresholds"].update(removed_persons={"percent": 5, "minimum": 1})
+    )
+    second = run_cli("export", "--mapping", strict, "--db", db, "--out", out, "--json")
     assert second.code == 1, second.err
     refused = json.loads(second.out)
     assert refused["status"] == "refused" and any(t["tripped"] for t in refused["thresholds"])

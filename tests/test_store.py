@@ -47,6 +47,48 @@ def test_unchanged_mapping_does_not_migrate_again(db):
     store.close()
 
 
+def test_schema_6_gets_the_aliases_table_and_its_guards(db):
+    store, _ = prepared(db)
+    with store.transaction():
+        store.persons.insert("1", {"k": "1", "a": "x"}, "t")
+    store.close()
+    conn = sqlite3.connect(db)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%scm_aliases%'"):
+        conn.execute(f'DROP TRIGGER "{name}"')
+    conn.execute("DROP TABLE scm_aliases")
+    conn.execute("UPDATE scm_meta SET value = '6' WHERE key = 'schema_version'")
+    conn.execute("UPDATE scm_meta SET value = '6:f1' WHERE key = 'mapping_fingerprint'")
+    conn.commit()
+    conn.close()
+    store, _ = prepared(db)
+    assert rows(db, "SELECT value FROM scm_meta WHERE key = 'schema_version'") == [{"value": str(SCHEMA_VERSION)}]
+    with store.transaction():
+        store.aliases.add("old1", "1", origin="test", time="t")
+    assert store.persons.account("old1").ref == "1" and store.aliases.of("1") == ["old1"]
+    with pytest.raises(sqlite3.IntegrityError, match="the reference is an alias of another account"):
+        with store.transaction():
+            store.persons.insert("old1", {"k": "2", "a": "y"}, "t")
+    store.close()
+
+
+def test_a_read_only_store_reads_as_it_is_and_writes_nothing(db, tmp_path):
+    store, _ = prepared(db)
+    with store.transaction():
+        store.persons.insert("1", {"k": "1", "a": "x"}, "t")
+    store.close()
+    reader = Store(db, read_only=True)
+    reader.attach(Shape("k", ("k", "a"), ("a",), ("r",), "another mapping"))
+    assert reader.persons.account("1").row == {"k": "1", "a": "x"}
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.db.execute("DELETE FROM persons")
+    with pytest.raises(StoreError, match="has no persons column b: it was written with another mapping"):
+        reader.attach(Shape("k", ("k", "b"), (), ("r",), "f"))
+    reader.close()
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "missing.db", read_only=True)
+    assert not (tmp_path / "missing.db").exists()
+
+
 @pytest.mark.parametrize("name", ['a"b', "a b", "1a", "a;--", "", "ä"])
 def test_identifiers_are_validated(name):
     with pytest.raises(StoreError, match="not a valid column name"):

@@ -95,6 +95,15 @@ def test_truncated_snapshot_is_refused_as_a_whole(db, tmp_path):
     assert forced.code == 0 and forced.json["forced"] is True and forced.json["counts"]["disabled"] == 50
 
 
+def test_the_percent_rule_waits_for_its_minimum_number_of_removals(db, tmp_path):
+    sync(db, snapshot(tmp_path, people(10)))
+    two = sync(db, snapshot(tmp_path, people(8, start=3)))  # 2 of 10 leave: 20% >= 5%, but 2 < 3
+    assert two.code == 0 and two.json["threshold"]["tripped"] is False
+    assert two.json["threshold"]["limit"]["minimum"] == 3
+    three = sync(db, snapshot(tmp_path, people(5, start=6)))  # 3 of 8 more
+    assert three.code == 1 and three.json["threshold"]["tripped"] is True
+
+
 def test_dry_run_writes_nothing(db, tmp_path):
     source = snapshot(tmp_path, people(4))
     dry = sync(db, source, extra=("--dry-run",))

@@ -390,6 +390,10 @@ function Invoke-ScmapperExport {
         foreach ($file in @($report.files)) {
             if ($null -ne $file) { $lines.Add([PSCustomObject]@{ Message = "Wrote $($file.path) ($($file.rows) rows)"; IsError = $false }) }
         }
+        if (-not [string]::IsNullOrWhiteSpace([string]$report.hint)) {
+            # scmapper's flags; export.ps1 takes them as -Force and -Check
+            $lines.Add([PSCustomObject]@{ Message = "Refused: $($report.hint)"; IsError = $false })
+        }
     }
     return [PSCustomObject]@{
         ExitCode = $run.ExitCode
@@ -397,4 +401,32 @@ function Invoke-ScmapperExport {
         StdErr   = $run.StdErr
         Lines    = $lines
     }
+}
+
+function Get-ScmapperAccounts {
+    # The accounts in the database, as `scmapper accounts --json-lines` lists them: one object
+    # per account (accountReference, enabled, userName, displayName, aliases, data). Throws with
+    # scmapper's message when it cannot list them.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)] [object] $Configuration,
+        [int] $TimeoutSeconds = 300
+    )
+    $executable = Get-ScmapperSetting -Configuration $Configuration -Name 'scmapperPath'
+    $mapping = Get-ScmapperSetting -Configuration $Configuration -Name 'mappingPath'
+    $database = Get-ScmapperSetting -Configuration $Configuration -Name 'databasePath'
+
+    $arguments = @('accounts', '--mapping', $mapping, '--db', $database, '--json-lines')
+    $run = Invoke-ScmapperProcess -Executable $executable -ArgumentList $arguments -InputText $null -TimeoutSeconds $TimeoutSeconds
+    if ($run.TimedOut -or $run.ExitCode -ne 0) {
+        throw (Get-ScmapperFailureMessage -Command 'accounts' -Run $run -TimeoutSeconds $TimeoutSeconds)
+    }
+    $accounts = New-Object System.Collections.Generic.List[object]
+    foreach ($line in @($run.StdOut -split "`r?`n")) {
+        if ($line.Trim().Length -gt 0) {
+            # One line at a time: Windows PowerShell's ConvertFrom-Json has a size limit per call.
+            $accounts.Add((ConvertFrom-Json -InputObject $line))
+        }
+    }
+    return $accounts
 }

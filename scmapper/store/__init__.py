@@ -3,8 +3,9 @@
 One module per concern: `connection` (the file, pragmas, transactions, identifier quoting),
 `schema` (tables, numbered migrations, the mapping's columns), `changelog` (the triggers that
 keep what the last export held of each person changed since),
-`persons` (persons and roles), `audit` (the append-only log), `exports` (export records and
-the export session), `legacy` (the old connector's file). `Store` puts them together for one
+`persons` (persons and roles), `aliases` (other references an account answers to), `audit`
+(the append-only log), `exports` (export records and the export session), `legacy` (the old
+connector's file). `Store` puts them together for one
 database file and one mapping's shape.
 """
 
@@ -14,12 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from scmapper.store.aliases import Aliases
 from scmapper.store.audit import Audit, AuditEvent
 from scmapper.store.connection import Database, now, quote
 from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch
 from scmapper.store.legacy import read_legacy
 from scmapper.store.persons import KeyState, Persons, Row, StoredPerson
-from scmapper.store.schema import SCHEMA_VERSION, Shape, prepare
+from scmapper.store.schema import SCHEMA_VERSION, Shape, check, prepare
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -40,16 +42,17 @@ __all__ = [
 
 
 class Store:
-    """One database file. `audit` is there from the start; `persons` and `exports` once
-    `prepare` has shaped the tables by a mapping."""
+    """One database file. `audit` and `aliases` are there from the start; `persons` and
+    `exports` once `prepare` has shaped the tables by a mapping."""
 
     persons: Persons
     exports: Exports
 
-    def __init__(self, path: str | Path, *, durable: bool = True) -> None:
-        self.db = Database(path, durable=durable)
+    def __init__(self, path: str | Path, *, durable: bool = True, read_only: bool = False) -> None:
+        self.db = Database(path, durable=durable, read_only=read_only)
         self.path = self.db.path
         self.audit = Audit(self.db)
+        self.aliases = Aliases(self.db)
 
     def prepare(self, shape: Shape) -> list[str]:
         """Shapes the tables by a mapping; notes about columns the mapping no longer has."""
@@ -57,6 +60,13 @@ class Store:
         self.persons = Persons(self.db, shape)
         self.exports = Exports(self.db, self.persons)
         return notes
+
+    def attach(self, shape: Shape) -> None:
+        """Reads the tables with a mapping's shape as they are: nothing is migrated or added
+        (a read-only store); StoreError when they do not fit."""
+        check(self.db, shape)
+        self.persons = Persons(self.db, shape)
+        self.exports = Exports(self.db, self.persons)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -39,11 +39,15 @@ def now() -> str:
 
 
 class Database:
-    """One SQLite file in WAL mode with a busy timeout; `durable` syncs every commit."""
+    """One SQLite file in WAL mode with a busy timeout; `durable` syncs every commit. A
+    `read_only` one can neither create the file nor write to it (commands that only look)."""
 
-    def __init__(self, path: str | Path, *, durable: bool = True) -> None:
+    def __init__(self, path: str | Path, *, durable: bool = True, read_only: bool = False) -> None:
         self.path = Path(path)
         memory = str(path) == ":memory:"
+        if read_only:
+            self.conn = _open_read_only(self.path)
+            return
         if not memory:
             _create_private(self.path)
         try:
@@ -106,6 +110,19 @@ def _create_private(path: Path) -> None:
         pass
     except OSError as exc:
         raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise StoreError(f"database {path} does not exist")
+    try:
+        conn = sqlite3.connect(
+            path.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+        )
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from None
+    return conn
 
 
 def read_only(path: Path) -> sqlite3.Connection:

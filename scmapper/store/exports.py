@@ -192,6 +192,17 @@ class ExportSession:
             found += self.db.execute(f"{base} AND p.{twin} = ?", (folded,)).fetchall()
         return sorted(dict(found).items())
 
+    def inactive_twins(self, column: str) -> list[tuple[str, str, str]]:
+        """(key, value, key of an inactive person) for each active person whose `column` an
+        inactive person holds too (ASCII case ignored); by key. The few inactive persons lead,
+        each looked up in the unique index of the active ones where there is one."""
+        col, key = quote(column), quote(self.persons.key)
+        return self.db.execute(
+            f"SELECT a.{key}, a.{col}, i.{key} FROM persons i JOIN persons a"
+            f" ON a.{col} = i.{col} COLLATE NOCASE AND a.scm_active = 1 AND a.{col} <> ''"
+            f" WHERE i.scm_active = 0 AND i.{col} <> '' ORDER BY a.{key}, i.{key}"
+        ).fetchall()
+
     def changes(self) -> Iterator[tuple[str, str | None, str | None, str | None, str | None]]:
         """(key, row and roles the last export held, row and roles now) as JSON text, NULL where
         the person was not exported then or is not active now; by key."""

@@ -10,7 +10,7 @@ change log's triggers (schema.py) see every write.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -62,10 +62,28 @@ class Persons:
         row = dict(zip(self.shape.columns, found[2:], strict=True))
         return StoredPerson(ref, row, bool(found[0]), found[1] is not None, self.roles(ref))
 
+    def account(self, ref: str) -> StoredPerson | None:
+        """The person an account reference names: their own reference, or an alias of it
+        (store/aliases.py). The one look-up of a reference a caller hands in."""
+        found = self.get(ref)
+        if found is not None:
+            return found
+        owner = self.db.one("SELECT scm_ref FROM scm_aliases WHERE alias = ?", (ref,))
+        return self.get(owner[0]) if owner else None
+
     def all(self) -> list[StoredPerson]:
         """Every person, ordered by account reference (small stores: demo and tests)."""
         refs = [r[0] for r in self.db.execute("SELECT scm_ref FROM persons ORDER BY scm_ref")]
         return [p for p in map(self.get, refs) if p is not None]
+
+    def each(self) -> Iterator[StoredPerson]:
+        """Every person without their roles (`roles` is empty), by reference, read as they go."""
+        columns = ", ".join(quote(c) for c in self.shape.columns)
+        found = self.db.execute(f"SELECT scm_ref, scm_active, scm_deleted_at, {columns} FROM persons ORDER BY scm_ref")
+        for ref, active, deleted, *values in found:
+            yield StoredPerson(
+                ref, dict(zip(self.shape.columns, values, strict=True)), bool(active), deleted is not None, []
+            )
 
     def roles(self, ref: str) -> list[Row]:
         if not self.shape.role_columns:

@@ -4,7 +4,8 @@ Vocabulary: the *schema version* (`scm_meta.schema_version`) numbers the layout 
 bookkeeping tables; `MIGRATIONS[n]` brings a database at version n - 1 to n. The *shape*
 is what a mapping asks of the tables: its key, person and role columns and unique
 columns; every shape gets the change log's triggers (changelog.py). Each unique column has a
-*folded* twin (`scm_fold_<column>`, identity.py) that its unique index covers.
+*folded* twin (`scm_fold_<column>`, identity.py) that its unique index covers. An *alias*
+(schema 7) is another reference an account answers to, such as the old connector's username.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from scmapper.errors import StoreError
 from scmapper.identity import fold
+from scmapper.store.aliases import ALIASES
 from scmapper.store.changelog import keep_change_log
 from scmapper.store.connection import Database, quote
 
@@ -116,6 +118,26 @@ def prepare(db: Database, shape: Shape) -> list[str]:
     return notes
 
 
+def check(db: Database, shape: Shape) -> None:
+    """That a database can be read with a shape as it is, without migrating or adding columns
+    (for commands that only look): current schema, and every column the shape names."""
+    version = _version(db)
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{db.path} has schema version {version}, this scmapper reads {SCHEMA_VERSION}: run a writing command"
+            " once (apply, sync or export with --check) to bring it up to date"
+            if version
+            else f"{db.path} is not an scmapper database (no schema version)"
+        )
+    for table, wanted in (("persons", shape.columns), ("roles", shape.role_columns)):
+        missing = [c for c in wanted if c not in _columns(db, table)]
+        if missing:
+            raise StoreError(
+                f"{db.path} has no {table} column {', '.join(missing)}: it was written with another mapping;"
+                " use that mapping, or run a writing command with this one first"
+            )
+
+
 def meta(db: Database, key: str) -> str | None:
     try:
         row = db.one("SELECT value FROM scm_meta WHERE key = ?", (key,))
@@ -146,10 +168,15 @@ def _migrate(db: Database, shape: Shape) -> None:
         step = MIGRATIONS.get(target)
         if step and version:  # a new database is created at the current version directly
             step(db, shape)
-    for statement in BASE.split(";\n"):
+    _run_script(db, BASE + ALIASES)
+    set_meta(db, "schema_version", str(SCHEMA_VERSION))
+
+
+def _run_script(db: Database, script: str) -> None:
+    """Runs DDL statements one by one (executescript would commit the open transaction)."""
+    for statement in script.split(";\n"):
         if statement.strip():
             db.execute(statement)
-    set_meta(db, "schema_version", str(SCHEMA_VERSION))
 
 
 def _version(db: Database) -> int:
@@ -214,10 +241,15 @@ def _to_5(db: Database, shape: Shape) -> None:
         db.execute("DROP TABLE exported_roles")
 
 
+def _to_7(db: Database, shape: Shape) -> None:
+    """Aliases (aliases.py): the table and its guards; no data moves."""
+    _run_script(db, ALIASES)
+
+
 # Schema 6 keeps the change log with triggers (made by keep_change_log for every shape), schema 8
 # compares unique columns folded (twins made by _add_folded): no data moves in either, but an
 # older database must get them before its next write.
-MIGRATIONS: dict[int, Callable[[Database, Shape], None]] = {3: _to_3, 4: _to_4, 5: _to_5}
+MIGRATIONS: dict[int, Callable[[Database, Shape], None]] = {3: _to_3, 4: _to_4, 5: _to_5, 7: _to_7}
 
 
 # --- the mapping's columns -----------------------------------------------------------------

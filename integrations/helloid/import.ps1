@@ -1,0 +1,42 @@
+###############################################################################
+# HelloID-Conn-Prov-Target-SpendCloud-scmapper: Import (account entitlement import)
+# PowerShell V2 target connector, run by the HelloID agent on the server where
+# scmapper is installed. It lists the accounts scmapper keeps (`scmapper accounts`),
+# so HelloID can show them and correlate the ones it does not know yet. It writes
+# nothing. Needs scmapper-common.ps1 next to the scmapper executable: see docs/helloid.md.
+###############################################################################
+
+try {
+    $scmapperExecutable = [string]$actionContext.Configuration.scmapperPath
+    if ([string]::IsNullOrWhiteSpace($scmapperExecutable)) {
+        throw "the configuration field 'scmapperPath' is empty"
+    }
+    $scmapperCommon = Join-Path -Path (Split-Path -Path $scmapperExecutable -Parent) -ChildPath 'scmapper-common.ps1'
+    if (-not (Test-Path -LiteralPath $scmapperCommon -PathType Leaf)) {
+        throw "$scmapperCommon does not exist: copy scmapper-common.ps1 next to the scmapper executable"
+    }
+    . $scmapperCommon
+
+    Write-Information 'Listing the accounts in the scmapper database'
+    $accounts = Get-ScmapperAccounts -Configuration $actionContext.Configuration
+    foreach ($account in $accounts) {
+        # Only the fields of HelloID's field mapping, under the names HelloID asked for.
+        $data = @{}
+        foreach ($name in @($actionContext.ImportFields)) {
+            if ($null -ne $name -and $null -ne $account.data.PSObject.Properties[[string]$name]) {
+                $data[[string]$name] = $account.data.PSObject.Properties[[string]$name].Value
+            }
+        }
+        Write-Output @{
+            AccountReference = [string]$account.accountReference
+            displayName      = [string]$account.displayName
+            UserName         = [string]$account.userName
+            Enabled          = ($account.enabled -eq $true)
+            Data             = $data
+        }
+    }
+    Write-Information "Listed $($accounts.Count) accounts"
+} catch {
+    Write-Warning "Could not list the scmapper accounts: $($_.Exception.Message)"
+    Write-Error "Could not import the Spend Cloud accounts. Error: $($_.Exception.Message)"
+}
