@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from scmapper.errors import StoreError
+from scmapper.errors import ConflictError, StoreError
 from scmapper.store import SCHEMA_VERSION, Shape, Store, quote
 
 from conftest import DEFAULT_MAPPING, count, make_person, native, rows, run_cli, spawn
@@ -65,7 +65,7 @@ def test_schema_6_gets_the_aliases_table_and_its_guards(db):
     with store.transaction():
         store.aliases.add("old1", "1", origin="test", time="t")
     assert store.persons.account("old1").ref == "1" and store.aliases.of("1") == ["old1"]
-    with pytest.raises(sqlite3.IntegrityError, match="the reference is an alias of another account"):
+    with pytest.raises(ConflictError, match="the reference is an alias of another account"):
         with store.transaction():
             store.persons.insert("old1", {"k": "2", "a": "y"}, "t")
     store.close()
