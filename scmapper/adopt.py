@@ -108,11 +108,33 @@ def analyse(mapping: Mapping, old_path: str) -> Plan:
     sources: dict[str, dict[str, Any]] = {}
     chosen = _persons(mapping, persons, report, sources)
     owned = _roles(mapping, chosen, roles, report)
+    _controls(chosen, owned, report)
     _unique(mapping, chosen, report)
     plan = Plan(report, chosen, owned, left_out=_left_out(mapping, chosen))
     plan.aliases = _aliases(mapping, plan, sources, report)
     _compare_with_old(mapping, plan, sources, persons, roles)
     return plan
+
+
+# C0 control characters but tab, LF and CR: what no record may hold (rules.check_record).
+_CONTROLS = {chr(c) for c in range(32)} - {"\t", "\n", "\r"} | {"\x7f"}
+
+
+def _controls(persons: dict[str, tuple[Row, bool]], roles: dict[str, list[Row]], report: AdoptReport) -> None:
+    """Values holding control characters (a NUL, an escape) are errors; with --force they are
+    adopted without them, so they never reach Spend Cloud's files."""
+    for key, (row, _active) in persons.items():
+        for table, found in (("person", [row]), ("role", roles.get(key, []))):
+            for values in found:
+                for column, value in values.items():
+                    bad = sorted(set(value) & _CONTROLS)
+                    if bad:
+                        codes = ", ".join(f"U+{ord(c):04X}" for c in bad)
+                        report.errors.append(
+                            f"{table} of {key!r}: column {column!r} holds the control character(s) {codes};"
+                            " with --force they are left out"
+                        )
+                        values[column] = "".join(c for c in value if c not in _CONTROLS)
 
 
 def load(mapping: Mapping, store: Store, plan: Plan) -> None:

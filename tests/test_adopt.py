@@ -240,3 +240,29 @@ def test_a_username_shared_by_two_active_persons(tmp_path):
     assert forced.code == 0
     assert "'100999' left out: its gebruikersnaam is taken by an earlier person" in forced.json["warnings"]
     assert rows(new, "SELECT scm_ref FROM persons WHERE gebruikersnaam = 'choff'") == [{"scm_ref": "100482"}]
+
+
+def test_an_integer_employee_number_and_control_characters_in_the_old_database(tmp_path):
+    """SQLite keeps an integer in a TEXT column as an integer; a NUL or an escape typed into HR
+    data stays in the old file. Both are answered: the number as text, the characters as errors,
+    left out with --force, never copied into Spend Cloud's files."""
+    persons = [
+        (100900, "Visser", "Piet", "", "pvisser", "M", "piet@voorbeeld.nl", "t", None),
+        ("100901", "Bak\x00ker", "Els", "", "ebakker", "V", "els@voorbeeld.nl", "t", None),
+    ]
+    roles = [("pvisser", "ICT\x1b[31m", "x", "OE-ICT", "X", "t"), ("ebakker", "ICT", "x", "OE-ICT", "X", "t")]
+    old = old_database(tmp_path / "SpendCloud.db", persons, roles)
+    new = tmp_path / "new.db"
+    refused = adopt(new, old, "--json")
+    assert refused.code == 1 and not new.exists()
+    assert refused.json["errors"] == [
+        "role of '100900': column 'ou' holds the control character(s) U+001B; with --force they are left out",
+        "person of '100901': column 'achternaam' holds the control character(s) U+0000; with --force they are left out",
+    ]
+    assert adopt(new, old, "--force").code == 0
+    assert rows(new, "SELECT scm_ref, achternaam FROM persons ORDER BY scm_ref") == [
+        {"scm_ref": "100900", "achternaam": "Visser"},
+        {"scm_ref": "100901", "achternaam": "Bakker"},
+    ]
+    users, roles_csv = export_files(new, tmp_path / "out")
+    assert b"\x00" not in users and b"\x1b" not in roles_csv
