@@ -48,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the one place a bug becomes an exit code
         if args.debug:
             raise
+        environment = _environment_error(exc)
+        if environment is not None:  # a corrupt or unreadable database: not a bug
+            print(f"scmapper: {environment}", file=sys.stderr)
+            return environment.exit_code
         print(f"scmapper: internal error ({type(exc).__name__}: {exc}); rerun with --debug", file=sys.stderr)
         return EXIT_INTERNAL
 
@@ -60,14 +64,18 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", parents=[common], help="check mapping files; list every problem")
-    p.add_argument("mapping", nargs="+")
+    p.add_argument("mapping", nargs="*", help="mapping files (or give each with --mapping)")
+    _mapping_option(p, many=True)
     p.add_argument("--sample", help="a person JSON to run every expression on")
     p.add_argument("--json", action="store_true", help="report as JSON")
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("preview", parents=[common], help="show the rows a person gives; no database")
-    p.add_argument("mapping")
-    p.add_argument("person", help="person JSON (a bare person, a native event or a HelloID event); - for stdin")
+    p.add_argument("mapping", nargs="?", help="the mapping (or give it with --mapping)")
+    p.add_argument(
+        "person", nargs="?", help="person JSON (a bare person, a native event or a HelloID event); - for stdin"
+    )
+    _mapping_option(p)
     p.set_defaults(handler=cmd_preview)
 
     p = sub.add_parser("apply", parents=[common], help="apply one lifecycle event (or a batch) to the database")
@@ -91,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_sync)
 
     p = sub.add_parser("test", parents=[common], help="run mappings' test cases")
-    p.add_argument("mapping", nargs="+", help="mapping files, or their NAME.tests.yaml case files")
+    p.add_argument("mapping", nargs="*", help="mapping files, or their NAME.tests.yaml case files")
+    _mapping_option(p, many=True)
     p.add_argument("--cases", help="the test case file, with one mapping (default: NAME.tests.yaml beside it)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_test)
@@ -100,7 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True)
     p.add_argument("--out", required=True, help="output folder (created when missing)")
-    p.add_argument("--check", action="store_true", help="run every check and print the diff report; write nothing")
+    # --check is the first spelling, kept for the schedules and scripts that use it.
+    p.add_argument(
+        "--dry-run",
+        "--check",
+        dest="check",
+        action="store_true",
+        help="run every check, report the diff; write nothing",
+    )
     p.add_argument("--force", action="store_true", help="write even when a mass-removal threshold trips (recorded)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--upload", action="store_true", help="upload the files over SFTP once written")
@@ -114,6 +130,11 @@ def _parser() -> argparse.ArgumentParser:
         "--export", default="LATEST", metavar="LATEST|ID", help="which export (default: the newest complete one)"
     )
     p.add_argument("--trust-host-key", metavar="SHA256:...", help="accept this SFTP host key fingerprint")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the files and settings, say what would go where; connect to nothing",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_upload)
 
@@ -142,28 +163,69 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _environment_error(exc: Exception) -> ScmapperError | None:
+    from scmapper.store import environment_error
+
+    return environment_error(exc)
+
+
 # --- validate / preview / test -------------------------------------------------------------
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from scmapper.validation import validate_files
 
+    paths = _mappings(args, "validate")
+    for path in paths:  # a file that is not there is the environment (2), not a problem in a mapping
+        if not Path(path).is_file():
+            raise UsageError(f"mapping {path} not found: check the path (it is read from {Path.cwd()})")
     sample = _read_person(args.sample) if args.sample else None
-    return emit(validate_files(args.mapping, sample), as_json=args.json)
+    return emit(validate_files(paths, sample), as_json=args.json)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from scmapper.validation import preview
 
-    return emit(preview(args.mapping, _read_person(args.person)), as_json=True)
+    mapping, person_file = _preview_inputs(args)
+    return emit(preview(mapping, _read_person(person_file)), as_json=True)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
     from scmapper.testing import run_files
 
-    if args.cases and len(args.mapping) > 1:
+    paths = _mappings(args, "test")
+    if args.cases and len(paths) > 1:
         raise UsageError("--cases goes with one mapping")
-    return emit(run_files([Path(name) for name in args.mapping], args.cases), as_json=args.json)
+    return emit(run_files([Path(name) for name in paths], args.cases), as_json=args.json)
+
+
+def _mapping_option(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """--mapping, as every command that reads a mapping takes it; the positional form still works."""
+    parser.add_argument(
+        "--mapping",
+        dest="mapping_option",
+        action="append" if many else "store",
+        metavar="MAPPING",
+        help="the mapping file" + (" (may be repeated)" if many else ""),
+    )
+
+
+def _mappings(args: argparse.Namespace, command: str) -> list[str]:
+    found: list[str] = [*args.mapping, *(args.mapping_option or [])]
+    if not found:
+        raise UsageError(f"name a mapping: scmapper {command} --mapping MAPPING (or scmapper {command} MAPPING)")
+    return found
+
+
+def _preview_inputs(args: argparse.Namespace) -> tuple[str, str]:
+    """(mapping, person) from `preview MAPPING PERSON` or `preview --mapping MAPPING PERSON`."""
+    given = [name for name in (args.mapping, args.person) if name is not None]
+    mapping = args.mapping_option or (given.pop(0) if given else None)
+    if mapping is None or len(given) != 1:
+        raise UsageError(
+            "preview takes a mapping and a person: scmapper preview --mapping MAPPING PERSON.json (- for stdin)"
+        )
+    return mapping, given[0]
 
 
 def _read_person(source: str) -> dict[str, Any]:
@@ -276,7 +338,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from scmapper.export import run_export
 
     if args.upload and args.check:
-        raise UsageError("--upload and --check exclude each other: a check writes nothing to upload")
+        raise UsageError("--upload and --dry-run exclude each other: a dry run writes nothing to upload")
     rules = _load(args.mapping)
     with closing(_existing_store(args.db, rules)) as store:
         report = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force)
@@ -292,6 +354,12 @@ def cmd_upload(args: argparse.Namespace) -> int:
     export_id = None if args.export.upper() == "LATEST" else _positive_int(args.export, "--export")
     rules = _load(args.mapping)
     with closing(_existing_store(args.db, rules)) as store:
+        if args.dry_run:
+            from scmapper.delivery import plan_upload
+
+            return emit(
+                plan_upload(rules.mapping, store, export_id, trust_host_key=args.trust_host_key), as_json=args.json
+            )
         report = _upload(rules.mapping, store, export_id, args.trust_host_key, quiet=args.json)
     return emit(report, as_json=args.json)
 

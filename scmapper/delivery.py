@@ -88,6 +88,27 @@ class UploadReport:
         return [f"Uploaded {r['remotePath']} ({r['size']} bytes)" for r in self.rows if r["outcome"] == "ok"]
 
 
+@dataclass(frozen=True)
+class UploadPlan:
+    """What an upload would deliver, checked without connecting: `upload --dry-run`."""
+
+    export_id: int
+    host: str
+    files: list[dict[str, Any]]
+    exit_code: int = EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dryRun": True, "exportId": self.export_id, "host": self.host, "files": self.files}
+
+    def text(self) -> list[str]:
+        lines = [f"Export #{self.export_id} would go to {self.host}:"]
+        lines += [f"  {f['local']} -> {f['remotePath']} ({f['size']} bytes)" for f in self.files]
+        return [
+            *lines,
+            "Dry run: nothing sent, nothing recorded (no connection is made, so the server is not checked).",
+        ]
+
+
 def upload(
     mapping: Mapping,
     store: Store,
@@ -99,6 +120,29 @@ def upload(
     """Uploads one export's files; every attempt lands in the audit log, failed ones too."""
     from scmapper import sftp  # paramiko is heavy: only uploads pay for it
 
+    record, settings, files = _prepare(mapping, store, export_id, trust_host_key)
+    try:
+        results = sftp.upload_files(settings, files, log=log)
+    except DeliveryError as exc:
+        attempts = getattr(exc, "results", [])
+        _record(store, record.id, attempts, settings, files, failure=str(exc))
+        raise
+    return UploadReport(_record(store, record.id, results, settings, files, failure=None))
+
+
+def plan_upload(mapping: Mapping, store: Store, export_id: int | None, *, trust_host_key: str | None) -> UploadPlan:
+    """Everything an upload checks before it connects: the export, its files, the settings."""
+    record, settings, files = _prepare(mapping, store, export_id, trust_host_key)
+    rows = [
+        {"local": str(local), "remotePath": f"{settings.remote_dir.rstrip('/')}/{name}", "size": local.stat().st_size}
+        for local, name in files
+    ]
+    return UploadPlan(record.id, settings.address, rows)
+
+
+def _prepare(
+    mapping: Mapping, store: Store, export_id: int | None, trust_host_key: str | None
+) -> tuple[ExportRecord, SftpSettings, list[tuple[Path, str]]]:
     record = store.exports.get(export_id)
     if record is None:
         which = f"export #{export_id}" if export_id is not None else "complete export"
@@ -107,14 +151,7 @@ def upload(
     if trust_host_key:
         values["trust_host_key"] = trust_host_key
     settings = SftpSettings.from_dict(values, mapping.base_dir)
-    files = export_files(mapping, record)
-    try:
-        results = sftp.upload_files(settings, files, log=log)
-    except DeliveryError as exc:
-        attempts = getattr(exc, "results", [])
-        _record(store, record.id, attempts, settings, files, failure=str(exc))
-        raise
-    return UploadReport(_record(store, record.id, results, settings, files, failure=None))
+    return record, settings, export_files(mapping, record)
 
 
 def _record(

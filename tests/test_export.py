@@ -14,6 +14,7 @@ from conftest import (
     DEFAULT_MAPPING,
     ROOT,
     SAMPLE_EVENT,
+    count,
     derived_mapping,
     edit,
     make_person,
@@ -433,3 +434,21 @@ def test_an_apply_during_an_export_waits_and_the_export_records_what_it_wrote(db
     assert rows(db, "SELECT key, data FROM exported_changes") == [{"key": "3", "data": None}]
     monkeypatch.setattr(checks, "thresholds", real_thresholds)
     assert export(db, tmp_path / "out", "--json").json["diff"]["joiners"] == [{"key": "3", "username": "user3"}]
+
+
+def test_dry_run_is_the_name_check_is_kept_for_the_scripts_that_use_it(db, tmp_path):
+    load(db, [make_person("1")])
+    out = tmp_path / "out"
+    assert export(db, out).code == 0
+    load(db, [make_person("2")])
+    dry, check = export(db, out, "--dry-run", "--json"), export(db, out, "--check", "--json")
+    assert dry.code == check.code == 0
+    strip = lambda report: {k: v for k, v in report.items() if k != "time"}  # noqa: E731
+    assert strip(dry.json) == strip(check.json) and dry.json["status"] == "checked"
+    assert dry.json["diff"]["joiners"] == [{"key": "2", "username": "user2"}]
+    assert count(db, "exports") == 1 and sorted(p.name for p in (out / "archive").iterdir()) == ["000001"]
+    both = export(db, out, "--dry-run", "--upload")
+    assert (both.code, both.err) == (
+        2,
+        "scmapper: --upload and --dry-run exclude each other: a dry run writes nothing to upload\n",
+    )

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from scmapper.store.audit import Audit, AuditEvent
-from scmapper.store.connection import Database, now, quote
+from scmapper.store.connection import Database, environment_error, now, quote
 from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch
 from scmapper.store.legacy import read_legacy
 from scmapper.store.persons import KeyState, Persons, Row, StoredPerson
@@ -33,6 +33,7 @@ __all__ = [
     "Store",
     "StoredPerson",
     "Watch",
+    "environment_error",
     "now",
     "quote",
     "read_legacy",

@@ -80,7 +80,7 @@ class Audit:
                 params,
             ).fetchall()
         except sqlite3.OperationalError:
-            raise StoreError(f"{self.db.path} is not an scmapper database (no audit log)") from None
+            raise StoreError(f"{self.db.path} is not an scmapper database (no audit log): check --db") from None
         return [
             AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), from_json(r[7]), from_json(r[8]))
             for r in found
