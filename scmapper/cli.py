@@ -228,6 +228,14 @@ def _preview_inputs(args: argparse.Namespace) -> tuple[str, str]:
     return mapping, given[0]
 
 
+def _meters(args: argparse.Namespace) -> Any:
+    """Progress on stderr when it is a terminal and no --json; the summary line unless --json."""
+    from scmapper.progress import Meters
+
+    quiet = bool(getattr(args, "json", False))
+    return Meters(sys.stderr if sys.stderr.isatty() and not quiet else None, None if quiet else sys.stderr)
+
+
 def _read_person(source: str) -> dict[str, Any]:
     from scmapper import events
 
@@ -275,7 +283,8 @@ def _apply_batch(args: argparse.Namespace) -> int:
         handle = path.open("rb")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    progress = runner.Progress(path.name, path.stat().st_size, sys.stderr) if sys.stderr.isatty() else None
+    meters = _meters(args)
+    meter = meters.meter(f"apply {path.name}", path.stat().st_size, "events")
     with handle, closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
         counts = runner.run_batch(
             handle,
@@ -284,9 +293,10 @@ def _apply_batch(args: argparse.Namespace) -> int:
             action=args.action,
             dry_run=args.dry_run,
             emit=lambda result: print(json.dumps(result, ensure_ascii=False)),
-            progress=progress,
+            meter=meter,
         )
-    print(f"scmapper: {counts}", file=sys.stderr)
+    meter.close()
+    meters.summary(str(counts), counts.succeeded + counts.failed, "events")
     return EXIT_OK if counts.failed == 0 else EXIT_DATA
 
 
@@ -296,9 +306,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     rules = _load(args.mapping)
     records = stream_files([Path(p) for p in args.source], rules.mapping.source)
+    meters = _meters(args)
     with closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
-        report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force)
-    return emit(report, as_json=args.json)
+        report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force, meters=meters)
+    code = emit(report, as_json=args.json)
+    meters.summary(report.summary(), report.read, "records")
+    return code
 
 
 def _load(mapping: str) -> Any:
@@ -340,11 +353,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.upload and args.check:
         raise UsageError("--upload and --dry-run exclude each other: a dry run writes nothing to upload")
     rules = _load(args.mapping)
+    meters = _meters(args)
     with closing(_existing_store(args.db, rules)) as store:
-        report = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force)
+        meter = meters.meter("export", None, "rows")
+        report = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force, meter=meter)
+        meter.close()
         code = emit(report, as_json=args.json)
+        meters.summary(report.summary_line(), meter.items, "rows")
         if args.upload and report.export_id is not None:
-            uploaded = _upload(rules.mapping, store, report.export_id, args.trust_host_key, quiet=args.json)
+            uploaded = _upload(
+                rules.mapping, store, report.export_id, args.trust_host_key, quiet=args.json, meters=meters
+            )
             if not args.json:
                 emit(uploaded, as_json=False)
     return code
@@ -360,17 +379,30 @@ def cmd_upload(args: argparse.Namespace) -> int:
             return emit(
                 plan_upload(rules.mapping, store, export_id, trust_host_key=args.trust_host_key), as_json=args.json
             )
-        report = _upload(rules.mapping, store, export_id, args.trust_host_key, quiet=args.json)
+        report = _upload(rules.mapping, store, export_id, args.trust_host_key, quiet=args.json, meters=_meters(args))
     return emit(report, as_json=args.json)
 
 
-def _upload(mapping: Any, store: Any, export_id: int | None, trust: str | None, *, quiet: bool) -> Any:
+def _upload(mapping: Any, store: Any, export_id: int | None, trust: str | None, *, quiet: bool, meters: Any) -> Any:
     from scmapper.delivery import upload
 
+    meter = None
+
     def log(line: str) -> None:
+        if meter is not None:
+            meter.close()  # a log line on a line of its own; the bar comes back on the next redraw
         print(f"sftp: {line}", file=sys.stderr)
 
-    return upload(mapping, store, export_id, trust_host_key=trust, log=None if quiet else log)
+    def start(total: int) -> Any:
+        nonlocal meter
+        meter = meters.meter("upload", total, "bytes")
+        return meter
+
+    report = upload(mapping, store, export_id, trust_host_key=trust, log=None if quiet else log, progress=start)
+    if meter is not None:
+        meter.close()
+        meters.summary(report.summary_line(), meter.items, "bytes")
+    return report
 
 
 def _positive_int(text: str, option: str) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from scmapper import yamlio
 from scmapper.errors import EXIT_OK, DeliveryError, MappingError, UsageError
 from scmapper.mapping import Mapping
+from scmapper.progress import Meter
 from scmapper.schema import validate_against
 from scmapper.sftp_settings import SftpSettings
 from scmapper.staging import ARCHIVE_DIR
@@ -87,6 +88,10 @@ class UploadReport:
     def text(self) -> list[str]:
         return [f"Uploaded {r['remotePath']} ({r['size']} bytes)" for r in self.rows if r["outcome"] == "ok"]
 
+    def summary_line(self) -> str:
+        done = [r for r in self.rows if r["outcome"] == "ok"]
+        return f"upload: {len(done)} files, {sum(r['size'] for r in done):,} bytes delivered"
+
 
 @dataclass(frozen=True)
 class UploadPlan:
@@ -116,13 +121,17 @@ def upload(
     *,
     trust_host_key: str | None = None,
     log: Callable[[str], None] | None = None,
+    progress: Callable[[int], Meter] | None = None,
 ) -> UploadReport:
-    """Uploads one export's files; every attempt lands in the audit log, failed ones too."""
+    """Uploads one export's files; every attempt lands in the audit log, failed ones too.
+    `progress` makes the meter for the bytes to send, once their total is known."""
     from scmapper import sftp  # paramiko is heavy: only uploads pay for it
 
     record, settings, files = _prepare(mapping, store, export_id, trust_host_key)
+    meter = progress(sum(local.stat().st_size for local, _ in files)) if progress else None
     try:
-        results = sftp.upload_files(settings, files, log=log)
+        results = sftp.upload_files(settings, files, log=log, sent=meter.advance if meter else None)
+
     except DeliveryError as exc:
         attempts = getattr(exc, "results", [])
         _record(store, record.id, attempts, settings, files, failure=str(exc))

@@ -21,6 +21,7 @@ from scmapper import checks, files
 from scmapper.csvformat import Layout, layouts
 from scmapper.errors import EXIT_DATA, EXIT_OK, MappingError, UsageError
 from scmapper.mapping import Export, Mapping
+from scmapper.progress import Meter
 from scmapper.reports import section
 from scmapper.staging import Staging, archive
 from scmapper.store import ExportRecord, ExportSession, Store, now
@@ -71,6 +72,13 @@ class ExportReport:
         }
         return found if self.export_id is None else {**found, "exportId": self.export_id}
 
+    def summary_line(self) -> str:
+        """The closing line's words: rows and verdict."""
+        counts = self.counts
+        done = {"written": f"written as export #{self.export_id}", "checked": "checked, nothing written"}
+        verdict = done.get(self.status, "refused, nothing written")
+        return f"export: {counts.get('persons', 0):,} persons and {counts.get('roles', 0):,} roles {verdict}"
+
     def summary(self) -> dict[str, Any]:
         """What the exports table keeps of a report: the counts, not the full diff."""
         thresholds = [t.as_dict() for t in self.thresholds]
@@ -120,7 +128,9 @@ class ExportReport:
         return lines
 
 
-def run_export(mapping: Mapping, store: Store, out: Path, *, check: bool, force: bool) -> ExportReport:
+def run_export(
+    mapping: Mapping, store: Store, out: Path, *, check: bool, force: bool, meter: Meter | None = None
+) -> ExportReport:
     export = mapping.export
     if export is None:
         raise UsageError(f"{mapping.file} has no export section: add export.persons (file, columns)")
@@ -130,7 +140,7 @@ def run_export(mapping: Mapping, store: Store, out: Path, *, check: bool, force:
     staging = Staging(out, export, write=not check)
     try:
         with store.exports.session(write=not check) as session:
-            report = _stage(mapping, session, found, staging)
+            report = _stage(mapping, session, found, staging, meter or Meter("export", None, "rows", None))
             _judge(report, mapping, session, check=check, force=force)
             if report.status != "written":
                 staging.discard()
@@ -143,16 +153,21 @@ def run_export(mapping: Mapping, store: Store, out: Path, *, check: bool, force:
     return report
 
 
-def _stage(mapping: Mapping, session: ExportSession, found: list[Layout], staging: Staging) -> ExportReport:
+def _stage(
+    mapping: Mapping, session: ExportSession, found: list[Layout], staging: Staging, meter: Meter
+) -> ExportReport:
     """Reads each file's rows once: judged and counted by preflight, rendered, staged."""
     report = ExportReport(mapping.file, now(), session.last)
     preflight = checks.Preflight(mapping, session)
+    if meter.live:  # the whole is worth a count only where someone watches the bar
+        meter.total = sum(session.active_rows())
     for layout in found:
         columns = layout.spec.columns
         if layout.kind == "persons":
             batches = session.person_rows(columns, layout.line, preflight.persons)
         else:
             batches = session.role_rows(columns, layout.line, preflight.roles, preflight.owner)
+        batches = meter.track(batches, lambda batch: len(batch.rows))
         staging.stage(layout, layout.render(preflight.judged(layout.kind, batches)))
     previous = session.last.row_counts() if session.last else (0, 0)
     counts = preflight.counts

@@ -21,6 +21,7 @@ from scmapper import expressions, lifecycle
 from scmapper.checks import ThresholdCheck, threshold
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError
 from scmapper.events import Event
+from scmapper.progress import Meters
 from scmapper.rules import MappedPerson, Rules
 from scmapper.sources import Line, Record
 from scmapper.store import KeyState, Store
@@ -37,6 +38,7 @@ class SyncReport:
     threshold: ThresholdCheck | None = None
     refused: bool = False
     forced: bool = False
+    read: int = 0  # records read from the snapshot
 
     @property
     def exit_code(self) -> int:
@@ -51,7 +53,12 @@ class SyncReport:
             "warnings": self.warnings,
             "threshold": self.threshold.as_dict() if self.threshold else None,
             "forced": self.forced,
+            "records": self.read,
         }
+
+    @property
+    def status(self) -> str:
+        return "refused" if self.refused else ("checked" if self.dry_run else "applied")
 
     def text(self) -> list[str]:
         c = self.counts
@@ -71,6 +78,21 @@ class SyncReport:
         lines += [f"WARNING: {w}" for w in self.warnings]
         lines += [f"FAILED {f['origin']} (key {f['key'] or '?'}): {f['reason']}" for f in self.failures]
         return lines
+
+    def summary(self) -> str:
+        """The closing line's words: records read and changes made (or not)."""
+        changes = sum(self.counts[name] for _, name in _VERBS)
+        done = {"refused": "refused", "checked": "would be made"}.get(self.status, "made")
+        return f"sync: {self.read:,} records read, {changes:,} change{'' if changes == 1 else 's'} {done}"
+
+
+_VERBS = (
+    ("create", "created"),
+    ("update", "updated"),
+    ("enable", "enabled"),
+    ("disable", "disabled"),
+    ("delete", "deleted"),
+)
 
 
 @dataclass(frozen=True)
@@ -101,11 +123,16 @@ def run_sync(
     dry_run: bool,
     force: bool = False,
     today: date | None = None,
+    meters: Meters | None = None,
 ) -> SyncReport:
+    meters = meters or Meters(None, None)
     report = SyncReport(dry_run=dry_run)
     states = store.persons.key_states()
     day = today or expressions.today()
-    present, protected = _map_all(rules, records, report, day, states)
+    reading = meters.meter("sync: reading", None, "records")
+    present, protected = _map_all(rules, reading.track(records), report, day, states)
+    reading.close()
+    report.read = reading.items
     steps = _plan(states, store, present, protected, rules.mapping.missing, report)
     removals = [s for s in steps if s.action in ("disable", "delete")]
     report.threshold = _threshold(rules, len(removals), sum(1 for s in states.values() if s.live))
@@ -116,7 +143,9 @@ def run_sync(
             for step in steps:
                 report.counts[_count_name(step.action)] += 1
             return report
-    applied = {step.key for step in steps if _apply(step, rules, store, report)}
+    applying = meters.meter("sync: applying", len(steps), "changes")
+    applied = {step.key for step in applying.track(steps) if _apply(step, rules, store, report)}
+    applying.close()
     if not dry_run:
         _remember(store, states, present, {step.key for step in steps}, applied)
     return report

@@ -455,33 +455,31 @@ def test_preview_shows_rows_without_a_database(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_batch_progress_reports_events_and_the_share_read(db):
+def test_batch_progress_reports_events_rate_and_time_left(db):
     import io
 
     from scmapper.loading import load_rules
-    from scmapper.runner import Progress, run_batch
+    from scmapper.progress import Meter
+    from scmapper.runner import run_batch
 
-    lines = [(native("create", make_person(str(i))) + "\n").encode() for i in range(250)]
+    # 250 lines of one length: the share of bytes read is the share of events done
+    lines = [(native("create", make_person(str(1000 + i))) + "\n").encode() for i in range(250)]
+    assert len(set(map(len, lines))) == 1
     rules = load_rules(DEFAULT_MAPPING)
-    m = rules.mapping
-    store = open_store(db, m)
+    store = open_store(db, rules.mapping)
+    ticks = iter(range(10_000))  # a clock that moves 1/16 s each time it is read (exact in binary)
     screen, results = io.StringIO(), []
-    counts = run_batch(
-        lines,
-        rules,
-        store,
-        action=None,
-        dry_run=False,
-        emit=results.append,
-        progress=Progress("events.jsonl", sum(map(len, lines)), screen),
-    )
+    meter = Meter("apply events.jsonl", sum(map(len, lines)), "events", screen, clock=lambda: next(ticks) / 16)
+    counts = run_batch(lines, rules, store, action=None, dry_run=False, emit=results.append, meter=meter)
     store.close()
     assert str(counts) == "250 events: 250 succeeded, 0 failed, 250 changed the database"
-    total = sum(map(len, lines))
-    shares = [100 * sum(map(len, lines[:n])) // total for n in (100, 200)]
-    assert screen.getvalue().split("\r")[1:] == [
-        f"events.jsonl: 100 events, {shares[0]}%",
-        f"events.jsonl: 200 events, {shares[1]}%",
-        "events.jsonl: 250 events, 100%\n",
-    ]
+    frames = screen.getvalue().split("\r")[1:]
+    assert len(frames) == 125  # redrawn once 100 ms have passed: every other event
+    # after 100 events, 6.25 s: 40% done at 16 events/s, so 9.4 s left (shown as m:ss)
+    assert (
+        frames[49].rstrip() == "apply events.jsonl [#########...............]  40%  100 events  16 events/s  0:09 left"
+    )
+    assert (
+        frames[-1].rstrip() == "apply events.jsonl [########################] 100%  250 events  16 events/s  0:00 left"
+    )
     assert [r["line"] for r in results] == list(range(1, 251))

@@ -167,6 +167,26 @@ def test_apply_does_not_import_paramiko(db):
     assert json.loads(done.stdout)["success"] is True
 
 
+def test_upload_draws_a_bar_on_a_terminal_and_ends_with_a_summary(sshd, ssh_keys, tmp_path, monkeypatch):
+    from scmapper import progress
+
+    monkeypatch.setattr(progress, "INTERVAL", 0)  # a small upload finishes inside one redraw interval
+    mapping = mapping_for(tmp_path, sshd, ssh_keys)
+    db = loaded_db(tmp_path, mapping)
+    out = tmp_path / "out"
+    assert run_cli("export", "--mapping", mapping, "--db", db, "--out", out).code == 0
+    size = sum((out / name).stat().st_size for name in ("Users.csv", "Roles.csv"))
+    result = run_cli("upload", "--mapping", mapping, "--db", db, tty=True)
+    assert result.code == 0, result.err
+    frames = [f.rstrip() for f in result.err.split("\r") if f.startswith("upload [")]
+    assert frames[-1].startswith(f"upload [########################] 100%  {size} B  ") and frames[-1].endswith(
+        "0:00 left"
+    )
+    assert f"scmapper: upload: 2 files, {size:,} bytes delivered in " in result.err
+    quiet = run_cli("upload", "--mapping", mapping, "--db", db, "--json", tty=True)
+    assert quiet.code == 0 and "upload [" not in quiet.err and "scmapper: upload" not in quiet.err
+
+
 def test_upload_dry_run_says_what_would_go_where_and_sends_nothing(sshd, ssh_keys, tmp_path):
     mapping = mapping_for(tmp_path, sshd, ssh_keys)
     db = loaded_db(tmp_path, mapping)
