@@ -152,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--db", required=True)
     p.add_argument("--account", help="only this account reference")
     p.add_argument("--since", help="only events at or after this ISO time")
+    p.add_argument("--action", metavar="ACTION", help="only this action (CreateAccount, ExportFiles, UploadFile, ...)")
+    p.add_argument("--limit", metavar="N", help="only the newest N events (still oldest first)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_log)
 
@@ -405,9 +407,9 @@ def _upload(mapping: Any, store: Any, export_id: int | None, trust: str | None, 
     return report
 
 
-def _positive_int(text: str, option: str) -> int:
+def _positive_int(text: str, option: str, what: str = "LATEST or an export number") -> int:
     if not text.isdigit() or int(text) < 1:
-        raise UsageError(f"{option} takes LATEST or an export number, not {text!r}")
+        raise UsageError(f"{option} takes {what}, not {text!r}")
     return int(text)
 
 
@@ -431,7 +433,9 @@ def cmd_log(args: argparse.Namespace) -> int:
     if not Path(args.db).exists():
         raise UsageError(f"database {args.db} does not exist")
     since = _iso_utc(args.since) if args.since else None
-    return emit(read_log(args.db, ref=args.account, since=since), as_json=args.json)
+    limit = _positive_int(args.limit, "--limit", "a number of events") if args.limit is not None else None
+    report = read_log(args.db, ref=args.account, since=since, action=args.action, limit=limit)
+    return emit(report, as_json=args.json)
 
 
 def _iso_utc(text: str) -> str:

@@ -20,7 +20,7 @@ from scmapper.progress import Meter
 from scmapper.schema import validate_against
 from scmapper.sftp_settings import SftpSettings
 from scmapper.staging import ARCHIVE_DIR
-from scmapper.store import ExportRecord, Store, now
+from scmapper.store import ExportRecord, Store, now, stored_time
 
 # Keys of the sftp section that are about files, not about the connection.
 _FILE_KEYS = ("connection", "files")
@@ -50,13 +50,16 @@ def connection_settings(mapping: Mapping) -> dict[str, Any]:
 
 
 def export_files(mapping: Mapping, record: ExportRecord) -> list[tuple[Path, str]]:
-    """(local file, remote name) for each file of an export, checked against its SHA-256."""
+    """(local file, remote name) for each file of an export, checked against its SHA-256: in the
+    output folder, in the export's archive copy, or in the newest archive copy with the same
+    content (an export that changed nothing keeps no copy of its own)."""
     remote_names = mapping.sftp.get("files", {})
     kinds = ["persons", "roles"]
     result = []
     for kind, item in zip(kinds, record.files, strict=False):
         out = Path(record.out_dir)
-        candidates = [out / item["name"], out / ARCHIVE_DIR / f"{record.id:06d}" / item["name"]]
+        archived = sorted((out / ARCHIVE_DIR).glob(f"*/{item['name']}"), reverse=True)
+        candidates = [out / item["name"], out / ARCHIVE_DIR / f"{record.id:06d}" / item["name"], *archived]
         local = next((p for p in candidates if p.is_file() and _sha256(p) == item["sha256"]), None)
         if local is None:
             raise UsageError(
@@ -131,7 +134,6 @@ def upload(
     meter = progress(sum(local.stat().st_size for local, _ in files)) if progress else None
     try:
         results = sftp.upload_files(settings, files, log=log, sent=meter.advance if meter else None)
-
     except DeliveryError as exc:
         attempts = getattr(exc, "results", [])
         _record(store, record.id, attempts, settings, files, failure=str(exc))
@@ -174,7 +176,7 @@ def _record(
     rows = [
         {
             "exportId": export_id,
-            "time": r.finished_at,
+            "time": stored_time(r.finished_at),
             "remotePath": r.remote_path,
             "size": r.size,
             "sha256": r.sha256,

@@ -6,7 +6,9 @@ judges the suspects; *judge* takes the diff against the last export and the thre
 *record* notes the export as 'writing' and commits (emptying the change log); *publish*
 renames the files into place, marks the export complete, writes the report and archives it.
 A reader never sees a half-written file; a crash between the two renames leaves the history
-saying which export is incomplete. A check stages nothing and records nothing.
+saying which export is incomplete. A check stages nothing and records nothing; a refused
+export records nothing but its refusal, in the audit log. Files equal to the previous export's
+are not archived again (its copy holds them).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from scmapper.errors import EXIT_DATA, EXIT_OK, MappingError, UsageError
 from scmapper.mapping import Export, Mapping
 from scmapper.progress import Meter
 from scmapper.reports import section
-from scmapper.staging import Staging, archive
+from scmapper.staging import Staging, archive, archived
 from scmapper.store import ExportRecord, ExportSession, Store, now
 
 REPORT_NAME = "export-report.json"
@@ -46,6 +48,8 @@ class ExportReport:
     forced: bool = False
     files: list[dict[str, Any]] = field(default_factory=list)
     export_id: int | None = None
+    archived: bool = False  # a copy in OUT/archive/<export id>/
+    unchanged_since: int | None = None  # the export whose archive copy holds these very files
 
     @property
     def exit_code(self) -> int:
@@ -70,7 +74,9 @@ class ExportReport:
             "forced": self.forced,
             "files": self.files,
         }
-        return found if self.export_id is None else {**found, "exportId": self.export_id}
+        if self.export_id is None:
+            return found
+        return {**found, "exportId": self.export_id, "archived": self.archived, "unchangedSince": self.unchanged_since}
 
     def summary_line(self) -> str:
         """The closing line's words: rows and verdict."""
@@ -121,6 +127,10 @@ class ExportReport:
         lines += section("Roles added", [", ".join(f"{k}={v}" for k, v in r.items()) for r in diff.roles_added])
         if self.status == "written":
             lines += [f"Wrote {f['path']} ({f['rows']} rows, sha256 {f['sha256'][:12]})" for f in self.files]
+            if self.unchanged_since is not None:
+                lines.append(
+                    f"Unchanged since export #{self.unchanged_since}: not archived again (its copy holds these files)."
+                )
         elif self.status == "checked":
             lines.append("Check only: nothing written.")
         else:
@@ -142,13 +152,16 @@ def run_export(
         with store.exports.session(write=not check) as session:
             report = _stage(mapping, session, found, staging, meter or Meter("export", None, "rows", None))
             _judge(report, mapping, session, check=check, force=force)
-            if report.status != "written":
-                staging.discard()
-                return report
-            _record(report, session, staging, out)
+            if report.status == "written":
+                _record(report, session, staging, out)
     except BaseException:
         staging.discard()
         raise
+    if report.status != "written":
+        staging.discard()
+        if report.status == "refused" and not check:
+            _log_refusal(report, store)
+        return report
     _publish(report, store, out, staging, export)
     return report
 
@@ -219,7 +232,9 @@ def _publish(report: ExportReport, store: Store, out: Path, staging: Staging, ex
     with store.transaction():
         store.exports.finish(export_id)
         written = ", ".join(f"{f['name']} ({f['rows']} rows)" for f in report.files)
-        forced = " (thresholds overridden with --force)" if report.forced else ""
+        forced = ""
+        if report.forced:
+            forced = "; thresholds overridden with --force: " + "; ".join(t.describe() for t in report.tripped)
         store.audit.add(
             time=now(),
             action="ExportFiles",
@@ -228,9 +243,38 @@ def _publish(report: ExportReport, store: Store, out: Path, staging: Staging, ex
             message=f"Exported #{export_id} to {out}: {written}{forced}",
             details=[{"exportId": export_id, "files": report.files, "forced": report.forced}],
         )
+    last = report.previous
+    if last and last.status == "complete" and _same_files(last, report.files) and archived(out, last.id):
+        report.unchanged_since = last.id  # its archive copy holds these very files
+    else:
+        report.archived = export.archive > 0
     text = json.dumps(report.as_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
     files.write_atomic(out / REPORT_NAME, text.encode("utf-8"), export.file_mode)
-    archive(out, export_id, [s.final for s in staging.staged] + [out / REPORT_NAME], export.archive, export.file_mode)
+    if report.archived:
+        archive(
+            out, export_id, [s.final for s in staging.staged] + [out / REPORT_NAME], export.archive, export.file_mode
+        )
+
+
+def _same_files(last: ExportRecord, written: list[dict[str, Any]]) -> bool:
+    return [f["sha256"] for f in last.files] == [f["sha256"] for f in written]
+
+
+def _log_refusal(report: ExportReport, store: Store) -> None:
+    """A refused export in the audit log: the one thing it writes."""
+    reasons = [f"threshold {t.describe()}" for t in report.tripped] + report.problems
+    shown = "; ".join(reasons[:5]) + (f"; and {len(reasons) - 5} more" if len(reasons) > 5 else "")
+    if report.tripped and not report.problems:
+        shown += " (--dry-run lists the changes; --force writes past the threshold)"
+    with store.transaction():
+        store.audit.add(
+            time=now(),
+            action="ExportRefused",
+            ref=None,
+            success=False,
+            message=f"Export refused, nothing written: {shown}",
+            details=[{"problems": report.problems, "thresholds": [t.as_dict() for t in report.tripped]}],
+        )
 
 
 def _fault(point: str) -> None:

@@ -24,7 +24,7 @@ from scmapper.events import Event
 from scmapper.progress import Meters
 from scmapper.rules import MappedPerson, Rules
 from scmapper.sources import Line, Record
-from scmapper.store import KeyState, Store
+from scmapper.store import KeyState, Store, now
 
 COUNTS = ("created", "updated", "enabled", "unchanged", "disabled", "deleted", "skipped", "failed")
 
@@ -138,6 +138,8 @@ def run_sync(
     report.threshold = _threshold(rules, len(removals), sum(1 for s in states.values() if s.live))
     if report.threshold and report.threshold.tripped:
         report.forced = force
+        if not dry_run:
+            _log_verdict(store, report)
         if not force:
             report.refused = True
             for step in steps:
@@ -237,6 +239,23 @@ def _plan(
     gone = [key for key, state in states.items() if state.live and key not in present and key not in protected]
     steps += [_Step(missing, key, states[key].ref) for key in sorted(gone)]
     return steps
+
+
+def _log_verdict(store: Store, report: SyncReport) -> None:
+    """A refused snapshot, or one forced past the threshold, in the audit log."""
+    assert report.threshold is not None
+    action = "SyncForced" if report.forced else "SyncRefused"
+    verdict = "applied with --force" if report.forced else "refused, nothing written"
+    way_out = "" if report.forced else " (--dry-run lists the changes; --force applies them)"
+    with store.transaction():
+        store.audit.add(
+            time=now(),
+            action=action,
+            ref=None,
+            success=report.forced,
+            message=f"Snapshot {verdict}: threshold {report.threshold.describe()}{way_out}",
+            details=[{"threshold": report.threshold.as_dict(), "forced": report.forced}],
+        )
 
 
 def _changed(store: Store, ref: str, mapped: MappedPerson) -> bool:

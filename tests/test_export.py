@@ -344,9 +344,9 @@ def test_validator_checks_export_columns_and_headers(tmp_path):
 
 def test_archive_keeps_the_last_n_exports(db, tmp_path):
     mapping = with_export(tmp_path, "  persons: { file: p.csv, columns: [achternaam] }\n  archive: 2\n")
-    load(db, [make_person("1")], mapping=mapping)
     out = tmp_path / "out"
-    for _ in range(3):
+    for n in range(3):
+        load(db, [make_person(str(n))], mapping=mapping)  # a joiner each time: three different exports
         assert export(db, out, mapping=mapping).code == 0
     kept = sorted(p.name for p in (out / "archive").iterdir())
     assert kept == ["000002", "000003"]
@@ -434,6 +434,22 @@ def test_an_apply_during_an_export_waits_and_the_export_records_what_it_wrote(db
     assert rows(db, "SELECT key, data FROM exported_changes") == [{"key": "3", "data": None}]
     monkeypatch.setattr(checks, "thresholds", real_thresholds)
     assert export(db, tmp_path / "out", "--json").json["diff"]["joiners"] == [{"key": "3", "username": "user3"}]
+
+
+def test_an_export_that_changed_nothing_is_not_archived_again(db, tmp_path):
+    load(db, [make_person("1"), make_person("2")])
+    out = tmp_path / "out"
+    assert export(db, out).code == 0
+    again = export(db, out)
+    assert again.code == 0
+    assert "Unchanged since export #1: not archived again (its copy holds these files)." in again.out
+    assert sorted(p.name for p in (out / "archive").iterdir()) == ["000001"]
+    report = json.loads((out / "export-report.json").read_text("utf-8"))
+    assert (report["exportId"], report["archived"], report["unchangedSince"]) == (2, False, 1)
+    load(db, [make_person("3")])  # a joiner: new files, a new copy
+    third = export(db, out, "--json")
+    assert (third.json["archived"], third.json["unchangedSince"]) == (True, None)
+    assert sorted(p.name for p in (out / "archive").iterdir()) == ["000001", "000003"]
 
 
 def test_dry_run_is_the_name_check_is_kept_for_the_scripts_that_use_it(db, tmp_path):

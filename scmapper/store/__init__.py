@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from scmapper.store.audit import Audit, AuditEvent
-from scmapper.store.connection import Database, environment_error, now, quote
+from scmapper.store.connection import Database, environment_error, now, quote, stored_time
 from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch
 from scmapper.store.legacy import read_legacy
 from scmapper.store.persons import KeyState, Persons, Row, StoredPerson
@@ -37,6 +37,7 @@ __all__ = [
     "now",
     "quote",
     "read_legacy",
+    "stored_time",
 ]
 
 

@@ -38,9 +38,24 @@ def quote(name: str) -> str:
     return f'"{name}"'
 
 
+STORED_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def now() -> str:
     """UTC time as stored everywhere: sortable text, microseconds, 'Z'."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime(STORED_TIME)
+
+
+def stored_time(text: str) -> str:
+    """An ISO 8601 time (any precision, 'Z' or an offset; no zone is UTC) as `now()` writes
+    them; text that is no such time is kept as it is."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(STORED_TIME)
 
 
 def environment_error(exc: BaseException) -> StoreError | None:
