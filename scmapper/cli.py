@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "person", nargs="?", help="person JSON (a bare person, a native event or a HelloID event); - for stdin"
     )
     _mapping_option(p)
+    p.add_argument("--html", metavar="FILE", help="also write the record beside its rows as one HTML page")
     p.set_defaults(handler=cmd_preview)
 
     p = sub.add_parser("apply", parents=[common], help="apply one lifecycle event (or a batch) to the database")
@@ -96,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     p.add_argument("--force", action="store_true", help="apply even when the removal threshold trips (recorded)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--html", metavar="FILE", help="also write the report as one HTML page")
     p.set_defaults(handler=cmd_sync)
 
     p = sub.add_parser("test", parents=[common], help="run mappings' test cases")
@@ -119,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="write even when a mass-removal threshold trips (recorded)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--html", metavar="FILE", help="also write the report as one HTML page")
     p.add_argument("--upload", action="store_true", help="upload the files over SFTP once written")
     p.add_argument("--trust-host-key", metavar="SHA256:...", help="accept this SFTP host key fingerprint")
     p.set_defaults(handler=cmd_export)
@@ -189,7 +192,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from scmapper.validation import preview
 
     mapping, person_file = _preview_inputs(args)
-    return emit(preview(mapping, _read_person(person_file)), as_json=True)
+    person = _read_person(person_file)
+    report = preview(mapping, person)
+    if args.html:
+        from scmapper.htmlreport import preview_page
+
+        _write_html(args.html, preview_page(mapping, person, report))
+    return emit(report, as_json=True)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -228,6 +237,19 @@ def _preview_inputs(args: argparse.Namespace) -> tuple[str, str]:
             "preview takes a mapping and a person: scmapper preview --mapping MAPPING PERSON.json (- for stdin)"
         )
     return mapping, given[0]
+
+
+def _write_html(path: str, page: str) -> None:
+    from scmapper import files
+
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {path}: the folder {target.parent} does not exist")
+    try:
+        files.write_atomic(target, page.encode("utf-8"))  # private: it holds personal data
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    print(f"scmapper: wrote {path}", file=sys.stderr)
 
 
 def _meters(args: argparse.Namespace) -> Any:
@@ -311,6 +333,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     meters = _meters(args)
     with closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
         report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force, meters=meters)
+    if args.html:
+        from scmapper.htmlreport import sync_page
+
+        _write_html(args.html, sync_page(rules.mapping.file, report))
     code = emit(report, as_json=args.json)
     meters.summary(report.summary(), report.read, "records")
     return code
@@ -360,6 +386,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         meter = meters.meter("export", None, "rows")
         report = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force, meter=meter)
         meter.close()
+        if args.html:
+            from scmapper.htmlreport import export_page
+
+            _write_html(args.html, export_page(report))
         code = emit(report, as_json=args.json)
         meters.summary(report.summary_line(), meter.items, "rows")
         if args.upload and report.export_id is not None:

@@ -24,12 +24,11 @@ from scmapper.csvformat import Layout, layouts
 from scmapper.errors import EXIT_DATA, EXIT_OK, MappingError, UsageError
 from scmapper.mapping import Export, Mapping
 from scmapper.progress import Meter
-from scmapper.reports import section
+from scmapper.reports import diff_sections, section
 from scmapper.staging import Staging, archive, archived
 from scmapper.store import ExportRecord, ExportSession, Store, now
 
 REPORT_NAME = "export-report.json"
-USERNAME_WARNING = "Spend Cloud will create a new employee and deactivate the old one"
 
 
 @dataclass
@@ -111,20 +110,7 @@ class ExportReport:
         lines += section("Problems", self.problems)
         for check in self.tripped:
             lines.append(f"{'OVERRIDDEN with --force' if self.forced else 'REFUSED'}: threshold {check.describe()}")
-        lines += section("Leavers", [f"{p['key']} ({p['username']})" for p in diff.leavers])
-        lines += section(
-            f"Username changes: {USERNAME_WARNING}",
-            [f"{c['key']}: {c['before']!r} -> {c['after']!r}" for c in diff.username_changes],
-        )
-        changed = [
-            f"{c['key']} ({c['username']}): "
-            + ", ".join(f"{k} {v['before']!r} -> {v['after']!r}" for k, v in c["fields"].items())
-            for c in diff.changed
-        ]
-        lines += section("Changed", changed)
-        lines += section("Joiners", [f"{p['key']} ({p['username']})" for p in diff.joiners])
-        lines += section("Roles removed", [", ".join(f"{k}={v}" for k, v in r.items()) for r in diff.roles_removed])
-        lines += section("Roles added", [", ".join(f"{k}={v}" for k, v in r.items()) for r in diff.roles_added])
+        lines += diff_sections(diff)
         if self.status == "written":
             lines += [f"Wrote {f['path']} ({f['rows']} rows, sha256 {f['sha256'][:12]})" for f in self.files]
             if self.unchanged_since is not None:

@@ -5,7 +5,9 @@ a new key, update for a changed person, enable for one who returns, disable or d
 for an active person whose key is missing or who is no longer active in the source);
 *protected* keys belong to records that failed mapping: they are never removed, so a
 broken record cannot take its person out of Spend Cloud. The export's removed_persons
-threshold guards the plan as a whole.
+threshold guards the plan as a whole. The report's *diff* is the plan as Spend Cloud would
+see it: joiners (create, enable), leavers (disable, delete), changed columns with their old
+and new values, username changes, roles added and removed.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from datetime import date
 from typing import Any
 
 from scmapper import expressions, lifecycle
-from scmapper.checks import ThresholdCheck, threshold
+from scmapper.checks import Diff, ThresholdCheck, threshold
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError
 from scmapper.events import Event
+from scmapper.mapping import Mapping
 from scmapper.progress import Meters
+from scmapper.reports import diff_sections
 from scmapper.rules import MappedPerson, Rules
 from scmapper.sources import Line, Record
 from scmapper.store import KeyState, Store, now
@@ -39,6 +43,7 @@ class SyncReport:
     refused: bool = False
     forced: bool = False
     read: int = 0  # records read from the snapshot
+    diff: Diff = field(default_factory=Diff)
 
     @property
     def exit_code(self) -> int:
@@ -54,6 +59,7 @@ class SyncReport:
             "threshold": self.threshold.as_dict() if self.threshold else None,
             "forced": self.forced,
             "records": self.read,
+            "diff": self.diff.as_dict(),
         }
 
     @property
@@ -62,22 +68,23 @@ class SyncReport:
 
     def text(self) -> list[str]:
         c = self.counts
-        verb = "would be" if self.dry_run or self.refused else ""
-        lines = [
-            f"{'Dry run: ' if self.dry_run else ''}{c['created']} created, {c['updated']} updated,"
-            f" {c['enabled']} enabled,"
-            f" {c['disabled']} disabled, {c['deleted']} deleted, {c['unchanged']} unchanged,"
-            f" {c['skipped']} skipped (inactive in the source), {c['failed']} failed"
-            + (f" ({verb} applied)" if verb else ""),
-        ]
-        if not self.dry_run and not self.refused and sum(c[k] for k in COUNTS[:6] if k != "unchanged") == 0:
-            lines.append("Nothing changed.")
+        rest = f"; {c['unchanged']} unchanged, {c['skipped']} skipped (inactive in the source)"
+        if c["failed"]:
+            rest += f"; {c['failed']} failed and left as they are (listed below)"
+        if self.dry_run or self.refused:
+            would = ", ".join(f"{verb} {c[name]}" for verb, name in _VERBS)
+            opening = "Refused, nothing written" if self.refused else "Dry run, nothing written"
+            lines = [f"{opening}: this snapshot would {would}{rest}."]
+        else:
+            lines = [", ".join(f"{name} {c[name]}" for _, name in _VERBS).capitalize() + rest + "."]
+            if sum(c[name] for _, name in _VERBS) == 0:
+                lines.append("Nothing changed.")
         if self.threshold and self.threshold.tripped:
             verdict = "OVERRIDDEN with --force" if self.forced else "REFUSED, nothing written"
             lines.append(f"{verdict}: threshold {self.threshold.describe()}")
         lines += [f"WARNING: {w}" for w in self.warnings]
         lines += [f"FAILED {f['origin']} (key {f['key'] or '?'}): {f['reason']}" for f in self.failures]
-        return lines
+        return lines + diff_sections(self.diff)
 
     def summary(self) -> str:
         """The closing line's words: records read and changes made (or not)."""
@@ -134,6 +141,7 @@ def run_sync(
     reading.close()
     report.read = reading.items
     steps = _plan(states, store, present, protected, rules.mapping.missing, report)
+    report.diff = _diff(steps, store, rules.mapping)
     removals = [s for s in steps if s.action in ("disable", "delete")]
     report.threshold = _threshold(rules, len(removals), sum(1 for s in states.values() if s.live))
     if report.threshold and report.threshold.tripped:
@@ -239,6 +247,24 @@ def _plan(
     gone = [key for key, state in states.items() if state.live and key not in present and key not in protected]
     steps += [_Step(missing, key, states[key].ref) for key in sorted(gone)]
     return steps
+
+
+def _diff(steps: list[_Step], store: Store, mapping: Mapping) -> Diff:
+    """The plan as Spend Cloud would see it, by key as the export's diff is; a returning person
+    (enable) is a joiner."""
+    found = Diff()
+    columns, username, role_columns = mapping.column_names, mapping.username or "", mapping.role_column_names
+    for step in sorted(steps, key=lambda s: s.key):
+        stored = store.persons.get(step.ref) if step.ref else None
+        if step.mapped is None:  # disable or delete
+            found.leaver(step.key, stored.row.get(username, "") if stored else "")
+            found.roles(step.key, stored.roles if stored else [], [], role_columns)
+            continue
+        before = stored if stored is not None and step.action == "update" else None
+        row = json.dumps(step.mapped.row, ensure_ascii=False)
+        found.person(step.key, before.row if before else None, row, columns, username)
+        found.roles(step.key, before.roles if before else [], step.mapped.roles, role_columns)
+    return found
 
 
 def _log_verdict(store: Store, report: SyncReport) -> None:
