@@ -1,11 +1,14 @@
 """`scmapper apply` through the real CLI: the acceptance cases of the core runtime."""
 
 import json
+import re
+import shutil
 
 import pytest
 
 from conftest import (
     DEFAULT_MAPPING,
+    ROOT,
     SAMPLE_EVENT,
     count,
     derived_mapping,
@@ -439,6 +442,43 @@ def test_demo_runs_the_bundled_samples(tmp_path):
     # every starter with samples: a line with its counts, and its files on disk
     assert "  afas                  20     22         2  " in result.out
     assert (out / "afas" / "Users.csv").exists() and (out / "afas" / "Roles.csv").exists()
+
+
+def test_demo_runs_the_starters_it_ships_and_names_the_broken_samples(tmp_path):
+    mappings = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", mappings)
+    # a customer's folder beside the starters, as an implementer makes one: not the demo's business
+    shutil.copy(mappings / "afas.yaml", mappings / "acme.yaml")
+    (mappings / "samples" / "acme").mkdir()
+    (mappings / "samples" / "acme" / "export.json").write_text('{"rows": [{"Medewerker": "1"}]}')
+    events = mappings / "samples" / "helloid" / "events.jsonl"
+    result = run_cli("demo", "--mapping", mappings / "spendcloud.yaml", "--events", events, "--out", tmp_path / "out")
+    assert result.code == 0, result.out + result.err
+    assert "acme" not in result.out and not (tmp_path / "out" / "acme").exists()
+    systems = [line.split()[0] for line in result.out.splitlines() if re.match(r"  \w+ +\d+ +\d+ +\d+  ", line)]
+    assert systems == ["afas", "raet", "adp", "successfactors", "entra", "ad"]
+    assert "The samples hold records broken\non purpose (the starter's test cases expect them to fail)" in result.out
+    afas = result.out.split("  afas ")[1].split("  raet ")[0].splitlines()[1:]
+    assert [line.strip() for line in afas] == [
+        "employees.json#28 (key 10024) rejected on purpose: person '10024': required column 'gebruikersnaam' is empty",
+        "employees.json#27 (key ?) rejected on purpose: person: required column 'externalId' is empty",
+    ]
+
+
+def test_demo_fails_on_a_rejection_that_is_not_on_purpose(tmp_path):
+    mappings = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", mappings)
+    sample = mappings / "samples" / "afas" / "employees.json"
+    data = json.loads(sample.read_text("utf-8"))
+    data["rows"][0]["UPN"] = None  # Jan Jansen loses his username: a real problem, not a planted one
+    sample.write_text(json.dumps(data), "utf-8")
+    events = mappings / "samples" / "helloid" / "events.jsonl"
+    result = run_cli("demo", "--mapping", mappings / "spendcloud.yaml", "--events", events, "--out", tmp_path / "out")
+    assert result.code == 1
+    assert (
+        "employees.json#1 (key 10001) rejected, NOT one of the samples broken on purpose: person '10001':"
+        " required column 'gebruikersnaam' is empty"
+    ) in result.out
 
 
 def test_preview_shows_rows_without_a_database(tmp_path):
