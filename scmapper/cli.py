@@ -52,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the one place a bug becomes an exit code
         if args.debug:
             raise
+        environment = _environment_error(exc)
+        if environment is not None:  # a corrupt or unreadable database: not a bug
+            print(f"scmapper: {environment}", file=sys.stderr)
+            return environment.exit_code
         print(f"scmapper: internal error ({type(exc).__name__}: {exc}); rerun with --debug", file=sys.stderr)
         return EXIT_INTERNAL
 
@@ -74,14 +78,19 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", parents=[common], help="check mapping files; list every problem")
-    p.add_argument("mapping", nargs="+")
+    p.add_argument("mapping", nargs="*", help="mapping files (or give each with --mapping)")
+    _mapping_option(p, many=True)
     p.add_argument("--sample", help="a person JSON to run every expression on")
     p.add_argument("--json", action="store_true", help="report as JSON")
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("preview", parents=[common], help="show the rows a person gives; no database")
-    p.add_argument("mapping")
-    p.add_argument("person", help="person JSON (a bare person, a native event or a HelloID event); - for stdin")
+    p.add_argument("mapping", nargs="?", help="the mapping (or give it with --mapping)")
+    p.add_argument(
+        "person", nargs="?", help="person JSON (a bare person, a native event or a HelloID event); - for stdin"
+    )
+    _mapping_option(p)
+    p.add_argument("--html", metavar="FILE", help="also write the record beside its rows as one HTML page")
     p.set_defaults(handler=cmd_preview)
 
     p = sub.add_parser("apply", parents=[common], help="apply one lifecycle event (or a batch) to the database")
@@ -102,10 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     p.add_argument("--force", action="store_true", help="apply even when the removal threshold trips (recorded)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--html", metavar="FILE", help="also write the report as one HTML page")
     p.set_defaults(handler=cmd_sync)
 
     p = sub.add_parser("test", parents=[common], help="run mappings' test cases")
-    p.add_argument("mapping", nargs="+", help="mapping files, or their NAME.tests.yaml case files")
+    p.add_argument("mapping", nargs="*", help="mapping files, or their NAME.tests.yaml case files")
+    _mapping_option(p, many=True)
     p.add_argument("--cases", help="the test case file, with one mapping (default: NAME.tests.yaml beside it)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_test)
@@ -114,9 +125,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True)
     p.add_argument("--out", required=True, help="output folder (created when missing)")
-    p.add_argument("--check", action="store_true", help="run every check and print the diff report; write nothing")
+    # --check is the first spelling, kept for the schedules and scripts that use it.
+    p.add_argument(
+        "--dry-run",
+        "--check",
+        dest="check",
+        action="store_true",
+        help="run every check, report the diff; write nothing",
+    )
     p.add_argument("--force", action="store_true", help="write even when a mass-removal threshold trips (recorded)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--html", metavar="FILE", help="also write the report as one HTML page")
     p.add_argument("--upload", action="store_true", help="upload the files over SFTP once written")
     p.add_argument("--trust-host-key", metavar="SHA256:...", help="accept this SFTP host key fingerprint")
     p.set_defaults(handler=cmd_export)
@@ -128,6 +147,11 @@ def _parser() -> argparse.ArgumentParser:
         "--export", default="LATEST", metavar="LATEST|ID", help="which export (default: the newest complete one)"
     )
     p.add_argument("--trust-host-key", metavar="SHA256:...", help="accept this SFTP host key fingerprint")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the files and settings, say what would go where; connect to nothing",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_upload)
 
@@ -167,6 +191,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--db", required=True)
     p.add_argument("--account", help="only this account reference")
     p.add_argument("--since", help="only events at or after this ISO time")
+    p.add_argument("--action", metavar="ACTION", help="only this action (CreateAccount, ExportFiles, UploadFile, ...)")
+    p.add_argument("--limit", metavar="N", help="only the newest N events (still oldest first)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_log)
 
@@ -178,28 +204,96 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _environment_error(exc: Exception) -> ScmapperError | None:
+    from scmapper.store import environment_error
+
+    return environment_error(exc)
+
+
 # --- validate / preview / test -------------------------------------------------------------
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from scmapper.validation import validate_files
 
+    paths = _mappings(args, "validate")
+    for path in paths:  # a file that is not there is the environment (2), not a problem in a mapping
+        if not Path(path).is_file():
+            raise UsageError(f"mapping {path} not found: check the path (it is read from {Path.cwd()})")
     sample = _read_person(args.sample) if args.sample else None
-    return emit(validate_files(args.mapping, sample, args.root), as_json=args.json)
+    return emit(validate_files(paths, sample, args.root), as_json=args.json)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from scmapper.validation import preview
 
-    return emit(preview(args.mapping, _read_person(args.person), args.root), as_json=True)
+    mapping, person_file = _preview_inputs(args)
+    person = _read_person(person_file)
+    report = preview(mapping, person, args.root)
+    if args.html:
+        from scmapper.htmlreport import preview_page
+
+        _write_html(args.html, preview_page(mapping, person, report))
+    return emit(report, as_json=True)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
     from scmapper.testing import run_files
 
-    if args.cases and len(args.mapping) > 1:
+    paths = _mappings(args, "test")
+    if args.cases and len(paths) > 1:
         raise UsageError("--cases goes with one mapping")
-    return emit(run_files([Path(name) for name in args.mapping], args.cases, args.root), as_json=args.json)
+    return emit(run_files([Path(name) for name in paths], args.cases, args.root), as_json=args.json)
+
+
+def _mapping_option(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
+    """--mapping, as every command that reads a mapping takes it; the positional form still works."""
+    parser.add_argument(
+        "--mapping",
+        dest="mapping_option",
+        action="append" if many else "store",
+        metavar="MAPPING",
+        help="the mapping file" + (" (may be repeated)" if many else ""),
+    )
+
+
+def _mappings(args: argparse.Namespace, command: str) -> list[str]:
+    found: list[str] = [*args.mapping, *(args.mapping_option or [])]
+    if not found:
+        raise UsageError(f"name a mapping: scmapper {command} --mapping MAPPING (or scmapper {command} MAPPING)")
+    return found
+
+
+def _preview_inputs(args: argparse.Namespace) -> tuple[str, str]:
+    """(mapping, person) from `preview MAPPING PERSON` or `preview --mapping MAPPING PERSON`."""
+    given = [name for name in (args.mapping, args.person) if name is not None]
+    mapping = args.mapping_option or (given.pop(0) if given else None)
+    if mapping is None or len(given) != 1:
+        raise UsageError(
+            "preview takes a mapping and a person: scmapper preview --mapping MAPPING PERSON.json (- for stdin)"
+        )
+    return mapping, given[0]
+
+
+def _write_html(path: str, page: str) -> None:
+    from scmapper import files
+
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {path}: the folder {target.parent} does not exist")
+    try:
+        files.write_atomic(target, page.encode("utf-8"))  # private: it holds personal data
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    print(f"scmapper: wrote {path}", file=sys.stderr)
+
+
+def _meters(args: argparse.Namespace) -> Any:
+    """Progress on stderr when it is a terminal and no --json; the summary line unless --json."""
+    from scmapper.progress import Meters
+
+    quiet = bool(getattr(args, "json", False))
+    return Meters(sys.stderr if sys.stderr.isatty() and not quiet else None, None if quiet else sys.stderr)
 
 
 def _read_person(source: str) -> dict[str, Any]:
@@ -254,7 +348,8 @@ def _apply_batch(args: argparse.Namespace) -> int:
         handle = path.open("rb")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    progress = runner.Progress(path.name, path.stat().st_size, sys.stderr) if sys.stderr.isatty() else None
+    meters = _meters(args)
+    meter = meters.meter(f"apply {path.name}", path.stat().st_size, "events")
     with handle, closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
         counts = runner.run_batch(
             handle,
@@ -263,9 +358,10 @@ def _apply_batch(args: argparse.Namespace) -> int:
             action=args.action,
             dry_run=args.dry_run,
             emit=lambda result: print(json.dumps(result, ensure_ascii=False)),
-            progress=progress,
+            meter=meter,
         )
-    print(f"scmapper: {counts}", file=sys.stderr)
+    meter.close()
+    meters.summary(str(counts), counts.succeeded + counts.failed, "events")
     return EXIT_OK if counts.failed == 0 else EXIT_DATA
 
 
@@ -275,9 +371,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     rules = _load(args.mapping, args.root)
     records = stream_files([Path(p) for p in args.source], rules.mapping.source)
+    meters = _meters(args)
     with closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
-        report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force)
-    return emit(report, as_json=args.json)
+        report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force, meters=meters)
+    if args.html:
+        from scmapper.htmlreport import sync_page
+
+        _write_html(args.html, sync_page(rules.mapping.file, report))
+    code = emit(report, as_json=args.json)
+    meters.summary(report.summary(), report.read, "records")
+    return code
 
 
 def _load(mapping: str, root: str | None) -> Any:
@@ -317,13 +420,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     from scmapper.export import run_export
 
     if args.upload and args.check:
-        raise UsageError("--upload and --check exclude each other: a check writes nothing to upload")
+        raise UsageError("--upload and --dry-run exclude each other: a dry run writes nothing to upload")
     rules = _load(args.mapping, args.root)
+    meters = _meters(args)
     with closing(_existing_store(args.db, rules)) as store:
-        report = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force)
+        meter = meters.meter("export", None, "rows")
+        report = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force, meter=meter)
+        meter.close()
+        if args.html:
+            from scmapper.htmlreport import export_page
+
+            _write_html(args.html, export_page(report))
         code = emit(report, as_json=args.json)
+        meters.summary(report.summary_line(), meter.items, "rows")
         if args.upload and report.export_id is not None:
-            uploaded = _upload(rules.mapping, store, report.export_id, args.trust_host_key, quiet=args.json)
+            uploaded = _upload(
+                rules.mapping, store, report.export_id, args.trust_host_key, quiet=args.json, meters=meters
+            )
             if not args.json:
                 emit(uploaded, as_json=False)
     return code
@@ -333,22 +446,41 @@ def cmd_upload(args: argparse.Namespace) -> int:
     export_id = None if args.export.upper() == "LATEST" else _positive_int(args.export, "--export")
     rules = _load(args.mapping, args.root)
     with closing(_existing_store(args.db, rules)) as store:
-        report = _upload(rules.mapping, store, export_id, args.trust_host_key, quiet=args.json)
+        if args.dry_run:
+            from scmapper.delivery import plan_upload
+
+            return emit(
+                plan_upload(rules.mapping, store, export_id, trust_host_key=args.trust_host_key), as_json=args.json
+            )
+        report = _upload(rules.mapping, store, export_id, args.trust_host_key, quiet=args.json, meters=_meters(args))
     return emit(report, as_json=args.json)
 
 
-def _upload(mapping: Any, store: Any, export_id: int | None, trust: str | None, *, quiet: bool) -> Any:
+def _upload(mapping: Any, store: Any, export_id: int | None, trust: str | None, *, quiet: bool, meters: Any) -> Any:
     from scmapper.delivery import upload
 
+    meter = None
+
     def log(line: str) -> None:
+        if meter is not None:
+            meter.close()  # a log line on a line of its own; the bar comes back on the next redraw
         print(f"sftp: {line}", file=sys.stderr)
 
-    return upload(mapping, store, export_id, trust_host_key=trust, log=None if quiet else log)
+    def start(total: int) -> Any:
+        nonlocal meter
+        meter = meters.meter("upload", total, "bytes")
+        return meter
+
+    report = upload(mapping, store, export_id, trust_host_key=trust, log=None if quiet else log, progress=start)
+    if meter is not None:
+        meter.close()
+        meters.summary(report.summary_line(), meter.items, "bytes")
+    return report
 
 
-def _positive_int(text: str, option: str) -> int:
+def _positive_int(text: str, option: str, what: str = "LATEST or an export number") -> int:
     if not text.isdigit() or int(text) < 1:
-        raise UsageError(f"{option} takes LATEST or an export number, not {text!r}")
+        raise UsageError(f"{option} takes {what}, not {text!r}")
     return int(text)
 
 
@@ -421,7 +553,9 @@ def cmd_log(args: argparse.Namespace) -> int:
     if not Path(args.db).exists():
         raise UsageError(f"database {args.db} does not exist")
     since = _iso_utc(args.since) if args.since else None
-    return emit(read_log(args.db, ref=args.account, since=since), as_json=args.json)
+    limit = _positive_int(args.limit, "--limit", "a number of events") if args.limit is not None else None
+    report = read_log(args.db, ref=args.account, since=since, action=args.action, limit=limit)
+    return emit(report, as_json=args.json)
 
 
 def _iso_utc(text: str) -> str:

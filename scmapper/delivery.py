@@ -16,10 +16,11 @@ from typing import Any
 from scmapper import yamlio
 from scmapper.errors import EXIT_OK, DeliveryError, MappingError, UsageError
 from scmapper.mapping import Mapping
+from scmapper.progress import Meter
 from scmapper.schema import validate_against
 from scmapper.sftp_settings import SftpSettings
 from scmapper.staging import ARCHIVE_DIR
-from scmapper.store import ExportRecord, Store, now
+from scmapper.store import ExportRecord, Store, now, stored_time
 
 # Keys of the sftp section that are about files, not about the connection.
 _FILE_KEYS = ("connection", "files")
@@ -51,13 +52,16 @@ def connection_settings(mapping: Mapping) -> dict[str, Any]:
 
 
 def export_files(mapping: Mapping, record: ExportRecord) -> list[tuple[Path, str]]:
-    """(local file, remote name) for each file of an export, checked against its SHA-256."""
+    """(local file, remote name) for each file of an export, checked against its SHA-256: in the
+    output folder, in the export's archive copy, or in the newest archive copy with the same
+    content (an export that changed nothing keeps no copy of its own)."""
     remote_names = mapping.sftp.get("files", {})
     kinds = ["persons", "roles"]
     result = []
     for kind, item in zip(kinds, record.files, strict=False):
         out = Path(record.out_dir)
-        candidates = [out / item["name"], out / ARCHIVE_DIR / f"{record.id:06d}" / item["name"]]
+        archived = sorted((out / ARCHIVE_DIR).glob(f"*/{item['name']}"), reverse=True)
+        candidates = [out / item["name"], out / ARCHIVE_DIR / f"{record.id:06d}" / item["name"], *archived]
         local = next((p for p in candidates if p.is_file() and _sha256(p) == item["sha256"]), None)
         if local is None:
             raise UsageError(
@@ -89,6 +93,31 @@ class UploadReport:
     def text(self) -> list[str]:
         return [f"Uploaded {r['remotePath']} ({r['size']} bytes)" for r in self.rows if r["outcome"] == "ok"]
 
+    def summary_line(self) -> str:
+        done = [r for r in self.rows if r["outcome"] == "ok"]
+        return f"upload: {len(done)} files, {sum(r['size'] for r in done):,} bytes delivered"
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """What an upload would deliver, checked without connecting: `upload --dry-run`."""
+
+    export_id: int
+    host: str
+    files: list[dict[str, Any]]
+    exit_code: int = EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dryRun": True, "exportId": self.export_id, "host": self.host, "files": self.files}
+
+    def text(self) -> list[str]:
+        lines = [f"Export #{self.export_id} would go to {self.host}:"]
+        lines += [f"  {f['local']} -> {f['remotePath']} ({f['size']} bytes)" for f in self.files]
+        return [
+            *lines,
+            "Dry run: nothing sent, nothing recorded (no connection is made, so the server is not checked).",
+        ]
+
 
 def upload(
     mapping: Mapping,
@@ -97,10 +126,36 @@ def upload(
     *,
     trust_host_key: str | None = None,
     log: Callable[[str], None] | None = None,
+    progress: Callable[[int], Meter] | None = None,
 ) -> UploadReport:
-    """Uploads one export's files; every attempt lands in the audit log, failed ones too."""
+    """Uploads one export's files; every attempt lands in the audit log, failed ones too.
+    `progress` makes the meter for the bytes to send, once their total is known."""
     from scmapper import sftp  # paramiko is heavy: only uploads pay for it
 
+    record, settings, files = _prepare(mapping, store, export_id, trust_host_key)
+    meter = progress(sum(local.stat().st_size for local, _ in files)) if progress else None
+    try:
+        results = sftp.upload_files(settings, files, log=log, sent=meter.advance if meter else None)
+    except DeliveryError as exc:
+        attempts = getattr(exc, "results", [])
+        _record(store, record.id, attempts, settings, files, failure=str(exc))
+        raise
+    return UploadReport(_record(store, record.id, results, settings, files, failure=None))
+
+
+def plan_upload(mapping: Mapping, store: Store, export_id: int | None, *, trust_host_key: str | None) -> UploadPlan:
+    """Everything an upload checks before it connects: the export, its files, the settings."""
+    record, settings, files = _prepare(mapping, store, export_id, trust_host_key)
+    rows = [
+        {"local": str(local), "remotePath": f"{settings.remote_dir.rstrip('/')}/{name}", "size": local.stat().st_size}
+        for local, name in files
+    ]
+    return UploadPlan(record.id, settings.address, rows)
+
+
+def _prepare(
+    mapping: Mapping, store: Store, export_id: int | None, trust_host_key: str | None
+) -> tuple[ExportRecord, SftpSettings, list[tuple[Path, str]]]:
     record = store.exports.get(export_id)
     if record is None:
         which = f"export #{export_id}" if export_id is not None else "complete export"
@@ -109,14 +164,7 @@ def upload(
     if trust_host_key:
         values["trust_host_key"] = trust_host_key
     settings = SftpSettings.from_dict(values, mapping.base_dir, mapping.root)
-    files = export_files(mapping, record)
-    try:
-        results = sftp.upload_files(settings, files, log=log)
-    except DeliveryError as exc:
-        attempts = getattr(exc, "results", [])
-        _record(store, record.id, attempts, settings, files, failure=str(exc))
-        raise
-    return UploadReport(_record(store, record.id, results, settings, files, failure=None))
+    return record, settings, export_files(mapping, record)
 
 
 def _record(
@@ -130,7 +178,7 @@ def _record(
     rows = [
         {
             "exportId": export_id,
-            "time": r.finished_at,
+            "time": stored_time(r.finished_at),
             "remotePath": r.remote_path,
             "size": r.size,
             "sha256": r.sha256,

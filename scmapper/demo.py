@@ -1,9 +1,11 @@
 """`demo`: the main job on the bundled samples, end to end, printing what it wrote.
 
 First the HelloID path (lifecycle events applied one by one, then the export), then
-every starter mapping that ships samples: sync its snapshot, export, and a line per
+each starter scmapper ships (STARTERS, named here: a customer's own mapping and samples
+beside them are not the demo's business): sync its snapshot, export, and a line per
 source system. Starters run on the date their test cases name, so the output is the
-same every day.
+same every day. The samples hold records *broken on purpose* (the starter's test cases
+expect them to fail); the demo names them, and fails on any other rejection.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from contextlib import closing
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from scmapper import runner, sources, testing, yamlio
 from scmapper.errors import UsageError
@@ -22,6 +25,8 @@ from scmapper.store import Shape, Store
 from scmapper.sync import run_sync
 from scmapper.validation import validate
 
+STARTERS = ("afas", "raet", "adp", "successfactors", "entra", "ad")
+
 
 def run_demo(mapping_path: Path, events_path: Path, out: Path) -> int:
     for path in (mapping_path, events_path):
@@ -30,7 +35,8 @@ def run_demo(mapping_path: Path, events_path: Path, out: Path) -> int:
     failed = _helloid(mapping_path, events_path, out / "helloid")
     starters = _starters(mapping_path.parent)
     if starters:
-        print("\nSource systems (sync of each starter's samples, then export):")
+        print("\nSource systems (sync of each starter's samples, then export). The samples hold records broken")
+        print("on purpose (the starter's test cases expect them to fail), to show how a bad record is reported:")
         print(f"  {'system':<16}{'persons':>8}{'roles':>7}{'rejected':>10}  files")
     for starter, samples in starters:
         failed |= _starter(starter, samples, out / starter.stem)
@@ -59,12 +65,12 @@ def _helloid(mapping_path: Path, events_path: Path, out: Path) -> bool:
 
 
 def _starters(folder: Path) -> list[tuple[Path, list[Path]]]:
-    """(mapping, sample files) for every mapping with a samples/<name>/ folder."""
+    """(mapping, sample files) of each starter scmapper ships that is in `folder`."""
     found = []
-    for mapping in sorted(folder.glob("*.yaml")):
-        samples = folder / "samples" / mapping.stem
-        files = sorted(p for p in samples.glob("*.json")) if samples.is_dir() and mapping.stem != "spendcloud" else []
-        if files and not mapping.name.endswith(".tests.yaml"):
+    for name in STARTERS:
+        mapping, samples = folder / f"{name}.yaml", folder / "samples" / name
+        files = sorted(samples.glob("*.json")) if samples.is_dir() else []
+        if mapping.is_file() and files:
             found.append((mapping, files))
     return found
 
@@ -73,24 +79,43 @@ def _starter(mapping_path: Path, samples: list[Path], out: Path) -> bool:
     rules = _validated(mapping_path, quiet=True)
     if rules is None:
         return True
+    cases = _cases(mapping_path)
     records = sources.read_files(samples, rules.mapping.source)
+    today = date.fromisoformat(cases["today"]) if cases.get("today") else None
     with closing(_fresh_store(out, rules)) as store:
-        report = run_sync(rules, store, records, dry_run=False, today=_cases_today(mapping_path))
+        report = run_sync(rules, store, records, dry_run=False, today=today)
         outcome = run_export(rules.mapping, store, out, check=False, force=False)
     files = ", ".join(f["path"] for f in outcome.files)
     counts = outcome.counts
     print(f"  {mapping_path.stem:<16}{counts['persons']:>8}{counts['roles']:>7}{report.counts['failed']:>10}  {files}")
+    expected = _broken_on_purpose(rules, cases)
+    unexpected = False
     for failure in report.failures:
-        print(f"  {'':<16}rejected {failure['origin']} (key {failure['key'] or '?'}): {failure['reason']}")
-    return outcome.exit_code != 0
+        meant = any(key == failure["key"] and error in (failure["reason"] or "") for key, error in expected)
+        unexpected |= not meant
+        why = "rejected on purpose" if meant else "rejected, NOT one of the samples broken on purpose"
+        print(f"  {'':<16}{failure['origin']} (key {failure['key'] or '?'}) {why}: {failure['reason']}")
+    return unexpected or outcome.exit_code != 0
 
 
-def _cases_today(mapping: Path) -> date | None:
+def _cases(mapping: Path) -> dict[str, Any]:
+    """The starter's test cases (its date, the records expected to fail), or nothing."""
     cases = testing.cases_path(mapping)
     if not cases.exists():
-        return None
+        return {}
     data = yamlio.load_bytes(cases.read_bytes(), str(cases)).data
-    return date.fromisoformat(data["today"]) if isinstance(data, dict) and data.get("today") else None
+    return data if isinstance(data, dict) else {}
+
+
+def _broken_on_purpose(rules: Rules, cases: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """(key, expected error) of each case that expects its record to fail."""
+    found = []
+    for case in cases.get("cases") or []:
+        if isinstance(case, dict) and case.get("error"):
+            records = sources.records_from(case.get("records", [case.get("record")]), rules.mapping.source, "case")
+            key = rules.key_of(records[0].data) if len(records) == 1 else None
+            found.append((key, str(case["error"])))
+    return found
 
 
 def _validated(mapping: Path, *, quiet: bool = False) -> Rules | None:

@@ -1,8 +1,14 @@
 """The one exception hierarchy, and the exit code each kind of failure maps to.
 
 Exit codes are a contract with the programs that call scmapper (the HelloID agent,
-schedulers): 0 ok, 1 the action failed on its data, 2 usage, mapping or malformed
-input, 3 internal error (a bug).
+schedulers), one table for every command:
+
+    0      ok
+    1      refused (a threshold, a preflight problem) or failed on its data
+    2      usage, mapping or environment: a bad option, a malformed input, an invalid
+           mapping, a missing file, a database that cannot be opened or is corrupt
+    3      internal error (a bug)
+    10-16  delivery (SFTP), one code per kind of failure (DeliveryError's subclasses)
 """
 
 from __future__ import annotations
@@ -86,9 +92,10 @@ class SandboxViolation(ScmapperError):
 
 
 class StoreError(ScmapperError):
-    """The SQLite store cannot be opened, migrated or written."""
+    """The SQLite store cannot be opened, migrated or written: the environment (a missing,
+    unreadable or corrupt database, a newer schema, a lock held too long), never the data."""
 
-    exit_code = EXIT_DATA
+    exit_code = EXIT_USAGE
 
 
 class DeliveryError(ScmapperError):

@@ -6,7 +6,9 @@ judges the suspects; *judge* takes the diff against the last export and the thre
 *record* notes the export as 'writing' and commits (emptying the change log); *publish*
 renames the files into place, marks the export complete, writes the report and archives it.
 A reader never sees a half-written file; a crash between the two renames leaves the history
-saying which export is incomplete. A check stages nothing and records nothing.
+saying which export is incomplete. A check stages nothing and records nothing; a refused
+export records nothing but its refusal, in the audit log. Files equal to the previous export's
+are not archived again (its copy holds them).
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from scmapper import checks, files
 from scmapper.csvformat import Layout, layouts
 from scmapper.errors import EXIT_DATA, EXIT_OK, MappingError, UsageError
 from scmapper.mapping import Export, Mapping
-from scmapper.reports import section
-from scmapper.staging import Staging, archive
+from scmapper.progress import Meter
+from scmapper.reports import diff_sections, section
+from scmapper.staging import Staging, archive, archived
 from scmapper.store import ExportRecord, ExportSession, Store, now
 
 REPORT_NAME = "export-report.json"
-USERNAME_WARNING = "Spend Cloud will create a new employee and deactivate the old one"
-WAY_OUT = "--force writes anyway (recorded in the report and the audit log); --check previews without writing"
+WAY_OUT = "--force writes anyway (recorded in the report and the audit log); --dry-run previews without writing"
 
 
 @dataclass
@@ -47,6 +49,8 @@ class ExportReport:
     forced: bool = False
     files: list[dict[str, Any]] = field(default_factory=list)
     export_id: int | None = None
+    archived: bool = False  # a copy in OUT/archive/<export id>/
+    unchanged_since: int | None = None  # the export whose archive copy holds these very files
 
     @property
     def exit_code(self) -> int:
@@ -74,7 +78,16 @@ class ExportReport:
         }
         if self.status == "refused":
             found["hint"] = self.way_out()
-        return found if self.export_id is None else {**found, "exportId": self.export_id}
+        if self.export_id is None:
+            return found
+        return {**found, "exportId": self.export_id, "archived": self.archived, "unchangedSince": self.unchanged_since}
+
+    def summary_line(self) -> str:
+        """The closing line's words: rows and verdict."""
+        counts = self.counts
+        done = {"written": f"written as export #{self.export_id}", "checked": "checked, nothing written"}
+        verdict = done.get(self.status, "refused, nothing written")
+        return f"export: {counts.get('persons', 0):,} persons and {counts.get('roles', 0):,} roles {verdict}"
 
     def way_out(self) -> str:
         """What a refused export's operator can do about it."""
@@ -111,22 +124,13 @@ class ExportReport:
         for check in self.tripped:
             verdict = "OVERRIDDEN with --force" if self.forced else "REFUSED"
             lines.append(f"{verdict}: threshold {check.describe()}{'' if self.forced else ' (--force overrides)'}")
-        lines += section("Leavers", [f"{p['key']} ({p['username']})" for p in diff.leavers])
-        lines += section(
-            f"Username changes: {USERNAME_WARNING}",
-            [f"{c['key']}: {c['before']!r} -> {c['after']!r}" for c in diff.username_changes],
-        )
-        changed = [
-            f"{c['key']} ({c['username']}): "
-            + ", ".join(f"{k} {v['before']!r} -> {v['after']!r}" for k, v in c["fields"].items())
-            for c in diff.changed
-        ]
-        lines += section("Changed", changed)
-        lines += section("Joiners", [f"{p['key']} ({p['username']})" for p in diff.joiners])
-        lines += section("Roles removed", [", ".join(f"{k}={v}" for k, v in r.items()) for r in diff.roles_removed])
-        lines += section("Roles added", [", ".join(f"{k}={v}" for k, v in r.items()) for r in diff.roles_added])
+        lines += diff_sections(diff)
         if self.status == "written":
             lines += [f"Wrote {f['path']} ({f['rows']} rows, sha256 {f['sha256'][:12]})" for f in self.files]
+            if self.unchanged_since is not None:
+                lines.append(
+                    f"Unchanged since export #{self.unchanged_since}: not archived again (its copy holds these files)."
+                )
         elif self.status == "checked":
             lines.append("Check only: nothing written.")
         else:
@@ -134,7 +138,9 @@ class ExportReport:
         return lines
 
 
-def run_export(mapping: Mapping, store: Store, out: Path, *, check: bool, force: bool) -> ExportReport:
+def run_export(
+    mapping: Mapping, store: Store, out: Path, *, check: bool, force: bool, meter: Meter | None = None
+) -> ExportReport:
     export = mapping.export
     if export is None:
         raise UsageError(f"{mapping.file} has no export section: add export.persons (file, columns)")
@@ -144,29 +150,37 @@ def run_export(mapping: Mapping, store: Store, out: Path, *, check: bool, force:
     staging = Staging(out, export, write=not check)
     try:
         with store.exports.session(write=not check) as session:
-            report = _stage(mapping, session, found, staging)
+            report = _stage(mapping, session, found, staging, meter or Meter("export", None, "rows", None))
             _judge(report, mapping, session, check=check, force=force)
-            if report.status != "written":
-                staging.discard()
-                return report
-            _record(report, session, staging, out)
+            if report.status == "written":
+                _record(report, session, staging, out)
     except BaseException:
         staging.discard()
         raise
+    if report.status != "written":
+        staging.discard()
+        if report.status == "refused" and not check:
+            _log_refusal(report, store)
+        return report
     _publish(report, store, out, staging, export)
     return report
 
 
-def _stage(mapping: Mapping, session: ExportSession, found: list[Layout], staging: Staging) -> ExportReport:
+def _stage(
+    mapping: Mapping, session: ExportSession, found: list[Layout], staging: Staging, meter: Meter
+) -> ExportReport:
     """Reads each file's rows once: judged and counted by preflight, rendered, staged."""
     report = ExportReport(mapping.file, now(), session.last)
     preflight = checks.Preflight(mapping, session)
+    if meter.live:  # the whole is worth a count only where someone watches the bar
+        meter.total = sum(session.active_rows())
     for layout in found:
         columns = layout.spec.columns
         if layout.kind == "persons":
             batches = session.person_rows(columns, layout.line, preflight.persons)
         else:
             batches = session.role_rows(columns, layout.line, preflight.roles, preflight.owner)
+        batches = meter.track(batches, lambda batch: len(batch.rows))
         staging.stage(layout, layout.render(preflight.judged(layout.kind, batches)))
     previous = session.last.row_counts() if session.last else (0, 0)
     counts = preflight.counts
@@ -225,7 +239,10 @@ def _publish(report: ExportReport, store: Store, out: Path, staging: Staging, ex
     with store.transaction():
         store.exports.finish(export_id)
         written = ", ".join(f"{f['name']} ({f['rows']} rows)" for f in report.files)
-        forced = " (refusals overridden with --force)" if report.forced else ""
+        forced = ""
+        if report.forced:
+            overridden = [t.describe() for t in report.tripped] + [f"preflight: {p}" for p in report.problems]
+            forced = "; overridden with --force: " + "; ".join(overridden)
         store.audit.add(
             time=now(),
             action="ExportFiles",
@@ -234,9 +251,38 @@ def _publish(report: ExportReport, store: Store, out: Path, staging: Staging, ex
             message=f"Exported #{export_id} to {out}: {written}{forced}",
             details=[{"exportId": export_id, "files": report.files, "forced": report.forced}],
         )
+    last = report.previous
+    if last and last.status == "complete" and _same_files(last, report.files) and archived(out, last.id):
+        report.unchanged_since = last.id  # its archive copy holds these very files
+    else:
+        report.archived = export.archive > 0
     text = json.dumps(report.as_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
     files.write_atomic(out / REPORT_NAME, text.encode("utf-8"), export.file_mode)
-    archive(out, export_id, [s.final for s in staging.staged] + [out / REPORT_NAME], export.archive, export.file_mode)
+    if report.archived:
+        archive(
+            out, export_id, [s.final for s in staging.staged] + [out / REPORT_NAME], export.archive, export.file_mode
+        )
+
+
+def _same_files(last: ExportRecord, written: list[dict[str, Any]]) -> bool:
+    return [f["sha256"] for f in last.files] == [f["sha256"] for f in written]
+
+
+def _log_refusal(report: ExportReport, store: Store) -> None:
+    """A refused export in the audit log: the one thing it writes."""
+    reasons = [f"threshold {t.describe()}" for t in report.tripped] + report.problems
+    shown = "; ".join(reasons[:5]) + (f"; and {len(reasons) - 5} more" if len(reasons) > 5 else "")
+    if report.tripped and not report.problems:
+        shown += " (--dry-run lists the changes; --force writes past the threshold)"
+    with store.transaction():
+        store.audit.add(
+            time=now(),
+            action="ExportRefused",
+            ref=None,
+            success=False,
+            message=f"Export refused, nothing written: {shown}",
+            details=[{"problems": report.problems, "thresholds": [t.as_dict() for t in report.tripped]}],
+        )
 
 
 def _fault(point: str) -> None:

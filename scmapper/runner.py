@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
 from scmapper import events, lifecycle
 from scmapper.errors import EXIT_OK, EventError, ScmapperError
+from scmapper.progress import Meter
 from scmapper.rules import Rules
 from scmapper.store import Store
 
@@ -86,24 +87,6 @@ class BatchCounts:
         )
 
 
-class Progress:
-    """A one-line progress report on a terminal: events done and the share of the file read."""
-
-    def __init__(self, name: str, size: int, stream: TextIO) -> None:
-        self.name, self.size, self.stream = name, max(size, 1), stream
-        self.events = self.read = 0
-
-    def update(self, line_bytes: int) -> None:
-        self.events += 1
-        self.read += line_bytes
-        if self.events % 100 == 0:
-            self.show(end="")
-
-    def show(self, end: str = "\n") -> None:
-        share = min(100, 100 * self.read // self.size)
-        print(f"\r{self.name}: {self.events} events, {share}%", end=end, file=self.stream, flush=True)
-
-
 def run_batch(
     lines: Iterable[bytes],
     rules: Rules,
@@ -112,14 +95,15 @@ def run_batch(
     action: str | None,
     dry_run: bool,
     emit: Callable[[dict[str, Any]], None],
-    progress: Progress | None = None,
+    meter: Meter | None = None,
 ) -> BatchCounts:
-    """One event per line, each in its own transaction; every result (with its line) goes to emit."""
+    """One event per line, each in its own transaction; every result (with its line) goes to
+    emit; the meter counts events and the bytes read."""
     counts = BatchCounts()
     for number, line in enumerate(lines, start=1):
-        if progress:
-            progress.update(len(line))
         if not line.strip():
+            if meter:
+                meter.advance(0, len(line))
             continue
         result, code = run_event(line, rules, store, action=action, dry_run=dry_run)
         result["line"] = number
@@ -129,6 +113,6 @@ def run_batch(
             counts.failed += 1
         counts.changed += bool(result.get("changed"))
         emit(result)
-    if progress:
-        progress.show()
+        if meter:
+            meter.advance(1, len(line))
     return counts

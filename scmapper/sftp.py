@@ -61,6 +61,7 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").propagate = False
 
 _CHUNK = 32768  # paramiko's largest SFTP write request; bigger chunks are split anyway
+_Sent = Callable[[int], None] | None  # told the size of each chunk sent
 _DISK_FULL_HINTS = ("no space", "disk full", "quota", "space on filesystem")
 
 
@@ -403,8 +404,9 @@ def _check_remote_dir(remote: _Remote, settings: SftpSettings, say: _Say) -> Non
         raise RemoteDirMissing(f"{where} is not a directory: fix remote_dir in the sftp settings")
 
 
-def _write(remote: _Remote, local: Path, tmp: str) -> tuple[int, str]:
-    """Copy local to tmp (which must not exist yet); return size and SHA-256 of what we sent."""
+def _write(remote: _Remote, local: Path, tmp: str, sent: _Sent = None) -> tuple[int, str]:
+    """Copy local to tmp (which must not exist yet); return size and SHA-256 of what we sent.
+    `sent` hears of each chunk's size (a progress meter)."""
     digest, size = hashlib.sha256(), 0
     with local.open("rb") as src, remote.doing(f"writing {tmp}"):
         # x: fail rather than write into a file someone else created under this name
@@ -414,6 +416,8 @@ def _write(remote: _Remote, local: Path, tmp: str) -> tuple[int, str]:
                 dst.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
+                if sent:
+                    sent(len(chunk))
     return size, digest.hexdigest()
 
 
@@ -437,9 +441,9 @@ def _verify(remote: _Remote, tmp: str, size: int, sha256: str) -> None:
         )
 
 
-def _write_and_verify(remote: _Remote, local: Path, tmp: str) -> tuple[int, str]:
+def _write_and_verify(remote: _Remote, local: Path, tmp: str, sent: _Sent = None) -> tuple[int, str]:
     try:
-        size, sha256 = _write(remote, local, tmp)
+        size, sha256 = _write(remote, local, tmp, sent)
         _verify(remote, tmp, size, sha256)
     except DeliveryError as exc:
         # OpenSSH reports ENOSPC as a bare "Failure", and paramiko drops the status of
@@ -560,6 +564,7 @@ class _Delivery:
     say: _Say
     results: list[UploadResult] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)  # temp files a lost connection left
+    sent: _Sent = None  # told the size of every chunk written
 
     def final_path(self, name: str) -> str:
         return posixpath.join(self.settings.remote_dir, name)
@@ -607,7 +612,7 @@ def _stage(remote: _Remote, job: _Delivery, local: Path, name: str) -> _Staged:
     tmp = job.final_path(f".{name}.{secrets.token_hex(6)}.part")
     job.say(f"uploading {local} to {tmp}")
     try:
-        size, sha256 = _write_and_verify(remote, local, tmp)
+        size, sha256 = _write_and_verify(remote, local, tmp, job.sent)
     except (ScmapperError, _ConnectionLost):
         job.orphans.append(tmp)
         raise
@@ -645,6 +650,7 @@ def upload_files(
     env: Mapping[str, str] | None = None,
     log: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    sent: _Sent = None,
 ) -> list[UploadResult]:
     """Deliver each (local path, remote file name) into settings.remote_dir over one session.
 
@@ -654,7 +660,7 @@ def upload_files(
     """
     env = os.environ if env is None else env
     say = _Say(log, [])
-    job = _Delivery(settings, [(Path(p), n) for p, n in files], say)
+    job = _Delivery(settings, [(Path(p), n) for p, n in files], say, sent=sent)
     try:
         _check_files(job.pending)
         creds = _load_credentials(settings, env)

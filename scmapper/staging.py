@@ -165,6 +165,11 @@ def _encoded(chunks: Iterator[str], encoder: codecs.IncrementalEncoder) -> Itera
     yield encoder.encode("".join(pending), final=True)
 
 
+def archived(out: Path, export_id: int) -> bool:
+    """Whether out/archive/ still holds a copy of this export."""
+    return (out / ARCHIVE_DIR / f"{export_id:06d}").is_dir()
+
+
 def archive(out: Path, export_id: int, paths: list[Path], keep: int, file_mode: int) -> None:
     """Keeps copies of the last `keep` exports in out/archive/<id>/."""
     if keep <= 0:

@@ -5,7 +5,9 @@ a new key, update for a changed person, enable for one who returns, disable or d
 for an active person whose key is missing or who is no longer active in the source);
 *protected* keys belong to records that failed mapping: they are never removed, so a
 broken record cannot take its person out of Spend Cloud. The export's removed_persons
-threshold guards the plan as a whole.
+threshold guards the plan as a whole. The report's *diff* is the plan as Spend Cloud would
+see it: joiners (create, enable), leavers (disable, delete), changed columns with their old
+and new values, username changes, roles added and removed.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from datetime import date
 from typing import Any
 
 from scmapper import expressions, lifecycle
-from scmapper.checks import ThresholdCheck, threshold
+from scmapper.checks import Diff, ThresholdCheck, threshold
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError
 from scmapper.events import Event
+from scmapper.mapping import Mapping
+from scmapper.progress import Meters
+from scmapper.reports import diff_sections
 from scmapper.rules import MappedPerson, Rules
 from scmapper.sources import Line, Record
-from scmapper.store import KeyState, Store
+from scmapper.store import KeyState, Store, now
 
 COUNTS = ("created", "updated", "enabled", "unchanged", "disabled", "deleted", "skipped", "failed")
 
@@ -38,6 +43,8 @@ class SyncReport:
     refused: bool = False
     forced: bool = False
     unplaced: int = 0  # failed records whose key is unknown: they protect everyone missing
+    read: int = 0  # records read from the snapshot
+    diff: Diff = field(default_factory=Diff)
 
     @property
     def exit_code(self) -> int:
@@ -52,26 +59,48 @@ class SyncReport:
             "warnings": self.warnings,
             "threshold": self.threshold.as_dict() if self.threshold else None,
             "forced": self.forced,
+            "records": self.read,
+            "diff": self.diff.as_dict(),
         }
+
+    @property
+    def status(self) -> str:
+        return "refused" if self.refused else ("checked" if self.dry_run else "applied")
 
     def text(self) -> list[str]:
         c = self.counts
-        verb = "would be" if self.dry_run or self.refused else ""
-        lines = [
-            f"{'Dry run: ' if self.dry_run else ''}{c['created']} created, {c['updated']} updated,"
-            f" {c['enabled']} enabled,"
-            f" {c['disabled']} disabled, {c['deleted']} deleted, {c['unchanged']} unchanged,"
-            f" {c['skipped']} skipped (inactive in the source), {c['failed']} failed"
-            + (f" ({verb} applied)" if verb else ""),
-        ]
-        if not self.dry_run and not self.refused and sum(c[k] for k in COUNTS[:6] if k != "unchanged") == 0:
-            lines.append("Nothing changed.")
+        rest = f"; {c['unchanged']} unchanged, {c['skipped']} skipped (inactive in the source)"
+        if c["failed"]:
+            rest += f"; {c['failed']} failed and left as they are (listed below)"
+        if self.dry_run or self.refused:
+            would = ", ".join(f"{verb} {c[name]}" for verb, name in _VERBS)
+            opening = "Refused, nothing written" if self.refused else "Dry run, nothing written"
+            lines = [f"{opening}: this snapshot would {would}{rest}."]
+        else:
+            lines = [", ".join(f"{name} {c[name]}" for _, name in _VERBS).capitalize() + rest + "."]
+            if sum(c[name] for _, name in _VERBS) == 0:
+                lines.append("Nothing changed.")
         if self.threshold and self.threshold.tripped:
             verdict = "OVERRIDDEN with --force" if self.forced else "REFUSED, nothing written"
             lines.append(f"{verdict}: threshold {self.threshold.describe()}")
         lines += [f"WARNING: {w}" for w in self.warnings]
         lines += [f"FAILED {f['origin']} (key {f['key'] or '?'}): {f['reason']}" for f in self.failures]
-        return lines
+        return lines + diff_sections(self.diff)
+
+    def summary(self) -> str:
+        """The closing line's words: records read and changes made (or not)."""
+        changes = sum(self.counts[name] for _, name in _VERBS)
+        done = {"refused": "refused", "checked": "would be made"}.get(self.status, "made")
+        return f"sync: {self.read:,} records read, {changes:,} change{'' if changes == 1 else 's'} {done}"
+
+
+_VERBS = (
+    ("create", "created"),
+    ("update", "updated"),
+    ("enable", "enabled"),
+    ("disable", "disabled"),
+    ("delete", "deleted"),
+)
 
 
 @dataclass(frozen=True)
@@ -102,22 +131,32 @@ def run_sync(
     dry_run: bool,
     force: bool = False,
     today: date | None = None,
+    meters: Meters | None = None,
 ) -> SyncReport:
+    meters = meters or Meters(None, None)
     report = SyncReport(dry_run=dry_run)
     states = store.persons.key_states()
     day = today or expressions.today()
-    present, protected = _map_all(rules, records, report, day, states)
+    reading = meters.meter("sync: reading", None, "records")
+    present, protected = _map_all(rules, reading.track(records), report, day, states)
+    reading.close()
+    report.read = reading.items
     steps = _plan(states, store, present, protected, rules.mapping.missing, report)
+    report.diff = _diff(steps, store, rules.mapping)
     removals = [s for s in steps if s.action in ("disable", "delete")]
     report.threshold = _threshold(rules, len(removals), sum(1 for s in states.values() if s.live))
     if report.threshold and report.threshold.tripped:
         report.forced = force
+        if not dry_run:
+            _log_verdict(store, report)
         if not force:
             report.refused = True
             for step in steps:
                 report.counts[_count_name(step.action)] += 1
             return report
-    applied = {step.key for step in steps if _apply(step, rules, store, report)}
+    applying = meters.meter("sync: applying", len(steps), "changes")
+    applied = {step.key for step in applying.track(steps) if _apply(step, rules, store, report)}
+    applying.close()
     if not dry_run:
         _remember(store, states, present, {step.key for step in steps}, applied)
     return report
@@ -226,6 +265,41 @@ def _plan(
         return steps
     steps += [_Step(missing, key, states[key].ref) for key in sorted(gone)]
     return steps
+
+
+def _diff(steps: list[_Step], store: Store, mapping: Mapping) -> Diff:
+    """The plan as Spend Cloud would see it, by key as the export's diff is; a returning person
+    (enable) is a joiner."""
+    found = Diff()
+    columns, username, role_columns = mapping.column_names, mapping.username or "", mapping.role_column_names
+    for step in sorted(steps, key=lambda s: s.key):
+        stored = store.persons.get(step.ref) if step.ref else None
+        if step.mapped is None:  # disable or delete
+            found.leaver(step.key, stored.row.get(username, "") if stored else "")
+            found.roles(step.key, stored.roles if stored else [], [], role_columns)
+            continue
+        before = stored if stored is not None and step.action == "update" else None
+        row = json.dumps(step.mapped.row, ensure_ascii=False)
+        found.person(step.key, before.row if before else None, row, columns, username)
+        found.roles(step.key, before.roles if before else [], step.mapped.roles, role_columns)
+    return found
+
+
+def _log_verdict(store: Store, report: SyncReport) -> None:
+    """A refused snapshot, or one forced past the threshold, in the audit log."""
+    assert report.threshold is not None
+    action = "SyncForced" if report.forced else "SyncRefused"
+    verdict = "applied with --force" if report.forced else "refused, nothing written"
+    way_out = "" if report.forced else " (--dry-run lists the changes; --force applies them)"
+    with store.transaction():
+        store.audit.add(
+            time=now(),
+            action=action,
+            ref=None,
+            success=report.forced,
+            message=f"Snapshot {verdict}: threshold {report.threshold.describe()}{way_out}",
+            details=[{"threshold": report.threshold.as_dict(), "forced": report.forced}],
+        )
 
 
 def _changed(store: Store, ref: str, mapped: MappedPerson) -> bool:

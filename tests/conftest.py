@@ -31,17 +31,27 @@ class Run:
         return json.loads(self.out)
 
 
-def run_cli(*args: str | Path, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Run:
+class Terminal(io.BytesIO):
+    """A stream that says it is a terminal, as a console's is."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def run_cli(
+    *args: str | Path, input: str | bytes | None = None, env: dict[str, str] | None = None, tty: bool = False
+) -> Run:
     """Runs the real CLI, `scmapper.cli.main`, in this process: its own stdin, stdout and stderr
     (bytes, read back as UTF-8), extra environment variables and the project root as working
-    folder, all restored afterwards. Tests about the process boundary use `run_process`."""
+    folder, all restored afterwards; with `tty`, stderr says it is a terminal. Tests about the
+    process boundary use `run_process`."""
     from scmapper.cli import main
 
     data = input.encode() if isinstance(input, str) else (input or b"")
     streams = (sys.stdin, sys.stdout, sys.stderr)
     saved_env = {name: os.environ.get(name) for name in env or {}}
     cwd = os.getcwd()
-    stdout, stderr = io.TextIOWrapper(io.BytesIO()), io.TextIOWrapper(io.BytesIO())
+    stdout, stderr = io.TextIOWrapper(io.BytesIO()), io.TextIOWrapper(Terminal() if tty else io.BytesIO())
     sys.stdin, sys.stdout, sys.stderr = io.TextIOWrapper(io.BytesIO(data)), stdout, stderr
     os.environ.update(env or {})
     os.chdir(ROOT)

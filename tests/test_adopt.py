@@ -222,9 +222,11 @@ def test_not_an_old_database(tmp_path):
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE x (y)").connection.close()
     result = adopt(tmp_path / "new.db", other)
-    assert result.code == 1 and "is not the old connector's database: no table persons, roles" in result.err
+    assert (
+        result.code == 2 and "is not the old connector's database: no table persons, roles" in result.err
+    )  # the wrong file: environment
     missing = adopt(tmp_path / "new.db", tmp_path / "nope.db")
-    assert missing.code == 1 and "does not exist" in missing.err
+    assert missing.code == 2 and "does not exist" in missing.err
     assert not (tmp_path / "new.db").exists()
 
 

@@ -1,11 +1,14 @@
 """`scmapper apply` through the real CLI: the acceptance cases of the core runtime."""
 
 import json
+import re
+import shutil
 
 import pytest
 
 from conftest import (
     DEFAULT_MAPPING,
+    ROOT,
     SAMPLE_EVENT,
     count,
     derived_mapping,
@@ -443,6 +446,43 @@ def test_demo_runs_the_bundled_samples(tmp_path):
     assert (out / "afas" / "Users.csv").exists() and (out / "afas" / "Roles.csv").exists()
 
 
+def test_demo_runs_the_starters_it_ships_and_names_the_broken_samples(tmp_path):
+    mappings = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", mappings)
+    # a customer's folder beside the starters, as an implementer makes one: not the demo's business
+    shutil.copy(mappings / "afas.yaml", mappings / "acme.yaml")
+    (mappings / "samples" / "acme").mkdir()
+    (mappings / "samples" / "acme" / "export.json").write_text('{"rows": [{"Medewerker": "1"}]}')
+    events = mappings / "samples" / "helloid" / "events.jsonl"
+    result = run_cli("demo", "--mapping", mappings / "spendcloud.yaml", "--events", events, "--out", tmp_path / "out")
+    assert result.code == 0, result.out + result.err
+    assert "acme" not in result.out and not (tmp_path / "out" / "acme").exists()
+    systems = [line.split()[0] for line in result.out.splitlines() if re.match(r"  \w+ +\d+ +\d+ +\d+  ", line)]
+    assert systems == ["afas", "raet", "adp", "successfactors", "entra", "ad"]
+    assert "The samples hold records broken\non purpose (the starter's test cases expect them to fail)" in result.out
+    afas = result.out.split("  afas ")[1].split("  raet ")[0].splitlines()[1:]
+    assert [line.strip() for line in afas] == [
+        "employees.json#28 (key 10024) rejected on purpose: person '10024': required column 'gebruikersnaam' is empty",
+        "employees.json#27 (key ?) rejected on purpose: person: required column 'externalId' is empty",
+    ]
+
+
+def test_demo_fails_on_a_rejection_that_is_not_on_purpose(tmp_path):
+    mappings = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", mappings)
+    sample = mappings / "samples" / "afas" / "employees.json"
+    data = json.loads(sample.read_text("utf-8"))
+    data["rows"][0]["UPN"] = None  # Jan Jansen loses his username: a real problem, not a planted one
+    sample.write_text(json.dumps(data), "utf-8")
+    events = mappings / "samples" / "helloid" / "events.jsonl"
+    result = run_cli("demo", "--mapping", mappings / "spendcloud.yaml", "--events", events, "--out", tmp_path / "out")
+    assert result.code == 1
+    assert (
+        "employees.json#1 (key 10001) rejected, NOT one of the samples broken on purpose: person '10001':"
+        " required column 'gebruikersnaam' is empty"
+    ) in result.out
+
+
 def test_preview_shows_rows_without_a_database(tmp_path):
     result = run_cli("preview", DEFAULT_MAPPING, SAMPLE_EVENT)
     assert result.code == 0
@@ -457,33 +497,31 @@ def test_preview_shows_rows_without_a_database(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_batch_progress_reports_events_and_the_share_read(db):
+def test_batch_progress_reports_events_rate_and_time_left(db):
     import io
 
     from scmapper.loading import load_rules
-    from scmapper.runner import Progress, run_batch
+    from scmapper.progress import Meter
+    from scmapper.runner import run_batch
 
-    lines = [(native("create", make_person(str(i))) + "\n").encode() for i in range(250)]
+    # 250 lines of one length: the share of bytes read is the share of events done
+    lines = [(native("create", make_person(str(1000 + i))) + "\n").encode() for i in range(250)]
+    assert len(set(map(len, lines))) == 1
     rules = load_rules(DEFAULT_MAPPING)
-    m = rules.mapping
-    store = open_store(db, m)
+    store = open_store(db, rules.mapping)
+    ticks = iter(range(10_000))  # a clock that moves 1/16 s each time it is read (exact in binary)
     screen, results = io.StringIO(), []
-    counts = run_batch(
-        lines,
-        rules,
-        store,
-        action=None,
-        dry_run=False,
-        emit=results.append,
-        progress=Progress("events.jsonl", sum(map(len, lines)), screen),
-    )
+    meter = Meter("apply events.jsonl", sum(map(len, lines)), "events", screen, clock=lambda: next(ticks) / 16)
+    counts = run_batch(lines, rules, store, action=None, dry_run=False, emit=results.append, meter=meter)
     store.close()
     assert str(counts) == "250 events: 250 succeeded, 0 failed, 250 changed the database"
-    total = sum(map(len, lines))
-    shares = [100 * sum(map(len, lines[:n])) // total for n in (100, 200)]
-    assert screen.getvalue().split("\r")[1:] == [
-        f"events.jsonl: 100 events, {shares[0]}%",
-        f"events.jsonl: 200 events, {shares[1]}%",
-        "events.jsonl: 250 events, 100%\n",
-    ]
+    frames = screen.getvalue().split("\r")[1:]
+    assert len(frames) == 125  # redrawn once 100 ms have passed: every other event
+    # after 100 events, 6.25 s: 40% done at 16 events/s, so 9.4 s left (shown as m:ss)
+    assert (
+        frames[49].rstrip() == "apply events.jsonl [#########...............]  40%  100 events  16 events/s  0:09 left"
+    )
+    assert (
+        frames[-1].rstrip() == "apply events.jsonl [########################] 100%  250 events  16 events/s  0:00 left"
+    )
     assert [r["line"] for r in results] == list(range(1, 251))

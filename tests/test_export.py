@@ -14,6 +14,7 @@ from conftest import (
     DEFAULT_MAPPING,
     ROOT,
     SAMPLE_EVENT,
+    count,
     derived_mapping,
     edit,
     make_person,
@@ -195,7 +196,7 @@ def test_username_change_is_flagged_and_counts_as_a_removal(db, tmp_path):
     )
     assert refused.out.rstrip().endswith(
         "Refused: nothing written; the previous files are untouched. --force writes anyway (recorded in the report"
-        " and the audit log); --check previews without writing."
+        " and the audit log); --dry-run previews without writing."
     )
 
 
@@ -214,7 +215,7 @@ def test_the_percent_rule_fires_from_its_minimum_on(db, tmp_path):
     three = export(db, out, "--check", "--json")
     assert three.code == 1 and three.json["thresholds"][0]["tripped"] is True
     assert three.json["hint"] == (
-        "--force writes anyway (recorded in the report and the audit log); --check previews without writing"
+        "--force writes anyway (recorded in the report and the audit log); --dry-run previews without writing"
     )
 
 
@@ -289,14 +290,14 @@ def test_force_writes_despite_preflight_problems_and_records_it(db, tmp_path):
     edit(db, "UPDATE persons SET email = '' WHERE scm_ref = '2'", "UPDATE roles SET ou = '' WHERE scm_ref = '1'")
     out = tmp_path / "out"
     refused = export(db, out)
-    assert refused.code == 1 and "--force writes anyway" in refused.out and "--check previews" in refused.out
+    assert refused.code == 1 and "--force writes anyway" in refused.out and "--dry-run previews" in refused.out
     forced = export(db, out, "--force")
     assert forced.code == 0, forced.out
     assert "OVERRIDDEN with --force: 2 problems" in forced.out
     assert read_csv(out / "Users.csv", ";")[2] == ["Test", "", "Person2", "M", "", "user2"]
     assert rows(db, "SELECT forced FROM exports") == [{"forced": 1}]
     assert (
-        "refusals overridden with --force"
+        "overridden with --force: preflight:"
         in rows(db, "SELECT message FROM events WHERE action = 'ExportFiles'")[0]["message"]
     )
 
@@ -439,9 +440,9 @@ def test_validator_checks_export_columns_and_headers(tmp_path):
 
 def test_archive_keeps_the_last_n_exports(db, tmp_path):
     mapping = with_export(tmp_path, "  persons: { file: p.csv, columns: [achternaam] }\n  archive: 2\n")
-    load(db, [make_person("1")], mapping=mapping)
     out = tmp_path / "out"
-    for _ in range(3):
+    for n in range(3):
+        load(db, [make_person(str(n))], mapping=mapping)  # a joiner each time: three different exports
         assert export(db, out, mapping=mapping).code == 0
     kept = sorted(p.name for p in (out / "archive").iterdir())
     assert kept == ["000002", "000003"]
@@ -548,3 +549,37 @@ def test_preflight_warns_when_an_active_person_reuses_an_inactive_persons_email_
         "person '1': email 'user2@example.nl' is also held by inactive person '2': Spend Cloud refuses a value that"
         " any of its users has, inactive ones included",
     ]
+
+
+def test_an_export_that_changed_nothing_is_not_archived_again(db, tmp_path):
+    load(db, [make_person("1"), make_person("2")])
+    out = tmp_path / "out"
+    assert export(db, out).code == 0
+    again = export(db, out)
+    assert again.code == 0
+    assert "Unchanged since export #1: not archived again (its copy holds these files)." in again.out
+    assert sorted(p.name for p in (out / "archive").iterdir()) == ["000001"]
+    report = json.loads((out / "export-report.json").read_text("utf-8"))
+    assert (report["exportId"], report["archived"], report["unchangedSince"]) == (2, False, 1)
+    load(db, [make_person("3")])  # a joiner: new files, a new copy
+    third = export(db, out, "--json")
+    assert (third.json["archived"], third.json["unchangedSince"]) == (True, None)
+    assert sorted(p.name for p in (out / "archive").iterdir()) == ["000001", "000003"]
+
+
+def test_dry_run_is_the_name_check_is_kept_for_the_scripts_that_use_it(db, tmp_path):
+    load(db, [make_person("1")])
+    out = tmp_path / "out"
+    assert export(db, out).code == 0
+    load(db, [make_person("2")])
+    dry, check = export(db, out, "--dry-run", "--json"), export(db, out, "--check", "--json")
+    assert dry.code == check.code == 0
+    strip = lambda report: {k: v for k, v in report.items() if k != "time"}  # noqa: E731
+    assert strip(dry.json) == strip(check.json) and dry.json["status"] == "checked"
+    assert dry.json["diff"]["joiners"] == [{"key": "2", "username": "user2"}]
+    assert count(db, "exports") == 1 and sorted(p.name for p in (out / "archive").iterdir()) == ["000001"]
+    both = export(db, out, "--dry-run", "--upload")
+    assert (both.code, both.err) == (
+        2,
+        "scmapper: --upload and --dry-run exclude each other: a dry run writes nothing to upload\n",
+    )

@@ -307,7 +307,7 @@ def test_compare_needs_a_database_it_can_read_as_it_is(tmp_path):
     old = customer_205(tmp_path / "SpendCloud.db")
     before = hashlib.sha256(old.read_bytes()).hexdigest()
     not_ours = compare(old, LEGACY, tmp_path / "e.json")
-    assert not_ours.code == 1 and "run `scmapper adopt`" in not_ours.err
+    assert not_ours.code == 2 and "run `scmapper adopt`" in not_ours.err
     assert hashlib.sha256(old.read_bytes()).hexdigest() == before
 
 

@@ -139,7 +139,7 @@ def test_log_on_a_database_that_is_not_ours(tmp_path):
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
     result = run_cli("log", "--db", other)
-    assert result.code == 1 and "is not an scmapper database" in result.err
+    assert result.code == 2 and "is not an scmapper database" in result.err
 
 
 def test_parallel_agents_never_see_database_is_locked(db, tmp_path):

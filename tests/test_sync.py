@@ -90,7 +90,12 @@ def test_truncated_snapshot_is_refused_as_a_whole(db, tmp_path):
     result = sync(db, snapshot(tmp_path, half))
     assert result.code == 1 and result.json["status"] == "refused"
     assert result.json["threshold"]["removed"] == 50 and result.json["threshold"]["tripped"] is True
-    assert rows(db, "SELECT * FROM persons ORDER BY scm_ref") == before and count(db, "events") == events
+    assert rows(db, "SELECT * FROM persons ORDER BY scm_ref") == before
+    # the refusal is logged, and is all that is written
+    assert count(db, "events") == events + 1
+    [logged] = rows(db, "SELECT action, success, message FROM events ORDER BY id DESC LIMIT 1")
+    assert (logged["action"], logged["success"]) == ("SyncRefused", 0)
+    assert logged["message"].startswith("Snapshot refused, nothing written: threshold removed_persons: 50 of 100")
     forced = sync(db, snapshot(tmp_path, half), extra=("--force",))
     assert forced.code == 0 and forced.json["forced"] is True and forced.json["counts"]["disabled"] == 50
 
@@ -258,3 +263,86 @@ def test_json_lines_are_read_one_by_one_and_a_broken_line_fails_alone(db, tmp_pa
     assert failure["key"] is None and f"snap.jsonl{message}" in failure["reason"]
     assert "not disabled this run" in report["warnings"][0]
     assert rows(db, "SELECT count(*) AS n FROM persons WHERE scm_active = 1") == [{"n": 3}]
+
+
+def changed_snapshot(tmp_path):
+    """Forty persons synced; then a snapshot where 2 left, 3 got a new username, 4 a new
+    family name and department, and 41 joined."""
+    return [
+        *people(1),
+        make_person("3")
+        | {
+            "Accounts": {
+                "MicrosoftActiveDirectory": {"sAMAccountName": "nieuw3", "userPrincipalName": "user3@example.nl"}
+            }
+        },
+        dict(
+            make_person("4", FamilyName="Jansen"),
+            Contracts=[
+                {
+                    "Context": {"InConditions": True},
+                    "Department": {"ExternalId": "OE-2", "DisplayName": "Afdeling 2"},
+                    "Title": {"ExternalId": "FP-1", "Code": "C1", "Name": "Functie 1"},
+                }
+            ],
+        ),
+        *people(36, start=5),
+        make_person("41"),
+    ]
+
+
+def test_dry_run_lists_the_changes_with_old_and_new_values(db, tmp_path):
+    assert sync(db, snapshot(tmp_path, people(40))).code == 0
+    source = snapshot(tmp_path, changed_snapshot(tmp_path), name="next.json")
+    before = rows(db, "SELECT * FROM persons ORDER BY scm_ref")
+    result = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", source, "--dry-run")
+    assert result.code == 0
+    assert result.out.splitlines() == [
+        "Dry run, nothing written: this snapshot would create 1, update 2, enable 0, disable 1, delete 0;"
+        " 37 unchanged, 0 skipped (inactive in the source).",
+        "Leavers (1):",
+        "  2 (user2)",
+        "Username changes: Spend Cloud will create a new employee and deactivate the old one (1):",
+        "  3: 'user3' -> 'nieuw3'",
+        "Changed (2):",
+        "  3 (nieuw3): gebruikersnaam 'user3' -> 'nieuw3'",
+        "  4 (user4): achternaam 'Person4' -> 'Jansen'",
+        "Joiners (1):",
+        "  41 (user41)",
+        "Roles removed (3):",
+        "  person=2, gebruikersnaam=user2, ou=Afdeling 1, functie=Functie 1, oucode=OE-1, functiecode=FP-1",
+        "  person=3, gebruikersnaam=user3, ou=Afdeling 1, functie=Functie 1, oucode=OE-1, functiecode=FP-1",
+        "  person=4, gebruikersnaam=user4, ou=Afdeling 1, functie=Functie 1, oucode=OE-1, functiecode=FP-1",
+        "Roles added (3):",
+        "  person=3, gebruikersnaam=nieuw3, ou=Afdeling 1, functie=Functie 1, oucode=OE-1, functiecode=FP-1",
+        "  person=4, gebruikersnaam=user4, ou=Afdeling 2, functie=Functie 1, oucode=OE-2, functiecode=FP-1",
+        "  person=41, gebruikersnaam=user41, ou=Afdeling 1, functie=Functie 1, oucode=OE-1, functiecode=FP-1",
+    ]
+    assert rows(db, "SELECT * FROM persons ORDER BY scm_ref") == before
+    diff = sync(db, source, extra=("--dry-run",)).json["diff"]
+    assert diff["totals"] == {
+        "joiners": 1,
+        "leavers": 1,
+        "changed": 2,
+        "usernameChanges": 1,
+        "rolesAdded": 3,
+        "rolesRemoved": 3,
+    }
+    assert diff["changed"][1] == {
+        "key": "4",
+        "username": "user4",
+        "fields": {"achternaam": {"before": "Person4", "after": "Jansen"}},
+    }
+
+
+def test_failed_records_read_as_left_alone_not_as_applied(db, tmp_path):
+    broken = make_person("2")
+    broken["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = None
+    source = snapshot(tmp_path, [make_person("1"), broken])
+    result = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", source, "--dry-run")
+    assert result.code == 1
+    assert result.out.splitlines()[:2] == [
+        "Dry run, nothing written: this snapshot would create 1, update 0, enable 0, disable 0, delete 0;"
+        " 0 unchanged, 0 skipped (inactive in the source); 1 failed and left as they are (listed below).",
+        "FAILED snap.json#2 (key 2): person '2': required column 'gebruikersnaam' is empty",
+    ]

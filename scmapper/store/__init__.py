@@ -17,7 +17,7 @@ from pathlib import Path
 
 from scmapper.store.aliases import Aliases
 from scmapper.store.audit import Audit, AuditEvent
-from scmapper.store.connection import Database, now, quote
+from scmapper.store.connection import Database, environment_error, now, quote, stored_time
 from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch
 from scmapper.store.legacy import read_legacy
 from scmapper.store.persons import KeyState, Persons, Row, StoredPerson
@@ -35,9 +35,11 @@ __all__ = [
     "Store",
     "StoredPerson",
     "Watch",
+    "environment_error",
     "now",
     "quote",
     "read_legacy",
+    "stored_time",
 ]
 
 

@@ -64,27 +64,51 @@ class Audit:
             (time, action, ref, int(success), message, to_json(details), to_json(before), to_json(after)),
         )
 
-    def events(self, *, ref: str | None = None, since: str | None = None) -> list[AuditEvent]:
-        clauses, params = [], []
-        if ref is not None:
-            clauses.append("account_ref = ?")
-            params.append(ref)
-        if since is not None:
-            clauses.append("time >= ?")
-            params.append(since)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        try:
-            found = self.db.execute(
-                "SELECT id, time, action, account_ref, success, message, details, before, after"
-                f" FROM events{where} ORDER BY id",
-                params,
-            ).fetchall()
-        except sqlite3.OperationalError:
-            raise StoreError(f"{self.db.path} is not an scmapper database (no audit log)") from None
+    def events(
+        self,
+        *,
+        ref: str | None = None,
+        since: str | None = None,
+        action: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEvent]:
+        """The events that match, oldest first; with `limit`, only the newest so many."""
+        where, params = _where(ref, since, action)
+        newest = f" ORDER BY id DESC LIMIT {int(limit)}" if limit is not None else " ORDER BY id"  # ok: an int
+        found = self._select(
+            "SELECT id, time, action, account_ref, success, message, details, before, after"
+            f" FROM events{where}{newest}",
+            params,
+        )
+        if limit is not None:
+            found.reverse()
         return [
             AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), from_json(r[7]), from_json(r[8]))
             for r in found
         ]
+
+    def count(self, *, ref: str | None = None, since: str | None = None, action: str | None = None) -> int:
+        where, params = _where(ref, since, action)
+        return int(self._select(f"SELECT count(*) FROM events{where}", params)[0][0])
+
+    def actions(self) -> list[str]:
+        """The actions the log holds."""
+        return [r[0] for r in self._select("SELECT DISTINCT action FROM events ORDER BY action", [])]
+
+    def _select(self, sql: str, params: list[str]) -> list[Any]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:
+            raise StoreError(f"{self.db.path} is not an scmapper database (no audit log): check --db") from None
+
+
+def _where(ref: str | None, since: str | None, action: str | None) -> tuple[str, list[str]]:
+    clauses, params = [], []
+    for clause, value in (("account_ref = ?", ref), ("time >= ?", since), ("action = ? COLLATE NOCASE", action)):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 def to_json(value: Any) -> str | None:

@@ -21,6 +21,12 @@ from typing import Any
 from scmapper.errors import StoreError
 
 BUSY_TIMEOUT_MS = 60_000
+# The way out of a database that cannot be opened, read or written: it is the environment's.
+CHECK_DATABASE = (
+    "Check that --db names scmapper's database (a path that does not exist yet makes a new one),"
+    " that this account may read and write it and its folder, and that the disk has room;"
+    " restore a damaged database from its backup"
+)
 # A mapping column has at most 63 characters; the store prefixes some of its own (scm_fold_...).
 _IDENTIFIER = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,127}\Z")
 
@@ -33,9 +39,32 @@ def quote(name: str) -> str:
     return f'"{name}"'
 
 
+STORED_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def now() -> str:
     """UTC time as stored everywhere: sortable text, microseconds, 'Z'."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime(STORED_TIME)
+
+
+def stored_time(text: str) -> str:
+    """An ISO 8601 time (any precision, 'Z' or an offset; no zone is UTC) as `now()` writes
+    them; text that is no such time is kept as it is."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(STORED_TIME)
+
+
+def environment_error(exc: BaseException) -> StoreError | None:
+    """A SQLite failure that says the database file is at fault (corrupt, unreadable, locked,
+    out of space) as the StoreError to report; None for anything else, which is a bug."""
+    if type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
+        return None
+    return StoreError(f"the database cannot be read or written: {exc}. {CHECK_DATABASE}")
 
 
 class Database:
@@ -58,7 +87,7 @@ class Database:
             self.conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")  # ok: one of two constants
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {self.path}: {exc}") from None
+            raise StoreError(f"cannot open database {self.path}: {exc}. {CHECK_DATABASE}") from None
         if mode.lower() != "wal" and not memory:
             raise StoreError(f"database {self.path} cannot use WAL journal mode (got {mode})")
 

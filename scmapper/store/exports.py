@@ -161,6 +161,16 @@ class ExportSession:
         )
         yield from _batches(cursor, lines, 2)
 
+    def active_rows(self) -> tuple[int, int]:
+        """How many persons and roles the files will hold (for a progress bar)."""
+        persons = self.db.one("SELECT count(*) FROM persons WHERE scm_active = 1")[0]
+        if not self.persons.shape.role_columns:
+            return persons, 0
+        roles = self.db.one(
+            "SELECT count(*) FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref WHERE p.scm_active = 1"
+        )[0]
+        return persons, roles
+
     def person(self, ref: str) -> StoredPerson:
         found = self.persons.get(ref)
         assert found is not None  # read in this transaction: it cannot be gone

@@ -177,3 +177,47 @@ def test_apply_does_not_import_paramiko(db):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert done.stderr.strip().splitlines()[-1] == "0 False False"
     assert json.loads(done.stdout)["success"] is True
+
+
+def test_upload_draws_a_bar_on_a_terminal_and_ends_with_a_summary(sshd, ssh_keys, tmp_path, monkeypatch):
+    from scmapper import progress
+
+    monkeypatch.setattr(progress, "INTERVAL", 0)  # a small upload finishes inside one redraw interval
+    mapping = mapping_for(tmp_path, sshd, ssh_keys)
+    db = loaded_db(tmp_path, mapping)
+    out = tmp_path / "out"
+    assert run_cli("export", "--mapping", mapping, "--db", db, "--out", out).code == 0
+    size = sum((out / name).stat().st_size for name in ("Users.csv", "Roles.csv"))
+    result = run_cli("upload", "--mapping", mapping, "--db", db, tty=True)
+    assert result.code == 0, result.err
+    frames = [f.rstrip() for f in result.err.split("\r") if f.startswith("upload [")]
+    assert frames[-1].startswith(f"upload [########################] 100%  {size} B  ") and frames[-1].endswith(
+        "0:00 left"
+    )
+    assert f"scmapper: upload: 2 files, {size:,} bytes delivered in " in result.err
+    quiet = run_cli("upload", "--mapping", mapping, "--db", db, "--json", tty=True)
+    assert quiet.code == 0 and "upload [" not in quiet.err and "scmapper: upload" not in quiet.err
+
+
+def test_upload_dry_run_says_what_would_go_where_and_sends_nothing(sshd, ssh_keys, tmp_path):
+    mapping = mapping_for(tmp_path, sshd, ssh_keys)
+    db = loaded_db(tmp_path, mapping)
+    out = tmp_path / "out"
+    assert run_cli("export", "--mapping", mapping, "--db", db, "--out", out).code == 0
+    events = len(run_cli("log", "--db", db, "--json").json)
+    result = run_cli("upload", "--mapping", mapping, "--db", db, "--dry-run")
+    assert result.code == 0, result.err
+    remote = sshd.root / "out"
+    assert result.out.splitlines() == [
+        f"Export #1 would go to 127.0.0.1:{sshd.port}:",
+        f"  {out / 'Users.csv'} -> {remote / 'Users.csv'} ({(out / 'Users.csv').stat().st_size} bytes)",
+        f"  {out / 'Roles.csv'} -> {remote / 'Roles.csv'} ({(out / 'Roles.csv').stat().st_size} bytes)",
+        "Dry run: nothing sent, nothing recorded (no connection is made, so the server is not checked).",
+    ]
+    assert not (remote / "Users.csv").exists() and len(run_cli("log", "--db", db, "--json").json) == events
+    (out / "Users.csv").write_text("changed behind scmapper's back")
+    archived = run_cli("upload", "--mapping", mapping, "--db", db, "--dry-run")
+    assert archived.code == 0 and f"  {out / 'archive' / '000001' / 'Users.csv'} -> " in archived.out
+    shutil.rmtree(out / "archive")
+    stale = run_cli("upload", "--mapping", mapping, "--db", db, "--dry-run")
+    assert stale.code == 2 and "no longer on disk unchanged" in stale.err and "export again" in stale.err
