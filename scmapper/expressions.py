@@ -6,8 +6,11 @@ scmapper builds a Jinja Environment.
 
 Data lookups are forgiving in the ways HR data needs: keys match case-insensitively
 when no exact key exists (PowerShell payloads mix `accountField` and `AccountField`),
-an attribute of null is null, and `default` treats null as missing. Reaching for
-anything starting with `_` raises at once, so no filter can swallow it.
+an attribute of null is null, and `default` treats null as missing. A key a record
+does not have is *absent* (`Absent`): it reads as empty, and each use of it as a value
+is *noted* so the column that read it can say so (rules.py turns notes into warnings,
+or into the reason a required column is empty). Reaching for anything starting with `_`
+raises at once, so no filter can swallow it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from functools import cache
 from typing import Any
@@ -33,12 +37,139 @@ MAX_VALUE_LENGTH = 65_536
 _MAX_POWER = 1_000
 
 _BRACED = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.DOTALL)
+_NOTES: ContextVar[list[Absent] | None] = ContextVar("scmapper_absent_notes", default=None)
+
+
+class Absent(Undefined):
+    """A field the record does not have (or an item past the end of a list). Used as text, a
+    list or a length it is empty, and the use is noted; tested (`default`, `or`, `if`,
+    `is defined`) it is not, since the mapping then says what absence means. Its fields and
+    items are absent too, so a path can run on past the first missing key."""
+
+    __slots__ = ("_first",)
+
+    def __init__(self, obj: Any, name: str, first: str | None = None) -> None:
+        super().__init__(obj=obj, name=name)
+        self._first = name if first is None else first  # the missing key; `name` runs on from it
+
+    def _note(self) -> None:
+        notes = _NOTES.get()
+        if notes is not None:
+            notes.append(self)
+
+    def __str__(self) -> str:
+        self._note()
+        return ""
+
+    def __iter__(self) -> Iterator[Any]:
+        self._note()
+        return iter(())
+
+    def __len__(self) -> int:
+        self._note()
+        return 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name[:2] == "__":
+            raise AttributeError(name)
+        return self.child(name)
+
+    def __getitem__(self, key: Any) -> Absent:  # type: ignore[override]
+        return self.child(key)
+
+    def child(self, key: Any) -> Absent:
+        step = f"[{key!r}]" if not isinstance(key, str) else f".{key}"
+        return Absent(self._undefined_obj, f"{self._undefined_name}{step}", self._first)
+
+    @property
+    def _undefined_message(self) -> str:
+        return f"{self._undefined_name!r} is absent"
+
+    @property
+    def within(self) -> Any:
+        """The object the first missing key was looked up in."""
+        return self._undefined_obj
+
+    @property
+    def path(self) -> str:
+        """The keys read from `within` on, the first one missing: "Department.ExternalId"."""
+        return str(self._undefined_name)
+
+    @property
+    def missing(self) -> str:
+        """The key `within` does not have: "Department"."""
+        return self._first
+
+
+@contextmanager
+def noting_absent() -> Iterator[list[Absent]]:
+    """Collects the absent values used as values while the block runs."""
+    notes: list[Absent] = []
+    token = _NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(token)
+
+
+def absent_path(absent: Absent, roots: Mapping[str, Any]) -> str:
+    """The missing field, as a path from the names expressions see: "contract.Department"
+    when a contract has no Department (whatever was read beyond it); the missing key alone
+    when the object it was looked up in is found under no root."""
+    within = absent.within
+    found = getattr(within, "name", None) if isinstance(within, Table) else None
+    if found is None:
+        found = next((p for name, root in roots.items() if (p := _find(root, within, name, 0)) is not None), None)
+    if found is None:
+        return absent.missing
+    return found + (absent.missing if absent.missing.startswith("[") else f".{absent.missing}")
+
+
+def _find(value: Any, target: Any, path: str, depth: int) -> str | None:
+    if value is target:
+        return path
+    if depth > 16 or isinstance(value, Table):  # a lookup table is named, never searched
+        return None
+    if isinstance(value, dict):
+        children: Iterator[tuple[str, Any]] = ((f"{path}.{k}", v) for k, v in value.items())
+    elif isinstance(value, list):
+        children = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    return next((p for where, v in children if (p := _find(v, target, where, depth + 1)) is not None), None)
+
+
+class Table(Mapping[str, Any]):
+    """A lookup input: its records by the text of one field (`inputs.NAME[value]`). Matching is
+    exact on text, so an id sent as a number finds the record whose id is the same digits."""
+
+    def __init__(self, name: str, records: Mapping[str, Any]) -> None:
+        self.name = f"inputs.{name}"
+        self._records = dict(records)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._records[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def find(self, key: Any) -> Any:
+        if key is None:
+            return None  # no id is no record, as an attribute of null is null
+        if isinstance(key, Undefined):
+            return key
+        text = key if isinstance(key, str) else filters.text(key)
+        return self._records[text] if text in self._records else Absent(self, f"[{text!r}]")
 
 
 class MappingSandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox, with data-first lookups and loud refusals."""
 
     intercepted_binops = frozenset({"*", "**"})
+    absent_fields = False  # the mapping environment reads a missing key as Absent; CSV templates do not
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         return not attr.startswith("_") and super().is_safe_attribute(obj, attr, value)
@@ -53,6 +184,10 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
             return obj[attribute] if attribute in obj else _lookup(self, obj, attribute)
         if obj is None:
             return None
+        if isinstance(obj, Absent):
+            return obj.child(attribute)
+        if isinstance(obj, Table):
+            return obj.find(attribute)
         if isinstance(obj, Mapping):
             return _lookup(self, obj, attribute)
         return super().getattr(obj, attribute)
@@ -60,8 +195,14 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
     def getitem(self, obj: Any, argument: Any) -> Any:
         if obj is None:
             return None
+        if isinstance(obj, Absent):
+            return obj.child(argument)
+        if isinstance(obj, Table):
+            return obj.find(argument)
         if isinstance(obj, Mapping) and isinstance(argument, str):
             return _lookup(self, obj, argument)
+        if self.absent_fields and type(obj) is list and type(argument) is int and not -len(obj) <= argument < len(obj):
+            return Absent(obj, f"[{argument}]")
         return super().getitem(obj, argument)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -86,6 +227,8 @@ def _lookup(env: MappingSandbox, obj: Mapping[Any, Any], key: str) -> Any:
     for name, value in obj.items():
         if isinstance(name, str) and name.lower() == lowered:
             return value
+    if env.absent_fields:
+        return Absent(obj, key)
     return env.undefined(obj=obj, name=key)
 
 
@@ -126,6 +269,7 @@ def environment() -> MappingSandbox:
     )
     # Only what mappings need: no range, lipsum, cycler, joiner, namespace or dict.
     env.globals.clear()
+    env.absent_fields = True
     return env
 
 

@@ -366,12 +366,24 @@ def test_mapping_error_exits_2_with_a_json_result(db, write):
 
 def test_runtime_expression_error_fails_the_action_with_the_column(db):
     person = make_person("5")
+    person["Name"] = 5  # a field of a number is a wrong shape, not an absent field
+    result = apply(db, native("create", person))
+    assert result.code == 1
+    assert (
+        result.json["auditLogs"][0]["message"] == "person '5': column 'voornaam': 'int object' has no attribute 'GivenName'"
+    )
+
+
+def test_a_required_column_that_reads_an_absent_field_fails_and_says_which(db):
+    person = make_person("5")
     del person["Name"]
     result = apply(db, native("create", person))
     assert result.code == 1
     assert (
-        result.json["auditLogs"][0]["message"] == "person '5': column 'voornaam': 'dict object' has no attribute 'Name'"
+        result.json["auditLogs"][0]["message"]
+        == "person '5': required column 'achternaam' is empty (person.Name is absent)"
     )
+    assert not db.exists() or count(db, "persons") == 0
 
 
 def test_update_with_no_changes_says_so_and_writes_nothing(db):

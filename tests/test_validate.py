@@ -58,7 +58,7 @@ def test_json_report_lists_every_problem():
 @pytest.mark.parametrize(
     ("accounts", "message"),
     [
-        ({}, "column 'gebruikersnaam': 'dict object' has no attribute 'MicrosoftActiveDirectory'"),
+        ({}, "required column 'gebruikersnaam' is empty (person.Accounts.MicrosoftActiveDirectory is absent)"),
         ({"MicrosoftActiveDirectory": None}, "required column 'gebruikersnaam' is empty"),
     ],
     ids=["missing", "null"],
