@@ -81,7 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True)
     p.add_argument(
-        "--source", required=True, nargs="+", metavar="FILE", help="snapshot files (JSON, JSON lines, envelopes)"
+        "--source",
+        required=True,
+        nargs="+",
+        action="extend",
+        metavar="[NAME=]FILE",
+        help="snapshot files (JSON, JSON lines, envelopes), each NAME=FILE for the mapping's input NAME",
     )
     p.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     p.add_argument("--force", action="store_true", help="apply even when the removal threshold trips (recorded)")
@@ -153,10 +158,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         problems += found
         if not args.json:
             print("\n".join(str(p) for p in found) if found else f"{mapping}: ok")
+    valid = all(p.severity == "warning" for p in problems)
     if args.json:
-        report = {"files": args.mapping, "valid": not problems, "problems": [p.as_dict() for p in problems]}
+        report = {"files": args.mapping, "valid": valid, "problems": [p.as_dict() for p in problems]}
         print(json.dumps(report, indent=2, ensure_ascii=False))
-    return 1 if problems else EXIT_OK
+    return EXIT_OK if valid else 1
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -164,8 +170,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from scmapper.sources import records_from
 
     rules = load_rules(args.mapping)
-    # A source record passes through the mapping's grouping, as in sync (AFAS rows become person.rows).
-    [record] = records_from([_read_person(args.person)], rules.mapping.source)
+    # A source record passes through the mapping's grouping, as in sync (rows become person.rows).
+    [record] = records_from([_read_person(args.person)], rules.mapping.source.group_by)
     mapped = rules.map_person(record.data)
     result = {"person": mapped.row, "roles": mapped.roles, "warnings": mapped.warnings, "active": mapped.active}
     print(json.dumps(result, indent=2, ensure_ascii=False))
@@ -263,14 +269,15 @@ def _open_store(db: str, rules: Any, *, dry_run: bool, durable: bool = True) -> 
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from scmapper import inputs
     from scmapper.loading import load_rules
-    from scmapper.sources import stream_files
     from scmapper.sync import run_sync
 
     rules = load_rules(args.mapping)
-    records = stream_files([Path(p) for p in args.source], rules.mapping.source)
+    source = rules.mapping.source
+    snapshot = inputs.read(source, inputs.assign(source, args.source))
     with closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
-        report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force)
+        report = run_sync(rules, store, snapshot, dry_run=args.dry_run, force=args.force)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
     else:

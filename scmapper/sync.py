@@ -5,13 +5,15 @@ a new key, update for a changed person, enable for one who returns, disable or d
 for an active person whose key is missing or who is no longer active in the source);
 *protected* keys belong to records that failed mapping: they are never removed, so a
 broken record cannot take its person out of Spend Cloud. The export's removed_persons
-threshold guards the plan as a whole.
+threshold guards the plan as a whole. The report's warnings hold the snapshot's join notes
+and, counted, what mapping the written persons warned about (absent fields, no roles).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,6 +23,7 @@ from scmapper import expressions, lifecycle
 from scmapper.checks import ThresholdCheck, threshold
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError
 from scmapper.events import Event
+from scmapper.inputs import Snapshot
 from scmapper.rules import MappedPerson, Rules
 from scmapper.sources import Line, Record
 from scmapper.store import KeyState, Store
@@ -96,16 +99,17 @@ class _Step:
 def run_sync(
     rules: Rules,
     store: Store,
-    records: Iterable[Record | Line],
+    records: Snapshot | Iterable[Record | Line],
     *,
     dry_run: bool,
     force: bool = False,
     today: date | None = None,
 ) -> SyncReport:
-    report = SyncReport(dry_run=dry_run)
+    snapshot = records if isinstance(records, Snapshot) else Snapshot(records)
+    report = SyncReport(dry_run=dry_run, warnings=list(snapshot.notes))
     states = store.key_states()
     day = today or expressions.today()
-    present, protected = _map_all(rules, records, report, day, states)
+    present, protected = _map_all(rules, snapshot, report, day, states)
     steps = _plan(states, store, present, protected, rules.mapping.missing, report)
     removals = [s for s in steps if s.action in ("disable", "delete")]
     report.threshold = _threshold(rules, len(removals), sum(1 for s in states.values() if s.live))
@@ -122,12 +126,15 @@ def run_sync(
     return report
 
 
-def fingerprints(rules: Rules, day: date) -> Callable[[Record | Line], str]:
-    """The fingerprint of a record's content as this mapping sees it on this day: an equal
-    fingerprint means an equal mapping result, so the record need not be mapped again. A
-    JSON-lines record is identified by its bytes as read (no decoding, no parsing: an unchanged
-    line costs a hash). The mapping and the day are hashed once a run."""
-    base = hashlib.blake2b(f"{rules.mapping.fingerprint}\0{day.isoformat()}\0".encode(), digest_size=16)
+def fingerprints(rules: Rules, day: date, tables: str = "") -> Callable[[Record | Line], str]:
+    """The fingerprint of a record's content as this mapping sees it on this day, with these
+    lookup tables (their digest): an equal fingerprint means an equal mapping result, so the
+    record need not be mapped again. A JSON-lines record is identified by its bytes as read
+    (no decoding, no parsing: an unchanged line costs a hash). The mapping, the day and the
+    tables are hashed once a run."""
+    # Without tables the seed is what it always was, so fingerprints already stored stay valid.
+    seed = f"{rules.mapping.fingerprint}\0{day.isoformat()}\0" + (f"{tables}\0" if tables else "")
+    base = hashlib.blake2b(seed.encode(), digest_size=16)
 
     def digest(record: Record | Line) -> str:
         found = base.copy()
@@ -144,7 +151,7 @@ def fingerprints(rules: Rules, day: date) -> Callable[[Record | Line], str]:
 
 def _map_all(
     rules: Rules,
-    records: Iterable[Record | Line],
+    snapshot: Snapshot,
     report: SyncReport,
     day: date,
     states: dict[str, KeyState],
@@ -153,21 +160,24 @@ def _map_all(
     known = {s.source: key for key, s in states.items() if s.source}
     present: dict[str, _Present] = {}
     protected: set[str] = set()
-    digest_of = fingerprints(rules, day)
-    for record in records:
+    digest_of = fingerprints(rules, day, snapshot.digest)
+    warned: Counter[str] = Counter()
+    for record in snapshot.records:
         digest = digest_of(record)
         mapped = None
         key = known.get(digest)
         if key is None:
             try:
-                mapped = rules.map_person(record.data, day, check_inactive=False)
+                mapped = rules.map_person(record.data, day, check_inactive=False, inputs=snapshot.tables)
             except DataError as exc:
-                key = rules.key_of(record.data)
+                key = rules.key_of(record.data, snapshot.tables)
                 _fail(report, record.origin, key, str(exc))
                 if key:
                     protected.add(key)
                 continue
             key = mapped.key
+            if mapped.active:
+                warned.update(_general(w, key) for w in mapped.warnings)
         if key in present:
             _fail(report, record.origin, key, f"duplicate key: {present[key].origin} has it too")
             protected.add(key)
@@ -176,7 +186,13 @@ def _map_all(
         state = states.get(key)
         needed = mapped is not None and (mapped.active or (state is not None and state.live))
         present[key] = _Present(record.origin, record if needed else None, mapped, digest)
+    report.warnings += [f"{count} person{'s' if count > 1 else ''}: {text}" for text, count in warned.items()]
     return present, protected
+
+
+def _general(warning: str, key: str) -> str:
+    """A mapping warning without the person it is about, so equal ones count together."""
+    return warning.removeprefix(f"person {key!r}: ").removeprefix(f"person {key!r} ")
 
 
 def _plan(

@@ -123,7 +123,7 @@ def test_several_source_files_make_one_snapshot(db, tmp_path):
     ("content", "message"),
     [
         ("{nope", "not valid JSON"),
-        ('{"x": 1}', "no list of records found; name it with source.records"),
+        ('{"x": 1}', "no list of records found; name its path with records"),
         ("[1, 2]", "record 1 is not a JSON object"),
     ],
 )
