@@ -118,8 +118,10 @@ def absent_path(absent: Absent, roots: Mapping[str, Any]) -> str:
     when the object it was looked up in is found under no root."""
     within = absent.within
     found = getattr(within, "name", None) if isinstance(within, Table) else None
-    if found is None:
-        found = next((p for name, root in roots.items() if (p := _find(root, within, name, 0)) is not None), None)
+    if found is None:  # the names bound last first: a roles loop variable before person
+        found = next(
+            (p for name, root in reversed(list(roots.items())) if (p := _find(root, within, name, 0)) is not None), None
+        )
     if found is None:
         return absent.missing
     return found + (absent.missing if absent.missing.startswith("[") else f".{absent.missing}")
@@ -128,7 +130,10 @@ def absent_path(absent: Absent, roots: Mapping[str, Any]) -> str:
 def _find(value: Any, target: Any, path: str, depth: int) -> str | None:
     if value is target:
         return path
-    if depth > 16 or isinstance(value, Table):  # a lookup table is named, never searched
+    if isinstance(value, Table):  # one of its records, by its key; a big table is not searched
+        found = (key for key, record in value.items() if record is target) if len(value) <= _SEARCHED else ()
+        return next((f"{value.name}[{key!r}]" for key in found), None)
+    if depth > 16:
         return None
     if isinstance(value, dict):
         children: Iterator[tuple[str, Any]] = ((f"{path}.{k}", v) for k, v in value.items())
@@ -137,6 +142,9 @@ def _find(value: Any, target: Any, path: str, depth: int) -> str | None:
     else:
         return None
     return next((p for where, v in children if (p := _find(v, target, where, depth + 1)) is not None), None)
+
+
+_SEARCHED = 10_000  # records of a lookup table searched to name where an absent field was read
 
 
 class Table(Mapping[str, Any]):

@@ -110,7 +110,7 @@ def _attach(
         str(child.attach): _group(child, _attach(source, child, others.get(child.name, []), others, notes))
         for child in children
     }
-    known = set(keys)
+    known = {key for key in keys if key}  # a record without a key takes nothing, not even keyless ones
     for child, grouped in zip(children, groups.values(), strict=True):
         alone = [origin for key, members in grouped.items() if key not in known for origin, _ in members]
         if alone:

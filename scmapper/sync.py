@@ -178,6 +178,9 @@ def _map_all(
             key = mapped.key
             if mapped.active:
                 warned.update(_general(w, key) for w in mapped.warnings)
+            elif not key:  # an inactive record without a key (a directory's service account): nobody to take out
+                report.counts["skipped"] += 1
+                continue
         if key in present:
             _fail(report, record.origin, key, f"duplicate key: {present[key].origin} has it too")
             protected.add(key)
