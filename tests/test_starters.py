@@ -284,7 +284,7 @@ def test_adp_published_workers_sample_creates_every_active_worker(tmp_path):
     active = sum(w["workerStatus"]["statusCode"]["shortName"] == "Active" for w in workers)
     result = run_cli(
         "sync", "--mapping", ROOT / "mappings" / "adp.yaml", "--db", tmp_path / "sc.db", "--source", ADP_PUBLISHED,
-        "--dry-run", "--json", env={"SCMAPPER_TODAY": "2024-10-10"},
+        "--dry-run", "--json", env={"SCMAPPER_TODAY": "2020-06-24"},  # the day ADP published it
     )  # fmt: skip
     assert result.code == 0, result.json["failures"][:5]
     assert (len(workers), active) == (292, 281)
