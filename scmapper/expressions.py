@@ -101,15 +101,19 @@ class Absent(Undefined):
         return self._first
 
 
-@contextmanager
-def noting_absent() -> Iterator[list[Absent]]:
-    """Collects the absent values used as values while the block runs."""
-    notes: list[Absent] = []
-    token = _NOTES.set(notes)
-    try:
-        yield notes
-    finally:
-        _NOTES.reset(token)
+class noting_absent:  # noqa: N801 - used as a function: `with noting_absent() as notes:`
+    """Collects the absent values used as values while the block runs. A class rather than a
+    generator: it runs around every row, and this way costs a fraction of a microsecond."""
+
+    __slots__ = ("notes", "_token")
+
+    def __enter__(self) -> list[Absent]:
+        self.notes: list[Absent] = []
+        self._token = _NOTES.set(self.notes)
+        return self.notes
+
+    def __exit__(self, *exc: object) -> None:
+        _NOTES.reset(self._token)
 
 
 def absent_path(absent: Absent, roots: Mapping[str, Any]) -> str:

@@ -45,7 +45,7 @@ def name_parts(name: Mapping[str, Any] | None, convention: Any = None) -> tuple[
     falls back to B as a whole (prefix included) when that name is empty, so no
     output ever ends in a dangling " - ".
     """
-    if isinstance(name, Undefined):
+    if type(name) is not dict and isinstance(name, Undefined):
         str(name)  # an absent name reads as none, and notes that it was read (expressions.Absent)
         name = None
     code = text(convention if convention is not None else _field(name, "Convention")).upper()

@@ -227,7 +227,8 @@ class Rules:
                     if self.mapping.no_roles == "fail":
                         raise DataError(message)
                     warnings.append(message)
-        return MappedPerson(key=key, row=row, roles=roles.rows, warnings=list(dict.fromkeys(warnings)), active=active)
+        unique = list(dict.fromkeys(warnings)) if warnings else warnings
+        return MappedPerson(key=key, row=row, roles=roles.rows, warnings=unique, active=active)
 
     def _is_active(self, context: dict[str, Any], roles: list[Row], who: str) -> bool:
         active = self._active
@@ -266,13 +267,13 @@ class Rules:
     def _roles(self, context: dict[str, Any], who: str) -> _Roles:
         roles = self.mapping.roles
         if roles is None:
-            return _Roles()
+            return _Roles([], [])
         items = _guard(lambda: self._items(**context), roles.var, who)
         if isinstance(items, expressions.Absent):
             path = expressions.absent_path(items, context)
-            return _Roles(notes=[f"for_each: {path} is absent, so no roles"])
+            return _Roles([], [], [f"for_each: {path} is absent, so no roles"])
         if items is None:
-            return _Roles()
+            return _Roles([], [])
         if isinstance(items, dict):
             # OData wraps every collection as {"results": [...]}; anything else is one item.
             results = items.get("results")
@@ -281,8 +282,8 @@ class Rules:
             raise ExpressionError(f"{who}: for_each {roles.items!r} is not a list")
         together = self._all_roles.render(context, list(items))
         if together is not None:
-            return _Roles(together, [{} for _ in together])
-        found = _Roles()
+            return _Roles(together, [_NO_ROLES] * len(together))
+        found = _Roles([], [])
         for item in items:
             scope = {**context, roles.var: item}
             if not _guard(partial(self._when, **scope), "when", who):
@@ -301,7 +302,12 @@ class Rules:
         that fails its checks (a required one that read an absent field says which)."""
         problems, first, warnings = [], None, []
         for column in columns:
-            problem = self._problem(column, row[column.name], absences.get(column.name))
+            value = row[column.name]
+            # Most cells are short, filled and unchecked: only the others are looked at closely.
+            suspect = (
+                not value.strip() or len(value) > expressions.MAX_VALUE_LENGTH or column.max_length or column.pattern
+            )
+            problem = self._problem(column, value, absences.get(column.name)) if suspect else None
             if problem:
                 problems.append(problem)
                 first = first or column.name
@@ -325,13 +331,17 @@ class Rules:
         return None
 
 
-@dataclass
 class _Roles:
-    """A person's role rows, the absent fields each row's columns read, and notes on the list."""
+    """A person's role rows, the absent fields each row's columns read, and notes on the list.
+    (A plain class: one is made for every person, and dataclass factories cost calls.)"""
 
-    rows: list[Row] = field(default_factory=list)
-    absences: list[Absences] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    __slots__ = ("rows", "absences", "notes")
+
+    def __init__(self, rows: list[Row], absences: list[Absences], notes: list[str] | None = None) -> None:
+        self.rows, self.absences, self.notes = rows, absences, notes or []
+
+
+_NO_ROLES: Absences = {}  # shared by every role row that read no absent field; never written to
 
 
 # Tab, line feed and carriage return are legal in names and must round-trip; other C0 controls are not.
