@@ -181,3 +181,21 @@ def test_a_required_column_reading_an_absent_field_fails_only_its_record(tmp_pat
         }
     ]
     assert rows(db, "SELECT scm_ref FROM persons") == [{"scm_ref": "1"}]
+
+
+def test_pages_of_one_input_concatenate_whatever_their_envelope(tmp_path, db):
+    sources = files(tmp_path, [{"id": "U1", "name": "ICT"}, {"id": "U2", "name": "HR"}])
+    page = {"skip": 0, "take": 1, "rows": [{"Medewerker": "1", "unit": "U1"}]}
+    (tmp_path / "jobs.json").write_text(json.dumps(page), "utf-8")
+    (tmp_path / "jobs.2.jsonl").write_text('{"Medewerker": "2", "unit": "U2"}\n{"Medewerker": "2", "unit": "U1"}\n')
+    # No records path: each file is read by its own envelope (rows; JSON lines).
+    inputs_ = {**MAPPING["source"]["inputs"], "jobs": {"attach": "jobs", "on": "Medewerker"}}
+    path = write_mapping(tmp_path / "pages.yaml", {**MAPPING, "source": {"inputs": inputs_}})
+    given = [sources[0], str(tmp_path / "jobs.json"), str(tmp_path / "jobs.2.jsonl"), sources[2]]
+    result = run_cli("sync", "--mapping", path, "--db", db, *(a for s in given for a in ("--source", s)), "--json")
+    assert result.code == 0, result.err
+    assert rows(db, "SELECT scm_ref, oucode FROM roles ORDER BY scm_ref, oucode") == [
+        {"scm_ref": "1", "oucode": "U1"},
+        {"scm_ref": "2", "oucode": "U1"},
+        {"scm_ref": "2", "oucode": "U2"},
+    ]
