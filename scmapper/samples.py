@@ -19,7 +19,7 @@ from jinja2 import nodes
 
 from scmapper import expressions, inputs
 from scmapper.errors import Problem, ScmapperError
-from scmapper.mapping import Mapping, problem_at
+from scmapper.mapping import Mapping, Roles, problem_at
 
 ANY = "*"
 
@@ -86,7 +86,8 @@ def unseen(mapping: Mapping, samples: Samples) -> list[Problem]:
 
 def reads(mapping: Mapping) -> Iterator[Read]:
     """Every field path the mapping's expressions read from person or inputs; a path from the
-    roles' loop variable counts from its for_each list when that list is a plain path."""
+    roles' loop variable counts from its for_each list when that list is a plain path. A path
+    read through a var is checked where the var reads it, not where the var is used."""
     for var in mapping.vars:
         yield from _reads(var.expression, f"vars.{var.name}", var.position, expression=True)
     for column in mapping.columns:
@@ -95,9 +96,8 @@ def reads(mapping: Mapping) -> Iterator[Read]:
     roles = mapping.roles
     if roles is None:
         return
-    items = list(_reads(roles.items, "for_each", roles.positions["for_each"], expression=True))
+    yield from _reads(roles.items, "for_each", roles.positions["for_each"], expression=True)
     plain = _plain(roles.items)
-    yield from items
     for read in _role_reads(roles):
         if read.root == roles.var and plain is not None:
             yield Read(plain.root, plain.keys + read.keys, read.what, read.position)
@@ -105,7 +105,7 @@ def reads(mapping: Mapping) -> Iterator[Read]:
             yield read
 
 
-def _role_reads(roles: Any) -> Iterator[Read]:
+def _role_reads(roles: Roles) -> Iterator[Read]:
     yield from _reads(roles.when, "when", roles.positions["when"], expression=True)
     for column in roles.columns:
         if column.kind != "fixed":

@@ -39,6 +39,11 @@ OPEN = "2099-12-31"
 DEPARTMENTS = {"OE-FIN": "FIN", "OE-PO": "P&O", "OE-ICT": "ICT", "OE-SZW": "SZW", "OE-INK": "Inkoop"}
 
 
+def _initials(person: Person) -> str:
+    """Initials as ADP writes them: the letters alone ("JH")."""
+    return person.initials.replace(".", "")
+
+
 def _custom(person: Person) -> list[dict[str, Any]]:
     partner = " ".join(p for p in (person.partner_prefix, person.partner_name) if p)
     values = {
@@ -46,7 +51,7 @@ def _custom(person: Person) -> list[dict[str, Any]]:
         "partnerFamilyName1Prefix": person.partner_prefix or "",
         "partnerInitials": "",
         "naamSamenstelling": CODES[person.convention],
-        "samengesteldeNaam": f"{person.initials} {partner or person.birth_name}",
+        "samengesteldeNaam": f"{_initials(person)} {partner or person.birth_name}",
         "loginName": person.username or "",
     }
     return [{"nameCode": {"codeValue": code}, "stringValue": value} for code, value in values.items()]
@@ -84,9 +89,9 @@ def worker(person: Person) -> dict[str, Any]:
     details["legalName"] = {
         "familyName1": person.birth_name,
         "familyName1Prefix": person.birth_prefix or "",
-        "formattedName": " ".join(p for p in (person.initials, person.birth_prefix, person.birth_name) if p),
+        "formattedName": " ".join(p for p in (_initials(person), person.birth_prefix, person.birth_name) if p),
         "givenName": person.given,
-        "initials": person.initials.replace(".", ""),
+        "initials": _initials(person),
         "nickName": person.nick or person.given,
     }
     return {
