@@ -106,7 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True)
     p.add_argument(
-        "--source", required=True, nargs="+", metavar="FILE", help="snapshot files (JSON, JSON lines, envelopes)"
+        "--source",
+        required=True,
+        nargs="+",
+        action="extend",
+        metavar="[NAME=]FILE",
+        help="snapshot files (JSON, JSON lines, envelopes), each NAME=FILE for the mapping's input NAME",
     )
     p.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     p.add_argument("--force", action="store_true", help="apply even when the removal threshold trips (recorded)")
@@ -366,14 +371,15 @@ def _apply_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from scmapper.sources import stream_files
+    from scmapper import inputs
     from scmapper.sync import run_sync
 
     rules = _load(args.mapping, args.root)
-    records = stream_files([Path(p) for p in args.source], rules.mapping.source)
+    source = rules.mapping.source
+    snapshot = inputs.read(source, inputs.assign(source, args.source))
     meters = _meters(args)
     with closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
-        report = run_sync(rules, store, records, dry_run=args.dry_run, force=args.force, meters=meters)
+        report = run_sync(rules, store, snapshot, dry_run=args.dry_run, force=args.force, meters=meters)
     if args.html:
         from scmapper.htmlreport import sync_page
 

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from scmapper import runner, sources, testing, yamlio
+from scmapper import inputs, runner, testing, yamlio
 from scmapper.errors import UsageError
 from scmapper.export import ExportReport, run_export
 from scmapper.loading import load_rules
@@ -80,10 +80,12 @@ def _starter(mapping_path: Path, samples: list[Path], out: Path) -> bool:
     if rules is None:
         return True
     cases = _cases(mapping_path)
-    records = sources.read_files(samples, rules.mapping.source)
+    source = rules.mapping.source
+    # Each sample file is named after its input (T4E_HelloID_Users_v2.json, users.2.json).
+    snapshot = inputs.read(source, inputs.assign(source, [str(p) for p in samples]))
     today = date.fromisoformat(cases["today"]) if cases.get("today") else None
     with closing(_fresh_store(out, rules)) as store:
-        report = run_sync(rules, store, records, dry_run=False, today=today)
+        report = run_sync(rules, store, snapshot, dry_run=False, today=today)
         outcome = run_export(rules.mapping, store, out, check=False, force=False)
     files = ", ".join(f["path"] for f in outcome.files)
     counts = outcome.counts
@@ -112,8 +114,9 @@ def _broken_on_purpose(rules: Rules, cases: dict[str, Any]) -> list[tuple[str | 
     found = []
     for case in cases.get("cases") or []:
         if isinstance(case, dict) and case.get("error"):
-            records = sources.records_from(case.get("records", [case.get("record")]), rules.mapping.source, "case")
-            key = rules.key_of(records[0].data) if len(records) == 1 else None
+            snapshot = testing.case_snapshot(rules.mapping.source, case)
+            records = list(snapshot.records)
+            key = rules.key_of(records[0].data, snapshot.tables) if len(records) == 1 else None
             found.append((key, str(case["error"])))
     return found
 
@@ -122,7 +125,7 @@ def _validated(mapping: Path, *, quiet: bool = False) -> Rules | None:
     problems = validate(mapping)
     for problem in problems:
         print(problem)
-    if problems:
+    if any(p.severity != "warning" for p in problems):
         return None
     if not quiet:
         print(f"{mapping}: valid")

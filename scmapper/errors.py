@@ -23,18 +23,22 @@ EXIT_INTERNAL = 3
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in a file, located as file:line:col (1-based)."""
+    """One problem found in a file, located as file:line:col (1-based). A warning does not make
+    the file invalid (validate still exits 0)."""
 
     file: str
     line: int
     col: int
     message: str
+    severity: str = "error"  # or "warning"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+        label = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}:{self.line}:{self.col}: {label}{self.message}"
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "col": self.col, "message": self.message}
+        found: dict[str, object] = {"file": self.file, "line": self.line, "col": self.col, "message": self.message}
+        return found | ({"severity": "warning"} if self.severity == "warning" else {})
 
 
 class ScmapperError(Exception):

@@ -3,7 +3,8 @@
 Vocabulary: a *template* is column text with `{{ ... }}` parts; an *expression* is a
 bare Jinja expression (a `when` condition, a `for_each` list). Nothing else in
 scmapper builds a Jinja Environment; each is the bounded sandbox of sandbox.py.
-`default` treats null as missing, as HR records use null for "no value".
+`default` treats null as missing, as HR records use null for "no value"; in the mapping
+environment a key a record does not have reads as absent (absence.py).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def environment() -> MappingSandbox:
         return text
 
     # A column's text is kept whole, a block scalar's final newline included.
-    return sandbox("mapping", finalize, keep_trailing_newline=True)
+    env = sandbox("mapping", finalize, keep_trailing_newline=True)
+    env.absent_fields = True  # a key a record does not have reads as absent; in CSV templates it fails
+    return env
 
 
 def sandbox(
@@ -88,6 +91,7 @@ def sandbox(
     env.filters = {name: bounded(name, func) for name, func in env.filters.items()} | BOUNDING_FILTERS
     # Only what mappings need: no range, lipsum, cycler, joiner, namespace or dict.
     env.globals.clear()
+    env.absent_fields = True
     return env
 
 

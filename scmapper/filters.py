@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from jinja2 import Undefined
+
 from scmapper import fields
 
 CONVENTIONS = ("B", "P", "BP", "PB")
@@ -40,6 +42,9 @@ def name_parts(name: Mapping[str, Any] | None, convention: Any = None) -> tuple[
     falls back to B as a whole (prefix included) when that name is empty, so no
     output ever ends in a dangling " - ".
     """
+    if type(name) is not dict and isinstance(name, Undefined):
+        str(name)  # an absent name reads as none, and notes that it was read (absence.Absent)
+        name = None
     code = text(convention if convention is not None else _field(name, "Convention")).upper()
     birth_prefix, birth = _field(name, "FamilyNamePrefix"), _field(name, "FamilyName")
     partner_prefix, partner = _field(name, "FamilyNamePartnerPrefix"), _field(name, "FamilyNamePartner")
@@ -179,15 +184,16 @@ def translate(value: Any, table: Mapping[str, Any] | None, default: Any = None) 
 
 def where(items: Any, *path_and_value: Any, **conditions: Any) -> list[Any]:
     """The items (dicts) whose fields equal every condition: where(type="Business"), or for a
-    nested field where("nameCode.codeValue", "partnerName")."""
-    if isinstance(items, Mapping) and isinstance(items.get("results"), list):
-        items = items["results"]
+    nested field where("nameCode.codeValue", "partnerName"). Over a lookup input, its records."""
+    if isinstance(items, Mapping):
+        # An OData {"results": [...]} wrapper is its list; any other mapping (a lookup input) its values.
+        items = items["results"] if isinstance(items.get("results"), list) else list(items.values())
     if len(path_and_value) == 2:
         conditions = {**conditions, str(path_and_value[0]): path_and_value[1]}
     elif path_and_value:
         raise TypeError("where takes a field path and a value, or field=value conditions")
     if not isinstance(items, list | tuple):
-        return []
+        return _empty(items)
     return [
         item
         for item in items
@@ -200,23 +206,28 @@ def get(data: Any, path: str, default: Any = None) -> Any:
     return fields.path(data, path, default)
 
 
+def _empty(items: Any) -> list[Any]:
+    """No items; an absent list is iterated (it notes its use: the column read a missing field)."""
+    return list(items) if isinstance(items, Undefined) else []
+
+
 def first(items: Any) -> Any:
     """The first item, or none for an empty or missing list (so `or` and `default` can follow)."""
-    for item in items or ():
+    for item in items if items is not None else ():
         return item
     return None
 
 
 def last(items: Any) -> Any:
     """The last item, or none for an empty or missing list."""
-    seq = list(items or ())
+    seq = list(items if items is not None else ())
     return seq[-1] if seq else None
 
 
 def flatten(items: Any) -> list[Any]:
     """One level of nesting removed: [[a, b], [c], {"results": [d]}] -> [a, b, c, d]."""
     flat: list[Any] = []
-    for item in items or ():
+    for item in items if items is not None else ():
         if isinstance(item, Mapping) and isinstance(item.get("results"), list):
             flat.extend(item["results"])
         elif isinstance(item, list | tuple):

@@ -2,14 +2,17 @@
 
 Vocabulary: a *row* is a dict of column name to text; a person gives one person row
 and zero or more role rows. All of a row's columns render in one template pass
-(one Jinja context per row, not one per cell); only when that pass fails are the
-columns rendered one by one, to name the column that failed.
+(one Jinja context per row, not one per cell); only when that pass fails, or reads a
+field the record does not have, are the columns rendered one by one, to name the column.
+An *absence* is a column that read such a field: the column is empty (or what its
+filters make of empty), a warning says which field, and a required one fails.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from collections.abc import Mapping as Mapping_
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -18,11 +21,13 @@ from typing import Any, TypeVar
 from jinja2 import Template
 from jinja2.exceptions import SecurityError
 
-from scmapper import budget, expressions, identity
+from scmapper import absence, budget, expressions, identity
 from scmapper.errors import DataError, ExpressionError, MappingError, Problem, SandboxViolation
 from scmapper.mapping import Column, Mapping, problem_at
 
 Row = dict[str, str]
+Absences = dict[str, str]  # column name -> the path of the absent field it read
+Inputs = Mapping_[str, Any]  # a source's lookup inputs by name (absence.Table each)
 T = TypeVar("T")
 
 
@@ -53,12 +58,18 @@ class RowTemplate:
         self._single: dict[str, Template] = {}
         self._defaults = {c.name: env.from_string(c.default) for c in rendered if c.kind == "lookup"}
 
-    def render(self, context: dict[str, Any], who: str) -> Row:
-        try:
-            module = self._template.make_module(context)
-            raw = {c.name: str(getattr(module, var)) for var, c in self._names}
-        except Exception:  # noqa: BLE001 - rerun column by column to say which one failed
-            raw = {c.name: self._render_one(c, context, who) for _, c in self._names}
+    def render(self, context: dict[str, Any], who: str, absences: Absences | None = None) -> Row:
+        """The row; each column that read an absent field is named in `absences`."""
+        raw: dict[str, str] | None
+        with absence.noting() as noted:
+            try:
+                module = self._template.make_module(context)
+                raw = {c.name: str(getattr(module, var)) for var, c in self._names}
+            except Exception:  # noqa: BLE001 - rerun column by column to say which one failed
+                raw = None
+        if raw is None or noted:
+            found: Absences = {} if absences is None else absences
+            raw = {c.name: self._render_one(c, context, who, found) for _, c in self._names}
         row: Row = {}
         for column in self.columns:
             if column.kind == "fixed":
@@ -69,11 +80,15 @@ class RowTemplate:
                 row[column.name] = raw[column.name]
         return row
 
-    def _render_one(self, column: Column, context: dict[str, Any], who: str) -> str:
+    def _render_one(self, column: Column, context: dict[str, Any], who: str, absences: Absences) -> str:
         template = self._single.get(column.name)
         if template is None:
             template = self._single[column.name] = expressions.environment().from_string(column.source)
-        return _guard(lambda: template.render(context), column.name, who)
+        with absence.noting() as noted:
+            value = _guard(lambda: template.render(context), column.name, who)
+        if noted:
+            absences[column.name] = absence.path_of(noted[0], context)
+        return value
 
     def _lookup(self, column: Column, value: str, context: dict[str, Any], who: str) -> str:
         wanted = value.strip().casefold() if column.ignore_case else value.strip()
@@ -88,8 +103,8 @@ class RolesTemplate:
     """All of a person's role rows in one template pass: the `for_each` loop, the `when` test
     and the columns, output as rows and cells between separators no record can hold (control
     characters, refused by check_record). `render` gives None whenever anything is unusual (an
-    error, a lookup column, a separator in a value): the caller then renders item by item,
-    which says precisely what failed."""
+    error, an absent field, a lookup column, a separator in a value): the caller then renders
+    item by item, which says precisely what failed."""
 
     ROW, CELL = "\x1e", "\x1f"
 
@@ -107,10 +122,13 @@ class RolesTemplate:
     def render(self, context: dict[str, Any], items: list[Any]) -> list[Row] | None:
         if self._template is None:
             return None
-        try:
-            text = self._template.render({**context, "scm_items": items})
-        except Exception:  # noqa: BLE001 - the item-by-item path reports it precisely
-            return None
+        with absence.noting() as noted:
+            try:
+                text = self._template.render({**context, "scm_items": items})
+            except Exception:  # noqa: BLE001 - the item-by-item path reports it precisely
+                return None
+        if noted:
+            return None  # the item-by-item path says which column read which absent field
         rows: list[Row] = []
         for part in text.split(self.ROW)[1:]:
             values = iter(part.split(self.CELL))
@@ -159,13 +177,13 @@ class Rules:
             self._items = env.compile_expression(roles.items, undefined_to_none=False)
             self._when = env.compile_expression(roles.when, undefined_to_none=False)
 
-    def key_of(self, person: dict[str, Any]) -> str | None:
+    def key_of(self, person: dict[str, Any], inputs: Inputs | None = None) -> str | None:
         """Just the key column of a record, or None when even that cannot be computed (within
         the same limits as mapping it)."""
         limits = self.mapping.limits
         try:
             with budget.spending(limits.seconds, limits.output):
-                context = self._context(person, "record", lenient=True)
+                context = self._context(person, "record", inputs=inputs, lenient=True)
                 return self._key.render(context, "record").get(self.mapping.key) or None
         except (Exception, budget.LimitExceeded):  # noqa: BLE001 - a record that cannot give a key simply has none
             return None
@@ -177,10 +195,12 @@ class Rules:
         *,
         check_inactive: bool = True,
         bounds: tuple[int, int] | None = None,
+        inputs: Inputs | None = None,
     ) -> MappedPerson:
         """The rows a record gives. With check_inactive=False (sync), a record that is not an
         active employee skips the column checks: it is never written, only taken out. `bounds`
-        (Event.bounds) can prove the record within its limits without walking it."""
+        (Event.bounds) can prove the record within its limits without walking it. `inputs` are
+        the source's lookup inputs (`inputs.NAME[id]` in expressions)."""
         who = _who(person)
         limits = self.mapping.limits
         # A text of n bytes holds no string longer than n, no list of more than n / 2 items.
@@ -188,46 +208,56 @@ class Rules:
             check_record(person, limits.value_length, who)
         try:
             with budget.spending(limits.seconds, limits.output):
-                return self._map(person, today, who, check_inactive)
+                return self._map(self._context(person, who, today, inputs=inputs), who, check_inactive)
         except budget.LimitExceeded as exc:
             raise ExpressionError(f"{who}: mapping {exc}") from None
 
-    def _map(self, person: dict[str, Any], today: date | None, who: str, check_inactive: bool) -> MappedPerson:
-        context = self._context(person, who, today)
-        row = self._person.render(context, who)
+    def _map(self, context: dict[str, Any], who: str, check_inactive: bool) -> MappedPerson:
+        absences: Absences = {}
+        row = self._person.render(context, who, absences)
         key = row.get(self.mapping.key, "")
         who = f"person {key!r}" if key else who
         roles = self._roles(context, who)
-        active = self._is_active(context, roles, who)
-        warnings = []
+        active = self._is_active(context, roles.rows, who)
+        warnings: list[str] = []
         if active or check_inactive:
-            self._check(self.mapping.columns, row, who)
+            warnings += self._check(self.mapping.columns, row, who, absences)
             if self.mapping.roles:
-                for role in roles:
-                    self._check(self.mapping.roles.columns, role, f"{who}, role")
-                if not roles:
+                for role, missing in zip(roles.rows, roles.absences, strict=True):
+                    warnings += self._check(self.mapping.roles.columns, role, f"{who}, role", missing, "role column")
+                warnings += roles.notes
+                if not roles.rows:
                     message = f"{who} has no qualifying contract, so no roles"
                     if self.mapping.no_roles == "fail":
                         raise DataError(message)
                     warnings.append(message)
-        return MappedPerson(key=key, row=row, roles=roles, warnings=warnings, active=active)
+        unique = list(dict.fromkeys(warnings)) if warnings else warnings
+        return MappedPerson(key=key, row=row, roles=roles.rows, warnings=unique, active=active)
 
     def _is_active(self, context: dict[str, Any], roles: list[Row], who: str) -> bool:
         active = self._active
         if active is None:
             return bool(roles) or self.mapping.roles is None
+        # bool() inside the guard: a field that fails only when tested fails as the record's.
         return _guard(lambda: bool(active(**context, roles=roles)), "source.active", who)
 
     def _context(
-        self, person: dict[str, Any], who: str, today: date | None = None, *, lenient: bool = False
+        self,
+        person: dict[str, Any],
+        who: str,
+        today: date | None = None,
+        *,
+        inputs: Inputs | None = None,
+        lenient: bool = False,
     ) -> dict[str, Any]:
-        """What expressions see: the record, today, the lookup tables, and the vars in order.
-        Lenient (for finding a failed record's key), a var that fails is none instead."""
+        """What expressions see: the record, today, the lookup tables and inputs, and the vars in
+        order. Lenient (for finding a failed record's key), a var that fails is none instead."""
         values: dict[str, Any] = {}
         context = {
             "person": person,
             "today": today or expressions.today(),
             "lookups": self.mapping.lookups,
+            "inputs": inputs or {},
             "vars": values,
         }
         for name, compiled in self._vars:
@@ -239,13 +269,16 @@ class Rules:
                 values[name] = None
         return context
 
-    def _roles(self, context: dict[str, Any], who: str) -> list[Row]:
+    def _roles(self, context: dict[str, Any], who: str) -> _Roles:
         roles = self.mapping.roles
         if roles is None:
-            return []
+            return _Roles([], [])
         items = _guard(lambda: self._items(**context), roles.var, who)
+        if isinstance(items, absence.Absent):
+            path = absence.path_of(items, context)
+            return _Roles([], [], [f"for_each: {path} is absent, so no roles"])
         if items is None:
-            return []
+            return _Roles([], [])
         if isinstance(items, dict):
             # OData wraps every collection as {"results": [...]}; anything else is one item.
             results = items.get("results")
@@ -254,44 +287,79 @@ class Rules:
             raise ExpressionError(f"{who}: for_each {roles.items!r} is not a list")
         together = self._all_roles.render(context, list(items))
         if together is not None:
-            return together
-        rows: list[Row] = []
+            return _Roles(together, [_NO_ROLES] * len(together))
+        found = _Roles([], [])
         for item in items:
             scope = {**context, roles.var: item}
-            # bool() inside the guard: a missing field is an Undefined that fails only when tested.
             if not _guard(partial(self._qualifies, scope), "when", who):
                 continue
-            row = self._role.render(scope, who)
-            if row not in rows:  # identical role rows for one person collapse into one
-                rows.append(row)
-        return rows
+            absences: Absences = {}
+            row = self._role.render(scope, who, absences)
+            if row not in found.rows:  # identical role rows for one person collapse into one
+                found.rows.append(row)
+                found.absences.append(absences)
+        return found
 
     def _qualifies(self, scope: dict[str, Any]) -> bool:
         return bool(self._when(**scope))
 
-    def _check(self, columns: tuple[Column, ...], row: Row, who: str) -> None:
-        problems, first = [], None
+    def _check(
+        self, columns: tuple[Column, ...], row: Row, who: str, absences: Absences, noun: str = "column"
+    ) -> list[str]:
+        """A warning for each column that read an absent field; DataError naming every column
+        that fails its checks (a required one that read an absent field says which)."""
+        problems, first, warnings = [], None, []
         for column in columns:
             value = row[column.name]
-            hidden = identity.invisible(value) if column.name in self._identities and value.strip() else None
-            if hidden is not None:
-                problems.append(
-                    f"column {column.name!r} holds {identity.describe(hidden)}, which draws nothing or reorders"
-                    " text: a username or e-mail address that looks like another may not hold it"
-                )
-            elif len(value) > expressions.MAX_VALUE_LENGTH:
-                problems.append(f"column {column.name!r} is longer than {expressions.MAX_VALUE_LENGTH}")
-            elif not value.strip():
-                if column.required:
-                    problems.append(f"required column {column.name!r} is empty")
-            elif column.max_length and len(value) > column.max_length:
-                problems.append(f"column {column.name!r} is {len(value)} characters, more than {column.max_length}")
-            elif column.pattern and not self._patterns[column.name].search(value):
-                problems.append(f"column {column.name!r} value {value!r} does not match {column.pattern!r}")
-            if problems and first is None:
-                first = column.name
+            # Most cells are short, filled and unchecked: only the others are looked at closely.
+            suspect = (
+                not value.strip()
+                or len(value) > expressions.MAX_VALUE_LENGTH
+                or column.max_length
+                or column.pattern
+                or column.name in self._identities
+            )
+            problem = self._problem(column, value, absences.get(column.name)) if suspect else None
+            if problem:
+                problems.append(problem)
+                first = first or column.name
+            elif column.name in absences:
+                warnings.append(f"{noun} {column.name!r}: {absences[column.name]} is absent")
         if problems:
             raise DataError(f"{who}: " + "; ".join(problems), first)
+        return warnings
+
+    def _problem(self, column: Column, value: str, absent: str | None) -> str | None:
+        hidden = identity.invisible(value) if column.name in self._identities and value.strip() else None
+        if hidden is not None:
+            return (
+                f"column {column.name!r} holds {identity.describe(hidden)}, which draws nothing or reorders"
+                " text: a username or e-mail address that looks like another may not hold it"
+            )
+        if len(value) > expressions.MAX_VALUE_LENGTH:
+            return f"column {column.name!r} is longer than {expressions.MAX_VALUE_LENGTH}"
+        if not value.strip():
+            if not column.required:
+                return None
+            return f"required column {column.name!r} is empty" + (f" ({absent} is absent)" if absent else "")
+        if column.max_length and len(value) > column.max_length:
+            return f"column {column.name!r} is {len(value)} characters, more than {column.max_length}"
+        if column.pattern and not self._patterns[column.name].search(value):
+            return f"column {column.name!r} value {value!r} does not match {column.pattern!r}"
+        return None
+
+
+class _Roles:
+    """A person's role rows, the absent fields each row's columns read, and notes on the list.
+    (A plain class: one is made for every person, and dataclass factories cost calls.)"""
+
+    __slots__ = ("rows", "absences", "notes")
+
+    def __init__(self, rows: list[Row], absences: list[Absences], notes: list[str] | None = None) -> None:
+        self.rows, self.absences, self.notes = rows, absences, notes or []
+
+
+_NO_ROLES: Absences = {}  # shared by every role row that read no absent field; never written to
 
 
 # Tab, line feed and carriage return are legal in names and must round-trip; other C0 controls are not.
@@ -370,7 +438,8 @@ def all_columns(mapping: Mapping) -> tuple[Column, ...]:
 def static_problems(mapping: Mapping) -> list[Problem]:
     """Every problem visible without data: Jinja syntax, unknown filters and names, unsafe access."""
     problems: list[Problem] = []
-    person_names = frozenset({"person", "today", "lookups", "vars"})
+    # `inputs` is a name only in a mapping with lookup inputs to read through it.
+    person_names = frozenset({"person", "today", "lookups", "vars"} | ({"inputs"} if mapping.source.lookups else set()))
     for var in mapping.vars:
         found = expressions.check_expression(var.expression, person_names)
         problems += [_at(mapping.file, var.position, line, m, f"vars.{var.name}") for line, m in found]

@@ -27,6 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from scmapper import budget, fields
+from scmapper.absence import Absent, Table
 
 MAX_POWER = 1_000
 MAX_INT_BITS = 1 << 16  # integers beyond about 19,700 digits are not HR data
@@ -78,6 +79,7 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
     names the environment in the keys of compiled code."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
+    absent_fields = False  # the mapping environment reads a missing key as absent; CSV templates do not
 
     def __init__(self, tag: str, **options: Any) -> None:
         super().__init__(optimized=False, **options)
@@ -127,6 +129,10 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
             return obj[attribute] if attribute in obj else _lookup(self, obj, attribute)
         if obj is None:
             return None
+        if isinstance(obj, Absent):
+            return obj.child(attribute)
+        if isinstance(obj, Table):
+            return obj.find(attribute)
         if isinstance(obj, Mapping):
             return _lookup(self, obj, attribute)
         return super().getattr(obj, attribute)
@@ -134,8 +140,14 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
     def getitem(self, obj: Any, argument: Any) -> Any:
         if obj is None:
             return None
+        if isinstance(obj, Absent):
+            return obj.child(argument)
+        if isinstance(obj, Table):
+            return obj.find(argument)
         if isinstance(obj, Mapping) and isinstance(argument, str):
             return _lookup(self, obj, argument)
+        if self.absent_fields and type(obj) is list and type(argument) is int and not -len(obj) <= argument < len(obj):
+            return Absent(obj, f"[{argument}]")
         return super().getitem(obj, argument)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -167,7 +179,9 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
 
 def _lookup(env: MappingSandbox, obj: Mapping[Any, Any], key: str) -> Any:
     found = fields.field(obj, key, fields.MISSING)
-    return env.undefined(obj=obj, name=key) if found is fields.MISSING else found
+    if found is not fields.MISSING:
+        return found
+    return Absent(obj, key) if env.absent_fields else env.undefined(obj=obj, name=key)
 
 
 # --- size checks ---------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 Vocabulary: a *record* is one JSON object as the source system writes it; a source
 file holds them as a JSON array, JSON lines, or inside the system's own *envelope*
 (OData `{"d": {"results": [...]}}`, Graph `{"value": [...]}`, AFAS `{"rows": [...]}`,
-ADP `{"workers": [...]}`). With `group_by`, records sharing a field (one AFAS row per
-employment) merge into one person that carries them all as `rows`.
+ADP `{"workers": [...]}`); `records` names the envelope's path when it is not one of
+these. With `group_by`, records sharing a field merge into one person that carries them
+all as `rows`. A source of several inputs reads each input's files here and joins them
+in `inputs.py`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import Any
 
 from scmapper import fields, jsontext
 from scmapper.errors import DataError, UsageError
-from scmapper.mapping import Source
 
 ENVELOPES = (("d", "results"), ("value",), ("rows",), ("workers",), ("results",), ("data",), ("d",))
 
@@ -66,17 +67,19 @@ class Line:
         return item
 
 
-def stream_files(paths: Iterable[Path], source: Source) -> Iterator[Record | Line]:
+def stream_files(
+    paths: Iterable[Path], records: str | None = None, group_by: str | None = None
+) -> Iterator[Record | Line]:
     """Records one at a time where the file allows it (JSON lines, no grouping): the memory
     a snapshot of any size needs stays that of one record. Other files are read whole."""
-    if source.group_by:
-        yield from read_files(paths, source)
+    if group_by:
+        yield from read_files(paths, records, group_by)
         return
     for path in paths:
-        if _is_json_lines(path) and not source.records:
+        if _is_json_lines(path) and not records:
             yield from _lines(path)
         else:
-            yield from read_file(path, source)
+            yield from read_file(path, records)
 
 
 def _is_json_lines(path: Path) -> bool:
@@ -108,21 +111,22 @@ def _lines(path: Path) -> Iterator[Line]:
         raise SourceError(f"cannot read source {path}: {exc.strerror}") from None
 
 
-def read_files(paths: Iterable[Path], source: Source) -> list[Record]:
-    records: list[Record] = []
+def read_files(paths: Iterable[Path], records: str | None = None, group_by: str | None = None) -> list[Record]:
+    """Every record of the files in order (pages of one export concatenate), grouped on request."""
+    found: list[Record] = []
     for path in paths:
-        records += read_file(path, source)
-    return group(records, source.group_by) if source.group_by else records
+        found += read_file(path, records)
+    return group(found, group_by) if group_by else found
 
 
-def read_file(path: Path, source: Source) -> list[Record]:
+def read_file(path: Path, records: str | None = None) -> list[Record]:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
         raise SourceError(f"cannot read source {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    items = _records(_parse(text, path), source.records, path)
+    items = _records(_parse(text, path), records, path)
     result = []
     for index, item in enumerate(items, start=1):
         if not isinstance(item, dict):
@@ -131,10 +135,10 @@ def read_file(path: Path, source: Source) -> list[Record]:
     return result
 
 
-def records_from(items: list[Any], source: Source, name: str = "input") -> list[Record]:
+def records_from(items: list[Any], group_by: str | None = None, name: str = "input") -> list[Record]:
     """Records given as a list (a test case's input), grouped as the mapping says."""
     records = [Record(item, f"{name}#{i}") for i, item in enumerate(items, start=1) if isinstance(item, dict)]
-    return group(records, source.group_by) if source.group_by else records
+    return group(records, group_by) if group_by else records
 
 
 def _parse(text: str, path: Path) -> Any:
@@ -160,7 +164,7 @@ def _records(data: Any, records: str | None, path: Path) -> list[Any]:
     if records:
         found = _walk(data, tuple(records.split(".")))
         if not isinstance(found, list):
-            raise SourceError(f"{path}: source.records {records!r} does not lead to a list of records")
+            raise SourceError(f"{path}: records {records!r} does not lead to a list of records")
         return found
     if isinstance(data, list):
         return data
@@ -168,7 +172,7 @@ def _records(data: Any, records: str | None, path: Path) -> list[Any]:
         found = _walk(data, envelope)
         if isinstance(found, list):
             return found
-    raise SourceError(f"{path}: no list of records found; name it with source.records (e.g. d.results)")
+    raise SourceError(f"{path}: no list of records found; name its path with records (e.g. d.results)")
 
 
 def _walk(data: Any, keys: tuple[str, ...]) -> Any:

@@ -7,15 +7,18 @@ for an active person whose key is missing or who is no longer active in the sour
 broken record cannot take its person out of Spend Cloud. The export's removed_persons
 threshold guards the plan as a whole. The report's *diff* is the plan as Spend Cloud would
 see it: joiners (create, enable), leavers (disable, delete), changed columns with their old
-and new values, username changes, roles added and removed.
+and new values, username changes, roles added and removed. Its warnings hold the snapshot's
+join notes and, counted, what mapping the written persons warned about (absent fields, no
+roles).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -23,6 +26,7 @@ from scmapper import expressions, lifecycle
 from scmapper.checks import Diff, ThresholdCheck, threshold
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError
 from scmapper.events import Event
+from scmapper.inputs import Snapshot
 from scmapper.mapping import Mapping
 from scmapper.progress import Meters
 from scmapper.reports import diff_sections
@@ -126,7 +130,7 @@ class _Step:
 def run_sync(
     rules: Rules,
     store: Store,
-    records: Iterable[Record | Line],
+    records: Snapshot | Iterable[Record | Line],
     *,
     dry_run: bool,
     force: bool = False,
@@ -134,11 +138,14 @@ def run_sync(
     meters: Meters | None = None,
 ) -> SyncReport:
     meters = meters or Meters(None, None)
-    report = SyncReport(dry_run=dry_run)
+    snapshot = records if isinstance(records, Snapshot) else Snapshot(records)
+    report = SyncReport(dry_run=dry_run, warnings=list(snapshot.notes))
     states = store.persons.key_states()
     day = today or expressions.today()
     reading = meters.meter("sync: reading", None, "records")
-    present, protected = _map_all(rules, reading.track(records), report, day, states)
+    present, protected = _map_all(
+        rules, replace(snapshot, records=reading.track(snapshot.records)), report, day, states
+    )
     reading.close()
     report.read = reading.items
     steps = _plan(states, store, present, protected, rules.mapping.missing, report)
@@ -162,12 +169,15 @@ def run_sync(
     return report
 
 
-def fingerprints(rules: Rules, day: date) -> Callable[[Record | Line], str]:
-    """The fingerprint of a record's content as this mapping sees it on this day: an equal
-    fingerprint means an equal mapping result, so the record need not be mapped again. A
-    JSON-lines record is identified by its bytes as read (no decoding, no parsing: an unchanged
-    line costs a hash). The mapping and the day are hashed once a run."""
-    base = hashlib.blake2b(f"{rules.mapping.fingerprint}\0{day.isoformat()}\0".encode(), digest_size=16)
+def fingerprints(rules: Rules, day: date, tables: str = "") -> Callable[[Record | Line], str]:
+    """The fingerprint of a record's content as this mapping sees it on this day, with these
+    lookup tables (their digest): an equal fingerprint means an equal mapping result, so the
+    record need not be mapped again. A JSON-lines record is identified by its bytes as read
+    (no decoding, no parsing: an unchanged line costs a hash). The mapping, the day and the
+    tables are hashed once a run."""
+    # Without tables the seed is what it always was, so fingerprints already stored stay valid.
+    seed = f"{rules.mapping.fingerprint}\0{day.isoformat()}\0" + (f"{tables}\0" if tables else "")
+    base = hashlib.blake2b(seed.encode(), digest_size=16)
 
     def digest(record: Record | Line) -> str:
         found = base.copy()
@@ -184,7 +194,7 @@ def fingerprints(rules: Rules, day: date) -> Callable[[Record | Line], str]:
 
 def _map_all(
     rules: Rules,
-    records: Iterable[Record | Line],
+    snapshot: Snapshot,
     report: SyncReport,
     day: date,
     states: dict[str, KeyState],
@@ -193,16 +203,17 @@ def _map_all(
     known = {s.source: key for key, s in states.items() if s.source}
     present: dict[str, _Present] = {}
     protected: set[str] = set()
-    digest_of = fingerprints(rules, day)
-    for record in records:
+    digest_of = fingerprints(rules, day, snapshot.digest)
+    warned: Counter[str] = Counter()
+    for record in snapshot.records:
         digest = digest_of(record)
         mapped = None
         key = known.get(digest)
         if key is None:
             try:
-                mapped = rules.map_person(record.data, day, check_inactive=False)
+                mapped = rules.map_person(record.data, day, check_inactive=False, inputs=snapshot.tables)
             except DataError as exc:
-                key = _key_of(rules, record)
+                key = _key_of(rules, record, snapshot)
                 _fail(report, record.origin, key, str(exc))
                 if key:
                     protected.add(key)
@@ -210,6 +221,11 @@ def _map_all(
                     report.unplaced += 1
                 continue
             key = mapped.key
+            if mapped.active:
+                warned.update(_general(w, key) for w in mapped.warnings)
+            elif not key:  # an inactive record without a key (a directory's service account): nobody to take out
+                report.counts["skipped"] += 1
+                continue
         if key in present:
             _fail(report, record.origin, key, f"duplicate key: {present[key].origin} has it too")
             protected.add(key)
@@ -218,15 +234,21 @@ def _map_all(
         state = states.get(key)
         needed = mapped is not None and (mapped.active or (state is not None and state.live))
         present[key] = _Present(record.origin, record if needed else None, mapped, digest)
+    report.warnings += [f"{count} person{'s' if count > 1 else ''}: {text}" for text, count in warned.items()]
     return present, protected
 
 
-def _key_of(rules: Rules, record: Record | Line) -> str | None:
+def _key_of(rules: Rules, record: Record | Line, snapshot: Snapshot) -> str | None:
     """The key of a record that failed, if it has one (a line that is no record has none)."""
     try:
-        return rules.key_of(record.data)
+        return rules.key_of(record.data, snapshot.tables)
     except DataError:
         return None
+
+
+def _general(warning: str, key: str) -> str:
+    """A mapping warning without the person it is about, so equal ones count together."""
+    return warning.removeprefix(f"person {key!r}: ").removeprefix(f"person {key!r} ")
 
 
 def _plan(

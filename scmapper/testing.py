@@ -1,9 +1,10 @@
 """`scmapper test`: a mapping's test cases, kept beside it, run offline.
 
-Vocabulary: a *case* is a source record (or the records that make one person) and what
-the mapping must make of it: person columns, role rows, active or not, or an error. A case
-may set some of the mapping's `vars` to other expressions (a mapping whose vars are settings,
-such as `spendcloud-legacy.yaml`, is tested under each setting that way).
+Vocabulary: a *case* is a source record (or the records that make one person, or for a
+source of several inputs the records of each input) and what the mapping must make of it:
+person columns, role rows, active or not, warnings, or an error. A case may set some of the
+mapping's `vars` to other expressions (a mapping whose vars are settings, such as
+`spendcloud-legacy.yaml`, is tested under each setting that way).
 The cases file for `mappings/afas.yaml` is `mappings/afas.tests.yaml`.
 """
 
@@ -15,11 +16,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from scmapper import expressions, schema, sources, yamlio
+from scmapper import expressions, inputs, schema, sources, yamlio
 from scmapper.document import Document
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
+from scmapper.inputs import Snapshot
 from scmapper.loading import load_rules
-from scmapper.mapping import Var
+from scmapper.mapping import Source, Var
 from scmapper.rules import MappedPerson, Rules
 
 
@@ -140,12 +142,13 @@ def _with_vars(rules: Rules, settings: dict[str, str]) -> Rules:
 
 def _run(rules: Rules, case: dict[str, Any], today: date | None) -> CaseResult:
     result = CaseResult(case["name"])
-    records = sources.records_from(case.get("records", [case.get("record")]), rules.mapping.source, "case")
+    snapshot = case_snapshot(rules.mapping.source, case)
+    records = list(snapshot.records)
     if len(records) != 1:
         result.differences.append(f"the case's records make {len(records)} persons, not one")
         return result
     try:
-        mapped = rules.map_person(records[0].data, today)
+        mapped = rules.map_person(records[0].data, today, inputs=snapshot.tables)
     except (DataError, SandboxViolation) as exc:
         if "error" not in case:
             result.differences.append(f"unexpected error: {exc}")
@@ -157,6 +160,13 @@ def _run(rules: Rules, case: dict[str, Any], today: date | None) -> CaseResult:
         return result
     result.differences += _compare(case["expect"], mapped)
     return result
+
+
+def case_snapshot(source: Source, case: dict[str, Any]) -> Snapshot:
+    """What sync would make of the case's records: grouped, or its inputs joined."""
+    if "inputs" in case:
+        return inputs.from_items(source, case["inputs"])
+    return Snapshot(sources.records_from(case.get("records", [case.get("record")]), source.group_by, "case"))
 
 
 def _compare(expect: dict[str, Any], mapped: MappedPerson) -> list[str]:

@@ -1,7 +1,8 @@
 """`validate`: every problem in a mapping file in one run, each located as file:line:col.
 
-Stages run in order (YAML, schema, expressions, then the optional sample person);
-a stage runs only when the one before it found the document sound enough to read.
+Stages run in order (YAML, schema, expressions, the sample files the mapping names, then
+the optional sample person); a stage runs only when the one before it found the document
+sound enough to read. Field paths none of the sample files has are warnings, not errors.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scmapper import csvformat, loading, rules, sources, testing
+from scmapper import csvformat, loading, rules, samples, sources, testing
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
 from scmapper.loading import load_rules
 from scmapper.mapping import Mapping, problem_at
@@ -25,14 +26,23 @@ class ValidateReport:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_DATA if any(self.problems.values()) else EXIT_OK
+        """Warnings (a field path no sample has) leave a mapping valid."""
+        return EXIT_OK if self.valid else EXIT_DATA
+
+    @property
+    def valid(self) -> bool:
+        return not any(p.severity == "error" for found in self.problems.values() for p in found)
 
     def as_dict(self) -> dict[str, Any]:
         found = [p.as_dict() for problems in self.problems.values() for p in problems]
-        return {"files": list(self.problems), "valid": not found, "problems": found}
+        return {"files": list(self.problems), "valid": self.valid, "problems": found}
 
     def text(self) -> list[str]:
-        return [line for name, found in self.problems.items() for line in ([str(p) for p in found] or [f"{name}: ok"])]
+        lines = []
+        for name, found in self.problems.items():
+            errors = any(p.severity == "error" for p in found)
+            lines += [str(p) for p in found] + ([] if errors else [f"{name}: ok"])
+        return lines
 
 
 @dataclass(frozen=True)
@@ -59,21 +69,27 @@ def validate_files(paths: list[str], sample: dict[str, Any] | None = None, root:
 def preview(path: str, person: dict[str, Any], root: str | None = None) -> PreviewReport:
     """A source record through the mapping, grouped as sync would (AFAS rows become person.rows)."""
     rules = load_rules(path, root)
-    [record] = sources.records_from([person], rules.mapping.source)
+    [record] = sources.records_from([person], rules.mapping.source.group_by)
     mapped = rules.map_person(record.data)
     return PreviewReport(mapped.row, mapped.roles, mapped.warnings, mapped.active)
 
 
 def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str | None = None) -> list[Problem]:
+    """Every problem; warnings (severity "warning") for field paths none of the mapping's
+    samples has, when it names them (source.samples)."""
     try:
         mapping = loading.load_mapping(path, root)
     except MappingError as exc:
         return exc.problems
     problems = rules.static_problems(mapping) + csvformat.layouts(mapping)[1] + _path_problems(mapping)
     problems += _cases_problems(Path(path))
-    if problems or sample is None:
+    if problems:
         return problems
-    return _sample_problems(mapping, sample)
+    found = samples.load(mapping)
+    if isinstance(found, Problem):
+        return [found]
+    warnings = samples.unseen(mapping, found) if found else []
+    return warnings + (_sample_problems(mapping, sample) if sample is not None else [])
 
 
 def _path_problems(mapping: Mapping) -> list[Problem]:
@@ -103,7 +119,7 @@ def _cases_problems(mapping: Path) -> list[Problem]:
 
 def _sample_problems(mapping: Mapping, sample: dict[str, Any]) -> list[Problem]:
     compiled = rules.Rules(mapping)
-    [record] = sources.records_from([sample], mapping.source)  # grouped as sync would
+    [record] = sources.records_from([sample], mapping.source.group_by)  # grouped as sync would
     try:
         compiled.map_person(record.data)
     except (DataError, SandboxViolation) as exc:

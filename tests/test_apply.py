@@ -372,12 +372,24 @@ def test_mapping_error_exits_2_with_a_json_result(db, write):
 
 def test_runtime_expression_error_fails_the_action_with_the_column(db):
     person = make_person("5")
+    person["Name"] = 5  # a field of a number is a wrong shape, not an absent field
+    result = apply(db, native("create", person))
+    assert result.code == 1
+    assert (
+        result.json["auditLogs"][0]["message"] == "person '5': column 'voornaam': 'int object' has no attribute 'GivenName'"
+    )
+
+
+def test_a_required_column_that_reads_an_absent_field_fails_and_says_which(db):
+    person = make_person("5")
     del person["Name"]
     result = apply(db, native("create", person))
     assert result.code == 1
     assert (
-        result.json["auditLogs"][0]["message"] == "person '5': column 'voornaam': 'dict object' has no attribute 'Name'"
+        result.json["auditLogs"][0]["message"]
+        == "person '5': required column 'achternaam' is empty (person.Name is absent)"
     )
+    assert not db.exists() or count(db, "persons") == 0
 
 
 def test_update_with_no_changes_says_so_and_writes_nothing(db):
@@ -442,7 +454,7 @@ def test_demo_runs_the_bundled_samples(tmp_path):
     assert f"  {out / 'helloid' / 'Users.csv'}\n  {out / 'helloid' / 'Roles.csv'}\n" in result.out
     assert (out / "helloid" / "Users.csv").read_bytes().startswith(b'\xef\xbb\xbf"voornaam";')
     # every starter with samples: a line with its counts, and its files on disk
-    assert "  afas                  20     22         2  " in result.out
+    assert "  afas                  20     22         1  " in result.out
     assert (out / "afas" / "Users.csv").exists() and (out / "afas" / "Roles.csv").exists()
 
 
@@ -461,16 +473,17 @@ def test_demo_runs_the_starters_it_ships_and_names_the_broken_samples(tmp_path):
     assert systems == ["afas", "raet", "adp", "successfactors", "entra", "ad"]
     assert "The samples hold records broken\non purpose (the starter's test cases expect them to fail)" in result.out
     afas = result.out.split("  afas ")[1].split("  raet ")[0].splitlines()[1:]
+    # (the sample without an employee number joins no employment: sync skips it as inactive)
     assert [line.strip() for line in afas] == [
-        "employees.json#28 (key 10024) rejected on purpose: person '10024': required column 'gebruikersnaam' is empty",
-        "employees.json#27 (key ?) rejected on purpose: person: required column 'externalId' is empty",
+        "T4E_HelloID_Users_v2.json#24 (key 10024) rejected on purpose: person '10024':"
+        " required column 'gebruikersnaam' is empty",
     ]
 
 
 def test_demo_fails_on_a_rejection_that_is_not_on_purpose(tmp_path):
     mappings = tmp_path / "mappings"
     shutil.copytree(ROOT / "mappings", mappings)
-    sample = mappings / "samples" / "afas" / "employees.json"
+    sample = mappings / "samples" / "afas" / "T4E_HelloID_Users_v2.json"
     data = json.loads(sample.read_text("utf-8"))
     data["rows"][0]["UPN"] = None  # Jan Jansen loses his username: a real problem, not a planted one
     sample.write_text(json.dumps(data), "utf-8")
@@ -478,8 +491,8 @@ def test_demo_fails_on_a_rejection_that_is_not_on_purpose(tmp_path):
     result = run_cli("demo", "--mapping", mappings / "spendcloud.yaml", "--events", events, "--out", tmp_path / "out")
     assert result.code == 1
     assert (
-        "employees.json#1 (key 10001) rejected, NOT one of the samples broken on purpose: person '10001':"
-        " required column 'gebruikersnaam' is empty"
+        "T4E_HelloID_Users_v2.json#1 (key 10001) rejected, NOT one of the samples broken on purpose:"
+        " person '10001': required column 'gebruikersnaam' is empty"
     ) in result.out
 
 

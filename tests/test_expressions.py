@@ -3,7 +3,7 @@
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from scmapper import expressions
+from scmapper import absence, expressions
 from scmapper.budget import LimitExceeded
 
 PERSON = {
@@ -33,9 +33,42 @@ def test_keys_fall_back_to_case_insensitive_match():
     assert render("{{ person.externalid }}/{{ person.AccountField }}") == "1/lower"
 
 
-def test_misspelled_attribute_is_an_error():
-    with pytest.raises(UndefinedError, match="Nmae"):
-        render("{{ person.Nmae }}")
+def test_an_absent_key_reads_empty_and_its_use_is_noted_with_its_path():
+    with absence.noting() as notes:
+        assert render("[{{ person.Nmae.Given }}]") == "[]"
+    assert [absence.path_of(n, {"person": PERSON}) for n in notes] == ["person.Nmae"]
+
+
+def test_an_absent_key_that_is_tested_or_defaulted_is_not_noted():
+    with absence.noting() as notes:
+        text = "{{ person.Nmae | default('d') }}{{ person.X or 'o' }}{% if person.Y %}y{% endif %}"
+        assert render(text) == "do"
+    assert notes == []
+
+
+def test_an_absent_key_in_arithmetic_is_still_an_error():
+    with pytest.raises(UndefinedError, match="'Nmae' is absent"):
+        render("{{ person.Nmae + 1 }}")
+
+
+def test_an_attribute_of_a_text_is_an_error_not_an_absence():
+    with pytest.raises(UndefinedError, match="has no attribute 'Given'"):
+        render("{{ person.ExternalId.Given }}")
+
+
+def test_an_item_past_the_end_of_a_list_is_absent():
+    with absence.noting() as notes:
+        assert render("[{{ items[2].name }}]", items=[{"name": "a"}]) == "[]"
+    assert [n.path for n in notes] == ["[2].name"]
+
+
+def test_a_lookup_table_matches_ids_as_text_and_names_a_miss():
+    table = absence.Table("units", {"7": {"name": "ICT"}})
+    context = {"inputs": {"units": table}}
+    assert render("{{ inputs.units[7].name }}/{{ inputs.units['7'].name }}", **context) == "ICT/ICT"
+    with absence.noting() as notes:
+        assert render("[{{ inputs.units['8'].name }}][{{ inputs.units[none].name }}]", **context) == "[][]"
+    assert [absence.path_of(n, context) for n in notes] == ["inputs.units['8']"]
 
 
 ATTACKS = [

@@ -280,7 +280,8 @@ def test_person_without_the_ad_account_yet_fails_and_writes_nothing(db):
     assert out["auditLogs"] == [
         (
             "CreateAccount",
-            "person '100731': column 'gebruikersnaam': 'dict object' has no attribute 'MicrosoftActiveDirectory'",
+            "person '100731': required column 'gebruikersnaam' is empty"
+            " (person.Accounts.MicrosoftActiveDirectory is absent)",
             True,
         )
     ]

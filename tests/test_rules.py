@@ -5,29 +5,28 @@ from pathlib import Path
 
 import pytest
 
-from scmapper import sources
 from scmapper.errors import DataError, SandboxViolation
 from scmapper.loading import load_rules
-from scmapper.testing import load_cases
+from scmapper.testing import case_snapshot, load_cases
 
 from conftest import ROOT, make_person
 
 STARTERS = sorted((ROOT / "mappings").glob("*.tests.yaml"))
 
 
-def outcome(rules, record, today):
+def outcome(rules, record, today, inputs=None):
     try:
-        mapped = rules.map_person(record, today)
+        mapped = rules.map_person(record, today, inputs=inputs)
     except (DataError, SandboxViolation) as exc:
         return ("error", str(exc))
     return (mapped.row, mapped.roles, mapped.active, mapped.warnings)
 
 
-def both_ways(rules, record, today):
-    together = outcome(rules, record, today)
+def both_ways(rules, record, today, inputs=None):
+    together = outcome(rules, record, today, inputs)
     template, rules._all_roles._template = rules._all_roles._template, None  # item by item only
     try:
-        alone = outcome(rules, record, today)
+        alone = outcome(rules, record, today, inputs)
     finally:
         rules._all_roles._template = template
     return together, alone
@@ -39,8 +38,10 @@ def test_every_starter_case_maps_the_same_both_ways(cases):
     doc = load_cases(cases).data
     for case in doc["cases"]:
         today = case.get("today", doc.get("today"))
-        records = sources.records_from(case.get("records", [case.get("record")]), rules.mapping.source, "case")
-        together, alone = both_ways(rules, records[0].data, date.fromisoformat(today) if today else None)
+        snapshot = case_snapshot(rules.mapping.source, case)
+        [record] = snapshot.records
+        day = date.fromisoformat(today) if today else None
+        together, alone = both_ways(rules, record.data, day, snapshot.tables)
         assert together == alone, case["name"]
 
 

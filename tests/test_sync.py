@@ -81,6 +81,16 @@ def test_duplicate_keys_in_a_snapshot(db, tmp_path):
     assert count(db, "persons") == 1
 
 
+def test_inactive_records_without_a_key_are_skipped_not_taken_for_duplicates(db, tmp_path):
+    # A directory holds service accounts without an employee id; a contract-less HR record is alike.
+    keyless = [make_person(""), make_person("")]
+    for person in keyless:
+        person["Contracts"] = []
+    result = sync(db, snapshot(tmp_path, [make_person("1"), *keyless]))
+    assert result.code == 0, result.json["failures"]
+    assert (result.json["counts"]["created"], result.json["counts"]["skipped"]) == (1, 2)
+
+
 def test_truncated_snapshot_is_refused_as_a_whole(db, tmp_path):
     sync(db, snapshot(tmp_path, people(100)))
     before = rows(db, "SELECT * FROM persons ORDER BY scm_ref")
@@ -137,7 +147,7 @@ def test_several_source_files_make_one_snapshot(db, tmp_path):
     ("content", "message"),
     [
         ("{nope", "not valid JSON"),
-        ('{"x": 1}', "no list of records found; name it with source.records"),
+        ('{"x": 1}', "no list of records found; name its path with records"),
         ("[1, 2]", "record 1 is not a JSON object"),
     ],
 )

@@ -24,6 +24,7 @@ def test_invalid_mapping_reports_exact_messages(case: Path):
     relative = case.relative_to(ROOT)
     result = run_cli("validate", relative)
     expected = case.with_suffix(".expected").read_text("utf-8").replace("{file}", str(relative))
+    expected = expected.replace("{folder}", str(case.parent.resolve()))  # a mapping's folder, as the trust boundary names it
     assert result.code == 1
     assert result.out == expected
     assert "Traceback" not in result.err
@@ -58,7 +59,7 @@ def test_json_report_lists_every_problem():
 @pytest.mark.parametrize(
     ("accounts", "message"),
     [
-        ({}, "column 'gebruikersnaam': 'dict object' has no attribute 'MicrosoftActiveDirectory'"),
+        ({}, "required column 'gebruikersnaam' is empty (person.Accounts.MicrosoftActiveDirectory is absent)"),
         ({"MicrosoftActiveDirectory": None}, "required column 'gebruikersnaam' is empty"),
     ],
     ids=["missing", "null"],
@@ -91,3 +92,56 @@ def test_schema_is_valid_against_its_metaschema_and_shipped_in_the_package():
         jsonschema.Draft202012Validator.check_schema(json.loads((ROOT / "schemas" / name).read_text("utf-8")))
     shipped = ROOT / "scmapper" / "schemas" / "mapping.schema.json"
     assert shipped.read_bytes() == (ROOT / "schemas" / "mapping.schema.json").read_bytes()
+
+
+def starter_copy(tmp_path, name, *edits):
+    """A starter with its base files and samples, in tmp_path, its text edited (old, new)."""
+    import shutil
+
+    shutil.copytree(ROOT / "mappings" / "shared", tmp_path / "shared")
+    shutil.copytree(ROOT / "mappings" / "samples" / name, tmp_path / "samples" / name)
+    text = (ROOT / "mappings" / f"{name}.yaml").read_text("utf-8")
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text, "utf-8")
+    return path, text.splitlines()
+
+
+def test_a_field_no_sample_has_is_a_warning_with_its_place(tmp_path):
+    mapping, lines = starter_copy(
+        tmp_path,
+        "raet",
+        ('"{{ person.gender | gender }}"', '"{{ person.gendr | gender }}"'),
+        ("jobProfiles[employment.jobProfile].fullName", "jobProfiles[employment.jobProfile].fulName"),
+        ("in_window(employment.hireDate,", "in_window(employment.hiredate_,"),
+    )
+    result = run_cli("validate", mapping, "--json")
+    assert result.code == 0 and result.json["valid"] is True
+    where = {p["message"].partition(":")[0]: (p["line"], p["col"], p["severity"]) for p in result.json["problems"]}
+
+    def place(text):  # the line holding text, and the column its quoted value starts at
+        line = next(i for i, t in enumerate(lines, 1) if text in t)
+        return line, lines[line - 1].index('"') + 1, "warning"
+
+    assert where == {
+        "column 'geslacht'": place("person.gendr"),
+        "role column 'functie'": place("fulName"),
+        "when": place("hiredate_"),
+    }
+    text = run_cli("validate", mapping)
+    assert text.code == 0
+    line, col, _ = place("person.gendr")
+    message = "warning: column 'geslacht': person.gendr is in none of the samples (samples/raet)"
+    assert f"{mapping}:{line}:{col}: {message}\n" in text.out
+    assert "role column 'functie': inputs.jobProfiles[...].fulName is in none of the samples" in text.out
+    assert "when: person.employments.hiredate_ is in none of the samples" in text.out
+
+
+def test_samples_that_do_not_fit_the_inputs_are_an_error(tmp_path):
+    mapping, _ = starter_copy(tmp_path, "afas")
+    (tmp_path / "samples" / "afas" / "T4E_HelloID_Employments_v2.json").unlink()
+    result = run_cli("validate", mapping)
+    assert result.code == 1
+    assert "source.samples 'samples/afas': no file for input T4E_HelloID_Employments_v2" in result.out

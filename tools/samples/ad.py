@@ -1,11 +1,12 @@
-"""Active Directory user objects, as Windows PowerShell 5.1 writes them:
+r"""Active Directory user objects, as Windows PowerShell 5.1 writes them:
 
     Get-ADUser -Filter * -SearchBase "OU=Gebruikers,DC=voorbeeld,DC=local" -Properties ... |
         Select-Object <the attributes below> | ConvertTo-Json -Depth 2   (a JSON array)
 
 One user object per person, LDAP attribute names as selected, plus Get-ADUser's `Enabled`,
-`DistinguishedName` and `AccountExpirationDate` (PowerShell 5.1 writes a DateTime as
-`/Date(ms)/`, the UTC instant).
+`DistinguishedName` and `AccountExpirationDate`, written as `ConvertTo-Json | Out-File
+-Encoding UTF8` writes them in Windows PowerShell 5.1 (formats.ps51_json: a byte order mark,
+CRLF, `'` as \u0027, a DateTime as `\/Date(ms)\/`, the UTC instant).
 
 The same directory considerations as Entra ID (see entra.py), and these AD specifics:
 - No hire date in AD: a joiner's account is created DISABLED ahead of the start date and
@@ -31,10 +32,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from entra import has_left, leave_date, primary_contract, primary_role, used_surname
+from formats import ps51_json
 from people import TODAY, Person, expected_person
 
-NAME = "ad"
-FILE = "users.json"
+INPUTS = ("users",)
 DOMAIN = "voorbeeld.nl"
 BASE_DN = "DC=voorbeeld,DC=local"
 
@@ -64,33 +65,39 @@ def _enabled(person: Person) -> bool:
     return bool(person.active_contracts(TODAY))
 
 
-def records(person: Person) -> list[dict[str, Any]]:
+def user(person: Person) -> dict[str, Any]:
     contract = primary_contract(person)
     surname = used_surname(person)
     name = f"{person.first_name} {surname}"
     ou = "OU=Uit dienst" if has_left(person) else "OU=Medewerkers"
-    return [
-        {
-            "DistinguishedName": f"CN={name},{ou},OU=Gebruikers,{BASE_DN}",
-            "Enabled": _enabled(person),
-            "sAMAccountName": person.username,
-            "userPrincipalName": f"{person.username}@{DOMAIN}" if person.username else None,
-            "mail": person.email,
-            "employeeID": person.number,
-            "givenName": person.first_name,
-            "sn": surname,
-            "initials": person.initials,
-            "title": contract.job_name,
-            "department": contract.ou_name,
-            "extensionAttribute1": contract.ou_code,
-            "extensionAttribute2": contract.job_code,
-            "AccountExpirationDate": _expiration(leave_date(person)),
-        }
-    ]
+    return {
+        "DistinguishedName": f"CN={name},{ou},OU=Gebruikers,{BASE_DN}",
+        "Enabled": _enabled(person),
+        "sAMAccountName": person.username,
+        "userPrincipalName": f"{person.username}@{DOMAIN}" if person.username else None,
+        "mail": person.email,
+        "employeeID": person.number,
+        "givenName": person.first_name,
+        "sn": surname,
+        "initials": person.initials,
+        "title": contract.job_name,
+        "department": contract.ou_name,
+        "extensionAttribute1": contract.ou_code,
+        "extensionAttribute2": contract.job_code,
+        "AccountExpirationDate": _expiration(leave_date(person)),
+    }
 
 
-def envelope(users: list[dict[str, Any]]) -> Any:
-    return users
+def snapshot(people: Any) -> dict[str, list[dict[str, Any]]]:
+    return {"users": [user(p) for p in people]}
+
+
+def pages(name: str, users: list[dict[str, Any]]) -> list[Any]:
+    return [users]  # ConvertTo-Json of the whole array
+
+
+def dump(name: str, data: Any) -> bytes:
+    return ps51_json(data)
 
 
 def expect(person: Person) -> dict[str, Any]:

@@ -1,6 +1,10 @@
 """Microsoft Entra ID users (Graph `GET /v1.0/users?$select=...`): one user per person.
 
-The file is the Graph response, pages concatenated: `{"@odata.context": ..., "value": [...]}`.
+Each file is one page of the Graph response, `{"@odata.context": ..., "value": [...]}`, every
+page but the last with its `@odata.nextLink` (pages of 15 here: `users.json`, `users.2.json`).
+The $select names the attributes the starter reads: without it Graph leaves out employeeId,
+department, accountEnabled, employeeHireDate, employeeLeaveDateTime and
+onPremisesSamAccountName. Selected attributes without a value come as null.
 
 A directory is not an HR system, and these records say only what a directory can say:
 - One account per person, no contracts. `department` and `jobTitle` are those of the
@@ -34,11 +38,13 @@ import uuid
 from datetime import date
 from typing import Any
 
+from formats import chunks
 from people import TODAY, Contract, Person, expected_person
 
-NAME = "entra"
-FILE = "users.json"
+INPUTS = ("users",)
 DOMAIN = "voorbeeld.nl"
+PAGE = 15
+GRAPH = "https://graph.microsoft.com/v1.0"
 SENTINELS = (None, "9999-12-31", "2099-12-31")
 SELECT = (
     "id,employeeId,givenName,surname,displayName,userPrincipalName,mail,department,jobTitle,"
@@ -93,31 +99,45 @@ def primary_role(person: Person) -> dict[str, str]:
     }
 
 
-def records(person: Person) -> list[dict[str, Any]]:
+def user(person: Person) -> dict[str, Any]:
     contract = primary_contract(person)
     left = leave_date(person)
     upn = f"{person.username}@{DOMAIN}" if person.username else person.email
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{person.given}.{person.birth_name}.{DOMAIN}")),
+        "employeeId": person.number,
+        "accountEnabled": not has_left(person),
+        "displayName": f"{person.first_name} {used_surname(person)}",
+        "givenName": person.first_name,
+        "surname": used_surname(person),
+        "userPrincipalName": upn,
+        "mail": person.email,
+        "onPremisesSamAccountName": person.username,
+        "department": contract.ou_name,
+        "jobTitle": contract.job_name,
+        "employeeHireDate": f"{hire_date(person)}T00:00:00Z",
+        "employeeLeaveDateTime": f"{left}T23:59:59Z" if left else None,
+    }
+
+
+def snapshot(people: Any) -> dict[str, list[dict[str, Any]]]:
+    return {"users": [user(p) for p in people]}
+
+
+def pages(name: str, users: list[dict[str, Any]]) -> list[Any]:
+    found = chunks(users, PAGE)
+    context = {"@odata.context": f"{GRAPH}/$metadata#users({SELECT})"}
+    skip = "RFNwdAIAAQAAAB86dXNlcnM"  # an opaque $skiptoken, as Graph hands it out
     return [
-        {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{person.given}.{person.birth_name}.{DOMAIN}")),
-            "employeeId": person.number,
-            "accountEnabled": not has_left(person),
-            "displayName": f"{person.first_name} {used_surname(person)}",
-            "givenName": person.first_name,
-            "surname": used_surname(person),
-            "userPrincipalName": upn,
-            "mail": person.email,
-            "onPremisesSamAccountName": person.username,
-            "department": contract.ou_name,
-            "jobTitle": contract.job_name,
-            "employeeHireDate": f"{hire_date(person)}T00:00:00Z",
-            "employeeLeaveDateTime": f"{left}T23:59:59Z" if left else None,
-        }
+        context
+        | (
+            {"@odata.nextLink": f"{GRAPH}/users?$select={SELECT}&$top={PAGE}&$skiptoken={skip}{i}"}
+            if i < len(found) - 1
+            else {}
+        )
+        | {"value": page}
+        for i, page in enumerate(found)
     ]
-
-
-def envelope(users: list[dict[str, Any]]) -> Any:
-    return {"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users({SELECT})", "value": users}
 
 
 def expect(person: Person) -> dict[str, Any]:

@@ -1,48 +1,57 @@
-"""Visma Raet / Youforce HR Core Business: one person record with its employments nested.
+"""Visma Raet HR Core Business, IAM API: one file per endpoint, as `GET /iam/v1.0/NAME` returns it:
+`{"value": [...]}`, with `nextLink` on every page but the last (employees come in two pages).
 
-The HR Core Business API serves persons and employments as separate collections; the
-starter reads them joined by `personCode` (each person carries its `employments`), the
-way HelloID's Raet source connector assembles them. The file is OData-like:
-`{"value": [...]}`.
+Endpoints and fields as the HelloID source connector reads them (`persons.ps1` and
+`departments.ps1` of Tools4everBV/HelloID-Conn-Prov-Source-Raet-Core-Business-IAM-API):
+- `employees`: id, personCode, knownAs, firstNames, initials, lastNameAtBirth(Prefix),
+  partnerName(Prefix), nameAssembleOrder, gender, emailAddresses[] {type, address},
+  phoneNumbers[] {type, number}, extensions[] {key, value}, validFrom, validUntil.
+- `employments`: id, personCode, hireDate, dischargeDate, organizationUnit and jobProfile AS
+  ID STRINGS, costCenter, company, classification, contractCode, workingAmount, validFrom,
+  validUntil.
+- `organizationUnits` (/organizationunits): id, shortName, fullName, manager, parentOrgUnit,
+  validFrom, validUntil; `jobProfiles`: id, shortName, fullName, validFrom, validUntil.
 
-Choices made here, and repeated in docs/sources/raet.md:
-- `nameAssembleOrder` arrives as numbers written as strings: 0 = PB, 1 = B, 2 = P,
-  3 = BP, 4 = B. Most birth-name people get "1"; a few get "4" so both B codes are used.
-- `gender` is Raet's M / V / O.
-- `emailAddresses` is typed; some people also have a Private address, listed first, so
-  only a mapping that picks the Business one gives the expected e-mail.
-- Raet has no account name of its own. The record carries `userName`, which the
-  customer's provisioning fills (written back, or added when the snapshot is built);
-  null where it is missing, which makes that record broken.
-- The function profile code is `jobProfile.id`; `shortName` is a short label, made
-  different from the code here so a mapping reading the wrong field fails its tests.
-- Open-ended employments have `dischargeDate` null; the sentinels 9999-12-31 and
-  2099-12-31 stay as people.py writes them.
+Value formats: nameAssembleOrder as digits in text, 0 = PB, 1 = B, 2 = P, 3 = BP, 4 = B (most
+birth-name people get "1", a few "4"); gender Male / Female, null when not registered; dates
+`2015-01-01T00:00:00`; an open employment has dischargeDate null, or a sentinel as people.py
+writes it. Some people have a Private e-mail address listed before the Business one.
 
-Everything people.py expects can be carried, so there are no expect/broken hooks.
+Raet has no account name. This customer keeps it in an extension field `userName` for a few
+people (as Raet allows); for everyone else it comes from an Active Directory export joined on
+the employee number (`adUsers.json`: `Get-ADUser -Filter * -Properties employeeID, mail |
+Select-Object ... | ConvertTo-Json` in Windows PowerShell 5.1), which also holds a service
+account without an employeeID. The person without a username is in neither.
+
+The function profile code is the jobProfile id; its shortName is a short label, made different
+from the code so a mapping reading the wrong field fails its tests.
+
+Everything people.py expects can be carried. A record without personCode gets no employments
+(they join on it), so sync skips it as inactive while its test case, which checks every
+record, names the empty key (`orphan`).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from formats import chunks, ps51_json
 from people import Contract, Person
 
-NAME = "raet"
-FILE = "persons.json"
+INPUTS = ("employees", "employments", "organizationUnits", "jobProfiles", "adUsers")
+BASE = "https://api.youforce.com/iam/v1.0"
 CODES = {"PB": "0", "B": "1", "P": "2", "BP": "3"}
 ALSO_B = {"10014", "10021"}  # these birth-name people use Raet's other B code, 4
 PRIVATE_MAIL = {"10002", "10005", "10013", "10019"}  # a Private address before the Business one
+EXTENSION = {"10003", "10008", "10017"}  # username kept in Raet itself, as extension userName
+GENDERS = {"M": "Male", "V": "Female"}
+PAGE = 15
+SINCE, UNTIL = "1900-01-01T00:00:00", "9999-12-31T00:00:00"
 
 
 def _date(value: str | None) -> str | None:
     return None if value is None else f"{value}T00:00:00"
-
-
-def _assemble_order(person: Person) -> str:
-    if person.convention == "B" and person.number in ALSO_B:
-        return "4"
-    return CODES[person.convention]
 
 
 def _emails(person: Person) -> list[dict[str, str]]:
@@ -52,40 +61,114 @@ def _emails(person: Person) -> list[dict[str, str]]:
     return [business]
 
 
-def _employment(person: Person, contract: Contract) -> dict[str, Any]:
+def employee(person: Person) -> dict[str, Any]:
+    order = "4" if person.convention == "B" and person.number in ALSO_B else CODES[person.convention]
+    extensions = [{"key": "userName", "value": person.username}] if person.number in EXTENSION else []
     return {
-        "id": contract.id,
+        "id": f"E{person.number}" if person.number else None,
         "personCode": person.number,
-        "hireDate": _date(contract.start),
-        "dischargeDate": _date(contract.end),
-        "organizationUnit": {"id": contract.ou_code, "fullName": contract.ou_name},
-        "jobProfile": {
-            "id": contract.job_code,
-            "shortName": contract.job_name.upper()[:10],
-            "fullName": contract.job_name,
-        },
+        "knownAs": person.nick,
+        "firstNames": person.given,
+        "initials": person.initials,
+        "lastNameAtBirth": person.birth_name,
+        "lastNameAtBirthPrefix": person.birth_prefix,
+        "partnerName": person.partner_name,
+        "partnerNamePrefix": person.partner_prefix,
+        "nameAssembleOrder": order,
+        "gender": GENDERS.get(person.gender),
+        "emailAddresses": _emails(person),
+        "phoneNumbers": [{"type": "Business", "number": f"020-555{(person.number or '0000')[-4:]}"}],
+        "extensions": extensions,
+        "validFrom": _date(min(c.start for c in person.contracts)),
+        "validUntil": UNTIL,
     }
 
 
-def records(person: Person) -> list[dict[str, Any]]:
+def employment(person: Person, contract: Contract, seq: int) -> dict[str, Any]:
+    return {
+        "id": f"{person.number}-{seq}" if person.number else f"onbekend-{seq}",
+        "personCode": person.number,
+        "hireDate": _date(contract.start),
+        "dischargeDate": _date(contract.end),
+        "organizationUnit": contract.ou_code,
+        "jobProfile": contract.job_code,
+        "costCenter": f"KP{contract.ou_code[3:]}",
+        "company": "GEM",
+        "classification": "MW",
+        "contractCode": str(seq),
+        "workingAmount": {"amountOfWork": 36.0, "unitOfWork": "Uur", "periodOfWork": "Week"},
+        "validFrom": _date(contract.start),
+        "validUntil": _date(contract.end) if contract.end else UNTIL,
+    }
+
+
+def organization_unit(code: str, name: str) -> dict[str, Any]:
+    return {
+        "id": code,
+        "shortName": code.removeprefix("OE-"),
+        "fullName": name,
+        "manager": None,
+        "parentOrgUnit": None if code == "OE-GEM" else "OE-GEM",
+        "validFrom": SINCE,
+        "validUntil": UNTIL,
+    }
+
+
+def job_profile(code: str, name: str) -> dict[str, Any]:
+    return {"id": code, "shortName": name.upper()[:10], "fullName": name, "validFrom": SINCE, "validUntil": UNTIL}
+
+
+def ad_user(person: Person) -> dict[str, Any]:
+    return {
+        "sAMAccountName": person.username,
+        "userPrincipalName": f"{person.username}@voorbeeld.nl",
+        "mail": person.email,
+        "employeeID": person.number,
+        "Enabled": True,
+    }
+
+
+SERVICE_ACCOUNT = {
+    "sAMAccountName": "svc-backup",
+    "userPrincipalName": "svc-backup@voorbeeld.nl",
+    "mail": None,
+    "employeeID": None,
+    "Enabled": True,
+}
+
+
+def snapshot(people: Any) -> dict[str, list[dict[str, Any]]]:
+    contracts = [c for p in people for c in p.contracts]
+    units = {"OE-GEM": "Gemeente Voorbeeld"} | {c.ou_code: c.ou_name for c in contracts}
+    jobs = {c.job_code: c.job_name for c in contracts}
+    in_ad = [p for p in people if p.username and p.number not in EXTENSION]
+    return {
+        "employees": [employee(p) for p in people],
+        "employments": [employment(p, c, seq) for p in people for seq, c in enumerate(p.contracts, start=1)],
+        "organizationUnits": [organization_unit(code, name) for code, name in sorted(units.items())],
+        "jobProfiles": [job_profile(code, name) for code, name in sorted(jobs.items())],
+        "adUsers": [ad_user(p) for p in in_ad] + ([SERVICE_ACCOUNT] if len(people) > 1 else []),
+    }
+
+
+def pages(name: str, records: list[dict[str, Any]]) -> list[Any]:
+    if name == "adUsers":
+        return [records]  # ConvertTo-Json of an array
+    found = chunks(records, PAGE) if name == "employees" else [records]
+    endpoint = name.lower() if name == "organizationUnits" else name
     return [
-        {
-            "personCode": person.number,
-            "knownAs": person.nick,
-            "firstNames": person.given,
-            "initials": person.initials,
-            "lastNameAtBirth": person.birth_name,
-            "lastNameAtBirthPrefix": person.birth_prefix,
-            "partnerName": person.partner_name,
-            "partnerNamePrefix": person.partner_prefix,
-            "nameAssembleOrder": _assemble_order(person),
-            "gender": person.gender,
-            "emailAddresses": _emails(person),
-            "userName": person.username,
-            "employments": [_employment(person, c) for c in person.contracts],
-        }
+        {"value": page}
+        | ({"nextLink": f"{BASE}/{endpoint}?skip={PAGE * (i + 1)}&take={PAGE}"} if i < len(found) - 1 else {})
+        for i, page in enumerate(found)
     ]
 
 
-def envelope(persons: list[dict[str, Any]]) -> Any:
-    return {"value": persons}
+def dump(name: str, data: Any) -> bytes:
+    if name == "adUsers":
+        return ps51_json(data)
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def orphan(person: Person) -> bool:
+    """Whether the person's records join nothing (sync then skips them as inactive)."""
+    return person.number is None

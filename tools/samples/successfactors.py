@@ -1,34 +1,37 @@
-"""SAP SuccessFactors Employee Central, OData v2: PerPerson with its navigations expanded.
+"""SAP SuccessFactors Employee Central, OData v2: one file per entity, as `GET /odata/v2/ENTITY
+?$format=json` returns it: `{"d": {"results": [...]}}`, every entity with its `__metadata`,
+dates as `/Date(ms)/` (9999-12-31 is /Date(253402214400000)/).
 
-The file is one `GET /odata/v2/PerPerson?$format=json&$expand=...` response, pages
-concatenated: `{"d": {"results": [PerPerson, ...]}}`. Every collection is an OData
-`{"results": [...]}` wrapper, every entity carries `__metadata`, dates are `/Date(ms)/`.
+Entities as the HelloID source connector reads them (`Persons.ps1` of
+Tools4everBV/HelloID-Conn-Prov-Source-Sap-SuccessFactors), joined the way it joins them:
+- `PerPerson` (personIdExternal, personId, dateOfBirth): one per person.
+- `PerPersonal` (personIdExternal, startDate, endDate, firstName, lastName, middleName,
+  preferredName, initials, namePrefix, partnerName, partnerNamePrefix, nameFormatCode, gender,
+  formalName): the slice valid today, as the API returns effective-dated entities by default.
+- `PerEmail` (personIdExternal, emailType, emailAddress, isPrimary).
+- `EmpEmployment` (personIdExternal, userId, startDate, originalStartDate, endDate,
+  lastDateWorked, isPrimary): one per employment (concurrent employment: several).
+- `EmpJob` (userId, seqNumber, startDate, endDate, company, division, department, jobCode,
+  jobTitle, emplStatus, eventReason, managerId): the slice valid today of each employment
+  (a joiner, hired ahead, has none yet; a leaver's is the termination slice).
+- `FODepartment` (externalCode, name, startDate, endDate, status): the departments.
+- `PicklistOption` (id, externalCode, status, picklistLabels, picklist.picklistId), queried
+  for the picklists these entities use: `ecEmailType` (B Business, P Personal),
+  `employee-status` (A active ... T terminated) and the tenant's name-prefix picklist
+  `prefix_cust` (labels "van", "van den", ...).
 
-Choices made here, and repeated in docs/sources/successfactors.md:
-- PerPersonal holds the birth family name in `lastName` WITHOUT its prefix; the prefix is
-  `namePrefix`. The partner's name is `partnerName` / `partnerNamePrefix`. `middleName` is a
-  real middle name (none of these people has one) and `preferredName` the roepnaam.
-- `nameFormatCode` is the tenant's own name-format coding, here the Dutch BRP "aanduiding
-  naamgebruik" letters: E = B (eigen), N = BP (eigen - partner), P = P (partner),
-  V = PB (partner - eigen).
-- `gender` is M / F, or U when unknown.
-- PerEmail: `emailType` is the picklist's external code, B = Business, P = Personal. Every
-  second person also has a personal address, listed FIRST, so only `where` picks right.
-- One EmpEmployment per contract (concurrent employment). Each employment has its own
-  `userId`: the primary one (`isPrimary`, the first contract current on TODAY, else the
-  first contract) carries the person's username, the others `<username>_<n>`; Spend Cloud
-  gets the primary one on the person and on every role.
-- EmpJob slices per employment: the working slice (emplStatus A) from the contract start to
-  its end (9999-12-31 when open), and for a contract that really ends a termination slice
-  (emplStatus T) from the next day to 9999-12-31, as SuccessFactors records a termination.
-  The samples hold the full job history (a middleware export with fromDate); a plain
-  PerPerson $expand gives only today's slice, which the same mapping handles.
-- OU = EmpJob `department` (FODepartment external code) with `departmentNav.name`;
-  function profile = `jobCode` with `jobTitle`.
-- The broken people: a null personIdExternal, and null userIds (what an API user without
-  permission for the field gets).
+Value formats: emailType, emplStatus, namePrefix and partnerNamePrefix hold PICKLIST OPTION
+IDS ("8448", "4595"), resolved through PicklistOption; gender M / F, U when unknown;
+nameFormatCode is the tenant's own coding, here the Dutch BRP "aanduiding naamgebruik"
+letters E = B, N = BP, P = P, V = PB. Every odd employee number also has a Personal e-mail,
+listed first. Each employment has its own userId: the primary one (isPrimary: the first
+contract current today, else the first) carries the person's username, others
+`<username>_<n>`; the broken person without a username has null userIds.
 
-Everything people.py expects can be carried, so there are no expect/broken hooks.
+Everything people.py expects can be carried. A PerPerson without personIdExternal gets
+nothing attached (everything joins on it), and the person whose employments have no userId
+gets no jobs (they join on it): sync skips both as inactive (`orphan`), while their test
+cases, which check every record, name the empty column.
 """
 
 from __future__ import annotations
@@ -36,28 +39,38 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from formats import SENTINELS, odata_date
 from people import TODAY, Contract, Person
 
-NAME = "successfactors"
-FILE = "perperson.json"
+INPUTS = ("PerPerson", "PerPersonal", "PerEmail", "EmpEmployment", "EmpJob", "FODepartment", "PicklistOption")
 BASE = "https://api012.successfactors.eu/odata/v2"
 CODES = {"B": "E", "BP": "N", "P": "P", "PB": "V"}
 GENDERS = {"M": "M", "V": "F", "O": "U"}
 OPEN_END = "9999-12-31"
-SINCE = "datetime'1900-01-01T00:00:00'"  # foundation objects valid since 1900
-SENTINELS = (None, "9999-12-31", "2099-12-31")
-
-
-def _odata(day: str | date | None) -> str | None:
-    """`/Date(ms)/`: milliseconds since 1970-01-01, midnight UTC, as SuccessFactors writes dates."""
-    if day is None:
-        return None
-    value = date.fromisoformat(day) if isinstance(day, str) else day
-    return f"/Date({(value - date(1970, 1, 1)).days * 86_400_000})/"
+# Picklist option ids as this tenant has them: (picklist, external code, label) by id.
+OPTIONS = {
+    "8448": ("ecEmailType", "B", "Business"),
+    "8449": ("ecEmailType", "P", "Personal"),
+    "4595": ("employee-status", "A", "Active"),
+    "4596": ("employee-status", "U", "Unpaid Leave"),
+    "4597": ("employee-status", "P", "Paid Leave"),
+    "4598": ("employee-status", "S", "Suspended"),
+    "4599": ("employee-status", "T", "Terminated"),
+    "4600": ("employee-status", "R", "Retired"),
+    "9101": ("prefix_cust", "VAN", "van"),
+    "9102": ("prefix_cust", "VAN_DEN", "van den"),
+    "9103": ("prefix_cust", "VAN_DER", "van der"),
+    "9104": ("prefix_cust", "DE", "de"),
+    "9105": ("prefix_cust", "TER", "ter"),
+    "9106": ("prefix_cust", "VAN_T", "van 't"),
+    "9107": ("prefix_cust", "OP_T", "op 't"),
+}
+ID = {(picklist, code): option for option, (picklist, code, _) in OPTIONS.items()}
+PREFIX = {label: option for option, (picklist, _, label) in OPTIONS.items() if picklist == "prefix_cust"}
 
 
 def _meta(kind: str, key: str) -> dict[str, str]:
-    return {"uri": f"{BASE}/{kind}({key.replace('None', '')})", "type": f"SFOData.{kind}"}
+    return {"uri": f"{BASE}/{kind}({key})", "type": f"SFOData.{kind}"}
 
 
 def _primary(person: Person) -> Contract:
@@ -65,57 +78,49 @@ def _primary(person: Person) -> Contract:
     return current[0] if current else person.contracts[0]
 
 
-def _user_id(person: Person, seq: int, primary: bool) -> str | None:
+def _user_id(person: Person, seq: int, contract: Contract) -> str | None:
     if not person.username:
         return None
-    return person.username if primary else f"{person.username}_{seq}"
+    return person.username if contract is _primary(person) else f"{person.username}_{seq}"
 
 
-def _job(contract: Contract, user_id: str | None, start: str, end: str, status: str, reason: str) -> dict[str, Any]:
-    key = f"seqNumber=1L,startDate=datetime'{start}T00:00:00',userId='{user_id}'"
+def per_person(person: Person) -> dict[str, Any]:
     return {
-        "__metadata": _meta("EmpJob", key),
-        "userId": user_id,
-        "seqNumber": "1",
-        "startDate": _odata(start),
-        "endDate": _odata(end),
-        "company": "GVB",
-        "division": "GEM",
-        "department": contract.ou_code,
-        "departmentNav": {
-            "__metadata": _meta("FODepartment", f"externalCode='{contract.ou_code}',startDate={SINCE}"),
-            "externalCode": contract.ou_code,
-            "name": contract.ou_name,
-        },
-        "jobCode": contract.job_code,
-        "jobTitle": contract.job_name,
-        "emplStatus": status,
-        "eventReason": reason,
-    }
-
-
-def _employment(person: Person, contract: Contract, seq: int, primary: bool) -> dict[str, Any]:
-    user_id = _user_id(person, seq, primary)
-    ends = contract.end not in SENTINELS
-    slices = [_job(contract, user_id, contract.start, contract.end or OPEN_END, "A", "HIRNEW")]
-    if ends:
-        next_day = (date.fromisoformat(contract.end) + timedelta(days=1)).isoformat()
-        slices.append(_job(contract, user_id, next_day, OPEN_END, "T", "TERMRESIGN"))
-    return {
-        "__metadata": _meta("EmpEmployment", f"personIdExternal='{person.number}',userId='{user_id}'"),
+        "__metadata": _meta("PerPerson", f"'{person.number or ''}'"),
         "personIdExternal": person.number,
-        "userId": user_id,
-        "isPrimary": primary,
-        "startDate": _odata(contract.start),
-        "endDate": _odata(contract.end) if ends else None,
-        "jobInfoNav": {"results": slices},
+        "personId": str(2000 + int(person.number)) if person.number else None,
+        "dateOfBirth": odata_date("1980-01-01"),
     }
 
 
-def _emails(person: Person) -> list[dict[str, Any]]:
-    def email(kind: str, address: str, primary: bool) -> dict[str, Any]:
+def per_personal(person: Person) -> dict[str, Any]:
+    hired = min(c.start for c in person.contracts)
+    return {
+        "__metadata": _meta(
+            "PerPersonal", f"personIdExternal='{person.number or ''}',startDate=datetime'{hired}T00:00:00'"
+        ),
+        "personIdExternal": person.number,
+        "startDate": odata_date(hired),
+        "endDate": odata_date(OPEN_END),
+        "firstName": person.given,
+        "lastName": person.birth_name,
+        "middleName": None,
+        "preferredName": person.nick,
+        "initials": person.initials,
+        "namePrefix": PREFIX[person.birth_prefix] if person.birth_prefix else None,
+        "partnerName": person.partner_name,
+        "partnerNamePrefix": PREFIX[person.partner_prefix] if person.partner_prefix else None,
+        "nameFormatCode": CODES[person.convention],
+        "gender": GENDERS[person.gender],
+        "formalName": f"{person.given} {person.birth_name}",
+    }
+
+
+def per_emails(person: Person) -> list[dict[str, Any]]:
+    def email(code: str, address: str, primary: bool) -> dict[str, Any]:
+        kind = ID[("ecEmailType", code)]
         return {
-            "__metadata": _meta("PerEmail", f"emailType='{kind}',personIdExternal='{person.number}'"),
+            "__metadata": _meta("PerEmail", f"emailType='{kind}',personIdExternal='{person.number or ''}'"),
             "personIdExternal": person.number,
             "emailType": kind,
             "emailAddress": address,
@@ -125,43 +130,104 @@ def _emails(person: Person) -> list[dict[str, Any]]:
     business = email("B", person.email, True)
     if int((person.number or "0")[-1]) % 2 == 0:
         return [business]
-    private = f"{person.username or 'onbekend'}@thuis.example"
-    return [email("P", private, False), business]
+    return [email("P", f"{person.username or 'onbekend'}@thuis.example", False), business]
 
 
-def records(person: Person) -> list[dict[str, Any]]:
-    primary = _primary(person)
-    hired = min(c.start for c in person.contracts)
-    personal = {
-        "__metadata": _meta("PerPersonal", f"personIdExternal='{person.number}',startDate=datetime'{hired}T00:00:00'"),
+def employment(person: Person, contract: Contract, seq: int) -> dict[str, Any]:
+    ends = contract.end not in SENTINELS
+    user_id = _user_id(person, seq, contract)
+    return {
+        "__metadata": _meta("EmpEmployment", f"personIdExternal='{person.number or ''}',userId='{user_id or ''}'"),
         "personIdExternal": person.number,
-        "startDate": _odata(hired),
-        "endDate": _odata(OPEN_END),
-        "firstName": person.given,
-        "preferredName": person.nick,
-        "middleName": None,
-        "initials": person.initials,
-        "namePrefix": person.birth_prefix,
-        "lastName": person.birth_name,
-        "partnerNamePrefix": person.partner_prefix,
-        "partnerName": person.partner_name,
-        "nameFormatCode": CODES[person.convention],
-        "gender": GENDERS[person.gender],
+        "userId": user_id,
+        "startDate": odata_date(contract.start),
+        "originalStartDate": odata_date(contract.start),
+        "endDate": odata_date(contract.end) if ends else None,
+        "lastDateWorked": odata_date(contract.end) if ends else None,
+        "isPrimary": contract is _primary(person),
     }
-    return [
-        {
-            "__metadata": _meta("PerPerson", f"'{person.number}'"),
-            "personIdExternal": person.number,
-            "personalInfoNav": {"results": [personal]},
-            "emailNav": {"results": _emails(person)},
-            "employmentNav": {
-                "results": [
-                    _employment(person, c, seq, c is primary) for seq, c in enumerate(person.contracts, start=1)
-                ]
-            },
-        }
-    ]
 
 
-def envelope(people: list[dict[str, Any]]) -> Any:
-    return {"d": {"results": people}}
+def job(person: Person, contract: Contract, seq: int) -> dict[str, Any] | None:
+    """The EmpJob slice valid on TODAY: working (A) from the start to the contract's end, or the
+    termination slice (T) after it; none before the start."""
+    if date.fromisoformat(contract.start) > TODAY:
+        return None
+    user_id = _user_id(person, seq, contract)
+    ended = contract.end not in SENTINELS and date.fromisoformat(str(contract.end)) < TODAY
+    start = (date.fromisoformat(str(contract.end)) + timedelta(days=1)).isoformat() if ended else contract.start
+    end = OPEN_END if ended or contract.end in SENTINELS else str(contract.end)
+    return {
+        "__metadata": _meta("EmpJob", f"seqNumber=1L,startDate=datetime'{start}T00:00:00',userId='{user_id or ''}'"),
+        "userId": user_id,
+        "seqNumber": "1",
+        "startDate": odata_date(start),
+        "endDate": odata_date(end),
+        "company": "GVB",
+        "division": "GEM",
+        "department": contract.ou_code,
+        "jobCode": contract.job_code,
+        "jobTitle": contract.job_name,
+        "emplStatus": ID[("employee-status", "T" if ended else "A")],
+        "eventReason": "TERMRESIGN" if ended else "HIRNEW",
+        "managerId": "NO_MANAGER",
+    }
+
+
+def department(code: str, name: str) -> dict[str, Any]:
+    return {
+        "__metadata": _meta("FODepartment", f"externalCode='{code}',startDate=datetime'1900-01-01T00:00:00'"),
+        "externalCode": code,
+        "name": name,
+        "startDate": odata_date("1900-01-01"),
+        "endDate": odata_date(OPEN_END),
+        "status": "A",
+    }
+
+
+def option(option_id: str) -> dict[str, Any]:
+    picklist, code, label = OPTIONS[option_id]
+    labels = [{"locale": "en_US", "label": label, "optionId": option_id}]
+    if picklist == "prefix_cust":
+        labels.append({"locale": "nl_NL", "label": label, "optionId": option_id})
+    return {
+        "__metadata": _meta("PicklistOption", f"{option_id}L"),
+        "id": option_id,
+        "externalCode": code,
+        "status": "ACTIVE",
+        "picklistLabels": {"results": labels},
+        "picklist": {"__metadata": _meta("Picklist", f"'{picklist}'"), "picklistId": picklist},
+    }
+
+
+def snapshot(people: Any) -> dict[str, list[dict[str, Any]]]:
+    contracts = [(p, c, seq) for p in people for seq, c in enumerate(p.contracts, start=1)]
+    jobs = [j for p, c, seq in contracts if (j := job(p, c, seq))]
+    units = {c.ou_code: c.ou_name for _, c, _ in contracts}
+    return {
+        "PerPerson": [per_person(p) for p in people],
+        "PerPersonal": [per_personal(p) for p in people],
+        "PerEmail": [e for p in people for e in per_emails(p)],
+        "EmpEmployment": [employment(p, c, seq) for p, c, seq in contracts],
+        "EmpJob": jobs,
+        "FODepartment": [department(code, name) for code, name in sorted(units.items())],
+        "PicklistOption": [option(i) for i in OPTIONS if len(people) > 1 or _used(i, people, jobs)],
+    }
+
+
+def _used(option_id: str, people: Any, jobs: list[dict[str, Any]]) -> bool:
+    """Whether a single person's records name the option (a test case holds only those)."""
+    named = {j["emplStatus"] for j in jobs}
+    for person in people:
+        personal = per_personal(person)
+        named |= {e["emailType"] for e in per_emails(person)} | {personal["namePrefix"], personal["partnerNamePrefix"]}
+    return option_id in named
+
+
+def pages(name: str, records: list[dict[str, Any]]) -> list[Any]:
+    return [{"d": {"results": records}}]
+
+
+def orphan(person: Person) -> bool:
+    """Whether the person's records join nothing (sync then skips them as inactive)."""
+    return person.number is None or person.username is None
