@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scmapper.identity import fold
-from scmapper.mapping import Column, Mapping, Threshold
+from scmapper.mapping import Column, Mapping
+from scmapper.mapping_export import Threshold
 from scmapper.store import Batch, ExportSession, Watch
 
 Row = dict[str, str]

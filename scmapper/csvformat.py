@@ -20,8 +20,9 @@ from jinja2 import Template, nodes, pass_context
 
 from scmapper import budget, expressions
 from scmapper.errors import MappingError, Problem, ScmapperError
-from scmapper.mapping import ExportFile, Limits
+from scmapper.mapping import Limits
 from scmapper.mapping import Mapping as MappingFile
+from scmapper.mapping_export import ExportFile
 from scmapper.sandbox import Literal, MappingSandbox
 from scmapper.trust import OutsideRoot
 

@@ -22,7 +22,8 @@ from typing import Any
 from scmapper import checks, files
 from scmapper.csvformat import Layout, layouts
 from scmapper.errors import EXIT_DATA, EXIT_OK, MappingError, UsageError
-from scmapper.mapping import Export, Mapping
+from scmapper.mapping import Mapping
+from scmapper.mapping_export import Export
 from scmapper.progress import Meter
 from scmapper.reports import diff_sections, section
 from scmapper.staging import Staging, archive, archived

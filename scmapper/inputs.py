@@ -1,7 +1,7 @@
 """A source of several inputs: which file belongs to which input, and the join that makes
 one record per person.
 
-Vocabulary: an *input* (mapping.Input) is one endpoint or connector of the source system,
+Vocabulary: an *input* (mapping_source.Input) is one endpoint or connector of the source system,
 in one file or several pages. A *snapshot* is what sync maps: the main input's records,
 each carrying the records attached to it in named lists; the lookup inputs as *tables*
 (`inputs.NAME[id]` in expressions); *notes* on records that joined nothing; and a
@@ -22,7 +22,7 @@ from typing import Any
 from scmapper import filters
 from scmapper.absence import Table
 from scmapper.errors import UsageError
-from scmapper.mapping import Input, Source
+from scmapper.mapping_source import Input, Source
 from scmapper.sources import Line, Record, read_files, records_from, stream_files
 
 # A file named after its input: users.json, or users.2.json for the second page.

@@ -20,7 +20,8 @@ from typing import Any
 
 from scmapper import fields
 from scmapper.errors import EXIT_DATA, EXIT_OK, UsageError
-from scmapper.mapping import Mapping, Reconcile
+from scmapper.mapping import Mapping
+from scmapper.mapping_export import Reconcile
 from scmapper.reports import section
 from scmapper.store import StoredPerson
 

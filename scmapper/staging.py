@@ -21,7 +21,7 @@ from pathlib import Path
 from scmapper import files
 from scmapper.csvformat import Layout
 from scmapper.errors import UsageError
-from scmapper.mapping import Export
+from scmapper.mapping_export import Export
 
 ARCHIVE_DIR = "archive"
 

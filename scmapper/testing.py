@@ -21,7 +21,8 @@ from scmapper.document import Document
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
 from scmapper.inputs import Snapshot
 from scmapper.loading import load_rules
-from scmapper.mapping import Source, Var
+from scmapper.mapping import Var
+from scmapper.mapping_source import Source
 from scmapper.rules import MappedPerson, Rules
 
 

@@ -14,7 +14,7 @@ from scmapper.csvformat import TEMPLATES, Dialect, Layout, csv_environment
 from scmapper.events import Event
 from scmapper.export import run_export
 from scmapper.loading import load_rules
-from scmapper.mapping import ExportFile
+from scmapper.mapping_export import ExportFile
 
 from conftest import open_store
 

@@ -11,7 +11,7 @@ import pytest
 
 from scmapper import inputs
 from scmapper.errors import UsageError
-from scmapper.mapping import Input, Source
+from scmapper.mapping_source import Input, Source
 
 from conftest import count, rows, run_cli, write_mapping
 
