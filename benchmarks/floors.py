@@ -9,6 +9,8 @@ As a program (the runner calls these; they are not meant for people):
     python floors.py dump SCMAPPER_DB ROWS.pickle        # untimed: the rows scmapper wrote
     python floors.py load ROWS.pickle NEW_DB --per-person # timed: one transaction per person
     python floors.py load ROWS.pickle NEW_DB --one-transaction
+    python floors.py minimal ROWS.pickle MINIMAL.pickle KEY USERNAME EMAIL  # untimed: minimal rows
+    python floors.py load-minimal MINIMAL.pickle NEW_DB   # timed: a minimal schema, per person
 
 As a module: `single_event_script` (the source of a minimal one-event writer), `person_rows`
 (one person's rows from a database) and `export_sql` (a sqlite3 shell script writing both
@@ -159,6 +161,68 @@ def load(source: Path, db: Path, *, per_person: bool) -> None:
     conn.close()
 
 
+# --- batch load into a minimal schema ---------------------------------------------------------
+# What the product needs, whatever scmapper's own schema: each person by employee number, the
+# username and e-mail unique case-insensitively among active persons, roles indexed by person,
+# and an audit row holding the data written; one transaction per person.
+
+MINIMAL_SCHEMA = (
+    "CREATE TABLE persons (ref TEXT PRIMARY KEY, key TEXT NOT NULL UNIQUE, active INTEGER NOT NULL,"
+    " username TEXT NOT NULL, email TEXT NOT NULL, data TEXT NOT NULL)",
+    "CREATE UNIQUE INDEX persons_username ON persons (username COLLATE NOCASE) WHERE active = 1 AND username <> ''",
+    "CREATE UNIQUE INDEX persons_email ON persons (email COLLATE NOCASE) WHERE active = 1 AND email <> ''",
+    "CREATE TABLE roles (id INTEGER PRIMARY KEY, ref TEXT NOT NULL REFERENCES persons (ref), data TEXT NOT NULL)",
+    "CREATE INDEX roles_ref ON roles (ref)",
+    "CREATE TABLE audit (id INTEGER PRIMARY KEY, time TEXT NOT NULL, ref TEXT, data TEXT NOT NULL)",
+)
+
+
+def minimal(source: Path, target: Path, key: str, username: str, email: str) -> None:
+    """The dumped people as the minimal schema's rows: their columns as JSON text, made here,
+    untimed, so the floor only writes."""
+    import json
+
+    with source.open("rb") as handle:
+        data = pickle.load(handle)  # noqa: S301 - our own file, written by dump()
+    person_cols, role_cols = data["columns"]["persons"], data["columns"]["roles"]
+    ref_at, key_at, user_at, mail_at = (person_cols.index(c) for c in ("scm_ref", key, username, email))
+    mapped = [c for c in person_cols if not c.startswith("scm_")]
+    role_mapped = [(i, c) for i, c in enumerate(role_cols) if not c.startswith("scm_")]
+    rows = []
+    for person, roles, _events in data["people"]:
+        values = dict(zip(person_cols, person, strict=True))
+        text = json.dumps({c: values[c] for c in mapped}, ensure_ascii=False, separators=(",", ":"))
+        role_texts = [json.dumps({c: r[i] for i, c in role_mapped}, ensure_ascii=False) for r in roles]
+        audit = json.dumps({"person": text, "roles": role_texts}, ensure_ascii=False)
+        rows.append(((person[ref_at], person[key_at], 1, person[user_at], person[mail_at], text), role_texts, audit))
+    with target.open("wb") as handle:
+        pickle.dump(rows, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_minimal(source: Path, db: Path) -> None:
+    """Writes the minimal rows, one transaction per person, with scmapper's batch pragmas."""
+    with source.open("rb") as handle:
+        rows = pickle.load(handle)  # noqa: S301 - our own file, written by minimal()
+    conn = sqlite3.connect(db, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    for statement in MINIMAL_SCHEMA:
+        conn.execute(statement)
+    execute, executemany = conn.execute, conn.executemany
+    person_sql = "INSERT INTO persons (ref, key, active, username, email, data) VALUES (?, ?, ?, ?, ?, ?)"
+    role_sql = "INSERT INTO roles (ref, data) VALUES (?, ?)"
+    audit_sql = "INSERT INTO audit (time, ref, data) VALUES ('2026-01-01T00:00:00Z', ?, ?)"
+    for person, roles, audit in rows:
+        execute("BEGIN IMMEDIATE")
+        execute(person_sql, person)
+        executemany(role_sql, [(person[0], r) for r in roles])
+        execute(audit_sql, (person[0], audit))
+        execute("COMMIT")
+    conn.close()
+
+
 # --- export -------------------------------------------------------------------------------
 
 
@@ -236,6 +300,12 @@ def main(argv: list[str]) -> int:
         return 0
     if len(argv) == 4 and argv[0] == "load" and argv[3] in ("--per-person", "--one-transaction"):
         load(Path(argv[1]), Path(argv[2]), per_person=argv[3] == "--per-person")
+        return 0
+    if len(argv) == 6 and argv[0] == "minimal":
+        minimal(Path(argv[1]), Path(argv[2]), *argv[3:6])
+        return 0
+    if len(argv) == 3 and argv[0] == "load-minimal":
+        load_minimal(Path(argv[1]), Path(argv[2]))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

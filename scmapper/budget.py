@@ -10,8 +10,6 @@ works the same on every platform: no signals, no threads, nothing to interrupt.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 
 # The most characters one value may have when no budget is open (compile time, checks).
@@ -42,6 +40,7 @@ class Budget:
 
 
 _current: ContextVar[Budget | None] = ContextVar("scmapper_budget", default=None)
+current = _current.get  # the open budget or None: hot paths call it once and keep it
 
 
 def step() -> None:
@@ -62,12 +61,18 @@ def cap() -> int:
     return DEFAULT_OUTPUT if budget is None else budget.output
 
 
-@contextmanager
-def spending(seconds: float, output: int) -> Iterator[Budget]:
-    """A budget for the code inside (nested ones replace the outer one until they end)."""
-    budget = Budget(seconds, output)
-    token = _current.set(budget)
-    try:
-        yield budget
-    finally:
-        _current.reset(token)
+class spending:  # lower case: used as a function, `with spending(2, 65536) as budget:`
+    """A budget for the code inside (nested ones replace the outer one until they end). A
+    class rather than a generator: it opens around every record mapped."""
+
+    __slots__ = ("_budget", "_token")
+
+    def __init__(self, seconds: float, output: int) -> None:
+        self._budget = Budget(seconds, output)
+
+    def __enter__(self) -> Budget:
+        self._token = _current.set(self._budget)
+        return self._budget
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self._token)

@@ -39,10 +39,16 @@ def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
 def environment() -> MappingSandbox:
     """The one environment every mapping expression runs in: null renders as empty."""
 
+    current = budget.current
+
     @pass_context
     def finalize(context: Any, value: Any) -> str:
         text = "" if value is None else value if type(value) is str else str(value)
-        budget.spend(len(text))
+        spent = current()
+        if spent is not None:  # inline: it runs for every value every column outputs
+            spent.left -= len(text)
+            if spent.left < 0:
+                spent.spend(0)
         return text
 
     # A column's text is kept whole, a block scalar's final newline included.

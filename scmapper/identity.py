@@ -22,6 +22,8 @@ def fold(value: str) -> str:
 
 def invisible(value: str) -> str | None:
     """The first character of value that draws nothing or reorders text, or None."""
+    if value.isascii() and value.isprintable():  # most usernames and addresses: nothing hidden
+        return None
     for char in value:
         if char in _BLANK_LETTERS or unicodedata.category(char) in _INVISIBLE_CATEGORIES:
             return char

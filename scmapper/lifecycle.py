@@ -52,6 +52,7 @@ class Result:
     previous: Row | None = None
     previous_roles: list[Row] | None = None
     changed: bool = False
+    time: str = ""  # when the event was applied: every row it writes and its audit entry say so
 
     @property
     def exit_code(self) -> int:
@@ -79,7 +80,7 @@ class Result:
 
 def apply(event: Event, rules: Rules, store: Store) -> Result:
     """Apply one event; a DataError becomes a failed Result with nothing written."""
-    result = Result(action=event.action, dry_run=event.dry_run, account_ref=event.account_ref)
+    result = Result(action=event.action, dry_run=event.dry_run, account_ref=event.account_ref, time=now())
     try:
         if event.dry_run:
             _run(event, rules, store, result)
@@ -105,7 +106,7 @@ def _record(store: Store, event: Event, result: Result) -> None:
     action = "CorrelateAccount" if result.correlated else AUDIT_ACTIONS[event.action]
     origin = f"[{event.source}] " if event.source else ""
     store.audit.add(
-        time=now(),
+        time=result.time,
         action=action,
         ref=result.account_ref,
         success=True,
@@ -149,20 +150,14 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
             f"person {mapped.key!r} already exists as account {holder!r} and {why};"
             " turn correlation on or update that account"
         )
-    alias_of = store.aliases.owner(mapped.key)
-    if alias_of is not None and alias_of != mapped.key:
-        raise DataError(
-            f"person {mapped.key!r}: {mapped.key!r} is an alias of account {alias_of!r} (its old reference);"
-            " an alias is never another account's reference: give this person another key"
-        )
-    _check_unique(mapped.row, mapped.key, rules, store)
     _check_reference_free(mapped.key, rules, store)
+    _check_unique(mapped.row, mapped.key, rules, store)
     result.account_ref = mapped.key
     result.data, result.roles, result.changed = mapped.row, mapped.roles, True
     result.note("CreateAccount", f"Created account {mapped.key!r} with {_count(mapped.roles, 'role')}")
     _warn(result, mapped)
     if not event.dry_run:
-        time = now()
+        time = result.time
         store.persons.insert(mapped.key, mapped.row, time)
         store.persons.replace_roles(mapped.key, mapped.roles, new=True)
 
@@ -216,7 +211,7 @@ def _write_update(
         result.note("CreateAccount", f"Account {stored.ref!r} was deleted; restored as active")
     _warn(result, mapped)
     if not result.dry_run:
-        time = now()
+        time = result.time
         store.persons.update(stored.ref, mapped.row, time)
         if roles_changed:
             store.persons.replace_roles(stored.ref, mapped.roles)
@@ -241,7 +236,7 @@ def _enable(event: Event, rules: Rules, store: Store, result: Result) -> None:
     result.changed = True
     result.note("EnableAccount", f"Enabled account {stored.ref!r}")
     if not event.dry_run:
-        store.persons.set_state(stored.ref, active=True, deleted=False, time=now())
+        store.persons.set_state(stored.ref, active=True, deleted=False, time=result.time)
 
 
 def _disable(event: Event, rules: Rules, store: Store, result: Result) -> None:
@@ -255,7 +250,7 @@ def _disable(event: Event, rules: Rules, store: Store, result: Result) -> None:
     result.changed = True
     result.note("DisableAccount", f"Disabled account {stored.ref!r}; it leaves the export")
     if not event.dry_run:
-        store.persons.set_state(stored.ref, active=False, deleted=stored.deleted, time=now())
+        store.persons.set_state(stored.ref, active=False, deleted=stored.deleted, time=result.time)
 
 
 def _delete(event: Event, rules: Rules, store: Store, result: Result) -> None:
@@ -277,7 +272,7 @@ def _delete(event: Event, rules: Rules, store: Store, result: Result) -> None:
         store.persons.delete(stored.ref)
     else:
         store.persons.replace_roles(stored.ref, [])
-        store.persons.set_state(stored.ref, active=False, deleted=True, time=now())
+        store.persons.set_state(stored.ref, active=False, deleted=True, time=result.time)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -336,16 +331,23 @@ def _check_unique(row: Row, ref: str, rules: Rules, store: Store) -> None:
 
 
 def _check_reference_free(key: str, rules: Rules, store: Store) -> None:
-    """A new person's account reference is their key; an account whose key has changed since it
-    was created keeps its first key as reference, so a new person with that key cannot have it."""
-    holder = store.persons.get(key)
-    if holder is not None:
-        now = holder.row.get(rules.mapping.key, "")
+    """A new person's account reference is their key. An account whose key changed since it was
+    created keeps its first key as reference, and an alias (the old connector's reference) is
+    the account's for good: a new person with such a key cannot have it."""
+    claimed = store.persons.claimed(key)
+    if claimed is None:
+        return
+    holder, now = claimed
+    if now is None:
         raise DataError(
-            f"person {key!r} cannot be created: account reference {key!r} belongs to the person whose"
-            f" {rules.mapping.key} changed from {key!r} to {now!r}; delete that account first, or"
-            f" correlate this person to it"
+            f"person {key!r}: {key!r} is an alias of account {holder!r} (its old reference);"
+            " an alias is never another account's reference: give this person another key"
         )
+    raise DataError(
+        f"person {key!r} cannot be created: account reference {key!r} belongs to the person whose"
+        f" {rules.mapping.key} changed from {key!r} to {now!r}; delete that account first, or"
+        f" correlate this person to it"
+    )
 
 
 def _warn(result: Result, mapped: MappedPerson) -> None:

@@ -114,17 +114,18 @@ class RolesTemplate:
         rendered = [c for c in self.columns if c.kind != "fixed"]
         self._width = len(rendered)
         cells = self.CELL.join(f"{{% with %}}{c.source}{{% endwith %}}" for c in rendered)
-        source = (
-            f"{{% for {roles.var} in scm_items %}}{{% if {roles.when} %}}{self.ROW}{cells}{{% endif %}}{{% endfor %}}"
-        )
+        # The for_each list too: anything but a plain list (absent, an OData envelope, one item)
+        # raises in scm_list, and the item-by-item path makes it out.
+        loop = f"{{% for {roles.var} in ({roles.items}) | scm_list %}}"
+        source = f"{loop}{{% if {roles.when} %}}{self.ROW}{cells}{{% endif %}}{{% endfor %}}"
         self._template = expressions.environment().from_string(source) if self.usable else None
 
-    def render(self, context: dict[str, Any], items: list[Any]) -> list[Row] | None:
+    def render(self, context: dict[str, Any]) -> list[Row] | None:
         if self._template is None:
             return None
         with absence.noting() as noted:
             try:
-                text = self._template.render({**context, "scm_items": items})
+                text = self._template.render(context)
             except Exception:  # noqa: BLE001 - the item-by-item path reports it precisely
                 return None
         if noted:
@@ -273,6 +274,9 @@ class Rules:
         roles = self.mapping.roles
         if roles is None:
             return _Roles([], [])
+        together = self._all_roles.render(context)
+        if together is not None:
+            return _Roles(together, [_NO_ROLES] * len(together))
         items = _guard(lambda: self._items(**context), roles.var, who)
         if isinstance(items, absence.Absent):
             path = absence.path_of(items, context)
@@ -285,9 +289,6 @@ class Rules:
             items = results if isinstance(results, list) else [items]
         if not isinstance(items, list | tuple):
             raise ExpressionError(f"{who}: for_each {roles.items!r} is not a list")
-        together = self._all_roles.render(context, list(items))
-        if together is not None:
-            return _Roles(together, [_NO_ROLES] * len(together))
         found = _Roles([], [])
         for item in items:
             scope = {**context, roles.var: item}

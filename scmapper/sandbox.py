@@ -28,6 +28,7 @@ from jinja2.visitor import NodeTransformer
 
 from scmapper import budget, fields
 from scmapper.absence import Absent, Table
+from scmapper.budget import DEFAULT_OUTPUT
 
 MAX_POWER = 1_000
 MAX_INT_BITS = 1 << 16  # integers beyond about 19,700 digits are not HR data
@@ -253,13 +254,30 @@ def bounded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     its result would outgrow the size cap, and checked after. `functools.wraps` keeps Jinja's
     pass_context marks, so the filter still gets its context."""
     first = 1 if getattr(func, "jinja_pass_arg", None) else 0  # the filtered value's position
+    current = budget.current
 
     @functools.wraps(func)
-    def run(*args: Any, **kwargs: Any) -> Any:
+    def sized(*args: Any, **kwargs: Any) -> Any:
         budget.step()
         return _checked(func(*_prechecked(name, list(args), first, kwargs), **kwargs))
 
-    return run
+    @functools.wraps(func)
+    def plain(*args: Any, **kwargs: Any) -> Any:
+        # The common case, every filter of every column: a text result, checked inline.
+        spent = current()
+        if spent is not None:
+            spent.step()
+        value = func(*args, **kwargs)
+        if type(value) is str:
+            if len(value) > (DEFAULT_OUTPUT if spent is None else spent.output):
+                _check_size(len(value))
+            return value
+        return _checked(value)
+
+    return sized if name in _SIZED_BY_ARGUMENTS else plain
+
+
+_SIZED_BY_ARGUMENTS = frozenset({"batch", "slice", "replace", "join"})
 
 
 def _prechecked(name: str, args: list[Any], first: int, kwargs: dict[str, Any]) -> list[Any]:
@@ -298,7 +316,15 @@ def _repeated(context: Any, text: str) -> Literal:
     return Literal(text)
 
 
-BOUNDING_FILTERS = {"scm_loop": _loop, "scm_concat": _concat, "scm_literal": _repeated}
+@pass_context
+def _list(context: Any, items: Any) -> list[Any] | tuple[Any, ...]:
+    """A plain list as it is; anything else is for the caller's slower path to make out."""
+    if type(items) is list or type(items) is tuple:
+        return items
+    raise TypeError("not a plain list")
+
+
+BOUNDING_FILTERS = {"scm_loop": _loop, "scm_concat": _concat, "scm_literal": _repeated, "scm_list": _list}
 
 
 class _Bounding(NodeTransformer):

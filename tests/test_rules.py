@@ -55,8 +55,14 @@ def test_helloid_persons_map_the_same_both_ways_and_odd_ones_fall_back():
         together, alone = both_ways(rules, person, None)
         assert together == alone
     assert len(outcome(rules, three, None)[1]) == 1
-    assert rules._all_roles.render(rules._context(odd, "x"), odd["Contracts"]) is None
+    assert rules._all_roles.render(rules._context(odd, "x")) is None
+    # A for_each that gives no plain list (an OData envelope, one item, nothing) goes item by item too.
+    for contracts in ({"results": three["Contracts"]}, three["Contracts"][0], None):
+        shaped = {**make_person("5"), "Contracts": contracts}
+        assert rules._all_roles.render(rules._context(shaped, "x")) is None
+        together, alone = both_ways(rules, shaped, None)
+        assert together == alone
     # Records cannot hold control characters (check_record), but a value from elsewhere might:
     gap = make_person("3")
     gap["Contracts"][0]["Title"]["Name"] = "with \x1f inside"
-    assert rules._all_roles.render(rules._context(gap, "x"), gap["Contracts"]) is None
+    assert rules._all_roles.render(rules._context(gap, "x")) is None

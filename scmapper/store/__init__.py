@@ -11,13 +11,11 @@ database file and one mapping's shape.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from scmapper.store.aliases import Aliases
 from scmapper.store.audit import Audit, AuditEvent
-from scmapper.store.connection import Database, environment_error, now, quote, stored_time
+from scmapper.store.connection import Database, Transaction, environment_error, now, quote, stored_time
 from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch
 from scmapper.store.legacy import read_legacy
 from scmapper.store.persons import KeyState, Persons, Row, StoredPerson
@@ -70,11 +68,9 @@ class Store:
         self.persons = Persons(self.db, shape)
         self.exports = Exports(self.db, self.persons)
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> Transaction:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any exception."""
-        with self.db.transaction():
-            yield
+        return self.db.transaction()
 
     def close(self) -> None:
         self.db.close()

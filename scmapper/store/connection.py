@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -44,7 +43,8 @@ STORED_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 def now() -> str:
     """UTC time as stored everywhere: sortable text, microseconds, 'Z'."""
-    return datetime.now(UTC).strftime(STORED_TIME)
+    # isoformat is several times faster than strftime, and this runs twice for every event.
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def stored_time(text: str) -> str:
@@ -119,16 +119,25 @@ class Database:
         elif self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> Transaction:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
-        self.begin(write=True)
-        try:
-            yield
-        except BaseException:
-            self.end(commit=False)
-            raise
-        self.end(commit=True)
+        return Transaction(self)
+
+
+class Transaction:
+    """One write transaction as a context manager; a class rather than a generator, since every
+    event opens one."""
+
+    __slots__ = ("db",)
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.begin(write=True)
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self.db.end(commit=kind is None)
 
 
 def _create_private(path: Path) -> None:

@@ -71,6 +71,16 @@ class Persons:
         owner = self.db.one("SELECT scm_ref FROM scm_aliases WHERE alias = ?", (ref,))
         return self.get(owner[0]) if owner else None
 
+    def claimed(self, ref: str) -> tuple[str, str | None] | None:
+        """Whether a new account could take `ref` as its reference: None when free, else
+        (the account that has it, that account's key) for its own reference, or (the account,
+        None) for an alias. One query: it runs for every create."""
+        return self.db.one(
+            f"SELECT scm_ref, {quote(self.key)} FROM persons WHERE scm_ref = ?1"
+            " UNION ALL SELECT scm_ref, NULL FROM scm_aliases WHERE alias = ?1 LIMIT 1",
+            (ref,),
+        )
+
     def all(self) -> list[StoredPerson]:
         """Every person, ordered by account reference (small stores: demo and tests)."""
         refs = [r[0] for r in self.db.execute("SELECT scm_ref FROM persons ORDER BY scm_ref")]

@@ -21,7 +21,7 @@ from scmapper.store.aliases import ALIASES
 from scmapper.store.changelog import keep_change_log
 from scmapper.store.connection import Database, quote
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 BASE = """
 CREATE TABLE IF NOT EXISTS scm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,8 +50,6 @@ CREATE TABLE IF NOT EXISTS events (
     before TEXT,
     after TEXT
 );
-CREATE INDEX IF NOT EXISTS scm_events_ref ON events (account_ref, id);
-CREATE INDEX IF NOT EXISTS scm_events_time ON events (time);
 CREATE TABLE IF NOT EXISTS exports (
     id INTEGER PRIMARY KEY,
     time TEXT NOT NULL,
@@ -249,7 +247,13 @@ def _to_7(db: Database, shape: Shape) -> None:
 # Schema 6 keeps the change log with triggers (made by keep_change_log for every shape), schema 8
 # compares unique columns folded (twins made by _add_folded): no data moves in either, but an
 # older database must get them before its next write.
-MIGRATIONS: dict[int, Callable[[Database, Shape], None]] = {3: _to_3, 4: _to_4, 5: _to_5, 7: _to_7}
+def _to_9(db: Database, shape: Shape) -> None:
+    """The audit log's indexes cost every event more than they saved `log`, which now scans."""
+    db.execute("DROP INDEX IF EXISTS scm_events_ref")
+    db.execute("DROP INDEX IF EXISTS scm_events_time")
+
+
+MIGRATIONS: dict[int, Callable[[Database, Shape], None]] = {3: _to_3, 4: _to_4, 5: _to_5, 7: _to_7, 9: _to_9}
 
 
 # --- the mapping's columns -----------------------------------------------------------------
