@@ -20,7 +20,6 @@ import hmac
 import json
 import marshal
 import os
-import secrets
 import sys
 from functools import cache
 from pathlib import Path
@@ -59,6 +58,8 @@ def _key(folder: Path) -> bytes | None:
             return key
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        import secrets  # once per user, not per event
+
         with create_private(path) as handle:
             key = secrets.token_bytes(32)
             handle.write(key)

@@ -11,15 +11,35 @@ database file and one mapping's shape.
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from scmapper.store.aliases import Aliases
 from scmapper.store.audit import Audit, AuditEvent
 from scmapper.store.connection import Database, Transaction, environment_error, now, quote, stored_time
-from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch
-from scmapper.store.legacy import read_legacy
 from scmapper.store.persons import KeyState, Persons, Row, StoredPerson
 from scmapper.store.schema import SCHEMA_VERSION, Shape, check, prepare
+
+if TYPE_CHECKING:
+    from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch
+    from scmapper.store.legacy import read_legacy
+
+# Imported when first asked for, not with the store: a lifecycle event needs neither the export
+# session nor the old connector's reader, and every event pays for what it imports.
+_LAZY = {
+    "Batch": "exports",
+    "ExportRecord": "exports",
+    "ExportSession": "exports",
+    "Watch": "exports",
+    "read_legacy": "legacy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"scmapper.store.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -46,19 +66,18 @@ class Store:
     `exports` once `prepare` has shaped the tables by a mapping."""
 
     persons: Persons
-    exports: Exports
 
     def __init__(self, path: str | Path, *, durable: bool = True, read_only: bool = False) -> None:
         self.db = Database(path, durable=durable, read_only=read_only)
         self.path = self.db.path
         self.audit = Audit(self.db)
         self.aliases = Aliases(self.db)
+        self._exports: Exports | None = None
 
     def prepare(self, shape: Shape) -> list[str]:
         """Shapes the tables by a mapping; notes about columns the mapping no longer has."""
         notes = prepare(self.db, shape)
         self.persons = Persons(self.db, shape)
-        self.exports = Exports(self.db, self.persons)
         return notes
 
     def attach(self, shape: Shape) -> None:
@@ -66,7 +85,15 @@ class Store:
         (a read-only store); StoreError when they do not fit."""
         check(self.db, shape)
         self.persons = Persons(self.db, shape)
-        self.exports = Exports(self.db, self.persons)
+
+    @property
+    def exports(self) -> Exports:
+        """The export records and sessions (made, and imported, at first use)."""
+        if self._exports is None:
+            from scmapper.store.exports import Exports
+
+            self._exports = Exports(self.db, self.persons)
+        return self._exports
 
     def transaction(self) -> Transaction:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any exception."""
