@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scmapper import fields
-from scmapper.errors import EXIT_DATA, EXIT_OK, DataError
+from scmapper.errors import EXIT_DATA, EXIT_OK, ConflictError, DataError
 from scmapper.events import Event
 from scmapper.rules import MappedPerson, Row, Rules
 from scmapper.store import Store, StoredPerson, now
@@ -150,16 +150,26 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
             f"person {mapped.key!r} already exists as account {holder!r} and {why};"
             " turn correlation on or update that account"
         )
-    _check_reference_free(mapped.key, rules, store)
-    _check_unique(mapped.row, mapped.key, rules, store)
+    if event.dry_run:
+        _check_new(mapped, rules, store)
+    else:
+        # The store's own keys refuse what the checks would: they run only to say why.
+        try:
+            store.persons.insert(mapped.key, mapped.row, result.time)
+        except ConflictError:
+            _check_new(mapped, rules, store)
+            raise
+        store.persons.replace_roles(mapped.key, mapped.roles, new=True)
     result.account_ref = mapped.key
     result.data, result.roles, result.changed = mapped.row, mapped.roles, True
     result.note("CreateAccount", f"Created account {mapped.key!r} with {_count(mapped.roles, 'role')}")
     _warn(result, mapped)
-    if not event.dry_run:
-        time = result.time
-        store.persons.insert(mapped.key, mapped.row, time)
-        store.persons.replace_roles(mapped.key, mapped.roles, new=True)
+
+
+def _check_new(mapped: MappedPerson, rules: Rules, store: Store) -> None:
+    """Why a new account could not be written: its reference or a unique value is taken."""
+    _check_reference_free(mapped.key, rules, store)
+    _check_unique(mapped.row, mapped.key, rules, store)
 
 
 # --- update ----------------------------------------------------------------------------------
