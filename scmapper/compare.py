@@ -12,15 +12,14 @@ the mapping until there are none: then the first export after going live changes
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scmapper import events
-from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, EventError, UsageError
+from scmapper import events, jsontext
+from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, EventError
 from scmapper.reports import section
 from scmapper.rules import MappedPerson, Row, Rules
 from scmapper.store import Store, StoredPerson
@@ -151,15 +150,10 @@ def run_compare(rules: Rules, store: Store, paths: Sequence[Path]) -> CompareRep
 def _events(paths: Sequence[Path]) -> Iterator[tuple[str, Any]]:
     """(origin, decoded JSON) per event: a file holding one JSON event, or JSON lines."""
     for path in paths:
+        text = jsontext.read_text(path)
         try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path} is not UTF-8 (byte {exc.start})") from None
-        try:
-            whole = json.loads(text)
-        except json.JSONDecodeError:
+            whole = jsontext.loads(text)
+        except jsontext.JsonError:
             pass
         else:
             if isinstance(whole, list):
@@ -170,9 +164,9 @@ def _events(paths: Sequence[Path]) -> Iterator[tuple[str, Any]]:
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
-                    yield f"{path}:{number}", json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield f"{path}:{number}", _Unreadable(f"not valid JSON: {exc.msg} at column {exc.colno}")
+                    yield f"{path}:{number}", jsontext.loads(line)
+                except jsontext.JsonError as exc:
+                    yield f"{path}:{number}", _Unreadable(str(exc).removeprefix("is "))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ nesting past the interpreter's stack. Each refusal is a `JsonError` saying what 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+
+from scmapper.errors import UsageError
 
 
 class JsonError(ValueError):
@@ -34,3 +37,14 @@ def loads(text: str | bytes) -> Any:
         if "digits" in str(exc):
             raise JsonError("holds a number with more than 4300 digits") from None
         raise JsonError(f"is not valid JSON: {exc}") from None
+
+
+def read_text(path: Path, error: type[UsageError] = UsageError, what: str = "") -> str:
+    """A JSON file's text (UTF-8, a byte-order mark allowed), or `error` saying why it is none;
+    `what` names the file's kind in the message ("source")."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise error(f"cannot read {what + ' ' if what else ''}{path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path} is not valid UTF-8 (byte {exc.start})") from None

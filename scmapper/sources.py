@@ -120,12 +120,7 @@ def read_files(paths: Iterable[Path], records: str | None = None, group_by: str 
 
 
 def read_file(path: Path, records: str | None = None) -> list[Record]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise SourceError(f"cannot read source {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    text = jsontext.read_text(path, SourceError, "source")
     items = _records(_parse(text, path), records, path)
     result = []
     for index, item in enumerate(items, start=1):
