@@ -508,7 +508,7 @@ def figure_batch(ctx: Context, events: Path, persons: int) -> tuple[Figure, Path
     for mode, label, target, text in (
         (
             "--minimal",
-            "a minimal schema with the product's uniqueness and audit, one transaction per person",
+            "minimal schema: the product's uniqueness and audit, one transaction per person",
             2.0,
             "<= 2x",
         ),
