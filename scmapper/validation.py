@@ -7,14 +7,16 @@ sound enough to read. Field paths none of the sample files has are warnings, not
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scmapper import csvformat, loading, rules, samples, sources, testing
+from scmapper import csvformat, loading, rules, samples, sources, static, testing
+from scmapper.document import Place
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
 from scmapper.loading import load_rules
-from scmapper.mapping import Mapping, problem_at
+from scmapper.mapping import Mapping
 from scmapper.trust import OutsideRoot
 
 
@@ -81,7 +83,7 @@ def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str |
         mapping = loading.load_mapping(path, root)
     except MappingError as exc:
         return exc.problems
-    problems = rules.static_problems(mapping) + csvformat.layouts(mapping)[1] + _path_problems(mapping)
+    problems = static.static_problems(mapping) + csvformat.layouts(mapping)[1] + _path_problems(mapping)
     problems += _cases_problems(Path(path))
     if problems:
         return problems
@@ -101,7 +103,7 @@ def _path_problems(mapping: Mapping) -> list[Problem]:
             try:
                 mapping.root.resolve(mapping.sftp[key], mapping.base_dir, f"sftp.{key}")
             except OutsideRoot as exc:
-                found.append(problem_at(mapping.file, mapping.sftp_positions.get(key, (1, 1)), str(exc)))
+                found.append(mapping.sftp_positions.get(key, Place(mapping.file)).problem(str(exc)))
     return found
 
 
@@ -118,18 +120,39 @@ def _cases_problems(mapping: Path) -> list[Problem]:
 
 
 def _sample_problems(mapping: Mapping, sample: dict[str, Any]) -> list[Problem]:
+    """What mapping the sample gives: its error, or its warnings (an absent field, no roles),
+    each at the column, var or roles key it is about."""
     compiled = rules.Rules(mapping)
     [record] = sources.records_from([sample], mapping.source.group_by)  # grouped as sync would
     try:
-        compiled.map_person(record.data)
+        mapped = compiled.map_person(record.data)
     except (DataError, SandboxViolation) as exc:
         column = exc.column if isinstance(exc, DataError) else None
-        return [problem_at(mapping.file, _position(mapping, column), f"on the sample: {exc}")]
-    return []
+        return [_place(mapping, column, role=", role: " in str(exc)).problem(f"on the sample: {exc}")]
+    found = []
+    for warning in mapped.warnings:
+        named = _WARNED.match(warning)
+        what = named.group(2) if named else "for_each" if warning.startswith("for_each") else "when"
+        place = _place(mapping, what, role=bool(named and named.group(1)))
+        found.append(place.problem(f"on the sample: {warning}", severity="warning"))
+    return found
 
 
-def _position(mapping: Mapping, column: str | None) -> tuple[int, int]:
-    for candidate in rules.all_columns(mapping):
-        if candidate.name == column:
+_WARNED = re.compile(r"(role )?column '(\w+)'")
+
+
+def _place(mapping: Mapping, what: str | None, *, role: bool = False) -> Place:
+    """Where the column, var or roles key that failed on the sample stands."""
+    roles = mapping.roles
+    if roles and what in roles.positions:
+        return roles.positions[what]
+    if what == "source.active":
+        return mapping.active_position
+    for var in mapping.vars:
+        if what == f"vars.{var.name}":
+            return var.position
+    role_columns = roles.columns if roles else ()
+    for candidate in (*role_columns, *mapping.columns) if role else (*mapping.columns, *role_columns):
+        if candidate.name == what:
             return candidate.position
-    return (1, 1)
+    return Place(mapping.file)

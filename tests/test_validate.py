@@ -134,9 +134,12 @@ def test_a_field_no_sample_has_is_a_warning_with_its_place(tmp_path):
     assert text.code == 0
     line, col, _ = place("person.gendr")
     message = "warning: column 'geslacht': person.gendr is in none of the samples (samples/raet)"
-    assert f"{mapping}:{line}:{col}: {message}\n" in text.out
-    assert "role column 'functie': inputs.jobProfiles[...].fulName is in none of the samples" in text.out
-    assert "when: person.employments.hiredate_ is in none of the samples" in text.out
+    assert f"{mapping}:{line}:{col}: {message}; did you mean person.gender?\n" in text.out
+    assert (
+        "role column 'functie': inputs.jobProfiles[...].fulName is in none of the samples (samples/raet);"
+        " did you mean inputs.jobProfiles[...].fullName?\n" in text.out
+    )
+    assert "when: person.employments.hiredate_ is in none of the samples (samples/raet); did you mean" in text.out
 
 
 def test_samples_that_do_not_fit_the_inputs_are_an_error(tmp_path):
