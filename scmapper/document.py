@@ -17,6 +17,11 @@ from scmapper.errors import Problem
 
 Path_ = tuple[str | int, ...]
 
+# The keys of a column that say what it checks rather than how it is filled: an override of a
+# base column keeps them unless it sets them itself.
+COLUMN_CHECKS = ("required", "max_length", "pattern", "description")
+_COLUMN_TABLES = (("person", "columns"), ("roles", "columns"))
+
 
 @dataclass(frozen=True)
 class Hop:
@@ -85,8 +90,9 @@ class Document:
         return self.place(path, key=key).problem(message)
 
     def extended_by(self, child: Document) -> Document:
-        """This document with child's values laid over it: maps merge, everything else replaces."""
-        merged = Document(child.file, _merge(self.data, child.data))
+        """This document with child's values laid over it: maps merge, everything else replaces,
+        except that a column keeps its base's checks (COLUMN_CHECKS) unless child sets them."""
+        merged = Document(child.file, _merge(self.data, child.data, ()))
         hop = Hop(child.file, *child.positions.get(("extends",), (1, 1)), str(child.data.get("extends", "")))
         merged.hops = {self.file: (hop,)} | {name: (hop, *hops) for name, hops in self.hops.items()}
         for table, base_table, child_table in (
@@ -102,10 +108,26 @@ class Document:
         return merged
 
 
-def _merge(base: Any, child: Any) -> Any:
+def _merge(base: Any, child: Any, path: Path_) -> Any:
+    if len(path) == 3 and path[:2] in _COLUMN_TABLES:
+        return _merge_column(base, child)
     if isinstance(base, dict) and isinstance(child, dict):
         result = dict(base)
         for key, value in child.items():
-            result[key] = _merge(base[key], value) if key in base else value
+            result[key] = _merge(base[key], value, (*path, key)) if key in base else value
         return result
     return child
+
+
+def _merge_column(base: Any, child: Any) -> Any:
+    """A column of child over the base's column of that name: what fills it comes from child
+    (a plain string or value, or the map's value/fixed/lookup keys); the base's checks stay
+    unless child names them (`required: false`, `pattern: null`, `max_length: null`)."""
+    if not isinstance(base, dict) or child is None:
+        return child
+    checks = {k: v for k, v in base.items() if k in COLUMN_CHECKS}
+    if not isinstance(child, dict):
+        filled = {"value": child} if isinstance(child, str) else {"fixed": child}
+        return checks | filled if checks else child
+    fills = any(k not in COLUMN_CHECKS for k in child)
+    return (checks if fills else base) | child

@@ -25,7 +25,7 @@ from scmapper.mapping_export import (
     reconcile_problems,
 )
 from scmapper.mapping_source import Source, build_source, source_problems
-from scmapper.names import column_problems
+from scmapper.names import column_problems, unknown_columns
 from scmapper.suggest import did_you_mean
 from scmapper.trust import Root
 
@@ -269,6 +269,9 @@ def _roles(doc: Document, spec: dict[str, Any], lookups: dict[str, dict[str, str
 def _name_problems(doc: Document, tables: list[tuple[str, tuple[Column, ...]]]) -> list[Problem]:
     found = []
     for table, columns in tables:
-        for name, message in column_problems(c.name for c in columns):
+        names = [c.name for c in columns]
+        bad = list(column_problems(names))
+        extra = doc.data[table].get("extra_columns", [])
+        for name, message in bad + list(unknown_columns(table, names, [*extra, *(n for n, _ in bad)])):
             found.append(doc.problem((table, "columns", name), message, key=True))
     return found

@@ -362,7 +362,9 @@ def test_malformed_events_exit_2_and_write_nothing(db, event, args, message):
 
 
 def test_mapping_error_exits_2_with_a_json_result(db, write):
-    mapping = write("bad.yaml", "version: 1\nperson: {key: a, columns: {a: '{{ person.__class__ }}'}}\n")
+    mapping = write(
+        "bad.yaml", "version: 1\nperson: {key: externalId, columns: {externalId: '{{ person.__class__ }}'}}\n"
+    )
     result = run_cli("apply", "--mapping", mapping, "--db", db, "-", input=native("create", make_person()))
     assert result.code == 2
     assert result.json["success"] is False
