@@ -1,8 +1,9 @@
 """`validate`: every problem in a mapping file in one run, each located as file:line:col.
 
-Stages run in order (YAML, schema, expressions, the sample files the mapping names, then
-the optional sample person); a stage runs only when the one before it found the document
-sound enough to read. Field paths none of the sample files has are warnings, not errors.
+Stages run in order (YAML, schema, expressions, the sample files the mapping names, or else
+the records of its test cases, then the optional sample person); a stage runs only when the
+one before it found the document sound enough to read. Field paths none of the samples has
+are warnings, not errors; so is a test case file whose `mapping:` names another mapping.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from scmapper import csvformat, loading, rules, samples, sources, static, testing
-from scmapper.document import Place
-from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
+from scmapper.document import Document, Place
+from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation, ScmapperError
 from scmapper.loading import load_rules
 from scmapper.mapping import Mapping
 from scmapper.trust import OutsideRoot
@@ -78,19 +79,22 @@ def preview(path: str, person: dict[str, Any], root: str | None = None) -> Previ
 
 def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str | None = None) -> list[Problem]:
     """Every problem; warnings (severity "warning") for field paths none of the mapping's
-    samples has, when it names them (source.samples)."""
+    samples has: the files source.samples names, else the records of its test cases."""
     try:
         mapping = loading.load_mapping(path, root)
     except MappingError as exc:
         return exc.problems
     problems = static.static_problems(mapping) + csvformat.layouts(mapping)[1] + _path_problems(mapping)
-    problems += _cases_problems(Path(path))
-    if problems:
+    cases, found_in_cases = _cases(Path(path), mapping)
+    problems += found_in_cases
+    if any(p.severity == "error" for p in problems):
         return problems
     found = samples.load(mapping)
     if isinstance(found, Problem):
-        return [found]
-    warnings = samples.unseen(mapping, found) if found else []
+        return [*problems, found]
+    if found is None and cases is not None:
+        found = _case_samples(mapping, cases)
+    warnings = problems + (samples.unseen(mapping, found) if found else [])
     return warnings + (_sample_problems(mapping, sample) if sample is not None else [])
 
 
@@ -107,16 +111,35 @@ def _path_problems(mapping: Mapping) -> list[Problem]:
     return found
 
 
-def _cases_problems(mapping: Path) -> list[Problem]:
-    """The test case file beside the mapping, when there is one, checked against its schema."""
-    cases = testing.cases_path(mapping)
+def _cases(path: Path, mapping: Mapping) -> tuple[Document | None, list[Problem]]:
+    """The test case file beside the mapping, when there is one, checked against its schema
+    and for a `mapping:` that names another mapping."""
+    cases = testing.cases_path(path)
     if not cases.exists():
-        return []
+        return None, []
     try:
-        testing.load_cases(cases)
+        doc = testing.load_cases(cases)
+        note = testing.mapping_note(doc, cases, mapping)
     except MappingError as exc:
-        return exc.problems
-    return []
+        return None, exc.problems
+    return doc, [note] if note else []
+
+
+def _case_samples(mapping: Mapping, cases: Document) -> samples.Samples | None:
+    """The test cases' records as samples, joined as sync would (a case whose records do not
+    join says nothing about field paths, and `test` reports it)."""
+    persons: list[dict[str, Any]] = []
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for case in cases.data["cases"]:
+        try:
+            snapshot = testing.case_snapshot(mapping.source, case)
+        except ScmapperError:
+            continue
+        persons += [record.data for record in snapshot.records]
+        for name, table in snapshot.tables.items():
+            tables.setdefault(name, []).extend(table.values())
+    label = f"the records of the test cases ({Path(cases.file).name})"
+    return samples.Samples(label, persons, tables) if persons else None
 
 
 def _sample_problems(mapping: Mapping, sample: dict[str, Any]) -> list[Problem]:
