@@ -317,3 +317,15 @@ def test_no_message_about_a_starter_shows_python_spellings(folder):
             for word in ("None", "True", "False", "Traceback"):
                 assert word not in result.out + result.err, (path, value, result.out)
     assert seen > 100  # most of these breaks are found
+
+
+def test_the_message_the_implementers_guide_shows_is_the_one_validate_prints(folder):
+    guide = (ROOT / "docs" / "implementers.md").read_text("utf-8")
+    shown = next(line for line in guide.splitlines() if line.startswith("mappings/typo.yaml:"))
+    block = guide[guide.index("cat > mappings/typo.yaml <<'YAML'\n") :]
+    text = block[block.index("\n") + 1 : block.index("YAML\nscmapper validate mappings/typo.yaml")]
+    typo = folder / "typo.yaml"
+    typo.write_text(text)
+    result = run_cli("validate", typo)
+    assert result.code == 1
+    assert result.out == shown.replace("mappings/typo.yaml", str(typo), 1) + "\n"
