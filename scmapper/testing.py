@@ -131,7 +131,8 @@ def mapping_note(doc: Document, cases: Path, mapping: Mapping) -> Problem | None
         named = mapping.root.resolve(name, Path(cases).resolve().parent, "mapping")
     except OutsideRoot as exc:
         raise MappingError([place.problem(str(exc))]) from None
-    if os.path.realpath(named) == os.path.realpath(mapping.file):
+    same = os.path.normcase(os.path.realpath(named)) == os.path.normcase(os.path.realpath(mapping.file))
+    if same:  # normcase: on Windows, AFAS.yaml names afas.yaml
         return None
     own = Path(os.path.relpath(os.path.realpath(mapping.file), Path(cases).resolve().parent)).as_posix()
     return place.problem(
