@@ -155,15 +155,15 @@ def layouts(mapping: MappingFile) -> tuple[list[Layout], list[Problem]]:
     for kind, spec in (("persons", export.persons), ("roles", export.roles)):
         if spec is None:
             continue
-        where = mapping.file, *spec.position
+        where = spec.position
         try:
             path = template_path(mapping, spec, kind)
             source = path.read_text("utf-8")
         except OutsideRoot as exc:
-            problems.append(Problem(*where, str(exc)))
+            problems.append(where.problem(str(exc)))
             continue
         except (OSError, UnicodeDecodeError):
-            problems.append(Problem(*where, f"export.{kind}: template {spec.template!r} not found or not UTF-8 text"))
+            problems.append(where.problem(f"export.{kind}: template {spec.template!r} not found or not UTF-8 text"))
             continue
         for line, message in check_template(source, spec.columns):
             problems.append(Problem(str(path), line, 1, f"export.{kind} template: {message}"))

@@ -1,18 +1,60 @@
 """A loaded mapping document: its plain data and where each value came from.
 
 Vocabulary: a *path* is the tuple of keys and indexes from the document root to a value,
-as JSON Schema reports it; a *position* is a 1-based (line, column). Kept apart from
+as JSON Schema reports it; a *position* is a 1-based (line, column). A *place* is where a
+problem about a value is reported: in the file the user gave; a value that came from a base
+file is reported at that file's `extends` line, with the *hops* (`extends` after `extends`)
+down to the base's own line, since the user edits their file, not the base. Kept apart from
 `yamlio` so that running a cached mapping never imports the YAML parser.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scmapper.errors import Problem
 
 Path_ = tuple[str | int, ...]
+
+# The keys of a column that say what it checks rather than how it is filled: an override of a
+# base column keeps them unless it sets them itself.
+COLUMN_CHECKS = ("required", "max_length", "pattern", "description")
+_COLUMN_TABLES = (("person", "columns"), ("roles", "columns"))
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One `extends` on the way from the file the user gave to a base: the file that says it,
+    where its value stands, and the name it gives (relative to that file)."""
+
+    file: str
+    line: int
+    col: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a value stands: its own file, line and column, and the hops from the file the user
+    gave when it came from a base file (none when it is in the user's file)."""
+
+    file: str
+    line: int = 1
+    col: int = 1
+    via: tuple[Hop, ...] = ()
+
+    def down(self, lines: int) -> Place:
+        """The place `lines` lines further down (a later line of a block scalar)."""
+        return replace(self, line=self.line + lines) if lines > 0 else self
+
+    def problem(self, message: str, severity: str = "error") -> Problem:
+        """A problem here, located in the file the user gave."""
+        if not self.via:
+            return Problem(self.file, self.line, self.col, message, severity)
+        first = self.via[0]
+        hops = ", whose ".join(f"extends at line {hop.line}: {hop.name}" for hop in self.via)
+        return Problem(first.file, first.line, first.col, f"{message} (via {hops}:{self.line}:{self.col})", severity)
 
 
 @dataclass
@@ -24,6 +66,7 @@ class Document:
     positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     origins: dict[Path_, str] = field(default_factory=dict)  # values that came from a base file
+    hops: dict[str, tuple[Hop, ...]] = field(default_factory=dict)  # each base file: how it is reached
 
     def locate(self, path: Path_, *, key: bool = False) -> tuple[str, int, int]:
         """File, line and column of the value (or key) at path, or of its nearest ancestor."""
@@ -38,12 +81,20 @@ class Document:
     def position(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         return self.locate(path, key=key)[1:]
 
+    def place(self, path: Path_, *, key: bool = False) -> Place:
+        """Where the value (or key) at path stands, with the hops to it when a base holds it."""
+        file, line, col = self.locate(path, key=key)
+        return Place(file, line, col, self.hops.get(file, ()) if file != self.file else ())
+
     def problem(self, path: Path_, message: str, *, key: bool = False) -> Problem:
-        return Problem(*self.locate(path, key=key), message)
+        return self.place(path, key=key).problem(message)
 
     def extended_by(self, child: Document) -> Document:
-        """This document with child's values laid over it: maps merge, everything else replaces."""
-        merged = Document(child.file, _merge(self.data, child.data))
+        """This document with child's values laid over it: maps merge, everything else replaces,
+        except that a column keeps its base's checks (COLUMN_CHECKS) unless child sets them."""
+        merged = Document(child.file, _merge(self.data, child.data, ()))
+        hop = Hop(child.file, *child.positions.get(("extends",), (1, 1)), str(child.data.get("extends", "")))
+        merged.hops = {self.file: (hop,)} | {name: (hop, *hops) for name, hops in self.hops.items()}
         for table, base_table, child_table in (
             (merged.positions, self.positions, child.positions),
             (merged.key_positions, self.key_positions, child.key_positions),
@@ -57,10 +108,26 @@ class Document:
         return merged
 
 
-def _merge(base: Any, child: Any) -> Any:
+def _merge(base: Any, child: Any, path: Path_) -> Any:
+    if len(path) == 3 and path[:2] in _COLUMN_TABLES:
+        return _merge_column(base, child)
     if isinstance(base, dict) and isinstance(child, dict):
         result = dict(base)
         for key, value in child.items():
-            result[key] = _merge(base[key], value) if key in base else value
+            result[key] = _merge(base[key], value, (*path, key)) if key in base else value
         return result
     return child
+
+
+def _merge_column(base: Any, child: Any) -> Any:
+    """A column of child over the base's column of that name: what fills it comes from child
+    (a plain string or value, or the map's value/fixed/lookup keys); the base's checks stay
+    unless child names them (`required: false`, `pattern: null`, `max_length: null`)."""
+    if not isinstance(base, dict) or child is None:
+        return child
+    checks = {k: v for k, v in base.items() if k in COLUMN_CHECKS}
+    if not isinstance(child, dict):
+        filled = {"value": child} if isinstance(child, str) else {"fixed": child}
+        return checks | filled if checks else child
+    fills = any(k not in COLUMN_CHECKS for k in child)
+    return (checks if fills else base) | child

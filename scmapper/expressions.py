@@ -21,6 +21,7 @@ from jinja2.exceptions import TemplateAssertionError
 
 from scmapper import budget, filters
 from scmapper.sandbox import BOUNDING_FILTERS, MappingSandbox, bounded
+from scmapper.suggest import closest, did_you_mean
 
 # A column value longer than this is a runaway expression, not a name or a code.
 MAX_VALUE_LENGTH = 65_536
@@ -128,13 +129,25 @@ def compiled(env: MappingSandbox, text: str) -> nodes.Template | list[tuple[int,
         env.compile(tree)
     except TemplateAssertionError as exc:  # raised at compile time for unknown filters and tests
         unknown = re.match(r"No (filter|test) named '(.*)'", exc.message or "")
-        message = f"unknown {unknown.group(1)} {unknown.group(2)!r}" if unknown else exc.message
+        message = _unknown(env, unknown.group(1), unknown.group(2)) if unknown else exc.message
         return [(exc.lineno or 1, message or "invalid expression")]
     except TemplateSyntaxError as exc:
         return [(exc.lineno or 1, f"Jinja syntax error: {exc.message}")]
     except RecursionError:
         return [(1, "expression nested too deeply")]
-    return tree
+    # Jinja defers an unknown filter or test inside a condition to run time; name it now.
+    deferred = [
+        (node.lineno, _unknown(env, "filter" if isinstance(node, nodes.Filter) else "test", node.name))
+        for node in tree.find_all((nodes.Filter, nodes.Test))
+        if isinstance(node, nodes.Filter | nodes.Test)
+        and node.name not in (env.filters if isinstance(node, nodes.Filter) else env.tests)
+    ]
+    return deferred or tree
+
+
+def _unknown(env: MappingSandbox, kind: str, name: str) -> str:
+    known = env.filters if kind == "filter" else env.tests
+    return f"unknown {kind} {name!r}{did_you_mean(name, known)}"
 
 
 def _check(source: str, names: frozenset[str], *, expression: bool) -> list[tuple[int, str]]:
@@ -158,7 +171,9 @@ def unsafe_parts(tree: nodes.Template, names: frozenset[str]) -> list[tuple[int,
     for node in tree.find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
         if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in allowed:
             known = ", ".join(sorted(names))
-            problems.append((node.lineno, f"unknown name {node.name!r} (available: {known})"))
+            guess = closest(node.name, names)
+            hint = f"did you mean {guess!r}? available: {known}" if guess else f"available: {known}"
+            problems.append((node.lineno, f"unknown name {node.name!r} ({hint})"))
         elif isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
             problems.append((node.lineno, f"access to {node.attr!r} is not allowed"))
         elif (

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from scmapper import __version__, expressions
-from scmapper.document import Document, Path_
+from scmapper.document import Document, Path_, Place
 from scmapper.errors import MappingError, Problem
 from scmapper.mapping_export import (
     Export,
@@ -25,7 +25,8 @@ from scmapper.mapping_export import (
     reconcile_problems,
 )
 from scmapper.mapping_source import Source, build_source, source_problems
-from scmapper.names import column_problems
+from scmapper.names import column_problems, unknown_columns
+from scmapper.suggest import did_you_mean
 from scmapper.trust import Root
 
 ColumnKind = Literal["value", "fixed", "lookup"]
@@ -46,7 +47,7 @@ class Column:
     required: bool = False
     max_length: int | None = None
     pattern: str | None = None
-    position: tuple[int, int] = (1, 1)
+    position: Place = Place("")
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Roles:
     items: str  # the expression giving the list to iterate
     when: str  # the expression an item must make true
     columns: tuple[Column, ...]
-    positions: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False)
+    positions: dict[str, Place] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Limits:
 class Var:
     name: str
     expression: str
-    position: tuple[int, int] = (1, 1)
+    position: Place = Place("")
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,11 @@ class Mapping:
     export: Export | None = None
     sftp: dict[str, Any] = field(default_factory=dict, compare=False)
     # Where each key of the sftp section stands, and the folder the mapping may read from.
-    sftp_positions: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False)
+    sftp_positions: dict[str, Place] = field(default_factory=dict, compare=False)
     root: Root = field(default_factory=lambda: Root("."), compare=False)
     reconcile: Reconcile | None = None
-    source_position: tuple[int, int] = (1, 1)
+    source_position: Place = Place("")
+    active_position: Place = Place("")
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -133,16 +135,20 @@ def build(doc: Document, raw: bytes, root: Root) -> Mapping:
     names = {c.name for c in columns}
     problems += _name_problems(doc, [("person", columns)] + ([("roles", roles.columns)] if roles else []))
     if person["key"] not in names:
-        problems.append(doc.problem(("person", "key"), f"key column {person['key']!r} is not a person column"))
+        problems.append(doc.problem(("person", "key"), _missing("key column", person["key"], names, "person.key")))
     username = person.get("username") or next((n for n in DEFAULT_USERNAME if n in names), None)
     if username is not None and username not in names:
-        problems.append(doc.problem(("person", "username"), f"username column {username!r} is not a person column"))
+        problems.append(
+            doc.problem(("person", "username"), _missing("username column", username, names, "person.username"))
+        )
     unique = person.get("unique")
     if unique is None:
         unique = [name for name in DEFAULT_UNIQUE if name in names]
     for i, name in enumerate(unique):
         if name not in names:
-            problems.append(doc.problem(("person", "unique", i), f"unique column {name!r} is not a person column"))
+            problems.append(
+                doc.problem(("person", "unique", i), _missing("unique column", name, names, "person.unique"))
+            )
     limits = data.get("limits", {})
     for name, value in limits.items():
         if not math.isfinite(value):  # .nan slips past the schema's minimum and maximum
@@ -174,15 +180,16 @@ def build(doc: Document, raw: bytes, root: Root) -> Mapping:
         unknown_account=lifecycle.get("unknown_account", "fail"),
         lookups=lookups,
         vars=tuple(
-            Var(k, expressions.expression_source(v), doc.position(("vars", k))) for k, v in data.get("vars", {}).items()
+            Var(k, expressions.expression_source(v), doc.place(("vars", k))) for k, v in data.get("vars", {}).items()
         ),
         source=source,
-        source_position=doc.position(("source", "samples") if source.samples else ("source",)),
+        source_position=doc.place(("source", "samples") if source.samples else ("source",)),
+        active_position=doc.place(("source", "active")),
         limits=Limits(**limits),
         fingerprint=fingerprint(raw),
         export=export,
         sftp=data.get("sftp", {}),
-        sftp_positions={key: doc.position(("sftp", key)) for key in data.get("sftp", {})},
+        sftp_positions={key: doc.place(("sftp", key)) for key in data.get("sftp", {})},
         root=root,
         reconcile=reconcile,
     )
@@ -201,11 +208,19 @@ def _columns(
                 value = {**value, "map": {}}
             else:
                 value = {**value, "map": lookups[table]}
-        columns.append(_column(name, value, doc.position((*path, name))))
+        columns.append(_column(name, value, doc.place((*path, name))))
     return tuple(columns)
 
 
-def _column(name: str, spec: Any, position: tuple[int, int]) -> Column:
+def _missing(what: str, name: str, names: set[str], setting: str) -> str:
+    """A setting names a column the mapping does not have: say so, and the two ways out."""
+    return (
+        f"{what} {name!r} is not a person column{did_you_mean(name, names)}: add {name} under person.columns,"
+        f" or change {setting}"
+    )
+
+
+def _column(name: str, spec: Any, position: Place) -> Column:
     if not isinstance(spec, dict):
         kind: ColumnKind = "value" if isinstance(spec, str) else "fixed"
         return Column(name, kind, _as_text(spec), position=position)
@@ -241,7 +256,7 @@ def _roles(doc: Document, spec: dict[str, Any], lookups: dict[str, dict[str, str
     var, _, items = spec.get("for_each", DEFAULT_FOR_EACH).strip().partition(" ")
     items = items.strip()
     items = items[2:].strip() if items.startswith("in") else items
-    positions = {k: doc.position(("roles", k)) for k in ("for_each", "when")}
+    positions = {k: doc.place(("roles", k)) for k in ("for_each", "when")}
     return Roles(
         var=var,
         items=expressions.expression_source(items),
@@ -254,10 +269,9 @@ def _roles(doc: Document, spec: dict[str, Any], lookups: dict[str, dict[str, str
 def _name_problems(doc: Document, tables: list[tuple[str, tuple[Column, ...]]]) -> list[Problem]:
     found = []
     for table, columns in tables:
-        for name, message in column_problems(c.name for c in columns):
+        names = [c.name for c in columns]
+        bad = list(column_problems(names))
+        extra = doc.data[table].get("extra_columns", [])
+        for name, message in bad + list(unknown_columns(table, names, [*extra, *(n for n, _ in bad)])):
             found.append(doc.problem((table, "columns", name), message, key=True))
     return found
-
-
-def problem_at(file: str, position: tuple[int, int], message: str) -> Problem:
-    return Problem(file, position[0], position[1], message)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from scmapper.document import Document
+from scmapper.document import Document, Place
 from scmapper.errors import Problem
 from scmapper.names import file_problem
+from scmapper.suggest import did_you_mean
 
 DEFAULT_REQUIRED = {"persons": ("email",), "roles": ("ou",)}  # besides the username column
 DEFAULT_MINIMUM = 3  # removals below which a threshold's percent rule does not fire
@@ -32,7 +33,7 @@ class ExportFile:
     quote_all: bool = True
     line_ending: str = "\r\n"
     formula_guard: bool = False
-    position: tuple[int, int] = (1, 1)
+    position: Place = Place("")
     required: tuple[str, ...] = ()  # columns that must be non-empty in every row
 
 
@@ -104,7 +105,7 @@ def _export_file(doc: Document, spec: dict[str, Any], path: tuple[str, str], use
         quote_all=spec.get("quoting", "all") == "all",
         line_ending="\r\n" if spec.get("line_ending", "crlf") == "crlf" else "\n",
         formula_guard=spec.get("formula_guard", False),
-        position=doc.position(path),
+        position=doc.place(path),
         required=tuple(required),
     )
 
@@ -121,7 +122,12 @@ def export_problems(doc: Document, export: Export, names: set[str], role_names: 
         for i, column in enumerate(spec.columns):
             if column not in known:
                 where = ("export", kind, "columns", i)
-                problems.append(doc.problem(where, f"export column {column!r} is not a {kind[:-1]} column"))
+                section = "person" if kind == "persons" else "roles"
+                message = (
+                    f"export column {column!r} is not a {kind[:-1]} column{did_you_mean(column, known)}: add {column}"
+                    f" under {section}.columns, or take it out of export.{kind}.columns"
+                )
+                problems.append(doc.problem(where, message))
         for i, column in enumerate(spec.required):
             if column not in spec.columns:
                 where = ("export", kind, "required", i)

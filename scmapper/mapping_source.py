@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from scmapper import expressions
-from scmapper.document import Document
+from scmapper.document import Document, Place
 from scmapper.errors import Problem
 
 
@@ -31,7 +31,7 @@ class Input:
     to: str | None = None  # the parent input of an attached one (default: the main input)
     lookup: str | None = None
     optional: bool = False  # sync runs without a file for it (no attached records, an empty table)
-    position: tuple[int, int] = (1, 1)
+    position: Place = Place("")
 
     @property
     def kind(self) -> Literal["main", "attach", "lookup"]:
@@ -66,7 +66,7 @@ class Source:
 def build_source(doc: Document, spec: dict[str, Any]) -> Source:
     active = spec.get("active")
     inputs = tuple(
-        Input(name, **value, position=doc.position(("source", "inputs", name), key=True))
+        Input(name, **value, position=doc.place(("source", "inputs", name), key=True))
         for name, value in spec.get("inputs", {}).items()
     )
     return Source(

@@ -3,8 +3,12 @@
 Vocabulary: a *column name* becomes a SQLite column and a CSV header: a letter, then
 letters, digits and `_`, at most 63, matched whole (a trailing newline is not "the end").
 SQLite compares column names without regard to case, so two names differing only in case are
-one column, and the `scm_` prefix (in any case) is the store's own bookkeeping. An *export
-file name* is a plain file name in the output folder that no platform reads as something else.
+one column, and the `scm_` prefix (in any case) is the store's own bookkeeping. The *known*
+columns are Spend Cloud's person and role fields as the old connector fills them; a mapping
+declares any other column its customer's Spend Cloud import has (`extra_columns`), so a
+misspelt or invented one is a validation problem instead of a column that never reaches
+Spend Cloud. An *export file name* is a plain file name in the output folder that no platform
+reads as something else.
 """
 
 from __future__ import annotations
@@ -12,7 +16,33 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from scmapper.suggest import closest
+
 RESERVED_PREFIX = "scm_"
+PERSON_COLUMNS = ("externalId", "achternaam", "voornaam", "tussenvoegsel", "gebruikersnaam", "geslacht", "email")
+ROLE_COLUMNS = ("gebruikersnaam", "ou", "functie", "oucode", "functiecode")
+# What people write when they mean a known column: its English name, or another Dutch one.
+_MEANT = {
+    "username": "gebruikersnaam",
+    "login": "gebruikersnaam",
+    "lastname": "achternaam",
+    "surname": "achternaam",
+    "familyname": "achternaam",
+    "firstname": "voornaam",
+    "givenname": "voornaam",
+    "roepnaam": "voornaam",
+    "prefix": "tussenvoegsel",
+    "voorvoegsel": "tussenvoegsel",
+    "gender": "geslacht",
+    "mail": "email",
+    "emailadres": "email",
+    "employeeid": "externalId",
+    "personeelsnummer": "externalId",
+    "department": "ou",
+    "afdeling": "ou",
+    "title": "functie",
+    "jobtitle": "functie",
+}
 _COLUMN = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,62}\Z")
 # Names the export itself uses in its folder, and names Windows gives to devices.
 _TAKEN = {"archive", "export-report.json"}
@@ -32,6 +62,22 @@ def column_problems(names: Iterable[str]) -> Iterator[tuple[str, str]]:
             other = seen[name.lower()]
             yield name, f"column {name!r} is column {other!r} again: column names differ by more than case"
         seen.setdefault(name.lower(), name)
+
+
+def unknown_columns(table: str, names: Iterable[str], extra: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(name, what is wrong) for each column of table ("person" or "roles") that is neither one
+    of Spend Cloud's known columns nor declared in the table's extra_columns."""
+    known = PERSON_COLUMNS if table == "person" else ROLE_COLUMNS
+    allowed = (*known, *extra)
+    for name in names:
+        if name in allowed:
+            continue
+        meant = _MEANT.get(name.lower().replace("_", ""))
+        guess = meant if meant in allowed else closest(name, allowed)
+        hint = f"did you mean {guess!r}?" if guess else f"known: {', '.join(known)}"
+        noun = "person" if table == "person" else "role"
+        message = f"column {name!r} is not a Spend Cloud {noun} column ({hint}); if the customer's Spend Cloud"
+        yield name, f"{message} import has it, declare it: {table}.extra_columns: [{name}]"
 
 
 def file_problem(name: str) -> str | None:

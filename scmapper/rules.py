@@ -22,8 +22,9 @@ from jinja2 import Template
 from jinja2.exceptions import SecurityError
 
 from scmapper import absence, budget, expressions, identity
-from scmapper.errors import DataError, ExpressionError, MappingError, Problem, SandboxViolation
-from scmapper.mapping import Column, Mapping, problem_at
+from scmapper.errors import DataError, ExpressionError, MappingError, SandboxViolation
+from scmapper.mapping import Column, Mapping
+from scmapper.static import static_problems
 
 Row = dict[str, str]
 Absences = dict[str, str]  # column name -> the path of the absent field it read
@@ -277,7 +278,7 @@ class Rules:
         together = self._all_roles.render(context)
         if together is not None:
             return _Roles(together, [_NO_ROLES] * len(together))
-        items = _guard(lambda: self._items(**context), roles.var, who)
+        items = _guard(lambda: self._items(**context), "for_each", who)
         if isinstance(items, absence.Absent):
             path = absence.path_of(items, context)
             return _Roles([], [], [f"for_each: {path} is absent, so no roles"])
@@ -288,7 +289,7 @@ class Rules:
             results = items.get("results")
             items = results if isinstance(results, list) else [items]
         if not isinstance(items, list | tuple):
-            raise ExpressionError(f"{who}: for_each {roles.items!r} is not a list")
+            raise ExpressionError(f"{who}: for_each {roles.items!r} is not a list", "for_each")
         found = _Roles([], [])
         for item in items:
             scope = {**context, roles.var: item}
@@ -434,48 +435,3 @@ def _who(person: dict[str, Any]) -> str:
 
 def all_columns(mapping: Mapping) -> tuple[Column, ...]:
     return mapping.columns + (mapping.roles.columns if mapping.roles else ())
-
-
-def static_problems(mapping: Mapping) -> list[Problem]:
-    """Every problem visible without data: Jinja syntax, unknown filters and names, unsafe access."""
-    problems: list[Problem] = []
-    # `inputs` is a name only in a mapping with lookup inputs to read through it.
-    person_names = frozenset({"person", "today", "lookups", "vars"} | ({"inputs"} if mapping.source.lookups else set()))
-    for var in mapping.vars:
-        found = expressions.check_expression(var.expression, person_names)
-        problems += [_at(mapping.file, var.position, line, m, f"vars.{var.name}") for line, m in found]
-    for column in mapping.columns:
-        problems += _column_problems(mapping.file, column, person_names)
-    if mapping.roles:
-        roles = mapping.roles
-        role_names = person_names | {roles.var}
-        found = expressions.check_expression(roles.items, person_names)
-        problems += [_at(mapping.file, roles.positions["for_each"], line, m, "for_each") for line, m in found]
-        found = expressions.check_expression(roles.when, role_names)
-        problems += [_at(mapping.file, roles.positions["when"], line, m, "when") for line, m in found]
-        for column in roles.columns:
-            problems += _column_problems(mapping.file, column, role_names)
-    if mapping.source.active:
-        found = expressions.check_expression(mapping.source.active, person_names | {"roles"})
-        problems += [_at(mapping.file, (1, 1), line, m, "source.active") for line, m in found]
-    return problems
-
-
-def _column_problems(file: str, column: Column, names: frozenset[str]) -> list[Problem]:
-    found: list[tuple[int, str]] = []
-    if column.kind != "fixed":
-        found += expressions.check_template(column.source, names)
-    if column.kind == "lookup":
-        found += expressions.check_template(column.default, names)
-    if column.pattern:
-        try:
-            re.compile(column.pattern)
-        except re.error as exc:
-            found.append((1, f"pattern is not a valid regular expression: {exc}"))
-    return [_at(file, column.position, line, message, column.name) for line, message in found]
-
-
-def _at(file: str, position: tuple[int, int], line: int, message: str, what: str) -> Problem:
-    # Jinja counts lines within the expression; a block scalar's extra lines shift the position.
-    shifted = (position[0] + max(line - 1, 0), position[1])
-    return problem_at(file, shifted, f"{what}: {message}")

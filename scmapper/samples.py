@@ -12,14 +12,16 @@ a typo would only show as warnings, person after person.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jinja2 import nodes
 
 from scmapper import expressions, inputs
+from scmapper.document import Place
 from scmapper.errors import Problem, ScmapperError
-from scmapper.mapping import Mapping, Roles, problem_at
+from scmapper.mapping import Mapping, Roles
+from scmapper.suggest import closest
 from scmapper.trust import OutsideRoot
 
 ANY = "*"
@@ -32,7 +34,7 @@ class Read:
     root: str
     keys: tuple[str, ...]
     what: str  # "column 'geslacht'", "vars.name", "when"
-    position: tuple[int, int]
+    position: Place
 
     def __str__(self) -> str:
         return ".".join((self.root, *self.keys)).replace(f".{ANY}", "[...]")
@@ -40,9 +42,10 @@ class Read:
 
 @dataclass(frozen=True)
 class Samples:
-    """The joined sample records (what `person` is) and each lookup input's records."""
+    """The joined sample records (what `person` is) and each lookup input's records, and what
+    they are called in a warning ("the samples (samples/afas)")."""
 
-    folder: str
+    label: str
     persons: list[dict[str, Any]]
     tables: dict[str, list[dict[str, Any]]]
 
@@ -57,17 +60,17 @@ def load(mapping: Mapping) -> Samples | Problem | None:
     try:
         folder = mapping.root.resolve(name, mapping.base_dir, "source.samples")
     except OutsideRoot as exc:
-        return problem_at(mapping.file, where, str(exc))
+        return where.problem(str(exc))
     if not folder.is_dir():
-        return problem_at(mapping.file, where, f"source.samples {name!r} is not a folder")
+        return where.problem(f"source.samples {name!r} is not a folder")
     files = sorted(str(p) for p in folder.iterdir() if p.suffix in (".json", ".jsonl"))
     try:
         snapshot = inputs.read(mapping.source, inputs.assign(mapping.source, files))
         persons = [record.data for record in snapshot.records]
     except ScmapperError as exc:
-        return problem_at(mapping.file, where, f"source.samples {name!r}: {exc}")
+        return where.problem(f"source.samples {name!r}: {exc}")
     tables = {table_name: list(table.values()) for table_name, table in snapshot.tables.items()}
-    return Samples(name, persons, tables)
+    return Samples(f"the samples ({name})", persons, tables)
 
 
 def unseen(mapping: Mapping, samples: Samples) -> list[Problem]:
@@ -82,9 +85,40 @@ def unseen(mapping: Mapping, samples: Samples) -> list[Problem]:
         else:
             continue
         if keys and not any(_has(record, keys) for record in records):
-            message = f"{read.what}: {read} is in none of the samples ({samples.folder})"
-            found.append(Problem(mapping.file, *read.position, message, severity="warning"))
+            message = f"{read.what}: {read} is in none of {samples.label}{_did_you_mean(read, records, keys)}"
+            found.append(read.position.problem(message, severity="warning"))
     return found
+
+
+def _did_you_mean(read: Read, records: list[Any], keys: tuple[str, ...]) -> str:
+    """'; did you mean person.Email_werk?' when the first key no record has is close to a key
+    the records do have at that place."""
+    for depth in range(len(keys)):
+        if any(_has(record, keys[: depth + 1]) for record in records):
+            continue
+        present = {name for record in records for name in _keys_at(record, keys[:depth])}
+        guess = closest(keys[depth], present) if keys[depth] != ANY else None
+        if guess is None:
+            return ""
+        start = len(read.keys) - len(keys)  # keys is the tail of read.keys that names fields
+        fixed = replace(read, keys=read.keys[: start + depth] + (guess,) + keys[depth + 1 :])
+        return f"; did you mean {fixed}?"
+    return ""
+
+
+def _keys_at(value: Any, keys: tuple[str, ...]) -> Iterator[str]:
+    """The keys of the maps at the end of path `keys` (walked as _has walks it)."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _keys_at(item, keys)
+    elif isinstance(value, dict):
+        if not keys:
+            yield from (str(name) for name in value)
+            return
+        key, rest = keys[0], keys[1:]
+        for name, item in value.items():
+            if key == ANY or str(name) == key or str(name).lower() == key.lower():
+                yield from _keys_at(item, rest)
 
 
 def reads(mapping: Mapping) -> Iterator[Read]:
@@ -121,10 +155,10 @@ def _plain(source: str) -> Read | None:
     outputs = list(tree.find_all(nodes.Output))
     node = outputs[0].nodes[0] if outputs and len(outputs[0].nodes) == 1 else None
     chain = _chain(node) if isinstance(node, nodes.Getattr | nodes.Getitem) else None
-    return Read(chain[0], chain[1], "for_each", (1, 1)) if chain else None
+    return Read(chain[0], chain[1], "for_each", Place("")) if chain else None
 
 
-def _reads(source: str, what: str, position: tuple[int, int], *, expression: bool = False) -> Iterator[Read]:
+def _reads(source: str, what: str, position: Place, *, expression: bool = False) -> Iterator[Read]:
     try:
         tree = expressions.environment().parse("{{ (" + source + ") }}" if expression else source)
     except Exception:  # noqa: BLE001 - static_problems reports unparsable expressions
@@ -136,8 +170,7 @@ def _reads(source: str, what: str, position: tuple[int, int], *, expression: boo
             continue  # part of a longer chain, read with it
         chain = _chain(node)
         if chain:
-            line = position[0] + max(node.lineno - 1, 0)
-            yield Read(chain[0], chain[1], what, (line, position[1]))
+            yield Read(chain[0], chain[1], what, position.down(node.lineno - 1))
 
 
 def _chain(node: nodes.Node) -> tuple[str, tuple[str, ...]] | None:

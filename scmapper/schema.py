@@ -6,7 +6,6 @@ through a `# yaml-language-server: $schema=...` line.
 
 from __future__ import annotations
 
-import difflib
 import json
 from functools import cache
 from pathlib import Path
@@ -17,6 +16,18 @@ from jsonschema.exceptions import ValidationError
 
 from scmapper.document import Document
 from scmapper.errors import Problem
+from scmapper.suggest import did_you_mean
+
+# JSON Schema's type names as a mapping's author reads them.
+_KINDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a map",
+    "array": "a list",
+    "null": "null",
+}
 
 
 @cache
@@ -66,13 +77,60 @@ def _problem(doc: Document, error: ValidationError) -> Problem:
         allowed = sorted(error.schema.get("properties", {}))
         extra = next(k for k in error.instance if k not in allowed)
         hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
-        close = difflib.get_close_matches(extra, allowed, n=1)
-        guess = f" (did you mean {close[0]!r}?)" if close else ""
-        return doc.problem((*path, extra), f"unknown key {extra!r}{guess}{hint}", key=True)
+        guess = did_you_mean(extra, allowed)
+        dedented = _dedented(doc, path, error.instance, extra) if path and not guess else ""
+        message = f"unknown key {extra!r}{guess}{hint}{dedented}"
+        return doc.problem((*path, extra), message, key=True)
     if "propertyNames" in error.absolute_schema_path:
         # The instance is the offending key itself; point at it.
         return doc.problem((*path, error.instance), f"{error.instance!r}: {custom}", key=True)
-    return doc.problem(path, f"{_where(path)}{custom or error.message}")
+    if error.validator == "type" and error.instance is None:
+        custom = None  # "is empty" says more than what a filled-in value should look like
+    return doc.problem(path, f"{_where(path)}{custom or _message(error)}")
+
+
+def _dedented(doc: Document, path: tuple[Any, ...], instance: dict[str, Any], extra: str) -> str:
+    """A hint when the unknown key follows a block it probably belongs in (a dedented column)."""
+    keys = list(instance)
+    before = keys[keys.index(extra) - 1] if keys.index(extra) > 0 else None
+    if before is None or not isinstance(instance[before], dict) or not instance[before]:
+        return ""
+    inner = doc.key_positions.get((*path, before, next(iter(instance[before]))))
+    where = f" like line {inner[0]} ({inner[1] - 1} spaces)" if inner else " like the keys there"
+    return f"; if it belongs under {before!r}, indent it{where}"
+
+
+def _message(error: ValidationError) -> str:
+    """jsonschema's message in the YAML author's words: never Python's None, True or dict."""
+    shown = yaml_value(error.instance)
+    if error.validator == "type":
+        expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        kinds = [_KINDS.get(str(kind), str(kind)) for kind in expected]
+        if len(kinds) > 1:
+            kinds = ["a boolean" if kind == _KINDS["boolean"] else kind for kind in kinds]
+        listed = ", ".join(kinds[:-1]) + f" or {kinds[-1]}" if len(kinds) > 1 else kinds[0]
+        return f"is empty; expected {listed}" if error.instance is None else f"expected {listed}, found {shown}"
+    if error.validator == "enum":
+        allowed = ", ".join(yaml_value(v, quote=False) for v in error.validator_value)
+        if error.instance is None:
+            return f"is empty; expected one of: {allowed}"
+        return f"{shown} is not one of: {allowed}"
+    message = str(error.message)
+    text = repr(error.instance)
+    return shown + message[len(text) :] if message.startswith(text) else message
+
+
+def yaml_value(value: Any, *, quote: bool = True) -> str:
+    """A value as its YAML reads: an empty value, true, false, a map, a list, 'text', 3."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a map"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value) if quote and isinstance(value, str) else str(value)
 
 
 def _where(path: tuple[Any, ...]) -> str:

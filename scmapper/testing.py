@@ -11,6 +11,7 @@ The cases file for `mappings/afas.yaml` is `mappings/afas.tests.yaml`.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -21,9 +22,10 @@ from scmapper.document import Document
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
 from scmapper.inputs import Snapshot
 from scmapper.loading import load_rules
-from scmapper.mapping import Var
+from scmapper.mapping import Mapping, Var
 from scmapper.mapping_source import Source
 from scmapper.rules import MappedPerson, Rules
+from scmapper.trust import OutsideRoot
 
 
 def cases_path(mapping: Path) -> Path:
@@ -49,8 +51,13 @@ class CaseResult:
 
 @dataclass
 class TestOutcome:
+    """The cases of one file run against one mapping; `warnings` (a `mapping:` key naming
+    another mapping) come first, so a run of failures says why before it says what."""
+
     file: str
     results: list[CaseResult] = field(default_factory=list)
+    mapping: str = ""
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -59,18 +66,21 @@ class TestOutcome:
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
+            "mapping": self.mapping,
             "passed": sum(r.passed for r in self.results),
             "failed": sum(not r.passed for r in self.results),
+            "warnings": [w.as_dict() for w in self.warnings],
             "cases": [{"name": r.name, "passed": r.passed, "differences": r.differences} for r in self.results],
         }
 
     def text(self) -> list[str]:
-        lines = []
+        lines = [str(w) for w in self.warnings]
         for result in self.results:
             lines.append(f"{'ok  ' if result.passed else 'FAIL'} {result.name}")
             lines += [f"       {d}" for d in result.differences]
         summary = self.as_dict()
-        lines.append(f"{self.file}: {summary['passed']} cases passed, {summary['failed']} failed")
+        ran = f" (ran against {self.mapping}; see the warning above)" if self.warnings else ""
+        lines.append(f"{self.file}: {summary['passed']} cases passed, {summary['failed']} failed{ran}")
         return lines
 
 
@@ -110,11 +120,43 @@ def load_cases(path: Path) -> Document:
     return doc
 
 
+def mapping_note(doc: Document, cases: Path, mapping: Mapping) -> Problem | None:
+    """A warning when the cases file's `mapping:` names another mapping than `mapping` (a copied
+    afas.tests.yaml still saying afas.yaml); MappingError when it leads outside the root."""
+    name = doc.data.get("mapping")
+    if not isinstance(name, str):
+        return None
+    place = doc.place(("mapping",))
+    try:
+        named = mapping.root.resolve(name, Path(cases).resolve().parent, "mapping")
+    except OutsideRoot as exc:
+        raise MappingError([place.problem(str(exc))]) from None
+    same = os.path.normcase(os.path.realpath(named)) == os.path.normcase(os.path.realpath(mapping.file))
+    if same:  # normcase: on Windows, AFAS.yaml names afas.yaml
+        return None
+    own = Path(os.path.relpath(os.path.realpath(mapping.file), Path(cases).resolve().parent)).as_posix()
+    return place.problem(
+        f"these cases say they are for {name} (mapping: {name}), not for {mapping.file}: if they are"
+        f" {Path(mapping.file).name}'s cases, write mapping: {own}; to run them against {name}:"
+        f" scmapper test {_shown(named)} --cases {cases}",
+        severity="warning",
+    )
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it can be shown for the reader's shell: from the working folder."""
+    try:
+        return Path(os.path.relpath(path)).as_posix()
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
 def run_cases(mapping: Path, cases: Path, root: str | None = None) -> TestOutcome:
     rules = load_rules(mapping, root)
     doc = load_cases(cases)
     default_today = doc.data.get("today")
-    outcome = TestOutcome(str(cases))
+    note = mapping_note(doc, cases, rules.mapping)
+    outcome = TestOutcome(str(cases), mapping=str(mapping), warnings=[note] if note else [])
     variants: dict[tuple[tuple[str, str], ...], Rules] = {}
     for case in doc.data["cases"]:
         today = case.get("today", default_today)
@@ -188,7 +230,7 @@ def _compare(expect: dict[str, Any], mapped: MappedPerson) -> list[str]:
         if not found and mapped.roles != wanted_roles:
             found.append("roles: same rows in another order")
     if "active" in expect and expect["active"] != mapped.active:
-        found.append(f"active: expected {expect['active']}, got {mapped.active}")
+        found.append(f"active: expected {str(expect['active']).lower()}, got {str(mapped.active).lower()}")
     for text in expect.get("warnings", []):
         if not any(text in w for w in mapped.warnings):
             found.append(f"warnings: none contains {text!r} (got {mapped.warnings})")

@@ -1,20 +1,23 @@
 """`validate`: every problem in a mapping file in one run, each located as file:line:col.
 
-Stages run in order (YAML, schema, expressions, the sample files the mapping names, then
-the optional sample person); a stage runs only when the one before it found the document
-sound enough to read. Field paths none of the sample files has are warnings, not errors.
+Stages run in order (YAML, schema, expressions, the sample files the mapping names, or else
+the records of its test cases, then the optional sample person); a stage runs only when the
+one before it found the document sound enough to read. Field paths none of the samples has
+are warnings, not errors; so is a test case file whose `mapping:` names another mapping.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scmapper import csvformat, loading, rules, samples, sources, testing
-from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
+from scmapper import csvformat, loading, rules, samples, sources, static, testing
+from scmapper.document import Document, Place
+from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation, ScmapperError
 from scmapper.loading import load_rules
-from scmapper.mapping import Mapping, problem_at
+from scmapper.mapping import Mapping
 from scmapper.trust import OutsideRoot
 
 
@@ -76,19 +79,22 @@ def preview(path: str, person: dict[str, Any], root: str | None = None) -> Previ
 
 def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str | None = None) -> list[Problem]:
     """Every problem; warnings (severity "warning") for field paths none of the mapping's
-    samples has, when it names them (source.samples)."""
+    samples has: the files source.samples names, else the records of its test cases."""
     try:
         mapping = loading.load_mapping(path, root)
     except MappingError as exc:
         return exc.problems
-    problems = rules.static_problems(mapping) + csvformat.layouts(mapping)[1] + _path_problems(mapping)
-    problems += _cases_problems(Path(path))
-    if problems:
+    problems = static.static_problems(mapping) + csvformat.layouts(mapping)[1] + _path_problems(mapping)
+    cases, found_in_cases = _cases(Path(path), mapping)
+    problems += found_in_cases
+    if any(p.severity == "error" for p in problems):
         return problems
     found = samples.load(mapping)
     if isinstance(found, Problem):
-        return [found]
-    warnings = samples.unseen(mapping, found) if found else []
+        return [*problems, found]
+    if found is None and cases is not None:
+        found = _case_samples(mapping, cases)
+    warnings = problems + (samples.unseen(mapping, found) if found else [])
     return warnings + (_sample_problems(mapping, sample) if sample is not None else [])
 
 
@@ -101,35 +107,75 @@ def _path_problems(mapping: Mapping) -> list[Problem]:
             try:
                 mapping.root.resolve(mapping.sftp[key], mapping.base_dir, f"sftp.{key}")
             except OutsideRoot as exc:
-                found.append(problem_at(mapping.file, mapping.sftp_positions.get(key, (1, 1)), str(exc)))
+                found.append(mapping.sftp_positions.get(key, Place(mapping.file)).problem(str(exc)))
     return found
 
 
-def _cases_problems(mapping: Path) -> list[Problem]:
-    """The test case file beside the mapping, when there is one, checked against its schema."""
-    cases = testing.cases_path(mapping)
+def _cases(path: Path, mapping: Mapping) -> tuple[Document | None, list[Problem]]:
+    """The test case file beside the mapping, when there is one, checked against its schema
+    and for a `mapping:` that names another mapping."""
+    cases = testing.cases_path(path)
     if not cases.exists():
-        return []
+        return None, []
     try:
-        testing.load_cases(cases)
+        doc = testing.load_cases(cases)
+        note = testing.mapping_note(doc, cases, mapping)
     except MappingError as exc:
-        return exc.problems
-    return []
+        return None, exc.problems
+    return doc, [note] if note else []
+
+
+def _case_samples(mapping: Mapping, cases: Document) -> samples.Samples | None:
+    """The test cases' records as samples, joined as sync would (a case whose records do not
+    join says nothing about field paths, and `test` reports it)."""
+    persons: list[dict[str, Any]] = []
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for case in cases.data["cases"]:
+        try:
+            snapshot = testing.case_snapshot(mapping.source, case)
+        except ScmapperError:
+            continue
+        persons += [record.data for record in snapshot.records]
+        for name, table in snapshot.tables.items():
+            tables.setdefault(name, []).extend(table.values())
+    label = f"the records of the test cases ({Path(cases.file).name})"
+    return samples.Samples(label, persons, tables) if persons else None
 
 
 def _sample_problems(mapping: Mapping, sample: dict[str, Any]) -> list[Problem]:
+    """What mapping the sample gives: its error, or its warnings (an absent field, no roles),
+    each at the column, var or roles key it is about."""
     compiled = rules.Rules(mapping)
     [record] = sources.records_from([sample], mapping.source.group_by)  # grouped as sync would
     try:
-        compiled.map_person(record.data)
+        mapped = compiled.map_person(record.data)
     except (DataError, SandboxViolation) as exc:
         column = exc.column if isinstance(exc, DataError) else None
-        return [problem_at(mapping.file, _position(mapping, column), f"on the sample: {exc}")]
-    return []
+        return [_place(mapping, column, role=", role: " in str(exc)).problem(f"on the sample: {exc}")]
+    found = []
+    for warning in mapped.warnings:
+        named = _WARNED.match(warning)
+        what = named.group(2) if named else "for_each" if warning.startswith("for_each") else "when"
+        place = _place(mapping, what, role=bool(named and named.group(1)))
+        found.append(place.problem(f"on the sample: {warning}", severity="warning"))
+    return found
 
 
-def _position(mapping: Mapping, column: str | None) -> tuple[int, int]:
-    for candidate in rules.all_columns(mapping):
-        if candidate.name == column:
+_WARNED = re.compile(r"(role )?column '(\w+)'")
+
+
+def _place(mapping: Mapping, what: str | None, *, role: bool = False) -> Place:
+    """Where the column, var or roles key that failed on the sample stands."""
+    roles = mapping.roles
+    if roles and what in roles.positions:
+        return roles.positions[what]
+    if what == "source.active":
+        return mapping.active_position
+    for var in mapping.vars:
+        if what == f"vars.{var.name}":
+            return var.position
+    role_columns = roles.columns if roles else ()
+    for candidate in (*role_columns, *mapping.columns) if role else (*mapping.columns, *role_columns):
+        if candidate.name == what:
             return candidate.position
-    return (1, 1)
+    return Place(mapping.file)

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from scmapper import yamlerrors
 from scmapper.document import Document, Path_
 from scmapper.errors import MappingError, Problem
 
@@ -44,10 +45,7 @@ def load_text(text: str, name: str) -> Document:
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = exc.problem or exc.context or "invalid YAML"
-        raise MappingError([Problem(name, line, col, f"YAML syntax error: {what}")]) from None
+        raise MappingError([Problem(name, *yamlerrors.explain(text, exc))]) from None
     except yaml.YAMLError as exc:
         raise MappingError([Problem(name, 1, 1, f"YAML error: {exc}")]) from None
     finally:
@@ -112,7 +110,11 @@ class _Builder:
                 self._fail(key_node, "merge keys ('<<') are not supported; write the keys out")
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
-                self._fail(key_node, "keys must be plain scalars")
+                braces = node.flow_style and isinstance(key_node, yaml.MappingNode) and key_node.flow_style
+                self._fail(
+                    node if braces else key_node,
+                    yamlerrors.BRACES if braces else "keys must be plain scalars",
+                )
                 continue
             # Keys are taken as written: a lookup table's `0: B` maps the text "0".
             key = key_node.value

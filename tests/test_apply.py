@@ -362,7 +362,9 @@ def test_malformed_events_exit_2_and_write_nothing(db, event, args, message):
 
 
 def test_mapping_error_exits_2_with_a_json_result(db, write):
-    mapping = write("bad.yaml", "version: 1\nperson: {key: a, columns: {a: '{{ person.__class__ }}'}}\n")
+    mapping = write(
+        "bad.yaml", "version: 1\nperson: {key: externalId, columns: {externalId: '{{ person.__class__ }}'}}\n"
+    )
     result = run_cli("apply", "--mapping", mapping, "--db", db, "-", input=native("create", make_person()))
     assert result.code == 2
     assert result.json["success"] is False
@@ -376,7 +378,8 @@ def test_runtime_expression_error_fails_the_action_with_the_column(db):
     result = apply(db, native("create", person))
     assert result.code == 1
     assert (
-        result.json["auditLogs"][0]["message"] == "person '5': column 'voornaam': 'int object' has no attribute 'GivenName'"
+        result.json["auditLogs"][0]["message"]
+        == "person '5': column 'voornaam': 'int object' has no attribute 'GivenName'"
     )
 
 

@@ -47,6 +47,7 @@ version: 1
 person:
   key: k
   unique: []
+  extra_columns: [k, a, b]
   columns:
     k: "{{ person.k }}"
     a: "{{ person.a }}"
@@ -54,6 +55,7 @@ person:
 roles:
   for_each: c in person.c
   when: "true"
+  extra_columns: [owner, r]
   columns:
     owner: "{{ person.a }}"
     r: "{{ c }}"

@@ -432,7 +432,8 @@ def test_validator_checks_export_columns_and_headers(tmp_path):
     assert result.code == 1
     messages = [line.split(": ", 1)[1] for line in result.out.splitlines()]
     assert messages == [
-        "export column 'bogus' is not a person column",
+        "export column 'bogus' is not a person column: add bogus under person.columns, or take it out of"
+        " export.persons.columns",
         "header has 1 labels for 2 columns",
         "the roles file must differ from the persons file",
     ]

@@ -105,6 +105,7 @@ MAPPING = {
     },
     "person": {
         "key": "externalId",
+        "extra_columns": ["naam"],
         "columns": {
             "externalId": {"value": "{{ person.Medewerker }}", "required": True},
             "naam": {"value": "{{ person.Naam }}", "required": True},

@@ -24,7 +24,9 @@ def test_invalid_mapping_reports_exact_messages(case: Path):
     relative = case.relative_to(ROOT)
     result = run_cli("validate", relative)
     expected = case.with_suffix(".expected").read_text("utf-8").replace("{file}", str(relative))
-    expected = expected.replace("{folder}", str(case.parent.resolve()))  # a mapping's folder, as the trust boundary names it
+    expected = expected.replace(
+        "{folder}", str(case.parent.resolve())
+    )  # a mapping's folder, as the trust boundary names it
     assert result.code == 1
     assert result.out == expected
     assert "Traceback" not in result.err
@@ -134,9 +136,12 @@ def test_a_field_no_sample_has_is_a_warning_with_its_place(tmp_path):
     assert text.code == 0
     line, col, _ = place("person.gendr")
     message = "warning: column 'geslacht': person.gendr is in none of the samples (samples/raet)"
-    assert f"{mapping}:{line}:{col}: {message}\n" in text.out
-    assert "role column 'functie': inputs.jobProfiles[...].fulName is in none of the samples" in text.out
-    assert "when: person.employments.hiredate_ is in none of the samples" in text.out
+    assert f"{mapping}:{line}:{col}: {message}; did you mean person.gender?\n" in text.out
+    assert (
+        "role column 'functie': inputs.jobProfiles[...].fulName is in none of the samples (samples/raet);"
+        " did you mean inputs.jobProfiles[...].fullName?\n" in text.out
+    )
+    assert "when: person.employments.hiredate_ is in none of the samples (samples/raet); did you mean" in text.out
 
 
 def test_samples_that_do_not_fit_the_inputs_are_an_error(tmp_path):

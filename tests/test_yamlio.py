@@ -19,7 +19,10 @@ def test_positions_of_values_and_keys():
 
 
 def test_syntax_error_is_located():
-    assert problems("a: [1, 2\nb: 3\n") == ["m.yaml:2:2: YAML syntax error: expected ',' or ']', but got ':'"]
+    assert problems("a: [1, 2\nb: 3\n") == [
+        "m.yaml:1:4: YAML syntax error: the '[' here is not closed where YAML expects it: end it with ']' before"
+        " line 2 (or, if it is text, put the whole value in quotes)"
+    ]
 
 
 def test_duplicate_keys_are_refused():

@@ -44,7 +44,7 @@ def _key(
     schema: dict[str, Any], path: str, spec: dict[str, Any], lines: list[str], depth: int, seen: dict[str, str]
 ) -> None:
     ref = spec.get("$ref", "").split("/")[-1]
-    if ref in seen and ref not in ("columnName", "template", "threshold"):
+    if ref in seen and ref not in ("columnName", "template", "threshold") and "properties" not in spec:
         lines += [f"{'#' * min(depth, 4)} `{path}`", "", f"The same as `{seen[ref]}`.", ""]
         return
     if ref:
@@ -67,9 +67,15 @@ def _key(
     for example in spec.get("examples", []):
         text = yaml.safe_dump({path.split(".")[-1].strip("<>"): example}, allow_unicode=True, sort_keys=False)
         lines += ["```yaml", text.rstrip(), "```", ""]
-    for child, child_spec in spec.get("properties", {}).items():
-        _key(schema, f"{path}.{child}", child_spec, lines, depth + 1, seen)
     extra = spec.get("additionalProperties")
+    named = spec.get("properties", {})
+    if isinstance(extra, dict) and named and all(c.get("$ref") == extra.get("$ref") for c in named.values()):
+        # Known names of one kind (Spend Cloud's columns): listed here, described once as <name>.
+        lines += ["Known names:", ""] + [f"- `{name}`: {child.get('description', '')}" for name, child in named.items()]
+        lines += [""]
+        named = {}
+    for child, child_spec in named.items():
+        _key(schema, f"{path}.{child}", child_spec, lines, depth + 1, seen)
     if isinstance(extra, dict) and ("$ref" in extra or extra.get("properties")):
         _key(schema, f"{path}.<name>", extra, lines, depth + 1, seen)
     then = spec.get("then")

@@ -41,6 +41,7 @@ def __getattr__(name: str) -> Any:
         return getattr(import_module(f"scmapper.store.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "SCHEMA_VERSION",
     "AuditEvent",

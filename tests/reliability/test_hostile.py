@@ -139,7 +139,7 @@ def test_the_text_limit_is_configurable(db, tmp_path):
 
 # --- mappings ---------------------------------------------------------------------------------
 
-BASE = 'version: 1\nperson:\n  key: k\n  columns:\n    k: "{{ person.ExternalId }}"\n'
+BASE = 'version: 1\nperson:\n  key: k\n  extra_columns: [k, y]\n  columns:\n    k: "{{ person.ExternalId }}"\n'
 
 
 def laughs(levels):

@@ -79,7 +79,7 @@ def test_growing_values_are_refused_before_they_take_the_memory(tmp_path, db):
     for i, attack in enumerate(attacks):
         mapping = tmp_path / f"m{i}.yaml"
         mapping.write_text(
-            f'version: 1\nperson:\n  key: k\n  columns:\n    k: "{{{{ person.k }}}}"\n    y: "{{{{ {attack} }}}}"\n'
+            f'version: 1\nperson:\n  key: k\n  extra_columns: [k, y]\n  columns:\n    k: "{{{{ person.k }}}}"\n    y: "{{{{ {attack} }}}}"\n'
         )
         person = {"k": "1", "L": list(range(2000)), "S": "s" * 60_000}
         started = time.monotonic()

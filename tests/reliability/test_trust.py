@@ -15,6 +15,7 @@ SECRET = "root:$6$hash:19000:0:99999:7:::\nDB_PASSWORD=hunter2\n"
 MAPPING = """version: 1
 person:
   key: k
+  extra_columns: [k, u]
   columns:
     k: "{{ person.ExternalId }}"
     u: "{{ person.Accounts.MicrosoftActiveDirectory.sAMAccountName }}"
