@@ -1,7 +1,7 @@
 """A cache of validated mappings, so the per-event `apply` skips YAML and JSON Schema.
 
 Vocabulary: an *entry* is the merged, validated document of one mapping file, stored as
-JSON (never pickle: loading it runs no code) under a key made of scmapper's version, the
+JSON (never pickle: loading it runs no code) under a key made of scmapper's version and loader (LOADER), the
 file's path, its root and its bytes, with the path and SHA-256 of every base file it
 extends; beside it, its *code*: the compiled templates and expressions of the mapping
 (marshal, for this Python and Jinja only), so a steady-state event compiles nothing. Both
@@ -33,6 +33,10 @@ from scmapper.files import create_private, write_atomic
 
 Files = list[tuple[Path, bytes]]
 KEY_NAME = "cache-key"
+# Part of every entry's key beside the version: raised whenever loading the same files gives a
+# different document (2: an override keeps its base column's checks), so no entry made by an
+# older loader is used, not even on a machine that ran a development copy of this version.
+LOADER = 2
 
 
 def directory() -> Path:
@@ -86,7 +90,7 @@ def _digest(raw: bytes) -> str:
 
 
 def _entry(path: Path, root: Path, raw: bytes) -> Path:
-    key = _digest(f"{__version__}\0{path.resolve()}\0{root}\0".encode() + raw)
+    key = _digest(f"{__version__}\0{LOADER}\0{path.resolve()}\0{root}\0".encode() + raw)
     return directory() / f"{key}.json"
 
 

@@ -24,7 +24,6 @@ from jinja2.exceptions import SecurityError
 from scmapper import absence, budget, expressions, identity
 from scmapper.errors import DataError, ExpressionError, MappingError, SandboxViolation
 from scmapper.mapping import Column, Mapping
-from scmapper.static import static_problems
 
 Row = dict[str, str]
 Absences = dict[str, str]  # column name -> the path of the absent field it read
@@ -160,9 +159,12 @@ class Rules:
 
     def __init__(self, mapping: Mapping, *, checked: bool = False) -> None:
         """checked: the mapping passed static_problems before (it comes from the cache)."""
-        problems = [] if checked else static_problems(mapping)
-        if problems:
-            raise MappingError(problems)
+        if not checked:
+            from scmapper.static import static_problems  # a cached mapping skips this import too
+
+            problems = static_problems(mapping)
+            if problems:
+                raise MappingError(problems)
         self.mapping = mapping
         env = expressions.environment()
         self._person = RowTemplate(mapping.columns)

@@ -8,12 +8,13 @@ candidate's own spelling.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:
     """The candidate closest to word, or None when none is close enough to suggest."""
+    import difflib  # only on the way to an error message: apply never needs it
+
     by_lower: dict[str, str] = {}
     for candidate in candidates:
         by_lower.setdefault(candidate.lower(), candidate)

@@ -103,3 +103,16 @@ def test_entries_are_private(tmp_path):
     folder = cache.directory()
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(e.stat().st_mode) == 0o600 for e in folder.glob("*.json"))
+
+
+def test_an_entry_made_by_an_older_loader_is_not_used(monkeypatch):
+    """Loading rules change within one version (an override keeping its base's checks): an entry
+    from before such a change would bring the old document back, so the loader is in the key."""
+    root = Root.of(DEFAULT_MAPPING).folder
+    load_rules(DEFAULT_MAPPING)
+    data, files = cache.lookup(DEFAULT_MAPPING, root)
+    with monkeypatch.context() as older:
+        older.setattr(cache, "LOADER", cache.LOADER - 1)
+        cache.store(DEFAULT_MAPPING, root, {**data, "lifecycle": {**data["lifecycle"], "delete": "hard"}}, files)
+        assert load_rules(DEFAULT_MAPPING).mapping.delete == "hard"  # sealed: the older loader would use it
+    assert load_rules(DEFAULT_MAPPING).mapping.delete == "soft"
