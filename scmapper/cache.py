@@ -1,10 +1,10 @@
 """A cache of validated mappings, so the per-event `apply` skips YAML and JSON Schema.
 
 Vocabulary: an *entry* is the merged, validated document of one mapping file, stored as
-JSON (never pickle: loading it runs no code) under a key made of scmapper's version and loader (LOADER), the
-file's path, its root and its bytes, with the path and SHA-256 of every base file it
-extends; beside it, its *code*: the compiled templates and expressions of the mapping
-(marshal, for this Python and Jinja only), so a steady-state event compiles nothing. Both
+JSON (never pickle: loading it runs no code) under a key made of scmapper's version and
+loader number, the file's path, its root and its bytes, with the path and SHA-256 of every
+base file it extends; beside it, its *code*: the compiled templates and expressions of the
+mapping (marshal, for this Python and Jinja only), so a steady-state event compiles nothing. Both
 are *sealed* with an HMAC under the user's own *cache key*, kept in the user's private cache
 folder even when SCMAPPER_CACHE_DIR points elsewhere: an entry someone else planted or edited
 fails the seal. It is used only when sealed and when every one of its
