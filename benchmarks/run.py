@@ -701,7 +701,7 @@ def figure_single(ctx: Context, db: Path, extra: list[dict[str, Any]], persons: 
     found = [
         Floor("a", "(a) python -c pass", median["a"], rss["a"]),
         Floor("b", "(b) minimal script: same rows, one transaction", median["b"], rss["b"], 2.0, "<= 2x (stretch)"),
-        Floor("c", "(c) (b) + import jinja2", median["c"], rss["c"], 1.5, "<= 1.5x"),
+        Floor("c", "(c) (b) + import jinja2", median["c"], rss["c"], 1.25, "<= 1.25x"),
     ]
     figure = Figure(
         "single_event",
