@@ -34,9 +34,10 @@ from scmapper.files import create_private, write_atomic
 Files = list[tuple[Path, bytes]]
 KEY_NAME = "cache-key"
 # Part of every entry's key beside the version: raised whenever loading the same files gives a
-# different document (2: an override keeps its base column's checks), so no entry made by an
-# older loader is used, not even on a machine that ran a development copy of this version.
-LOADER = 2
+# different document, so no entry made by an older loader is used, not even on a machine that
+# ran a development copy of this version. 2: an override keeps its base column's checks;
+# 3: an override that sets only a lookup's default or map, or a check, keeps the rest.
+LOADER = 3
 
 
 def directory() -> Path:

@@ -20,6 +20,7 @@ Path_ = tuple[str | int, ...]
 # The keys of a column that say what it checks rather than how it is filled: an override of a
 # base column keeps them unless it sets them itself.
 COLUMN_CHECKS = ("required", "max_length", "pattern", "description")
+COLUMN_FILLS = ("value", "fixed", "lookup")  # what fills a column; the other keys modify or check it
 _COLUMN_TABLES = (("person", "columns"), ("roles", "columns"))
 
 
@@ -120,14 +121,22 @@ def _merge(base: Any, child: Any, path: Path_) -> Any:
 
 
 def _merge_column(base: Any, child: Any) -> Any:
-    """A column of child over the base's column of that name: what fills it comes from child
-    (a plain string or value, or the map's value/fixed/lookup keys); the base's checks stay
-    unless child names them (`required: false`, `pattern: null`, `max_length: null`)."""
-    if not isinstance(base, dict) or child is None:
+    """A column of child over the base's column of that name. When child says what fills it (a
+    plain string or value, or one of COLUMN_FILLS), that replaces the base's filling, and the
+    base's checks stay unless child names them (`required: false`, `pattern: null`,
+    `max_length: null`). Otherwise child only changes keys of the base's column (a lookup's
+    `default` or `map`, a check) and everything else of the base's column stays."""
+    if child is None or base is None:
         return child
+    base = base if isinstance(base, dict) else _filled_by(base)
     checks = {k: v for k, v in base.items() if k in COLUMN_CHECKS}
     if not isinstance(child, dict):
-        filled = {"value": child} if isinstance(child, str) else {"fixed": child}
-        return checks | filled if checks else child
-    fills = any(k not in COLUMN_CHECKS for k in child)
-    return (checks if fills else base) | child
+        return checks | _filled_by(child) if checks else child
+    if not any(k in COLUMN_FILLS for k in child):
+        return base | child
+    return checks | child
+
+
+def _filled_by(value: Any) -> dict[str, Any]:
+    """A column written as a plain value, in its long form."""
+    return {"value": value} if isinstance(value, str) else {"fixed": value}

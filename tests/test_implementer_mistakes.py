@@ -232,6 +232,15 @@ def test_an_override_drops_a_check_only_when_it_says_so(folder):
         ({"value": "a", "pattern": "^x"}, {"value": "b", "pattern": None}, {"value": "b", "pattern": None}),
         ("a", {"value": "b"}, {"value": "b"}),
         ({"value": "a"}, "b", "b"),
+        (
+            {"lookup": "c", "map": {"a": "A"}, "max_length": 5},
+            {"default": "d"},
+            {"lookup": "c", "map": {"a": "A"}, "max_length": 5, "default": "d"},
+        ),
+        ({"lookup": "c", "map": {"a": "A"}}, {"map": {"b": "B"}}, {"lookup": "c", "map": {"b": "B"}}),
+        ("a", {"required": True}, {"value": "a", "required": True}),
+        ({"value": "a", "required": True}, ["x"], {"fixed": ["x"], "required": True}),
+        ({"value": "a"}, ["x"], ["x"]),
     ],
     ids=[
         "text keeps checks",
@@ -241,6 +250,11 @@ def test_an_override_drops_a_check_only_when_it_says_so(folder):
         "drop pattern",
         "plain base",
         "no checks to keep",
+        "a lookup's default only",
+        "a lookup's map only",
+        "a check over a plain base",
+        "a wrong type keeps checks (the schema refuses it)",
+        "a wrong type as written",
     ],
 )
 def test_how_a_column_override_merges(tmp_path, base, child, merged):
