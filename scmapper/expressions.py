@@ -133,7 +133,7 @@ def compiled(env: MappingSandbox, text: str) -> nodes.Template | list[tuple[int,
         return [(exc.lineno or 1, message or "invalid expression")]
     except TemplateSyntaxError as exc:
         return [(exc.lineno or 1, f"Jinja syntax error: {exc.message}")]
-    except RecursionError:
+    except (RecursionError, SyntaxError):  # Python's own limits on nesting (SyntaxError: blocks)
         return [(1, "expression nested too deeply")]
     # Jinja defers an unknown filter or test inside a condition to run time; name it now.
     deferred = [

@@ -1,14 +1,16 @@
 """Reading JSON the way agents and HR exports send it, refusing what no person record holds.
 
 Vocabulary: *JSON text* is one document (an event, a source file, a line of JSON lines).
-`NaN` and `Infinity` (which Python's parser accepts) are refused, so they never become
-`nan` or `inf` in a row; so are numbers Python will not read (more than 4,300 digits) and
+`NaN` and `Infinity` (which Python's parser accepts) are refused, and so is a number too
+large for a float (`1e400`, which Python reads as infinity), so they never become `nan` or
+`inf` in a row; so are numbers Python will not read (more than 4,300 digits) and
 nesting past the interpreter's stack. Each refusal is a `JsonError` saying what and where.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,16 @@ def _constant(name: str) -> Any:
     raise JsonError(f"holds {name}, which is not a JSON value")
 
 
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400: Python's float overflows to infinity without a word
+        raise JsonError("holds a number too large to read (more than about 1.8e308)")
+    return value
+
+
 def loads(text: str | bytes) -> Any:
     try:
-        return json.loads(text, parse_constant=_constant)
+        return json.loads(text, parse_constant=_constant, parse_float=_float)
     except JsonError:
         raise
     except json.JSONDecodeError as exc:

@@ -123,7 +123,7 @@ def _base(path: Path, name: str, child: Document, root: Root, seen: list[Path]) 
 def _looks_like_mapping(path: Path) -> bool:
     """Whether a file that failed to load at least starts like a mapping (a `version:` line)."""
     try:
-        head = path.read_bytes()[:4096].decode("utf-8", "replace")
+        head = path.read_bytes()[:4096].decode("utf-8-sig", "replace")
     except OSError:
         return False
     return any(line.startswith("version:") for line in head.splitlines())

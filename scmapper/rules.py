@@ -298,7 +298,7 @@ class Rules:
             if not _guard(partial(self._qualifies, scope), "when", who):
                 continue
             absences: Absences = {}
-            row = self._role.render(scope, who, absences)
+            row = self._role.render(scope, f"{who}, role", absences)
             if row not in found.rows:  # identical role rows for one person collapse into one
                 found.rows.append(row)
                 found.absences.append(absences)

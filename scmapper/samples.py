@@ -63,7 +63,14 @@ def load(mapping: Mapping) -> Samples | Problem | None:
         return where.problem(str(exc))
     if not folder.is_dir():
         return where.problem(f"source.samples {name!r} is not a folder")
-    files = sorted(str(p) for p in folder.iterdir() if p.suffix in (".json", ".jsonl"))
+    paths = sorted(p for p in folder.iterdir() if p.suffix in (".json", ".jsonl"))
+    outside = [p.name for p in paths if not mapping.root.holds(p)]
+    if outside:  # a link planted among the samples: its fields must not turn up in suggestions
+        return where.problem(
+            f"source.samples {name!r}: {outside[0]} leads outside the mapping's folder"
+            f" {mapping.root.folder}: no sample was read"
+        )
+    files = [str(p) for p in paths]
     try:
         snapshot = inputs.read(mapping.source, inputs.assign(mapping.source, files))
         persons = [record.data for record in snapshot.records]

@@ -120,6 +120,9 @@ def _message(error: ValidationError) -> str:
     return shown + message[len(text) :] if message.startswith(text) else message
 
 
+SHOWN = 60  # the most of a value a message shows: enough to recognise it, never a whole file
+
+
 def yaml_value(value: Any, *, quote: bool = True) -> str:
     """A value as its YAML reads: an empty value, true, false, a map, a list, 'text', 3."""
     if value is None:
@@ -130,7 +133,8 @@ def yaml_value(value: Any, *, quote: bool = True) -> str:
         return "a map"
     if isinstance(value, list):
         return "a list"
-    return repr(value) if quote and isinstance(value, str) else str(value)
+    text = repr(value) if quote and isinstance(value, str) else str(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
 
 
 def _where(path: tuple[Any, ...]) -> str:

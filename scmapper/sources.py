@@ -142,7 +142,7 @@ def _parse(text: str, path: Path) -> Any:
         return jsontext.loads(text)
     except jsontext.JsonError as whole:
         lines = [line for line in text.splitlines() if line.strip()]
-        if len(lines) < 2:
+        if len(lines) < 2 or not _one_value(lines[0]):  # one document spread over lines: say its error
             raise SourceError(f"{path} {whole}") from None
     items = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -153,6 +153,15 @@ def _parse(text: str, path: Path) -> Any:
         except jsontext.JsonError as exc:
             raise SourceError(f"{path}:{number} {exc}") from None
     return items
+
+
+def _one_value(line: str) -> bool:
+    """Whether a line is a JSON value on its own (the first line of JSON lines is)."""
+    try:
+        jsontext.loads(line)
+    except jsontext.JsonError:
+        return False
+    return True
 
 
 def _records(data: Any, records: str | None, path: Path) -> list[Any]:

@@ -25,7 +25,7 @@ from scmapper.loading import load_rules
 from scmapper.mapping import Mapping, Var
 from scmapper.mapping_source import Source
 from scmapper.rules import MappedPerson, Rules
-from scmapper.trust import OutsideRoot
+from scmapper.trust import Root
 
 
 def cases_path(mapping: Path) -> Path:
@@ -104,11 +104,21 @@ class TestReport:
 
 def run_files(names: list[Path], cases: str | None = None, root: str | None = None) -> TestReport:
     """The cases of each mapping (or of each cases file's mapping)."""
-    return TestReport([run_cases(*pair(name, cases), root) for name in names])
+    return TestReport([run_cases(*pair(name, cases), root, found=_found(name, cases)) for name in names])
 
 
-def load_cases(path: Path) -> Document:
-    """The cases file, checked against its own schema; MappingError lists every problem."""
+def _found(name: Path, cases: str | None) -> bool:
+    """Whether the cases file is the one found beside the mapping, not one the user named."""
+    return cases is None and not name.name.endswith(".tests.yaml")
+
+
+def load_cases(path: Path, root: Root | None = None) -> Document:
+    """The cases file, checked against its own schema; MappingError lists every problem. With
+    `root` (a cases file found beside the mapping, not named by the user), one that leads
+    outside the root (a planted link) is refused unread."""
+    if root is not None and not root.holds(path):
+        message = f"the test cases file leads outside the mapping's folder {root.folder}: not read"
+        raise MappingError([Problem(str(path), 1, 1, message)])
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -122,19 +132,18 @@ def load_cases(path: Path) -> Document:
 
 def mapping_note(doc: Document, cases: Path, mapping: Mapping) -> Problem | None:
     """A warning when the cases file's `mapping:` names another mapping than `mapping` (a copied
-    afas.tests.yaml still saying afas.yaml); MappingError when it leads outside the root."""
+    afas.tests.yaml still saying afas.yaml), or naming no file at all."""
     name = doc.data.get("mapping")
     if not isinstance(name, str):
         return None
     place = doc.place(("mapping",))
-    try:
-        named = mapping.root.resolve(name, Path(cases).resolve().parent, "mapping")
-    except OutsideRoot as exc:
-        raise MappingError([place.problem(str(exc))]) from None
-    same = os.path.normcase(os.path.realpath(named)) == os.path.normcase(os.path.realpath(mapping.file))
-    if same:  # normcase: on Windows, AFAS.yaml names afas.yaml
+    folder = Path(cases).resolve().parent
+    named = folder / name  # only compared with the mapping's path: nothing is read from it
+    if "\0" in name or Path(name).name in ("", ".", ".."):
+        return place.problem(f"mapping: {name!r} names no file; write the mapping's file name", severity="warning")
+    if _same_file(named, Path(mapping.file)):
         return None
-    own = Path(os.path.relpath(os.path.realpath(mapping.file), Path(cases).resolve().parent)).as_posix()
+    own = _shown(Path(os.path.realpath(mapping.file)), folder)
     return place.problem(
         f"these cases say they are for {name} (mapping: {name}), not for {mapping.file}: if they are"
         f" {Path(mapping.file).name}'s cases, write mapping: {own}; to run them against {name}:"
@@ -143,17 +152,23 @@ def mapping_note(doc: Document, cases: Path, mapping: Mapping) -> Problem | None
     )
 
 
-def _shown(path: Path) -> str:
-    """A path as short as it can be shown for the reader's shell: from the working folder."""
+def _same_file(one: Path, other: Path) -> bool:
+    """normcase: on Windows, AFAS.yaml names afas.yaml."""
+    return os.path.normcase(os.path.realpath(one)) == os.path.normcase(os.path.realpath(other))
+
+
+def _shown(path: Path, start: Path | None = None) -> str:
+    """A path as short as it can be shown: from `start`, else from the reader's working folder."""
     try:
-        return Path(os.path.relpath(path)).as_posix()
+        return Path(os.path.relpath(path, start)).as_posix()
     except ValueError:  # another drive on Windows
         return str(path)
 
 
-def run_cases(mapping: Path, cases: Path, root: str | None = None) -> TestOutcome:
+def run_cases(mapping: Path, cases: Path, root: str | None = None, *, found: bool = False) -> TestOutcome:
+    """found: the cases file was found beside the mapping, so it must lie inside the root."""
     rules = load_rules(mapping, root)
-    doc = load_cases(cases)
+    doc = load_cases(cases, rules.mapping.root if found else None)
     default_today = doc.data.get("today")
     note = mapping_note(doc, cases, rules.mapping)
     outcome = TestOutcome(str(cases), mapping=str(mapping), warnings=[note] if note else [])
@@ -233,7 +248,7 @@ def _compare(expect: dict[str, Any], mapped: MappedPerson) -> list[str]:
         found.append(f"active: expected {str(expect['active']).lower()}, got {str(mapped.active).lower()}")
     for text in expect.get("warnings", []):
         if not any(text in w for w in mapped.warnings):
-            found.append(f"warnings: none contains {text!r} (got {mapped.warnings})")
+            found.append(f"warnings: none contains {text!r} (got: {'; '.join(mapped.warnings) or 'no warnings'})")
     return found
 
 

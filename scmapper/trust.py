@@ -51,7 +51,10 @@ class Root:
         return root
 
     def holds(self, path: Path) -> bool:
-        return inside(str(self.folder), os.path.realpath(path))
+        try:
+            return inside(str(self.folder), os.path.realpath(path))
+        except ValueError:  # a NUL in the name: it names no file at all
+            return False
 
     def resolve(self, name: str, base: Path, key: str) -> Path:
         """The file `name` (relative to folder `base`, `~` expanded) that key `key` names;

@@ -118,7 +118,7 @@ def _cases(path: Path, mapping: Mapping) -> tuple[Document | None, list[Problem]
     if not cases.exists():
         return None, []
     try:
-        doc = testing.load_cases(cases)
+        doc = testing.load_cases(cases, mapping.root)
         note = testing.mapping_note(doc, cases, mapping)
     except MappingError as exc:
         return None, exc.problems

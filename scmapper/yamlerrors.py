@@ -87,6 +87,15 @@ def explain(text: str, exc: yaml.MarkedYAMLError) -> Found:
     return Found(line, col, f"YAML syntax error: {_plain(problem)}")
 
 
+def unreadable(text: str, exc: yaml.reader.ReaderError) -> Found:
+    """A character YAML does not allow anywhere in a file (a control character), located."""
+    before = text[: exc.position]
+    line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+    message = f"character U+{code:04X} is not allowed in a YAML file (a control or non-character): remove it"
+    return Found(line, col, message)
+
+
 def unquoted_braces(line: str) -> int | None:
     """The column where a value starts with '{{' unquoted (YAML then reads a map), or None."""
     match = _UNQUOTED_BRACES.search(line)

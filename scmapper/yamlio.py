@@ -41,7 +41,10 @@ def load_bytes(raw: bytes, name: str) -> Document:
 
 
 def load_text(text: str, name: str) -> Document:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # its reader refuses control characters right here
+    except yaml.reader.ReaderError as exc:
+        raise MappingError([Problem(name, *yamlerrors.unreadable(text, exc))]) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -97,6 +100,9 @@ class _Builder:
             value = self.loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             self._fail(node, f"cannot read value: {exc.problem}")
+            return None
+        except ValueError:  # a number of thousands of digits: Python refuses to convert it
+            self._fail(node, f"number of {len(node.value)} characters is too long; quote it if it is text")
             return None
         # Dates and times stay text: expressions parse them explicitly with to_date.
         if not isinstance(value, str | int | float | bool | type(None)):

@@ -253,8 +253,9 @@ def test_a_person_out_remembers_the_inactive_record_and_returns_when_it_changes(
         (lambda line: b"[" + line + b"]", ":2 is not a JSON object"),
         (lambda line: line.replace(b'"Test"', b"NaN", 1), ":2 holds NaN, which is not a JSON value"),
         (lambda line: line.replace(b'"Test"', b"9" * 5000, 1), ":2 holds a number with more than 4300 digits"),
+        (lambda line: line.replace(b'"Test"', b"1e400", 1), ":2 holds a number too large to read"),
     ],
-    ids=["cut short", "not utf-8", "not an object", "NaN", "5000 digits"],
+    ids=["cut short", "not utf-8", "not an object", "NaN", "5000 digits", "1e400"],
 )
 def test_json_lines_are_read_one_by_one_and_a_broken_line_fails_alone(db, tmp_path, third, message):
     """A line that is no record fails that record, named by file and line; the others are
@@ -273,6 +274,16 @@ def test_json_lines_are_read_one_by_one_and_a_broken_line_fails_alone(db, tmp_pa
     assert failure["key"] is None and f"snap.jsonl{message}" in failure["reason"]
     assert "not disabled this run" in report["warnings"][0]
     assert rows(db, "SELECT count(*) AS n FROM persons WHERE scm_active = 1") == [{"n": 3}]
+
+
+def test_a_broken_document_over_many_lines_is_named_as_one_not_as_json_lines(db, tmp_path):
+    """A pretty-printed export with one bad value: its first line is no JSON value on its own,
+    so the file is one document and its own error is the one to show."""
+    path = tmp_path / "T4E_HelloID_Users_v2.json"
+    text = json.dumps({"skip": 0, "take": 3, "rows": people(3)}, indent=2).replace('"Test"', "NaN", 1)
+    path.write_text(text)
+    result = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", path)
+    assert (result.code, result.err) == (2, f"scmapper: {path} holds NaN, which is not a JSON value\n")
 
 
 def changed_snapshot(tmp_path):

@@ -71,3 +71,18 @@ def test_empty_and_oversized_files():
 def test_dates_stay_text_and_keys_are_taken_as_written():
     doc = load_text("d: 2021-01-01\n0: B\ntrue: x\n", "m.yaml")
     assert doc.data == {"d": "2021-01-01", "0": "B", "true": "x"}
+
+
+def test_a_number_of_thousands_of_digits_is_a_problem_not_a_crash():
+    assert problems(f"a: 1\nb: {'9' * 5000}\n") == [
+        "m.yaml:2:4: number of 5000 characters is too long; quote it if it is text"
+    ]
+    assert load_text(f"b: '{'9' * 5000}'\n", "m.yaml").data == {"b": "9" * 5000}
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x01", "\x1b", "\ufffe"])
+def test_a_character_yaml_refuses_is_located_not_a_crash(character):
+    assert problems(f"a: 1\nb: x{character}y\n") == [
+        f"m.yaml:2:5: character U+{ord(character):04X} is not allowed in a YAML file (a control or non-character):"
+        " remove it"
+    ]

@@ -95,6 +95,7 @@ EVENTS = [
     # Numbers no person record holds: Python would read them (NaN as nan, 5,000 digits slowly).
     ("NaN for a key", b'{"action": "create", "person": {"ExternalId": NaN}}', 2, "holds NaN, which is not a JSON"),
     ("Infinity", b'{"action": "create", "person": {"ExternalId": -Infinity}}', 2, "holds -Infinity, which is not"),
+    ("1e400", b'{"action": "create", "person": {"ExternalId": 1e400}}', 2, "holds a number too large to read"),
     (
         "a 5,000-digit number",
         b'{"action": "create", "person": {"X": ' + b"9" * 5000 + b"}}",
@@ -172,6 +173,18 @@ MAPPINGS = [
     ("import a template", BASE + "    y: \"{% import 'x' as x %}\"\n", "import is not allowed"),
     ("extends in a template", BASE + "    y: \"{% extends 'x' %}\"\n", "extends is not allowed"),
     ("5,000 parentheses", BASE + '    y: "{{ ' + "(" * 5000 + "1" + ")" * 5000 + ' }}"\n', "nested too deeply"),
+    (
+        "25 nested for blocks",
+        BASE + '    y: "' + "".join(f"{{% for a{i} in [1] %}}" for i in range(25)) + "x" + "{% endfor %}" * 25 + '"\n',
+        "nested too deeply",
+    ),
+    (
+        "150 nested if blocks",
+        BASE + '    y: "' + "{% if true %}" * 150 + "x" + "{% endif %}" * 150 + '"\n',
+        "nested too deeply",
+    ),
+    ("a control character", BASE + "# \x01\n", "character U+0001 is not allowed in a YAML file"),
+    ("a 5,000-digit number", BASE + "limits: {seconds: " + "9" * 5000 + "}\n", "number of 5000 characters is too long"),
     ("% formatting", BASE + "    y: \"{{ '%1000000000s' % 'x' }}\"\n", "% formatting is not allowed"),
     ("a column named scm_ref", BASE + '    scm_ref: "x"\n', "names starting with 'scm_' are scmapper's own"),
     ("a column named SCM_Active", BASE + '    SCM_Active: "0"\n', "names starting with 'scm_' are scmapper's own"),

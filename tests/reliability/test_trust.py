@@ -78,6 +78,60 @@ def test_extends_outside_the_folder_is_refused_unread(folder, secret, base, db):
     assert_unquoted(checked.out, applied.out, applied.err)
 
 
+def test_a_sample_linked_from_outside_lends_no_field_names_to_suggestions(folder, tmp_path):
+    (tmp_path / "hr.json").write_text('[{"ExternalId": "1", "DB_PASSWORD_hunter2": "x"}]')
+    (folder / "samples").mkdir()
+    (folder / "samples" / "people.json").symlink_to(tmp_path / "hr.json")
+    mapping = folder / "m.yaml"
+    mapping.write_text(MAPPING.replace("sAMAccountName }}", "sAMAccountName }}{{ person.DB_PASSWORD_hunter }}"))
+    mapping.write_text(mapping.read_text() + "source:\n  samples: samples\n")
+    checked = run_cli("validate", mapping)
+    assert "people.json leads outside the mapping's folder" in checked.out and "no sample was read" in checked.out
+    assert_unquoted(checked.out)
+
+
+@pytest.mark.parametrize(("command", "code"), [("validate", 1), ("test", 2)])
+def test_a_cases_file_linked_from_outside_is_not_read(folder, secret, command, code):
+    mapping = folder / "m.yaml"
+    mapping.write_text(MAPPING)
+    (folder / "m.tests.yaml").symlink_to(secret)
+    checked = run_cli(command, mapping)
+    assert checked.code == code
+    assert "the test cases file leads outside the mapping's folder" in checked.out + checked.err
+    assert_unquoted(checked.out, checked.err)
+
+
+def test_a_cases_file_named_on_purpose_may_live_elsewhere(folder, tmp_path):
+    """`test --cases` reads the file the user named; its `mapping:` is only compared, never read."""
+    mapping = folder / "m.yaml"
+    mapping.write_text(MAPPING)
+    cases = tmp_path / "elsewhere" / "m.tests.yaml"
+    cases.parent.mkdir()
+    cases.write_text(
+        "version: 1\nmapping: ../customer/m.yaml\ncases:\n  - name: one\n    record: {ExternalId: '7',"
+        " Accounts: {MicrosoftActiveDirectory: {sAMAccountName: jan}}}\n    expect: {person: {k: '7', u: jan}}\n"
+    )
+    result = run_cli("test", mapping, "--cases", cases)
+    assert (result.code, result.out.splitlines()[-1]) == (0, f"{cases}: 1 cases passed, 0 failed"), result.out
+    cases.write_text(cases.read_text().replace("../customer/m.yaml", '"a\\0b"'))  # YAML's \0: a NUL
+    odd = run_cli("test", mapping, "--cases", cases)
+    assert odd.code == 0 and "names no file" in odd.out, odd.out
+
+
+def test_a_long_value_is_shortened_in_messages(folder):
+    mapping = folder / "m.yaml"
+    mapping.write_text(f"version: 1\nname: [x]\nperson: {'x' * 5000}\n")
+    checked = run_cli("validate", mapping)
+    assert checked.code == 1 and "x" * 50 + "..." in checked.out and "x" * 60 not in checked.out
+
+
+def test_a_file_name_holding_a_nul_names_no_file(folder):
+    mapping = folder / "m.yaml"
+    mapping.write_text(MAPPING.replace("version: 1\n", 'version: 1\nextends: "a\\0b"\n'))
+    checked = run_cli("validate", mapping)
+    assert checked.code == 1 and "extends 'a\\x00b' leads outside the mapping's folder" in checked.out, checked.out
+
+
 def test_a_file_inside_the_folder_that_is_no_mapping_is_not_quoted(folder):
     (folder / "notes.yaml").write_text(SECRET)
     (folder / "data.yaml").write_text("DB_PASSWORD: hunter2\nroot: x\n")
