@@ -194,6 +194,7 @@ def _stage(
         empty = f"{checks.EMPTY} (the template wrote no data row)"
         report.problems.insert(0, empty)
         report.blocking.insert(0, empty)
+    report.problems += staging.rows_lost(counts)
     return report
 
 

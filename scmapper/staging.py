@@ -44,6 +44,7 @@ class Staging:
         self.created = False
         self.unencodable: str | None = None
         self.written_rows: dict[str, int] = {}  # data rows a template wrote, by file kind
+        self._names: dict[str, str] = {}  # the file of each kind a template wrote
 
     def stage(self, layout: Layout, chunks: Iterator[str]) -> None:
         if layout.template is not None:  # what a template writes is counted, not assumed
@@ -54,6 +55,22 @@ class Staging:
             # A template may print the header row or leave it out: the first record tells.
             header = layout.spec.header is not None and counter.first == list(layout.spec.header)
             self.written_rows[layout.kind] = counter.records - (1 if header else 0)
+            self._names[layout.kind] = layout.spec.file
+
+    def rows_lost(self, given: dict[str, int]) -> list[str]:
+        """A problem for each template that wrote more or fewer data rows than it was given: the
+        counts, the diff and the thresholds speak of the rows given, so Spend Cloud would get
+        another file than the report describes (a person left out is deactivated). --force
+        writes it all the same. (A persons template that wrote none is refused before this.)"""
+        found = []
+        for kind, wrote in self.written_rows.items():
+            if wrote != given[kind] and (wrote or kind == "roles"):
+                found.append(
+                    f"{self._names[kind]}: the template wrote {wrote} data rows for {given[kind]} {kind}: it must"
+                    " write each row it is given once (choose rows in the mapping, not in the template; a header"
+                    " the file's `header` does not declare counts as a row)"
+                )
+        return found
 
     def _stage(self, layout: Layout, chunks: Iterator[str]) -> None:
         if not self.write or self.unencodable:
