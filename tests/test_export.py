@@ -395,17 +395,18 @@ def test_formula_guard_neutralises_spreadsheet_formulas(db, tmp_path):
 
 def test_custom_template_next_to_the_mapping(db, tmp_path):
     (tmp_path / "layout.j2").write_text(
-        "# generated for Spend Cloud\n{% for p in rows %}{{ p.gebruikersnaam }};{{ p.achternaam | upper }}\n{% endfor %}",
+        "login;naam\n{% for p in rows %}{{ p.gebruikersnaam }};{{ p.achternaam | upper }}\n{% endfor %}",
         "utf-8",
     )
     mapping = with_export(
         tmp_path,
-        "  persons: { file: p.csv, template: layout.j2, columns: [gebruikersnaam, achternaam], quoting: minimal }\n",
+        "  persons: { file: p.csv, template: layout.j2, columns: [gebruikersnaam, achternaam], quoting: minimal,"
+        " header: [login, naam] }\n",  # the template's own first line, declared: not a data row
     )
     load(db, [make_person("1", FamilyName="a;b"), make_person("2", FamilyName='q"q')], mapping=mapping)
     assert export(db, tmp_path / "out", mapping=mapping).code == 0
     text = (tmp_path / "out" / "p.csv").read_bytes().decode("utf-8-sig")
-    assert text == '# generated for Spend Cloud\nuser1;"A;B"\nuser2;"Q""Q"\n'
+    assert text == 'login;naam\nuser1;"A;B"\nuser2;"Q""Q"\n'
 
 
 def test_validator_says_when_template_and_columns_disagree(tmp_path):
