@@ -65,7 +65,7 @@ class SyncReport:
             "forced": self.forced,
             "records": self.read,
             "diff": self.diff.as_dict(),
-        }
+        } | ({"hint": WAY_OUT} if self.refused else {})
 
     @property
     def status(self) -> str:
@@ -87,6 +87,8 @@ class SyncReport:
         if self.threshold and self.threshold.tripped:
             verdict = "OVERRIDDEN with --force" if self.forced else "REFUSED, nothing written"
             lines.append(f"{verdict}: threshold {self.threshold.describe()}")
+            if self.refused:
+                lines.append(WAY_OUT + ".")
         lines += [f"WARNING: {w}" for w in self.warnings]
         lines += [f"FAILED {f['origin']} (key {f['key'] or '?'}): {f['reason']}" for f in self.failures]
         return lines + diff_sections(self.diff)
@@ -98,6 +100,7 @@ class SyncReport:
         return f"sync: {self.read:,} records read, {changes:,} change{'' if changes == 1 else 's'} {done}"
 
 
+WAY_OUT = "--force applies the snapshot anyway (recorded in the audit log); --dry-run lists the changes"
 _VERBS = (
     ("create", "created"),
     ("update", "updated"),

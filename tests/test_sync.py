@@ -100,12 +100,15 @@ def test_truncated_snapshot_is_refused_as_a_whole(db, tmp_path):
     result = sync(db, snapshot(tmp_path, half))
     assert result.code == 1 and result.json["status"] == "refused"
     assert result.json["threshold"]["removed"] == 50 and result.json["threshold"]["tripped"] is True
+    assert "--force applies the snapshot anyway" in result.json["hint"] and "--dry-run" in result.json["hint"]
     assert rows(db, "SELECT * FROM persons ORDER BY scm_ref") == before
     # the refusal is logged, and is all that is written
     assert count(db, "events") == events + 1
     [logged] = rows(db, "SELECT action, success, message FROM events ORDER BY id DESC LIMIT 1")
     assert (logged["action"], logged["success"]) == ("SyncRefused", 0)
     assert logged["message"].startswith("Snapshot refused, nothing written: threshold removed_persons: 50 of 100")
+    text = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", tmp_path / "snap.json").out
+    assert "REFUSED, nothing written: threshold" in text and "--force applies the snapshot anyway" in text
     forced = sync(db, snapshot(tmp_path, half), extra=("--force",))
     assert forced.code == 0 and forced.json["forced"] is True and forced.json["counts"]["disabled"] == 50
 
