@@ -36,6 +36,18 @@ def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
     return value
 
 
+def _text(value: Any) -> str:
+    """What a column shows of a value that is not text: empty for null, else its text; an
+    object or list of the record has no one text, so the column names a field of it instead."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        raise TypeError("the expression gives an object, not one value: name one of its fields")
+    if isinstance(value, list | tuple):
+        raise TypeError("the expression gives a list, not one value: pick an item ([0]) or join them (| join(', '))")
+    return str(value)
+
+
 @cache
 def environment() -> MappingSandbox:
     """The one environment every mapping expression runs in: null renders as empty."""
@@ -44,7 +56,7 @@ def environment() -> MappingSandbox:
 
     @pass_context
     def finalize(context: Any, value: Any) -> str:
-        text = "" if value is None else value if type(value) is str else str(value)
+        text = value if type(value) is str else _text(value)
         spent = current()
         if spent is not None:  # inline: it runs for every value every column outputs
             spent.left -= len(text)

@@ -142,16 +142,21 @@ class RolesTemplate:
 
 
 def _guard(render: Callable[[], T], column: str, who: str) -> T:
-    """Runs one render, turning whatever the expression raised into a located error."""
+    """Runs one render, turning whatever the expression raised into a located error; `column`
+    is a column's name, or the roles' `when` or `for_each`."""
     try:
         return render()
     except SecurityError as exc:
-        raise SandboxViolation(f"{who}: column {column!r}: {exc}") from None
+        raise SandboxViolation(f"{who}: {_what(column)}: {exc}") from None
     except RecursionError:
-        raise ExpressionError(f"{who}: column {column!r}: data nested too deeply", column) from None
+        raise ExpressionError(f"{who}: {_what(column)}: data nested too deeply", column) from None
     except Exception as exc:  # noqa: BLE001 - any failure of an expression on data is that record's
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        raise ExpressionError(f"{who}: column {column!r}: {message}", column) from None
+        raise ExpressionError(f"{who}: {_what(column)}: {message}", column) from None
+
+
+def _what(column: str) -> str:
+    return column if column in ("when", "for_each") else f"column {column!r}"
 
 
 class Rules:

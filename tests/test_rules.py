@@ -9,7 +9,7 @@ from scmapper.errors import DataError, SandboxViolation
 from scmapper.loading import load_rules
 from scmapper.testing import case_snapshot, load_cases
 
-from conftest import ROOT, make_person
+from conftest import ROOT, derived_mapping, make_person
 
 STARTERS = sorted((ROOT / "mappings").glob("*.tests.yaml"))
 
@@ -66,3 +66,30 @@ def test_helloid_persons_map_the_same_both_ways_and_odd_ones_fall_back():
     gap = make_person("3")
     gap["Contracts"][0]["Title"]["Name"] = "with \x1f inside"
     assert rules._all_roles.render(rules._context(gap, "x")) is None
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ person.Name }}", "column 'voornaam': the expression gives an object, not one value: name one of its"),
+        ("{{ person.Contracts }}", "column 'voornaam': the expression gives a list, not one value: pick an item"),
+    ],
+    ids=["an object", "a list"],
+)
+def test_a_column_that_gives_an_object_or_a_list_fails_the_record_instead_of_writing_its_repr(
+    tmp_path, source, message
+):
+    def change(data):
+        data["person"]["columns"]["voornaam"] = source
+
+    rules = load_rules(derived_mapping(tmp_path / "m.yaml", change))
+    with pytest.raises(DataError, match=message):
+        rules.map_person(make_person("1"))
+
+
+def test_a_role_when_that_cannot_read_its_item_is_named_when_not_a_column():
+    rules = load_rules(ROOT / "mappings" / "spendcloud.yaml")
+    odd = make_person("2")
+    odd["Contracts"] = [7]
+    with pytest.raises(DataError, match=r"person '2': when: "):
+        rules.map_person(odd)
