@@ -40,9 +40,9 @@ class SftpSettings:
             raise UsageError(f"sftp settings: {problem}")
 
     @classmethod
-    def from_dict(cls, data: dict, base_dir: Path, root: Root) -> SftpSettings:
+    def from_dict(cls, data: dict, base_dir: Path, root: Root, *, check_files: bool = True) -> SftpSettings:
         """Build settings from a mapping's `sftp:` section; paths are relative to base_dir and
-        must stay inside the mapping's root."""
+        must stay inside the mapping's root; with check_files, the key file must exist."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -51,11 +51,13 @@ class SftpSettings:
         for name in ("key_file", "known_hosts"):
             if values.get(name) is not None:
                 values[name] = root.resolve(str(values[name]), base_dir, f"sftp.{name}")
-        try:
-            settings = cls(**values)
-        except TypeError as exc:  # a required key is missing
-            raise UsageError(f"sftp settings: {exc}") from exc
-        check_key_file(settings)
+        missing = [name for name in ("host", "username", "remote_dir") if name not in values]
+        if missing:
+            needed = "host, username and remote_dir are required"
+            raise UsageError(f"sftp settings: {', '.join(missing)} missing ({needed})")
+        settings = cls(**values)
+        if check_files:
+            check_key_file(settings)
         return settings
 
     @property

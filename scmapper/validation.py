@@ -13,11 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scmapper import csvformat, loading, rules, samples, sources, static, testing
+from scmapper import csvformat, delivery, loading, rules, samples, sources, static, testing
 from scmapper.document import Document, Place
-from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation, ScmapperError
+from scmapper.errors import (
+    EXIT_DATA,
+    EXIT_OK,
+    DataError,
+    MappingError,
+    Problem,
+    SandboxViolation,
+    ScmapperError,
+    UsageError,
+)
 from scmapper.loading import load_rules
 from scmapper.mapping import Mapping
+from scmapper.sftp_settings import SftpSettings
 from scmapper.trust import OutsideRoot
 
 
@@ -84,7 +94,7 @@ def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str |
         mapping = loading.load_mapping(path, root)
     except MappingError as exc:
         return exc.problems
-    problems = static.static_problems(mapping) + csvformat.layouts(mapping)[1] + _path_problems(mapping)
+    problems = static.static_problems(mapping) + csvformat.layouts(mapping)[1] + _sftp_problems(mapping)
     cases, found_in_cases = _cases(Path(path), mapping)
     problems += found_in_cases
     if any(p.severity == "error" for p in problems):
@@ -98,17 +108,34 @@ def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str |
     return warnings + (_sample_problems(mapping, sample) if sample is not None else [])
 
 
-def _path_problems(mapping: Mapping) -> list[Problem]:
-    """The files the sftp section names, each inside the mapping's root (templates and
-    `extends` are checked as they load)."""
+def _sftp_problems(mapping: Mapping) -> list[Problem]:
+    """The sftp section as `upload` reads it: every file it names inside the mapping's root
+    (templates and `extends` are checked as they load), the connection file read and checked
+    against its schema, and the merged settings checked (a key file that is not on this
+    machine is left to `upload`: a mapping is often validated elsewhere)."""
+    if not mapping.sftp:
+        return []
     found = []
     for key in ("connection", "key_file", "known_hosts"):
         if isinstance(mapping.sftp.get(key), str):
             try:
                 mapping.root.resolve(mapping.sftp[key], mapping.base_dir, f"sftp.{key}")
             except OutsideRoot as exc:
-                found.append(mapping.sftp_positions.get(key, Place(mapping.file)).problem(str(exc)))
-    return found
+                found.append(_sftp_place(mapping, key).problem(str(exc)))
+    if found:
+        return found
+    try:
+        settings = delivery.connection_settings(mapping)
+        SftpSettings.from_dict(settings, mapping.base_dir, mapping.root, check_files=False)
+    except MappingError as exc:
+        return exc.problems
+    except (UsageError, OutsideRoot) as exc:
+        return [_sftp_place(mapping, "connection" if "connection" in mapping.sftp else "host").problem(str(exc))]
+    return []
+
+
+def _sftp_place(mapping: Mapping, key: str) -> Place:
+    return mapping.sftp_positions.get(key) or next(iter(mapping.sftp_positions.values()), Place(mapping.file))
 
 
 def _cases(path: Path, mapping: Mapping) -> tuple[Document | None, list[Problem]]:

@@ -150,3 +150,27 @@ def test_samples_that_do_not_fit_the_inputs_are_an_error(tmp_path):
     result = run_cli("validate", mapping)
     assert result.code == 1
     assert "source.samples 'samples/afas': no file for input T4E_HelloID_Employments_v2" in result.out
+
+
+def test_the_sftp_connection_file_is_checked_as_upload_reads_it(tmp_path):
+    """validate reads the connection file the sftp section names and checks it against its schema
+    and the merged settings, as upload does; a key file missing here is upload's business."""
+    (tmp_path / "conn.yaml").write_text("host: 127.0.0.1\nport: 99999\npassword: hunter2\nbogus: 1\n")
+    mapping = derived_mapping(tmp_path / "m.yaml", lambda m: m.update(sftp={"connection": "conn.yaml"}))
+    result = run_cli("validate", mapping)
+    assert result.code == 1
+    conn = tmp_path / "conn.yaml"
+    assert result.out.splitlines() == [
+        f"{conn}:2:7: port: 99999 is greater than the maximum of 65535",
+        f"{conn}:3:11: password: secrets never go in a mapping file: set password_env to the name of an"
+        " environment variable",
+        f"{conn}:4:1: unknown key 'bogus'; expected one of: connect_timeout, host, key_file, known_hosts, passphrase,"
+        " passphrase_env, password, password_env, port, remote_dir, retries, retry_delay, timeout, trust_host_key,"
+        " username",
+    ]
+    assert "hunter2" not in result.out
+    (tmp_path / "conn.yaml").write_text("host: 127.0.0.1\nusername: u\nremote_dir: /in\nkey_file: not-here.key\n")
+    assert run_cli("validate", mapping).code == 0
+    short = derived_mapping(tmp_path / "m.yaml", lambda m: m.update(sftp={"host": "h"}))
+    missing = run_cli("validate", short)
+    assert missing.code == 1 and "sftp settings: username, remote_dir missing" in missing.out
