@@ -95,7 +95,10 @@ def _dedented(doc: Document, path: tuple[Any, ...], instance: dict[str, Any], ex
     before = keys[keys.index(extra) - 1] if keys.index(extra) > 0 else None
     if before is None or not isinstance(instance[before], dict) or not instance[before]:
         return ""
-    inner = doc.key_positions.get((*path, before, next(iter(instance[before]))))
+    # A line of the user's own file to copy the indent from: keys merged in from a base have
+    # their line numbers in the base.
+    own = [(*path, before, key) for key in instance[before] if (*path, before, key) not in doc.origins]
+    inner = doc.key_positions.get(own[0]) if own else None
     where = f" like line {inner[0]} ({inner[1] - 1} spaces)" if inner else " like the keys there"
     return f"; if it belongs under {before!r}, indent it{where}"
 

@@ -110,6 +110,27 @@ def test_a_dedented_line_is_named_at_its_own_line_in_plain_words(folder):
     assert "block end" not in result.out and "block mapping start" not in result.out
 
 
+@pytest.mark.parametrize(
+    ("columns", "like"),
+    [('    voornaam: "{{ person.Name.GivenName }}"\n', "like line 5 (4 spaces)"), ("", "like the keys there")],
+    ids=["a column of its own", "only the base's columns"],
+)
+def test_a_dedented_last_column_is_shown_a_line_of_the_users_own_file(folder, columns, like):
+    """The columns block holds the base's columns too: their lines are the base's, never shown."""
+    acme = folder / "acme.yaml"
+    block = "  columns:\n" + columns if columns else "  columns: {}\n"
+    acme.write_text(
+        "version: 1\nextends: spendcloud.yaml\nperson:\n" + block + '  email: "{{ person.Contact.Business.Email }}"\n'
+    )
+    result = run_cli("validate", acme)
+    line = 6 if columns else 5
+    assert (result.code, result.out) == (
+        1,
+        f"{acme}:{line}:3: unknown key 'email'; expected one of: columns, extra_columns, key, unique, username;"
+        f" if it belongs under 'columns', indent it {like}\n",
+    )
+
+
 def test_a_for_each_typo_is_reported_at_the_for_each_line(folder):
     acme = folder / "acme.yaml"
     acme.write_text("version: 1\nextends: spendcloud.yaml\nroles:\n  for_each: contrct in person.Contracts\n")
