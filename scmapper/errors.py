@@ -59,8 +59,8 @@ class MappingError(ScmapperError):
     exit_code = EXIT_USAGE
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = list(dict.fromkeys(problems))  # the same problem found twice is said once
+        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 class EventError(ScmapperError):
