@@ -94,8 +94,8 @@ def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str |
         mapping = loading.load_mapping(path, root)
     except MappingError as exc:
         return exc.problems
-    found = static.static_problems(mapping) + csvformat.layouts(mapping)[1] + _sftp_problems(mapping)
-    problems = list(dict.fromkeys(found))  # a name used twice on one line is one problem to fix
+    problems = static.static_problems(mapping) + csvformat.layouts(mapping)[1] + _sftp_problems(mapping)
+    problems = list(dict.fromkeys(problems))  # a name used twice on one line is one problem to fix
     cases, found_in_cases = _cases(Path(path), mapping)
     problems += found_in_cases
     if any(p.severity == "error" for p in problems):

@@ -56,7 +56,7 @@ def load_text(text: str, name: str) -> Document:
     doc = Document(name, None)
     if node is None:
         raise MappingError([Problem(name, 1, 1, "file is empty")])
-    builder = _Builder(doc, loader)
+    builder = _Builder(doc, loader, text.splitlines())
     doc.data = builder.build(node, (), 0)
     if builder.problems:
         raise MappingError(builder.problems)
@@ -66,9 +66,10 @@ def load_text(text: str, name: str) -> Document:
 class _Builder:
     """Turns composed nodes into plain data, refusing what a mapping file has no use for."""
 
-    def __init__(self, doc: Document, loader: yaml.SafeLoader) -> None:
+    def __init__(self, doc: Document, loader: yaml.SafeLoader, lines: list[str]) -> None:
         self.doc = doc
         self.loader = loader
+        self.lines = lines
         self.nodes = 0
         self.problems: list[Problem] = []
 
@@ -84,7 +85,7 @@ class _Builder:
         if depth > MAX_DEPTH:
             self._fail(node, f"nesting deeper than {MAX_DEPTH} levels")
             raise MappingError(self.problems)
-        self.doc.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        self.doc.positions.setdefault(path, self._position(node))
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
         if node.tag not in _PLAIN_TAGS:
@@ -94,6 +95,17 @@ class _Builder:
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.MappingNode)  # the composer makes only these three kinds
         return self._mapping(node, path, depth)
+
+    def _position(self, node: yaml.Node) -> tuple[int, int]:
+        """Where a value starts: a block scalar's (`|`, `>`) at its first line of text, not at
+        the indicator, so a template's line N is this line plus N - 1."""
+        mark = node.start_mark
+        if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+            following = self.lines[mark.line + 1 :]
+            text = next((line for line in following if line.strip()), None)
+            if text is not None:
+                return mark.line + 2, len(text) - len(text.lstrip(" ")) + 1
+        return mark.line + 1, mark.column + 1
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         try:

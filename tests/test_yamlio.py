@@ -86,3 +86,9 @@ def test_a_character_yaml_refuses_is_located_not_a_crash(character):
         f"m.yaml:2:5: character U+{ord(character):04X} is not allowed in a YAML file (a control or non-character):"
         " remove it"
     ]
+
+
+def test_a_block_scalar_is_placed_at_its_first_line_of_text():
+    doc = load_text("a:\n  b: |\n    one\n    two\n  c: >-\n\n      three\n", "m.yaml")
+    assert doc.position(("a", "b")) == (3, 5)  # line 1 of its text; the template's line N is 3 + N - 1
+    assert doc.position(("a", "c")) == (6, 7)  # a blank first line counts as the text's line 1
