@@ -8,6 +8,7 @@ that passed all of them before, unchanged since, comes from `cache` instead: the
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from scmapper import cache
@@ -112,7 +113,7 @@ def _base(path: Path, name: str, child: Document, root: Root, seen: list[Path]) 
             raise MappingError(
                 [child.problem(("extends",), f"extends {name!r}: {path} is not a mapping file")]
             ) from None
-        raise
+        raise MappingError([_via(child, name, problem) for problem in exc.problems]) from None
     if not isinstance(base.data, dict) or "version" not in base.data:
         raise MappingError(
             [child.problem(("extends",), f"extends {name!r}: {path} is not a mapping file (no version key)")]
@@ -127,3 +128,18 @@ def _looks_like_mapping(path: Path) -> bool:
     except OSError:
         return False
     return any(line.startswith("version:") for line in head.splitlines())
+
+
+def _via(child: Document, name: str, problem: Problem) -> Problem:
+    """A problem found while loading a base, reported in the file that extends it, at its
+    `extends` line, with the base's own place after it (as for the base's merged values)."""
+    line, col = child.position(("extends",))
+    inner = _VIA.search(problem.message)
+    if inner:  # found further down the chain: one more hop in front
+        message = f"{problem.message[: inner.start()]} (via extends at line {line}: {name}, whose {inner.group(1)})"
+    else:
+        message = f"{problem.message} (via extends at line {line}: {name}:{problem.line}:{problem.col})"
+    return Problem(child.file, line, col, message, problem.severity)
+
+
+_VIA = re.compile(r" \(via (extends at line \d+: .*)\)$")

@@ -131,6 +131,22 @@ def test_a_dedented_last_column_is_shown_a_line_of_the_users_own_file(folder, co
     )
 
 
+def test_a_base_that_fails_to_load_is_reported_at_the_users_extends_line(tmp_path):
+    (tmp_path / "shared").mkdir()
+    top = tmp_path / "top.yaml"
+    top.write_text("version: 1\nextends: shared/mid.yaml\n")
+    (tmp_path / "shared" / "mid.yaml").write_text("version: 1\nname: mid\nextends: nobase.yaml\n")
+    assert run_cli("validate", top).out == (
+        f"{top}:2:10: extends 'nobase.yaml': no such file {tmp_path / 'shared' / 'nobase.yaml'}"
+        " (via extends at line 2: shared/mid.yaml:3:10)\n"
+    )
+    (tmp_path / "shared" / "mid.yaml").write_text("version: 1\nextends: base.yaml\n")
+    (tmp_path / "shared" / "base.yaml").write_text("version: 1\nperson:\n  key: [x\n")
+    result = run_cli("validate", top)
+    assert result.out.startswith(f"{top}:2:10: YAML syntax error: the '[' here is not closed")
+    assert result.out.endswith("(via extends at line 2: shared/mid.yaml, whose extends at line 2: base.yaml:3:8)\n")
+
+
 def test_a_for_each_typo_is_reported_at_the_for_each_line(folder):
     acme = folder / "acme.yaml"
     acme.write_text("version: 1\nextends: spendcloud.yaml\nroles:\n  for_each: contrct in person.Contracts\n")
