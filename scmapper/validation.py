@@ -27,6 +27,7 @@ from scmapper.errors import (
 )
 from scmapper.loading import load_rules
 from scmapper.mapping import Mapping
+from scmapper.names import PERSON_COLUMNS, ROLE_COLUMNS
 from scmapper.sftp_settings import SftpSettings
 from scmapper.trust import OutsideRoot
 
@@ -95,7 +96,7 @@ def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str |
     except MappingError as exc:
         return exc.problems
     problems = static.static_problems(mapping) + csvformat.layouts(mapping)[1] + _sftp_problems(mapping)
-    problems = list(dict.fromkeys(problems))  # a name used twice on one line is one problem to fix
+    problems = list(dict.fromkeys(problems)) + _unexported(mapping)  # a name used twice on a line: one problem
     cases, found_in_cases = _cases(Path(path), mapping)
     problems += found_in_cases
     if any(p.severity == "error" for p in problems):
@@ -107,6 +108,30 @@ def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str |
         found = _case_samples(mapping, cases)
     warnings = problems + (samples.unseen(mapping, found) if found else [])
     return warnings + (_sample_problems(mapping, sample) if sample is not None else [])
+
+
+def _unexported(mapping: Mapping) -> list[Problem]:
+    """A warning for each column outside Spend Cloud's known ones (declared in extra_columns)
+    that no export file writes: the mapping computes it, and it never reaches Spend Cloud."""
+    export = mapping.export
+    if export is None:
+        return []
+    found = []
+    tables = (
+        ("persons", "person", mapping.columns, PERSON_COLUMNS, export.persons),
+        ("roles", "roles", mapping.roles.columns if mapping.roles else (), ROLE_COLUMNS, export.roles),
+    )
+    for kind, section, columns, known, spec in tables:
+        for column in columns:
+            if column.name not in known and (spec is None or column.name not in spec.columns):
+                found.append(
+                    column.position.problem(
+                        f"{section}.extra_columns declares {column.name!r}, but no export file writes it: add it to"
+                        f" export.{kind}.columns (or leave it out of the mapping)",
+                        severity="warning",
+                    )
+                )
+    return found
 
 
 def _sftp_problems(mapping: Mapping) -> list[Problem]:

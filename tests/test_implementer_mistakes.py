@@ -52,6 +52,14 @@ def test_a_declared_extra_column_is_valid_and_reaches_the_store(folder, tmp_path
         "version: 1\nextends: spendcloud.yaml\nperson:\n  extra_columns: [kostenplaats]\n  columns:\n"
         '    kostenplaats: "{{ person.PrimaryContract.CostCenter.Code }}"\n'
     )
+    assert run_cli("validate", acme).out == (
+        f"{acme}:6:19: warning: person.extra_columns declares 'kostenplaats', but no export file writes it: add it"
+        f" to export.persons.columns (or leave it out of the mapping)\n{acme}: ok\n"
+    )
+    exported = (
+        "export:\n  persons:\n    columns: [voornaam, tussenvoegsel, achternaam, email, gebruikersnaam, kostenplaats]\n"
+    )
+    acme.write_text(acme.read_text() + exported)
     assert run_cli("validate", acme).out == f"{acme}: ok\n"
     person = sample_person()
     person["PrimaryContract"] = {"CostCenter": {"Code": "KP-100"}}
