@@ -113,6 +113,14 @@ def _braces(failure: Failure) -> Found | None:
     return None
 
 
+def _second_document(failure: Failure) -> Found | None:
+    """A `---` line after the first document: one file holds one mapping."""
+    if "another document" not in failure.problem:
+        return None
+    message = "a second YAML document ('---'): a file holds one mapping; remove this line"
+    return Found(failure.line, failure.col, message)
+
+
 def _character(failure: Failure) -> Found | None:
     match = re.match(r"found character '(.*)' that cannot start any token", failure.problem)
     if not match:
@@ -254,6 +262,7 @@ def _plain(problem: str) -> str:
 
 
 _RULES: tuple[Callable[[Failure], Found | None], ...] = (
+    _second_document,
     _braces,
     _character,
     _escape,

@@ -92,3 +92,9 @@ def test_a_block_scalar_is_placed_at_its_first_line_of_text():
     doc = load_text("a:\n  b: |\n    one\n    two\n  c: >-\n\n      three\n", "m.yaml")
     assert doc.position(("a", "b")) == (3, 5)  # line 1 of its text; the template's line N is 3 + N - 1
     assert doc.position(("a", "c")) == (6, 7)  # a blank first line counts as the text's line 1
+
+
+def test_a_second_document_is_named_in_plain_words():
+    assert problems("a: 1\n---\nb: 2\n") == [
+        "m.yaml:2:1: YAML syntax error: a second YAML document ('---'): a file holds one mapping; remove this line"
+    ]
