@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
@@ -67,6 +68,20 @@ def environment_error(exc: BaseException) -> StoreError | None:
     return StoreError(f"the database cannot be read or written: {exc}. {CHECK_DATABASE}")
 
 
+def _journal_mode_wal(conn: sqlite3.Connection) -> str:
+    """Sets WAL mode and says the mode it got. Turning a new file into WAL takes an exclusive
+    lock that SQLite does not wait for with the busy handler: agents opening one new database
+    at the same moment would see "database is locked", so this waits as the busy timeout would."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Database:
     """One SQLite file in WAL mode with a busy timeout; `durable` syncs every commit. A
     `read_only` one can neither create the file nor write to it (commands that only look)."""
@@ -82,7 +97,7 @@ class Database:
         try:
             self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # ok: an int constant
-            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _journal_mode_wal(self.conn)
             # FULL syncs every commit; batch loads trade the last commits on power loss for speed.
             self.conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")  # ok: one of two constants
             self.conn.execute("PRAGMA foreign_keys = ON")
