@@ -19,7 +19,9 @@ if TYPE_CHECKING:  # schema.py imports this module
 
 
 def person_json(columns: Sequence[str], alias: str) -> str:
-    """SQL for a person's row as a JSON object (the change log's and the diff's form)."""
+    """SQL for a person's row as a JSON object (the change log's and the diff's form). A column
+    name stands as a '...' literal key: names are validated identifiers (names.py), so it holds
+    no quote."""
     return "json_object(" + ", ".join(f"'{c}', {alias}.{quote(c)}" for c in columns) + ")" if columns else "'{}'"
 
 
@@ -73,4 +75,6 @@ def keep_change_log(db: Database, shape: Shape) -> None:
         "scm_log_role_delete": f"BEFORE DELETE ON roles WHEN {exported} BEGIN {owner('OLD.scm_ref')} END",
     }
     for name, body in triggers.items():
+        # ok: the names are the constants above; the bodies hold no value, only quote()d
+        # identifiers and the column names as JSON keys (validated identifiers: no quote can occur)
         db.execute(f"CREATE TRIGGER {name} {body}")
