@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
+from contextlib import closing
 
 import pytest
 
@@ -182,7 +183,8 @@ def test_an_adopted_database_without_function_codes_exports(tmp_path):
     for day, (_, account) in enumerate((JAN, BRAM), start=1):
         old.create(account, f"2024-11-0{day} 09:00:00")
     db = old.close()
-    sqlite3.connect(db).execute("UPDATE roles SET functiecode = ''").connection.commit()
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE roles SET functiecode = ''")
     new = tmp_path / "new.db"
     assert run_cli("adopt", "--mapping", DEFAULT_MAPPING, "--db", new, db).code == 0
     result = run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", new, "--out", tmp_path / "out")

@@ -16,7 +16,11 @@ from conftest import DEFAULT_MAPPING, count, make_person, native, rows, run_cli,
 
 def prepared(db, columns=("k", "a"), unique=("a",), roles=("r",), fingerprint="f1"):
     store = Store(db)
-    notes = store.prepare(Shape("k", columns, unique, roles, fingerprint))
+    try:
+        notes = store.prepare(Shape("k", columns, unique, roles, fingerprint))
+    except BaseException:
+        store.close()
+        raise
     return store, notes
 
 

@@ -71,8 +71,12 @@ class Store:
     def __init__(self, path: str | Path, *, durable: bool = True, read_only: bool = False) -> None:
         self.db = Database(path, durable=durable, read_only=read_only)
         self.path = self.db.path
-        self.audit = Audit(self.db)
-        self.aliases = Aliases(self.db)
+        try:
+            self.audit = Audit(self.db)
+            self.aliases = Aliases(self.db)
+        except BaseException:  # a damaged file: the connection is ours to close
+            self.db.close()
+            raise
         self._exports: Exports | None = None
 
     def prepare(self, shape: Shape) -> list[str]:
@@ -102,3 +106,9 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -96,15 +96,22 @@ class Database:
             _create_private(self.path)
         try:
             self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc}. {CHECK_DATABASE}") from None
+        try:  # a connection that cannot be set up is closed here: nobody else holds it yet
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # ok: an int constant
             mode = _journal_mode_wal(self.conn)
             # FULL syncs every commit; batch loads trade the last commits on power loss for speed.
             self.conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")  # ok: one of two constants
             self.conn.execute("PRAGMA foreign_keys = ON")
+            if mode.lower() != "wal" and not memory:
+                raise StoreError(f"database {self.path} cannot use WAL journal mode (got {mode})")
         except sqlite3.Error as exc:
+            self.conn.close()
             raise StoreError(f"cannot open database {self.path}: {exc}. {CHECK_DATABASE}") from None
-        if mode.lower() != "wal" and not memory:
-            raise StoreError(f"database {self.path} cannot use WAL journal mode (got {mode})")
+        except BaseException:
+            self.conn.close()
+            raise
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -168,12 +175,15 @@ def _create_private(path: Path) -> None:
 def _open_read_only(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise StoreError(f"database {path} does not exist")
+    uri = path.resolve().as_uri() + "?mode=ro"
     try:
-        conn = sqlite3.connect(
-            path.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-        )
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from None
+    try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.Error as exc:
+        conn.close()
         raise StoreError(f"cannot open database {path}: {exc}") from None
     return conn
 
