@@ -142,7 +142,7 @@ def template_path(mapping: MappingFile, spec: ExportFile, kind: str) -> Path:
     name = spec.template
     if "/" not in name and "\\" not in name and not name.endswith(".j2"):
         return TEMPLATES / f"{name}.j2"
-    return mapping.root.resolve(name, mapping.base_dir, f"export.{kind}.template")
+    return mapping.root.resolve(name, mapping.folder_of(spec.template_place), f"export.{kind}.template")
 
 
 def layouts(mapping: MappingFile) -> tuple[list[Layout], list[Problem]]:

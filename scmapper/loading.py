@@ -9,7 +9,9 @@ that passed all of them before, unchanged since, comes from `cache` instead: the
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from scmapper import cache
 from scmapper import mapping as mapping_mod
@@ -28,7 +30,15 @@ def load_mapping(path: str | Path, root: str | Path | None = None) -> Mapping:
     the folder the mapping may read from (--root), by default SCMAPPER_ROOT or its own folder."""
     trusted = Root.of(path, root)
     doc, files = _validated(Path(path), trusted)
-    return mapping_mod.build(doc, _joined(files), trusted)
+    mapping = mapping_mod.build(doc, _joined(files), trusted)
+    return replace(mapping, bases=tuple(str(base) for base, _ in files[:-1]))
+
+
+def resolved_data(path: str | Path, root: str | Path | None = None) -> dict[str, Any]:
+    """A mapping's data with every base it extends merged under it, as plain data."""
+    data = _validated(Path(path), Root.of(path, root))[0].data
+    assert isinstance(data, dict)  # the schema says a mapping is an object
+    return data
 
 
 def load_rules(path: str | Path, root: str | Path | None = None) -> Rules:

@@ -105,6 +105,7 @@ class Mapping:
     reconcile: Reconcile | None = None
     source_position: Place = Place("")
     active_position: Place = Place("")
+    bases: tuple[str, ...] = ()  # the files it extends, nearest last (set when loaded for validate)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -117,6 +118,11 @@ class Mapping:
     @property
     def base_dir(self) -> Path:
         return Path(self.file).resolve().parent
+
+    def folder_of(self, place: Place) -> Path:
+        """The folder a name standing at `place` is relative to: that of the file holding it,
+        a base or a shipped starter when the value came from one."""
+        return Path(place.file or self.file).resolve().parent
 
 
 def fingerprint(raw: bytes) -> str:

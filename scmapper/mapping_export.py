@@ -25,7 +25,7 @@ class ExportFile:
     """One CSV file of an export: its name, layout template and dialect."""
 
     file: str
-    template: str  # a built-in template name, or a path relative to the mapping
+    template: str  # a built-in template name, or a path relative to the file that names it
     columns: tuple[str, ...]
     header: tuple[str, ...] | None  # labels, or None for no header row
     delimiter: str = ";"
@@ -34,6 +34,7 @@ class ExportFile:
     line_ending: str = "\r\n"
     formula_guard: bool = False
     position: Place = Place("")
+    template_place: Place = Place("")  # where `template` stands: its name is relative to that file
     required: tuple[str, ...] = ()  # columns that must be non-empty in every row
 
 
@@ -106,6 +107,7 @@ def _export_file(doc: Document, spec: dict[str, Any], path: tuple[str, str], use
         line_ending="\r\n" if spec.get("line_ending", "crlf") == "crlf" else "\n",
         formula_guard=spec.get("formula_guard", False),
         position=doc.place(path),
+        template_place=doc.place((*path, "template")),
         required=tuple(required),
     )
 

@@ -58,13 +58,13 @@ def load(mapping: Mapping) -> Samples | Problem | None:
         return None
     where = mapping.source_position
     try:
-        folder = mapping.root.resolve(name, mapping.base_dir, "source.samples")
+        folder = mapping.root.resolve(name, mapping.folder_of(where), "source.samples")
     except OutsideRoot as exc:
         return where.problem(str(exc))
     if not folder.is_dir():
         return where.problem(f"source.samples {name!r} is not a folder")
     paths = sorted(p for p in folder.iterdir() if p.suffix in (".json", ".jsonl"))
-    outside = [p.name for p in paths if not mapping.root.holds(p)]
+    outside = [p.name for p in paths if not mapping.root.holds(p, folder)]
     if outside:  # a link planted among the samples: its fields must not turn up in suggestions
         return where.problem(
             f"source.samples {name!r}: {outside[0]} leads outside the mapping's folder"

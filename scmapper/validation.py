@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scmapper import csvformat, delivery, loading, rules, samples, sources, static, testing
+from scmapper import __version__, csvformat, delivery, loading, rules, samples, sources, static, testing, trust
 from scmapper.document import Document, Place
 from scmapper.errors import (
     EXIT_DATA,
@@ -37,6 +37,7 @@ class ValidateReport:
     """Every problem of each file validated, in file order."""
 
     problems: dict[str, list[Problem]] = field(default_factory=dict)
+    starters: dict[str, str] = field(default_factory=dict)  # file -> the shipped starter it builds on
 
     @property
     def exit_code(self) -> int:
@@ -49,13 +50,16 @@ class ValidateReport:
 
     def as_dict(self) -> dict[str, Any]:
         found = [p.as_dict() for problems in self.problems.values() for p in problems]
-        return {"files": list(self.problems), "valid": self.valid, "problems": found}
+        builds_on = {name: {"starter": starter, "scmapper": __version__} for name, starter in self.starters.items()}
+        return {"files": list(self.problems), "valid": self.valid, "problems": found, "builds_on": builds_on}
 
     def text(self) -> list[str]:
         lines = []
         for name, found in self.problems.items():
             errors = any(p.severity == "error" for p in found)
-            lines += [str(p) for p in found] + ([] if errors else [f"{name}: ok"])
+            starter = self.starters.get(name)
+            on = f" (builds on {starter} of scmapper {__version__})" if starter else ""
+            lines += [str(p) for p in found] + ([] if errors else [f"{name}: ok{on}"])
         return lines
 
 
@@ -77,7 +81,23 @@ class PreviewReport:
 
 
 def validate_files(paths: list[str], sample: dict[str, Any] | None = None, root: str | None = None) -> ValidateReport:
-    return ValidateReport({path: validate(path, sample, root) for path in paths})
+    report = ValidateReport({path: validate(path, sample, root) for path in paths})
+    for path in paths:
+        starter = _starter(path, root)
+        if starter:
+            report.starters[path] = starter
+    return report
+
+
+def _starter(path: str, root: str | None) -> str | None:
+    """The shipped starter a customer's mapping builds on (the nearest one it extends), if any."""
+    if trust.starter_of(path):
+        return None  # a starter itself
+    try:
+        bases = loading.load_mapping(path, root).bases
+    except ScmapperError:
+        return None
+    return next((name for name in map(trust.starter_of, reversed(bases)) if name), None)
 
 
 def preview(path: str, person: dict[str, Any], root: str | None = None) -> PreviewReport:
