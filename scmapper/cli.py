@@ -3,7 +3,8 @@
 Each subcommand (commands.py) returns an exit code; `main` maps ScmapperError subclasses to
 theirs and anything else to 3 (a bug), printing a traceback only with --debug. Heavy
 modules are imported inside the subcommands that need them, so `apply` pays only
-for what it uses.
+for what it uses. This module imports only the standard library and `errors` at its top, and
+the handler imports nothing: even an install that lost a module ends in one line and exit 3.
 """
 
 from __future__ import annotations
@@ -14,21 +15,6 @@ import sys
 from collections.abc import Callable, Sequence
 
 from scmapper import __version__
-from scmapper.commands import (
-    cmd_accounts,
-    cmd_adopt,
-    cmd_apply,
-    cmd_compare,
-    cmd_demo,
-    cmd_export,
-    cmd_log,
-    cmd_preview,
-    cmd_reconcile,
-    cmd_sync,
-    cmd_test,
-    cmd_upload,
-    cmd_validate,
-)
 from scmapper.errors import EXIT_INTERNAL, EXIT_USAGE, ScmapperError
 
 
@@ -39,8 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(encoding="utf-8", errors=errors)
     parser = _parser()
     args = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        from scmapper import commands
+
+        handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")
         return handler(args)
     except ScmapperError as exc:
         if args.debug:
@@ -91,7 +79,6 @@ def _parser() -> argparse.ArgumentParser:
     _mapping_option(p, many=True)
     p.add_argument("--sample", help="a person JSON to run every expression on")
     p.add_argument("--json", action="store_true", help="report as JSON")
-    p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("preview", parents=[common], help="show the rows a person gives; no database")
     p.add_argument("mapping", nargs="?", help="the mapping (or give it with --mapping)")
@@ -100,7 +87,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     _mapping_option(p)
     p.add_argument("--html", metavar="FILE", help="also write the record beside its rows as one HTML page")
-    p.set_defaults(handler=cmd_preview)
 
     p = sub.add_parser("apply", parents=[common], help="apply one lifecycle event (or a batch) to the database")
     p.add_argument("--mapping", required=True)
@@ -109,7 +95,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="compute and report; write nothing")
     p.add_argument("--batch", metavar="EVENTS.jsonl", help="apply one event per line, each its own transaction")
     p.add_argument("event", nargs="?", default="-", help="event JSON file, or - for stdin (the default)")
-    p.set_defaults(handler=cmd_apply)
 
     p = sub.add_parser("sync", parents=[common], help="bring the database in line with a full source snapshot")
     p.add_argument("--mapping", required=True)
@@ -126,14 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="apply even when the removal threshold trips (recorded)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--html", metavar="FILE", help="also write the report as one HTML page")
-    p.set_defaults(handler=cmd_sync)
 
     p = sub.add_parser("test", parents=[common], help="run mappings' test cases")
     p.add_argument("mapping", nargs="*", help="mapping files, or their NAME.tests.yaml case files")
     _mapping_option(p, many=True)
     p.add_argument("--cases", help="the test case file, with one mapping (default: NAME.tests.yaml beside it)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_test)
 
     p = sub.add_parser("export", parents=[common], help="write the persons and roles files for Spend Cloud")
     p.add_argument("--mapping", required=True)
@@ -152,7 +135,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="FILE", help="also write the report as one HTML page")
     p.add_argument("--upload", action="store_true", help="upload the files over SFTP once written")
     p.add_argument("--trust-host-key", metavar="SHA256:...", help="accept this SFTP host key fingerprint")
-    p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("upload", parents=[common], help="upload an export's files over SFTP")
     p.add_argument("--mapping", required=True)
@@ -167,7 +149,6 @@ def _parser() -> argparse.ArgumentParser:
         help="check the files and settings, say what would go where; connect to nothing",
     )
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_upload)
 
     p = sub.add_parser("adopt", parents=[common], help="take over the old PowerShell connector's database")
     p.add_argument("--mapping", required=True)
@@ -177,21 +158,18 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="load despite errors: newest duplicates win, unplaceable rows left out"
     )
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_adopt)
 
     p = sub.add_parser("compare", parents=[common], help="what a mapping would change for HelloID events; no writes")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True, help="the database to compare with (read only)")
     p.add_argument("events", nargs="+", metavar="EVENTS", help="event files: one JSON event each, or JSON lines")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_compare)
 
     p = sub.add_parser("reconcile", parents=[common], help="compare the database with Spend Cloud's user list")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True, help="the database (read only)")
     p.add_argument("--spendcloud", required=True, metavar="USERS.csv", help="the user list exported from Spend Cloud")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_reconcile)
 
     p = sub.add_parser("accounts", parents=[common], help="list the accounts in the database; no writes")
     p.add_argument("--mapping", required=True)
@@ -199,7 +177,6 @@ def _parser() -> argparse.ArgumentParser:
     shape = p.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="one JSON document")
     shape.add_argument("--json-lines", action="store_true", help="one JSON object per account (for scripts)")
-    p.set_defaults(handler=cmd_accounts)
 
     p = sub.add_parser("log", parents=[common], help="show the audit trail")
     p.add_argument("--db", required=True)
@@ -208,20 +185,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--action", metavar="ACTION", help="only this action (CreateAccount, ExportFiles, UploadFile, ...)")
     p.add_argument("--limit", metavar="N", help="only the newest N events (still oldest first)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_log)
 
     p = sub.add_parser("demo", parents=[common], help="run the main job on the bundled samples")
     p.add_argument("--out", default="demo-out", help="folder for the demo database (default: demo-out)")
-    p.add_argument("--mapping", default="mappings/spendcloud.yaml")
-    p.add_argument("--events", default="mappings/samples/helloid/events.jsonl")
-    p.set_defaults(handler=cmd_demo)
+    p.add_argument("--mapping", help="the HelloID mapping (default: the starter:spendcloud shipped in scmapper)")
+    p.add_argument("--events", help="HelloID events, one a line (default: the shipped samples)")
+
+    p = sub.add_parser("init", parents=[common], help="make a customer folder from a starter")
+    p.add_argument("folder", metavar="DIR", help="the folder to make (existing files in it are never overwritten)")
+    p.add_argument(
+        "--from",
+        dest="system",
+        required=True,
+        metavar="SYSTEM",
+        help="a starter (afas, raet, adp, successfactors, entra, ad, helloid) or a sample file of the system",
+    )
     return parser
 
 
 def _environment_error(exc: Exception) -> ScmapperError | None:
-    from scmapper.store import environment_error
-
-    return environment_error(exc)
+    """A database at fault rather than a bug, as the store judges it; asked only when the store
+    was loaded (no SQLite error can come from elsewhere), so the handler imports nothing."""
+    store = sys.modules.get("scmapper.store.connection")
+    judge = getattr(store, "environment_error", None)
+    return judge(exc) if judge is not None else None
 
 
 def _mapping_option(parser: argparse.ArgumentParser, *, many: bool = False) -> None:

@@ -370,5 +370,16 @@ def _iso_utc(text: str) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from scmapper.demo import run_demo
+    from scmapper.trust import STARTERS
 
-    return run_demo(Path(args.mapping), Path(args.events), Path(args.out))
+    mapping = Path(args.mapping) if args.mapping else STARTERS / "spendcloud.yaml"
+    events = Path(args.events) if args.events else STARTERS / "samples" / "helloid" / "events.jsonl"
+    return run_demo(mapping, events, Path(args.out))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from scmapper.init import run_init
+
+    for line in run_init(Path(args.folder), args.system):
+        print(line)
+    return EXIT_OK

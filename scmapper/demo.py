@@ -31,7 +31,7 @@ STARTERS = ("afas", "raet", "adp", "successfactors", "entra", "ad")
 def run_demo(mapping_path: Path, events_path: Path, out: Path) -> int:
     for path in (mapping_path, events_path):
         if not path.exists():
-            raise UsageError(f"{path} not found: run the demo from the project root, or name the files")
+            raise UsageError(f"{path} not found: name an existing file, or leave --mapping and --events out")
     failed = _helloid(mapping_path, events_path, out / "helloid")
     starters = _starters(mapping_path.parent)
     if starters:

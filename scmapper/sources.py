@@ -164,6 +164,12 @@ def _one_value(line: str) -> bool:
     return True
 
 
+def records_in(data: Any, records: str | None, path: Path) -> list[Any]:
+    """The list of records in a parsed file (the list object itself): at `records`, else the
+    document when it is a list, else the first known envelope's."""
+    return _records(data, records, path)
+
+
 def _records(data: Any, records: str | None, path: Path) -> list[Any]:
     if records:
         found = _walk(data, tuple(records.split(".")))

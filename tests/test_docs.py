@@ -19,7 +19,7 @@ VENV = ROOT / ".venv"
 ACTIVATE = ". .venv/bin/activate"
 # A bare `scmapper VERB` (not .venv/bin/scmapper, not scmapper.exe by its full path).
 COMMAND = re.compile(
-    r"(?<![\w/\\.-])scmapper (validate|preview|test|apply|sync|export|upload|adopt|log|demo|compare|reconcile)\b"
+    r"(?<![\w/\\.-])scmapper (init|validate|preview|test|apply|sync|export|upload|adopt|log|demo|compare|reconcile)\b"
 )
 
 

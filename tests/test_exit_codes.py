@@ -34,6 +34,9 @@ class World:
         self.malformed = self.db("malformed", [make_person(str(k)) for k in range(1, 200)])
         data = self.malformed.read_bytes()
         self.malformed.write_bytes(data[:4096] + b"\xff" * (len(data) - 4096))  # every page but the first
+        self.taken = root / "taken"  # a customer folder that already has its README
+        self.taken.mkdir()
+        (self.taken / "README.md").write_text("ours\n")
         self.bad_mapping = root / "bad.yaml"
         self.bad_mapping.write_text("version: 1\nperson: [\n")
         self.failing = derived_mapping(root / "failing.yaml", lambda m: None)
@@ -159,7 +162,10 @@ TABLE = [
     ("log", 2, lambda w: ["--db", w.good, "--since", "yesterday"], None, "err", "is not an ISO 8601 time"),
     ("demo", 0, lambda w: ["--mapping", w.demo / "spendcloud.yaml", "--events", w.demo / "samples" / "helloid" / "events.jsonl", "--out", w.fresh("d")], None, "out", "Files for Spend Cloud:"),
     ("demo", 1, lambda w: ["--mapping", w.demo / "spendcloud.yaml", "--events", w.failing_events, "--out", w.fresh("d")], None, "out", "required column 'gebruikersnaam' is empty"),
-    ("demo", 2, lambda w: ["--mapping", w.fresh("none.yaml")], None, "err", "not found: run the demo from the project root, or name the files"),
+    ("demo", 2, lambda w: ["--mapping", w.fresh("none.yaml")], None, "err", "not found: name an existing file, or leave --mapping and --events out"),
+    ("init", 0, lambda w: [w.fresh("cust"), "--from", "afas"], None, "out", "spendcloud.yaml"),
+    ("init", 2, lambda w: [w.fresh("cust"), "--from", "peoplesoft"], None, "err", "neither a starter (afas, raet"),
+    ("init", 2, lambda w: [w.taken, "--from", "helloid"], None, "err", "init writes nothing over existing files"),
 ]
 # fmt: on
 # What each command runs first, made to fail with a bug: exit 3, and the way to see more.
@@ -185,6 +191,7 @@ BUGS = {
     ),
     "accounts": ("scmapper.accounts", "list_accounts", ["--mapping", M, "--db", "{good}"]),
     "demo": ("scmapper.demo", "run_demo", ["--out", "{fresh}"]),
+    "init": ("scmapper.init", "run_init", ["{fresh}", "--from", "afas"]),
 }
 
 
