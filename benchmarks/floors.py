@@ -229,7 +229,7 @@ def load_minimal(source: Path, db: Path) -> None:
 def export_spec(mapping: Path) -> dict[str, Any]:
     """The key and the two files' layout, read through scmapper's own loader (so `extends`
     and every default apply exactly as they do for `scmapper export`)."""
-    from scmapper.loading import load_mapping
+    from scmapper.mapping.loading import load_mapping
 
     loaded = load_mapping(mapping)
     if loaded.export is None:

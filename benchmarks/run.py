@@ -725,8 +725,8 @@ def apply_breakdown(ctx: Context) -> dict[str, Any]:
     """Where `apply` spends its start-up: -X importtime of the apply path, and load_rules."""
     folder = ctx.folder("importtime")
     code = (
-        "import scmapper.cli\nfrom scmapper import events, lifecycle, runner, store\n"
-        "from scmapper.loading import load_rules\n"
+        "import scmapper.cli.main\nfrom scmapper import store\nfrom scmapper.lifecycle import actions, events, runner\n"
+        "from scmapper.mapping.loading import load_rules\n"
     )
     report: dict[str, Any] = {"code": code}
     err = folder / "importtime.txt"

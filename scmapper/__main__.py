@@ -1,5 +1,5 @@
 import sys
 
-from scmapper.cli import main
+from scmapper.cli.main import main
 
 sys.exit(main())

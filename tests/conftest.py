@@ -41,11 +41,11 @@ class Terminal(io.BytesIO):
 def run_cli(
     *args: str | Path, input: str | bytes | None = None, env: dict[str, str] | None = None, tty: bool = False
 ) -> Run:
-    """Runs the real CLI, `scmapper.cli.main`, in this process: its own stdin, stdout and stderr
+    """Runs the real CLI, `scmapper.cli.main.main`, in this process: its own stdin, stdout and stderr
     (bytes, read back as UTF-8), extra environment variables and the project root as working
     folder, all restored afterwards; with `tty`, stderr says it is a terminal. Tests about the
     process boundary use `run_process`."""
-    from scmapper.cli import main
+    from scmapper.cli.main import main
 
     data = input.encode() if isinstance(input, str) else (input or b"")
     streams = (sys.stdin, sys.stdout, sys.stderr)
@@ -211,8 +211,8 @@ def open_store(path: Path, mapping: Any, *, durable: bool = False):
 
 def default_mapping_data() -> dict[str, Any]:
     """The default mapping with its base merged in, as data a test can change."""
-    from scmapper.loading import _load_chain
-    from scmapper.trust import Root
+    from scmapper.mapping.loading import _load_chain
+    from scmapper.mapping.trust import Root
 
     return copy.deepcopy(_load_chain(DEFAULT_MAPPING, Root.of(DEFAULT_MAPPING), [])[0].data)
 

@@ -516,9 +516,9 @@ def test_preview_shows_rows_without_a_database(tmp_path):
 def test_batch_progress_reports_events_rate_and_time_left(db):
     import io
 
-    from scmapper.loading import load_rules
-    from scmapper.progress import Meter
-    from scmapper.runner import run_batch
+    from scmapper.core.progress import Meter
+    from scmapper.lifecycle.runner import run_batch
+    from scmapper.mapping.loading import load_rules
 
     # 250 lines of one length: the share of bytes read is the share of events done
     lines = [(native("create", make_person(str(1000 + i))) + "\n").encode() for i in range(250)]

@@ -6,14 +6,14 @@ import stat
 import subprocess
 import sys
 
-from scmapper import cache
-from scmapper.loading import load_rules
-from scmapper.trust import Root
+from scmapper.mapping import cache
+from scmapper.mapping.loading import load_rules
+from scmapper.mapping.trust import Root
 
 from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, make_person, native, run_cli
 
 PROBE = (
-    "import sys; import jinja2.environment as e; from scmapper.cli import main; "
+    "import sys; import jinja2.environment as e; from scmapper.cli.main import main; "
     "compiled = []; generate = e.Environment._generate; "
     "e.Environment._generate = lambda *a, **k: compiled.append(1) or generate(*a, **k); "
     "rc = main(['apply', '--mapping', {mapping!r}, '--db', {db!r}, '--action', 'create', {event!r}]); "

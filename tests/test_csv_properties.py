@@ -9,12 +9,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scmapper import lifecycle
-from scmapper.csvformat import TEMPLATES, Dialect, Layout, csv_environment
-from scmapper.events import Event
-from scmapper.export import run_export
-from scmapper.loading import load_rules
-from scmapper.mapping_export import ExportFile
+from scmapper.export.csvformat import TEMPLATES, Dialect, Layout, csv_environment
+from scmapper.export.pipeline import run_export
+from scmapper.lifecycle import actions as lifecycle
+from scmapper.lifecycle.events import Event
+from scmapper.mapping.exportspec import ExportFile
+from scmapper.mapping.loading import load_rules
 
 from conftest import open_store
 

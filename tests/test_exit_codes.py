@@ -170,28 +170,28 @@ TABLE = [
 # fmt: on
 # What each command runs first, made to fail with a bug: exit 3, and the way to see more.
 BUGS = {
-    "validate": ("scmapper.validation", "validate_files", ["--mapping", M]),
-    "preview": ("scmapper.validation", "preview", ["--mapping", M, str(SAMPLE_EVENT)]),
-    "test": ("scmapper.testing", "run_files", ["--mapping", M]),
+    "validate": ("scmapper.authoring.validation", "validate_files", ["--mapping", M]),
+    "preview": ("scmapper.authoring.validation", "preview", ["--mapping", M, str(SAMPLE_EVENT)]),
+    "test": ("scmapper.authoring.cases", "run_files", ["--mapping", M]),
     "apply": (
-        "scmapper.lifecycle",
+        "scmapper.lifecycle.actions",
         "apply",
         ["--mapping", M, "--db", "{fresh}", str(SAMPLE_EVENT), "--action", "create"],
     ),
-    "sync": ("scmapper.sync", "run_sync", ["--mapping", M, "--db", "{fresh}", "--source", str(SAMPLE_EVENT)]),
-    "export": ("scmapper.export", "run_export", ["--mapping", M, "--db", "{good}", "--out", "{fresh}"]),
-    "upload": ("scmapper.delivery", "upload", ["--mapping", "{sftp}", "--db", "{good}"]),
-    "adopt": ("scmapper.adopt", "analyse", ["--mapping", M, "--db", "{fresh}", "{old}"]),
-    "log": ("scmapper.auditlog", "read_log", ["--db", "{good}"]),
-    "compare": ("scmapper.compare", "run_compare", ["--mapping", M, "--db", "{good}", str(SAMPLE_EVENT)]),
+    "sync": ("scmapper.lifecycle.sync", "run_sync", ["--mapping", M, "--db", "{fresh}", "--source", str(SAMPLE_EVENT)]),
+    "export": ("scmapper.export.pipeline", "run_export", ["--mapping", M, "--db", "{good}", "--out", "{fresh}"]),
+    "upload": ("scmapper.export.delivery", "upload", ["--mapping", "{sftp}", "--db", "{good}"]),
+    "adopt": ("scmapper.migration.adopt", "analyse", ["--mapping", M, "--db", "{fresh}", "{old}"]),
+    "log": ("scmapper.cli.auditlog", "read_log", ["--db", "{good}"]),
+    "compare": ("scmapper.migration.compare", "run_compare", ["--mapping", M, "--db", "{good}", str(SAMPLE_EVENT)]),
     "reconcile": (
-        "scmapper.reconcile",
+        "scmapper.migration.reconcile",
         "run_reconcile",
         ["--mapping", "{reconcile}", "--db", "{good}", "--spendcloud", "{users}"],
     ),
-    "accounts": ("scmapper.accounts", "list_accounts", ["--mapping", M, "--db", "{good}"]),
-    "demo": ("scmapper.demo", "run_demo", ["--out", "{fresh}"]),
-    "init": ("scmapper.init", "run_init", ["{fresh}", "--from", "afas"]),
+    "accounts": ("scmapper.migration.accounts", "list_accounts", ["--mapping", M, "--db", "{good}"]),
+    "demo": ("scmapper.cli.demo", "run_demo", ["--out", "{fresh}"]),
+    "init": ("scmapper.cli.init", "run_init", ["{fresh}", "--from", "afas"]),
 }
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import yaml
 
-from scmapper.filters import strip_diacritics
+from scmapper.mapping.filters import strip_diacritics
 
 from conftest import (
     DEFAULT_MAPPING,
@@ -503,9 +503,9 @@ def test_export_reads_one_moment(db, tmp_path):
 def test_an_apply_during_an_export_waits_and_the_export_records_what_it_wrote(db, tmp_path, monkeypatch):
     """The export holds the write lock from its first read to its record: an agent's event that
     arrives meanwhile waits (busy timeout) and lands after, in the next export's diff."""
-    from scmapper import checks
-    from scmapper.export import run_export
-    from scmapper.loading import load_rules
+    from scmapper.export import checks
+    from scmapper.export.pipeline import run_export
+    from scmapper.mapping.loading import load_rules
 
     load(db, [make_person("1"), make_person("2")])
     rules = load_rules(DEFAULT_MAPPING)

@@ -3,8 +3,8 @@
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from scmapper import absence, expressions
-from scmapper.budget import LimitExceeded
+from scmapper.mapping import absence, expressions
+from scmapper.mapping.budget import LimitExceeded
 
 PERSON = {
     "ExternalId": "1",

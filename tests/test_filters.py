@@ -2,7 +2,7 @@ from datetime import date, datetime
 
 import pytest
 
-from scmapper import filters
+from scmapper.mapping import filters
 
 BOELE_DE_VRIES = {
     "FamilyName": "Boele",

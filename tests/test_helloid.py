@@ -571,9 +571,11 @@ def test_each_action_script_hands_its_own_action_to_scmapper_apply(action):
     text = script(f"{action}.ps1")
     assert re.findall(r"Invoke-ScmapperAction\s+-Action\s+'(\w+)'", text) == [action]
     assert "-ActionContext $actionContext -PersonContext $personContext -OutputContext $outputContext" in text
-    assert re.search(r"^\s*\. \$scmapperCommon\s*$", text, re.M)
-    assert "'scmapper-common.ps1'" in text
-    assert re.findall(r"Action\s*=\s*'(\w+)'", text) == [AUDIT_ACTION[action]]  # when the helper cannot load
+    # The helper beside the configured executable, loaded and called inside the one try.
+    helper = ". (Join-Path -Path (Split-Path -Path ([string]$actionContext.Configuration.scmapperPath) -Parent) -ChildPath 'scmapper-common.ps1')"
+    body = text[text.index("try {") : text.index("} catch {")]
+    assert helper in body and "Invoke-ScmapperAction" in body
+    assert re.findall(r"Action\s*=\s*'(\w+)'", text) == [AUDIT_ACTION[action]]  # when the helper cannot load or fails
 
 
 def test_the_helper_runs_scmapper_apply_with_the_event_on_stdin():

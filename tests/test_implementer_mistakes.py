@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scmapper.names import PERSON_COLUMNS, ROLE_COLUMNS
-from scmapper.schema import mapping_schema
+from scmapper.mapping.names import PERSON_COLUMNS, ROLE_COLUMNS
+from scmapper.mapping.schema import mapping_schema
 
 from conftest import ROOT, run_cli, sample_person
 
@@ -303,7 +303,7 @@ def test_an_override_drops_a_check_only_when_it_says_so(folder):
     ],
 )
 def test_how_a_column_override_merges(tmp_path, base, child, merged):
-    from scmapper.yamlio import load_text
+    from scmapper.mapping.yamlio import load_text
 
     def doc(name, column, extends=None):
         data = {"version": 1, **({"extends": extends} if extends else {}), "person": {"columns": {"email": column}}}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from scmapper import inputs
 from scmapper.errors import UsageError
-from scmapper.mapping_source import Input, Source
+from scmapper.mapping.source import Input, Source
+from scmapper.sources import inputs
 
 from conftest import count, rows, run_cli, write_mapping
 

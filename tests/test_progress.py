@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from scmapper import progress
-from scmapper.progress import Meter, Meters
+from scmapper.core import progress
+from scmapper.core.progress import Meter, Meters
 
 from conftest import DEFAULT_MAPPING, ROOT, make_person, native, run_cli
 

@@ -82,7 +82,73 @@ def test_only_the_store_touches_sqlite():
     assert outside == []
 
 
-def test_store_modules_and_the_export_pipeline_stay_small():
-    sizes = {str(p.relative_to(ROOT)): len(p.read_text("utf-8").splitlines()) for p in PACKAGE.glob("store/*.py")}
-    sizes["scmapper/export.py"] = len((PACKAGE / "export.py").read_text("utf-8").splitlines())
-    assert {name: n for name, n in sizes.items() if n >= 300} == {}
+def test_every_module_stays_under_400_lines():
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text("utf-8").splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert {name: n for name, n in sizes.items() if n >= 400} == {}
+
+
+# The layers, lowest first: a module may import its own layer and those below it, never above.
+# The bottom (errors, files, jsontext and core/) is what every layer shares. docs/architecture.md
+# says what each owns.
+LAYERS = [
+    {"scmapper", "scmapper.errors", "scmapper.files", "scmapper.jsontext", "scmapper.core"},
+    {"scmapper.store"},
+    {"scmapper.mapping"},
+    {"scmapper.sources"},
+    {"scmapper.lifecycle"},
+    {"scmapper.export"},
+    {"scmapper.migration"},
+    {"scmapper.authoring"},
+    {"scmapper.cli"},
+]
+
+
+def layer_of(module):
+    parts = module.split(".")
+    for depth in (2, 1):
+        name = ".".join(parts[:depth])
+        for index, layer in enumerate(LAYERS):
+            if name in layer:
+                return index
+    raise AssertionError(f"{module} is in no layer: add its package to LAYERS")
+
+
+def every_import(path):
+    """The scmapper modules a module imports anywhere (inside functions too)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("scmapper"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("scmapper"))
+    return found
+
+
+def test_no_layer_imports_one_above_it():
+    crossings = []
+    for path in PACKAGE.rglob("*.py"):
+        importer = module_name(path)
+        if importer == "scmapper.__main__":
+            continue  # `python -m scmapper`: the command itself
+        for target in every_import(path):
+            if layer_of(target) > layer_of(importer):
+                crossings.append(f"{importer} -> {target}")
+    assert sorted(crossings) == []
+
+
+def test_the_package_reads_as_its_architecture():
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 5, top
+    packages = [p for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()]
+    assert len(packages) >= 5
+    for package in packages:
+        doc = ast_docstring(package / "__init__.py")
+        assert doc and "never" in doc.lower(), f"{package.name}/__init__.py must say what it owns and never does"
+
+
+def ast_docstring(path):
+    import ast
+
+    return ast.get_docstring(ast.parse(path.read_text("utf-8")))

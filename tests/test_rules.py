@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from scmapper.authoring.cases import case_snapshot, load_cases
 from scmapper.errors import DataError, SandboxViolation
-from scmapper.loading import load_rules
-from scmapper.testing import case_snapshot, load_cases
+from scmapper.mapping.loading import load_rules
 
 from conftest import ROOT, derived_mapping, make_person
 

@@ -168,9 +168,9 @@ def test_unreadable_snapshots_exit_2_and_write_nothing(db, tmp_path, content, me
 def in_process(tmp_path, people_list, day="2026-06-01", counter=None):
     from datetime import date
 
-    from scmapper.loading import load_rules
-    from scmapper.sources import Record
-    from scmapper.sync import run_sync
+    from scmapper.lifecycle.sync import run_sync
+    from scmapper.mapping.loading import load_rules
+    from scmapper.sources.records import Record
 
     rules = load_rules(DEFAULT_MAPPING)
     if counter is not None:

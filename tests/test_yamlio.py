@@ -1,7 +1,7 @@
 import pytest
 
 from scmapper.errors import MappingError
-from scmapper.yamlio import MAX_BYTES, load_bytes, load_text
+from scmapper.mapping.yamlio import MAX_BYTES, load_bytes, load_text
 
 
 def problems(text):

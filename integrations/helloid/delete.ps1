@@ -1,29 +1,12 @@
 ###############################################################################
 # HelloID-Conn-Prov-Target-SpendCloud-scmapper: Delete
-# PowerShell V2 target connector, run by the HelloID agent on the server where
-# scmapper is installed. It hands the event to `scmapper apply --action delete` and
-# copies the result into $outputContext; every rule lives in scmapper and its mapping.
-# Needs scmapper-common.ps1 next to the scmapper executable: see docs/helloid.md.
+# `scmapper apply --action delete`: the account removed as the mapping's lifecycle.delete says.
+# All else is shared, in scmapper-common.ps1 next to the scmapper executable
+# (docs/helloid.md): the settings, starting scmapper, copying its result.
 ###############################################################################
-
 try {
-    $scmapperExecutable = [string]$actionContext.Configuration.scmapperPath
-    if ([string]::IsNullOrWhiteSpace($scmapperExecutable)) {
-        throw "the configuration field 'scmapperPath' is empty"
-    }
-    $scmapperCommon = Join-Path -Path (Split-Path -Path $scmapperExecutable -Parent) -ChildPath 'scmapper-common.ps1'
-    if (-not (Test-Path -LiteralPath $scmapperCommon -PathType Leaf)) {
-        throw "$scmapperCommon does not exist: copy scmapper-common.ps1 next to the scmapper executable"
-    }
-    . $scmapperCommon
+    . (Join-Path -Path (Split-Path -Path ([string]$actionContext.Configuration.scmapperPath) -Parent) -ChildPath 'scmapper-common.ps1')
+    Invoke-ScmapperAction -Action 'delete' -ActionContext $actionContext -PersonContext $personContext -OutputContext $outputContext
 } catch {
-    $outputContext.Success = $false
-    $outputContext.AuditLogs.Add([PSCustomObject]@{
-            Action  = 'DeleteAccount'
-            Message = "Could not load the scmapper helper: $($_.Exception.Message)"
-            IsError = $true
-        })
-    return
+    $outputContext.AuditLogs.Add([PSCustomObject]@{ Action = 'DeleteAccount'; IsError = $true; Message = "scmapper (delete): $($_.Exception.Message)" })
 }
-
-Invoke-ScmapperAction -Action 'delete' -ActionContext $actionContext -PersonContext $personContext -OutputContext $outputContext

@@ -7,15 +7,7 @@
 ###############################################################################
 
 try {
-    $scmapperExecutable = [string]$actionContext.Configuration.scmapperPath
-    if ([string]::IsNullOrWhiteSpace($scmapperExecutable)) {
-        throw "the configuration field 'scmapperPath' is empty"
-    }
-    $scmapperCommon = Join-Path -Path (Split-Path -Path $scmapperExecutable -Parent) -ChildPath 'scmapper-common.ps1'
-    if (-not (Test-Path -LiteralPath $scmapperCommon -PathType Leaf)) {
-        throw "$scmapperCommon does not exist: copy scmapper-common.ps1 next to the scmapper executable"
-    }
-    . $scmapperCommon
+    . (Join-Path -Path (Split-Path -Path ([string]$actionContext.Configuration.scmapperPath) -Parent) -ChildPath 'scmapper-common.ps1')
 
     Write-Information 'Listing the accounts in the scmapper database'
     $accounts = Get-ScmapperAccounts -Configuration $actionContext.Configuration

@@ -6,7 +6,7 @@ keep what the last export held of each person changed since),
 `persons` (persons and roles), `aliases` (other references an account answers to), `audit`
 (the append-only log), `exports` (export records and the export session), `legacy` (the old
 connector's file). `Store` puts them together for one
-database file and one mapping's shape.
+database file and one mapping's shape. Never renders Jinja or CSV, never evaluates a mapping.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from scmapper.store.aliases import Aliases
 from scmapper.store.audit import Audit, AuditEvent
 from scmapper.store.connection import Database, Transaction, environment_error, now, quote, stored_time
 from scmapper.store.persons import KeyState, Persons, Row, StoredPerson
-from scmapper.store.schema import SCHEMA_VERSION, Shape, check, prepare
+from scmapper.store.schema import SCHEMA_VERSION, check, prepare
+from scmapper.store.shape import Shape
 
 if TYPE_CHECKING:
     from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch

@@ -10,12 +10,9 @@ no writer can forget to.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from scmapper.store.connection import Database, quote
-
-if TYPE_CHECKING:  # schema.py imports this module
-    from scmapper.store.schema import Shape
+from scmapper.store.shape import Shape
 
 
 def person_json(columns: Sequence[str], alias: str) -> str:

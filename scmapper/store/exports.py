@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from scmapper.identity import fold
+from scmapper.core.identity import fold
 from scmapper.store.audit import to_json
 from scmapper.store.changelog import person_json, roles_json
 from scmapper.store.connection import Database, quote

@@ -14,10 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from scmapper.core.identity import fold
 from scmapper.errors import ConflictError
-from scmapper.identity import fold
 from scmapper.store.connection import Database, quote
-from scmapper.store.schema import Shape
+from scmapper.store.shape import Shape
 
 Row = dict[str, str]
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
+from scmapper.core.identity import fold
 from scmapper.errors import StoreError
-from scmapper.identity import fold
 from scmapper.store.aliases import ALIASES
 from scmapper.store.changelog import keep_change_log
 from scmapper.store.connection import Database, quote
+from scmapper.store.shape import Shape
 
 SCHEMA_VERSION = 9
 
@@ -65,34 +64,6 @@ CREATE TRIGGER IF NOT EXISTS scm_events_no_update BEFORE UPDATE ON events
 CREATE TRIGGER IF NOT EXISTS scm_events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
-
-
-@dataclass(frozen=True)
-class Shape:
-    """What a mapping asks of the tables, and the fingerprint that says it is unchanged."""
-
-    key: str
-    columns: tuple[str, ...]
-    unique: tuple[str, ...]
-    role_columns: tuple[str, ...]
-    fingerprint: str = ""
-
-    @property
-    def folded(self) -> dict[str, str]:
-        """Each unique column and its folded twin."""
-        return {name: f"scm_fold_{name}" for name in self.unique}
-
-    @classmethod
-    def of(cls, mapping: Any) -> Shape:
-        """The shape of a `scmapper.mapping.Mapping` (taken by its attributes: the store
-        does not import the mapping modules)."""
-        return cls(
-            mapping.key,
-            tuple(mapping.column_names),
-            tuple(mapping.unique),
-            tuple(mapping.role_column_names),
-            mapping.fingerprint,
-        )
 
 
 def prepare(db: Database, shape: Shape) -> list[str]:

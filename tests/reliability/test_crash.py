@@ -29,9 +29,10 @@ def timed(args):
 
 
 def kill_at_random(args, tmp_path, duration):
-    """Starts the command and kills it with SIGKILL somewhere between 20% and 95% of the time
-    an uninterrupted run takes; True if it was still running and so really killed."""
-    window = (0.2 * duration, 0.95 * duration)
+    """Starts the command and kills it with SIGKILL somewhere between 10% and 75% of the time
+    an uninterrupted run took; True if it was still running and so really killed. (Not up to
+    the end: the timed run may have met a busier machine than this one does.)"""
+    window = (0.1 * duration, 0.75 * duration)
     with (tmp_path / "out.log").open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "scmapper", *map(str, args)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT

@@ -6,9 +6,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scmapper import lifecycle
-from scmapper.events import Event
-from scmapper.loading import load_rules
+from scmapper.lifecycle import actions as lifecycle
+from scmapper.lifecycle.events import Event
+from scmapper.mapping.loading import load_rules
 
 from conftest import DEFAULT_MAPPING, make_person, open_store
 

@@ -7,7 +7,7 @@ import posixpath
 
 import pytest
 
-from scmapper.trust import inside
+from scmapper.mapping.trust import inside
 
 from conftest import DEFAULT_MAPPING, derived_mapping, make_person, native, run_cli
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from scmapper import sftp
 from scmapper.errors import (
     AuthFailed,
     DeliveryError,
@@ -29,8 +28,9 @@ from scmapper.errors import (
     RemotePermissionDenied,
     UsageError,
 )
-from scmapper.sftp import SftpSettings, UploadResult, upload_files
-from scmapper.trust import OutsideRoot, Root
+from scmapper.export.sftp import upload as sftp
+from scmapper.export.sftp.upload import SftpSettings, UploadResult, upload_files
+from scmapper.mapping.trust import OutsideRoot, Root
 
 
 class Recorder:

@@ -169,10 +169,10 @@ def test_upload_without_an_export_or_sftp_section(tmp_path, db):
 
 def test_apply_does_not_import_paramiko(db):
     code = (
-        "import sys; from scmapper.cli import main; "
+        "import sys; from scmapper.cli.main import main; "
         f"rc = main(['apply', '--mapping', {str(DEFAULT_MAPPING)!r}, '--db', {str(db)!r}, '--action', 'create', "
         f"{str(ROOT / 'mappings/samples/helloid/create-event.json')!r}]); "
-        "print(rc, 'paramiko' in sys.modules, 'scmapper.sftp' in sys.modules, file=sys.stderr)"
+        "print(rc, 'paramiko' in sys.modules, 'scmapper.export.sftp.upload' in sys.modules, file=sys.stderr)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert done.stderr.strip().splitlines()[-1] == "0 False False"
@@ -180,7 +180,7 @@ def test_apply_does_not_import_paramiko(db):
 
 
 def test_upload_draws_a_bar_on_a_terminal_and_ends_with_a_summary(sshd, ssh_keys, tmp_path, monkeypatch):
-    from scmapper import progress
+    from scmapper.core import progress
 
     monkeypatch.setattr(progress, "INTERVAL", 0)  # a small upload finishes inside one redraw interval
     mapping = mapping_for(tmp_path, sshd, ssh_keys)

@@ -1,0 +1,259 @@
+"""`validate`: every problem in a mapping file in one run, each located as file:line:col.
+
+Stages run in order (YAML, schema, expressions, the sample files the mapping names, or else
+the records of its test cases, then the optional sample person); a stage runs only when the
+one before it found the document sound enough to read. Field paths none of the samples has
+are warnings, not errors; so is a test case file whose `mapping:` names another mapping.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scmapper import __version__
+from scmapper.authoring import cases as testing
+from scmapper.errors import (
+    EXIT_DATA,
+    EXIT_OK,
+    DataError,
+    MappingError,
+    Problem,
+    SandboxViolation,
+    ScmapperError,
+    UsageError,
+)
+from scmapper.export import csvformat, delivery
+from scmapper.export.sftp.settings import SftpSettings
+from scmapper.mapping import loading, rules, static, trust
+from scmapper.mapping.document import Document, Place
+from scmapper.mapping.loading import load_rules
+from scmapper.mapping.model import Mapping
+from scmapper.mapping.names import PERSON_COLUMNS, ROLE_COLUMNS
+from scmapper.mapping.trust import OutsideRoot
+from scmapper.sources import records as sources
+from scmapper.sources import samples
+
+
+@dataclass
+class ValidateReport:
+    """Every problem of each file validated, in file order."""
+
+    problems: dict[str, list[Problem]] = field(default_factory=dict)
+    starters: dict[str, str] = field(default_factory=dict)  # file -> the shipped starter it builds on
+
+    @property
+    def exit_code(self) -> int:
+        """Warnings (a field path no sample has) leave a mapping valid."""
+        return EXIT_OK if self.valid else EXIT_DATA
+
+    @property
+    def valid(self) -> bool:
+        return not any(p.severity == "error" for found in self.problems.values() for p in found)
+
+    def as_dict(self) -> dict[str, Any]:
+        found = [p.as_dict() for problems in self.problems.values() for p in problems]
+        builds_on = {name: {"starter": starter, "scmapper": __version__} for name, starter in self.starters.items()}
+        return {"files": list(self.problems), "valid": self.valid, "problems": found, "builds_on": builds_on}
+
+    def text(self) -> list[str]:
+        lines = []
+        for name, found in self.problems.items():
+            errors = any(p.severity == "error" for p in found)
+            starter = self.starters.get(name)
+            on = f" (builds on {starter} of scmapper {__version__})" if starter else ""
+            lines += [str(p) for p in found] + ([] if errors else [f"{name}: ok{on}"])
+        return lines
+
+
+@dataclass(frozen=True)
+class PreviewReport:
+    """The rows one source record gives; no database."""
+
+    person: dict[str, str]
+    roles: list[dict[str, str]]
+    warnings: list[str]
+    active: bool
+    exit_code: int = EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"person": self.person, "roles": self.roles, "warnings": self.warnings, "active": self.active}
+
+    def text(self) -> list[str]:
+        return [f"{name}: {value}" for name, value in self.person.items()]
+
+
+def validate_files(paths: list[str], sample: dict[str, Any] | None = None, root: str | None = None) -> ValidateReport:
+    report = ValidateReport({path: validate(path, sample, root) for path in paths})
+    for path in paths:
+        starter = _starter(path, root)
+        if starter:
+            report.starters[path] = starter
+    return report
+
+
+def _starter(path: str, root: str | None) -> str | None:
+    """The shipped starter a customer's mapping builds on (the nearest one it extends), if any."""
+    if trust.starter_of(path):
+        return None  # a starter itself
+    try:
+        bases = loading.load_mapping(path, root).bases
+    except ScmapperError:
+        return None
+    return next((name for name in map(trust.starter_of, reversed(bases)) if name), None)
+
+
+def preview(path: str, person: dict[str, Any], root: str | None = None) -> PreviewReport:
+    """A source record through the mapping, grouped as sync would (AFAS rows become person.rows)."""
+    rules = load_rules(path, root)
+    [record] = sources.records_from([person], rules.mapping.source.group_by)
+    mapped = rules.map_person(record.data)
+    return PreviewReport(mapped.row, mapped.roles, mapped.warnings, mapped.active)
+
+
+def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str | None = None) -> list[Problem]:
+    """Every problem; warnings (severity "warning") for field paths none of the mapping's
+    samples has: the files source.samples names, else the records of its test cases."""
+    try:
+        mapping = loading.load_mapping(path, root)
+    except MappingError as exc:
+        return exc.problems
+    problems = static.static_problems(mapping) + csvformat.layouts(mapping)[1] + _sftp_problems(mapping)
+    problems = list(dict.fromkeys(problems)) + _unexported(mapping)  # a name used twice on a line: one problem
+    cases, found_in_cases = _cases(Path(path), mapping)
+    problems += found_in_cases
+    if any(p.severity == "error" for p in problems):
+        return problems
+    found = samples.load(mapping)
+    if isinstance(found, Problem):
+        return [*problems, found]
+    if found is None and cases is not None:
+        found = _case_samples(mapping, cases)
+    warnings = problems + (samples.unseen(mapping, found) if found else [])
+    return warnings + (_sample_problems(mapping, sample) if sample is not None else [])
+
+
+def _unexported(mapping: Mapping) -> list[Problem]:
+    """A warning for each column outside Spend Cloud's known ones (declared in extra_columns)
+    that no export file writes: the mapping computes it, and it never reaches Spend Cloud."""
+    export = mapping.export
+    if export is None:
+        return []
+    found = []
+    tables = (
+        ("persons", "person", mapping.columns, PERSON_COLUMNS, export.persons),
+        ("roles", "roles", mapping.roles.columns if mapping.roles else (), ROLE_COLUMNS, export.roles),
+    )
+    for kind, section, columns, known, spec in tables:
+        for column in columns:
+            if column.name not in known and (spec is None or column.name not in spec.columns):
+                found.append(
+                    column.position.problem(
+                        f"{section}.extra_columns declares {column.name!r}, but no export file writes it: add it to"
+                        f" export.{kind}.columns (or leave it out of the mapping)",
+                        severity="warning",
+                    )
+                )
+    return found
+
+
+def _sftp_problems(mapping: Mapping) -> list[Problem]:
+    """The sftp section as `upload` reads it: every file it names inside the mapping's root
+    (templates and `extends` are checked as they load), the connection file read and checked
+    against its schema, and the merged settings checked (a key file that is not on this
+    machine is left to `upload`: a mapping is often validated elsewhere)."""
+    if not mapping.sftp:
+        return []
+    found = []
+    for key in ("connection", "key_file", "known_hosts"):
+        if isinstance(mapping.sftp.get(key), str):
+            try:
+                mapping.root.resolve(mapping.sftp[key], mapping.base_dir, f"sftp.{key}")
+            except OutsideRoot as exc:
+                found.append(_sftp_place(mapping, key).problem(str(exc)))
+    if found:
+        return found
+    try:
+        settings = delivery.connection_settings(mapping)
+        SftpSettings.from_dict(settings, mapping.base_dir, mapping.root, check_files=False)
+    except MappingError as exc:
+        return exc.problems
+    except (UsageError, OutsideRoot) as exc:
+        return [_sftp_place(mapping, "connection" if "connection" in mapping.sftp else "host").problem(str(exc))]
+    return []
+
+
+def _sftp_place(mapping: Mapping, key: str) -> Place:
+    return mapping.sftp_positions.get(key) or next(iter(mapping.sftp_positions.values()), Place(mapping.file))
+
+
+def _cases(path: Path, mapping: Mapping) -> tuple[Document | None, list[Problem]]:
+    """The test case file beside the mapping, when there is one, checked against its schema
+    and for a `mapping:` that names another mapping."""
+    cases = testing.cases_path(path)
+    if not cases.exists():
+        return None, []
+    try:
+        doc = testing.load_cases(cases, mapping.root)
+        note = testing.mapping_note(doc, cases, mapping)
+    except MappingError as exc:
+        return None, exc.problems
+    return doc, [note] if note else []
+
+
+def _case_samples(mapping: Mapping, cases: Document) -> samples.Samples | None:
+    """The test cases' records as samples, joined as sync would (a case whose records do not
+    join says nothing about field paths, and `test` reports it)."""
+    persons: list[dict[str, Any]] = []
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for case in cases.data["cases"]:
+        try:
+            snapshot = testing.case_snapshot(mapping.source, case)
+        except ScmapperError:
+            continue
+        persons += [record.data for record in snapshot.records]
+        for name, table in snapshot.tables.items():
+            tables.setdefault(name, []).extend(table.values())
+    label = f"the records of the test cases ({Path(cases.file).name})"
+    return samples.Samples(label, persons, tables) if persons else None
+
+
+def _sample_problems(mapping: Mapping, sample: dict[str, Any]) -> list[Problem]:
+    """What mapping the sample gives: its error, or its warnings (an absent field, no roles),
+    each at the column, var or roles key it is about."""
+    compiled = rules.Rules(mapping)
+    [record] = sources.records_from([sample], mapping.source.group_by)  # grouped as sync would
+    try:
+        mapped = compiled.map_person(record.data)
+    except (DataError, SandboxViolation) as exc:
+        column = exc.column if isinstance(exc, DataError) else None
+        return [_place(mapping, column, role=", role: " in str(exc)).problem(f"on the sample: {exc}")]
+    found = []
+    for warning in mapped.warnings:
+        named = _WARNED.match(warning)
+        what = named.group(2) if named else "for_each" if warning.startswith("for_each") else "when"
+        place = _place(mapping, what, role=bool(named and named.group(1)))
+        found.append(place.problem(f"on the sample: {warning}", severity="warning"))
+    return found
+
+
+_WARNED = re.compile(r"(role )?column '(\w+)'")
+
+
+def _place(mapping: Mapping, what: str | None, *, role: bool = False) -> Place:
+    """Where the column, var or roles key that failed on the sample stands."""
+    roles = mapping.roles
+    if roles and what in roles.positions:
+        return roles.positions[what]
+    if what == "source.active":
+        return mapping.active_position
+    for var in mapping.vars:
+        if what == f"vars.{var.name}":
+            return var.position
+    role_columns = roles.columns if roles else ()
+    for candidate in (*role_columns, *mapping.columns) if role else (*mapping.columns, *role_columns):
+        if candidate.name == what:
+            return candidate.position
+    return Place(mapping.file)

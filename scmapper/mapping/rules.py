@@ -1,0 +1,385 @@
+"""A mapping compiled into rules: pure functions from a person record to rows.
+
+Vocabulary: a *row* is a dict of column name to text; a person gives one person row
+and zero or more role rows. All of a row's columns render in one template pass
+(one Jinja context per row, not one per cell); only when that pass fails, or reads a
+field the record does not have, are the columns rendered one by one, to name the column.
+An *absence* is a column that read such a field: the column is empty (or what its
+filters make of empty), a warning says which field, and a required one fails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from collections.abc import Mapping as Mapping_
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from typing import Any, TypeVar
+
+from jinja2 import Template
+from jinja2.exceptions import SecurityError
+
+from scmapper.core import identity, values
+from scmapper.core.values import check_record
+from scmapper.errors import DataError, ExpressionError, MappingError, SandboxViolation
+from scmapper.mapping import absence, budget, expressions
+from scmapper.mapping.model import Column, Mapping
+
+Row = dict[str, str]
+Absences = dict[str, str]  # column name -> the path of the absent field it read
+Inputs = Mapping_[str, Any]  # a source's lookup inputs by name (absence.Table each)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class MappedPerson:
+    """What a mapping makes of one person record."""
+
+    key: str
+    row: Row
+    roles: list[Row]
+    warnings: list[str] = field(default_factory=list)
+    active: bool = True  # whether sync treats the record as an active employee
+
+
+class RowTemplate:
+    """Renders a set of templated columns together; fixed columns are filled in directly."""
+
+    def __init__(self, columns: Iterable[Column]) -> None:
+        self.columns = tuple(columns)
+        rendered = [c for c in self.columns if c.kind != "fixed"]
+        self._names = [(f"scm_col_{i}", c) for i, c in enumerate(rendered)]
+        # `with` gives each column its own scope, so a `set` in one cannot leak into the next.
+        source = "".join(
+            f"{{% set {var} %}}{{% with %}}{c.source}{{% endwith %}}{{% endset %}}" for var, c in self._names
+        )
+        env = expressions.environment()
+        self._template = env.from_string(source)
+        self._single: dict[str, Template] = {}
+        self._defaults = {c.name: env.from_string(c.default) for c in rendered if c.kind == "lookup"}
+
+    def render(self, context: dict[str, Any], who: str, absences: Absences | None = None) -> Row:
+        """The row; each column that read an absent field is named in `absences`."""
+        raw: dict[str, str] | None
+        with absence.noting() as noted:
+            try:
+                module = self._template.make_module(context)
+                raw = {c.name: str(getattr(module, var)) for var, c in self._names}
+            except Exception:  # noqa: BLE001 - rerun column by column to say which one failed
+                raw = None
+        if raw is None or noted:
+            found: Absences = {} if absences is None else absences
+            raw = {c.name: self._render_one(c, context, who, found) for _, c in self._names}
+        row: Row = {}
+        for column in self.columns:
+            if column.kind == "fixed":
+                row[column.name] = column.source
+            elif column.kind == "lookup":
+                row[column.name] = self._lookup(column, raw[column.name], context, who)
+            else:
+                row[column.name] = raw[column.name]
+        return row
+
+    def _render_one(self, column: Column, context: dict[str, Any], who: str, absences: Absences) -> str:
+        template = self._single.get(column.name)
+        if template is None:
+            template = self._single[column.name] = expressions.environment().from_string(column.source)
+        with absence.noting() as noted:
+            value = _guard(lambda: template.render(context), column.name, who)
+        if noted:
+            absences[column.name] = absence.path_of(noted[0], context)
+        return value
+
+    def _lookup(self, column: Column, value: str, context: dict[str, Any], who: str) -> str:
+        wanted = value.strip().casefold() if column.ignore_case else value.strip()
+        for source, target in column.table:
+            if (source.casefold() if column.ignore_case else source) == wanted:
+                return target
+        default = self._defaults[column.name]
+        return _guard(lambda: default.render(context), column.name, who)
+
+
+class RolesTemplate:
+    """All of a person's role rows in one template pass: the `for_each` loop, the `when` test
+    and the columns, output as rows and cells between separators no record can hold (control
+    characters, refused by check_record). `render` gives None whenever anything is unusual (an
+    error, an absent field, a lookup column, a separator in a value): the caller then renders
+    item by item, which says precisely what failed."""
+
+    ROW, CELL = "\x1e", "\x1f"
+
+    def __init__(self, roles: Any) -> None:
+        self.columns = tuple(roles.columns)
+        self.usable = all(c.kind != "lookup" for c in self.columns)
+        rendered = [c for c in self.columns if c.kind != "fixed"]
+        self._width = len(rendered)
+        cells = self.CELL.join(f"{{% with %}}{c.source}{{% endwith %}}" for c in rendered)
+        # The for_each list too: anything but a plain list (absent, an OData envelope, one item)
+        # raises in scm_list, and the item-by-item path makes it out.
+        loop = f"{{% for {roles.var} in ({roles.items}) | scm_list %}}"
+        source = f"{loop}{{% if {roles.when} %}}{self.ROW}{cells}{{% endif %}}{{% endfor %}}"
+        self._template = expressions.environment().from_string(source) if self.usable else None
+
+    def render(self, context: dict[str, Any]) -> list[Row] | None:
+        if self._template is None:
+            return None
+        with absence.noting() as noted:
+            try:
+                text = self._template.render(context)
+            except Exception:  # noqa: BLE001 - the item-by-item path reports it precisely
+                return None
+        if noted:
+            return None  # the item-by-item path says which column read which absent field
+        rows: list[Row] = []
+        for part in text.split(self.ROW)[1:]:
+            values = iter(part.split(self.CELL))
+            if part.count(self.CELL) != self._width - 1:
+                return None
+            row = {c.name: c.source if c.kind == "fixed" else next(values) for c in self.columns}
+            if row not in rows:  # identical role rows for one person collapse into one
+                rows.append(row)
+        return rows
+
+
+def _guard(render: Callable[[], T], column: str, who: str) -> T:
+    """Runs one render, turning whatever the expression raised into a located error; `column`
+    is a column's name, or the roles' `when` or `for_each`."""
+    try:
+        return render()
+    except SecurityError as exc:
+        raise SandboxViolation(f"{who}: {_what(column)}: {exc}") from None
+    except RecursionError:
+        raise ExpressionError(f"{who}: {_what(column)}: data nested too deeply", column) from None
+    except Exception as exc:  # noqa: BLE001 - any failure of an expression on data is that record's
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        raise ExpressionError(f"{who}: {_what(column)}: {message}", column) from None
+
+
+def _what(column: str) -> str:
+    return column if column in ("when", "for_each") else f"column {column!r}"
+
+
+class Rules:
+    """A compiled mapping: `map_person` turns a person record into rows."""
+
+    def __init__(self, mapping: Mapping, *, checked: bool = False) -> None:
+        """checked: the mapping passed static_problems before (it comes from the cache)."""
+        if not checked:
+            from scmapper.mapping.static import static_problems  # a cached mapping skips this import too
+
+            problems = static_problems(mapping)
+            if problems:
+                raise MappingError(problems)
+        self.mapping = mapping
+        env = expressions.environment()
+        self._person = RowTemplate(mapping.columns)
+        self._patterns = {c.name: re.compile(c.pattern) for c in all_columns(mapping) if c.pattern}
+        self._identities = {*mapping.unique, *([mapping.username] if mapping.username else [])}
+        self._vars = [(v.name, env.compile_expression(v.expression, undefined_to_none=False)) for v in mapping.vars]
+        active = mapping.source.active
+        self._active = env.compile_expression(active, undefined_to_none=False) if active else None
+        self._key = RowTemplate(c for c in mapping.columns if c.name == mapping.key)
+        roles = mapping.roles
+        if roles:
+            self._role = RowTemplate(roles.columns)
+            self._all_roles = RolesTemplate(roles)
+            self._items = env.compile_expression(roles.items, undefined_to_none=False)
+            self._when = env.compile_expression(roles.when, undefined_to_none=False)
+
+    def key_of(self, person: dict[str, Any], inputs: Inputs | None = None) -> str | None:
+        """Just the key column of a record, or None when even that cannot be computed (within
+        the same limits as mapping it)."""
+        limits = self.mapping.limits
+        try:
+            with budget.spending(limits.seconds, limits.output):
+                context = self._context(person, "record", inputs=inputs, lenient=True)
+                return self._key.render(context, "record").get(self.mapping.key) or None
+        except (Exception, budget.LimitExceeded):  # noqa: BLE001 - a record that cannot give a key simply has none
+            return None
+
+    def map_person(
+        self,
+        person: dict[str, Any],
+        today: date | None = None,
+        *,
+        check_inactive: bool = True,
+        bounds: tuple[int, int] | None = None,
+        inputs: Inputs | None = None,
+    ) -> MappedPerson:
+        """The rows a record gives. With check_inactive=False (sync), a record that is not an
+        active employee skips the column checks: it is never written, only taken out. `bounds`
+        (Event.bounds) can prove the record within its limits without walking it. `inputs` are
+        the source's lookup inputs (`inputs.NAME[id]` in expressions)."""
+        who = _who(person)
+        limits = self.mapping.limits
+        # A text of n bytes holds no string longer than n, no list of more than n / 2 items.
+        longest = min(limits.value_length, 2 * values.MAX_ITEMS)
+        if bounds is None or bounds[0] > longest or bounds[1] >= values.MAX_DEPTH:
+            check_record(person, limits.value_length, who)
+        try:
+            with budget.spending(limits.seconds, limits.output):
+                return self._map(self._context(person, who, today, inputs=inputs), who, check_inactive)
+        except budget.LimitExceeded as exc:
+            raise ExpressionError(f"{who}: mapping {exc}") from None
+
+    def _map(self, context: dict[str, Any], who: str, check_inactive: bool) -> MappedPerson:
+        absences: Absences = {}
+        row = self._person.render(context, who, absences)
+        key = row.get(self.mapping.key, "")
+        who = f"person {key!r}" if key else who
+        roles = self._roles(context, who)
+        active = self._is_active(context, roles.rows, who)
+        warnings: list[str] = []
+        if active or check_inactive:
+            warnings += self._check(self.mapping.columns, row, who, absences)
+            if self.mapping.roles:
+                for role, missing in zip(roles.rows, roles.absences, strict=True):
+                    warnings += self._check(self.mapping.roles.columns, role, f"{who}, role", missing, "role column")
+                warnings += roles.notes
+                if not roles.rows:
+                    message = f"{who} has no qualifying contract, so no roles"
+                    if self.mapping.no_roles == "fail":
+                        raise DataError(message)
+                    warnings.append(message)
+        unique = list(dict.fromkeys(warnings)) if warnings else warnings
+        return MappedPerson(key=key, row=row, roles=roles.rows, warnings=unique, active=active)
+
+    def _is_active(self, context: dict[str, Any], roles: list[Row], who: str) -> bool:
+        active = self._active
+        if active is None:
+            return bool(roles) or self.mapping.roles is None
+        # bool() inside the guard: a field that fails only when tested fails as the record's.
+        return _guard(lambda: bool(active(**context, roles=roles)), "source.active", who)
+
+    def _context(
+        self,
+        person: dict[str, Any],
+        who: str,
+        today: date | None = None,
+        *,
+        inputs: Inputs | None = None,
+        lenient: bool = False,
+    ) -> dict[str, Any]:
+        """What expressions see: the record, today, the lookup tables and inputs, and the vars in
+        order. Lenient (for finding a failed record's key), a var that fails is none instead."""
+        values: dict[str, Any] = {}
+        context = {
+            "person": person,
+            "today": today or expressions.today(),
+            "lookups": self.mapping.lookups,
+            "inputs": inputs or {},
+            "vars": values,
+        }
+        for name, compiled in self._vars:
+            try:
+                values[name] = _guard(partial(compiled, **context), f"vars.{name}", who)
+            except DataError:
+                if not lenient:
+                    raise
+                values[name] = None
+        return context
+
+    def _roles(self, context: dict[str, Any], who: str) -> _Roles:
+        roles = self.mapping.roles
+        if roles is None:
+            return _Roles([], [])
+        together = self._all_roles.render(context)
+        if together is not None:
+            return _Roles(together, [_NO_ROLES] * len(together))
+        items = _guard(lambda: self._items(**context), "for_each", who)
+        if isinstance(items, absence.Absent):
+            path = absence.path_of(items, context)
+            return _Roles([], [], [f"for_each: {path} is absent, so no roles"])
+        if items is None:
+            return _Roles([], [])
+        if isinstance(items, dict):
+            # OData wraps every collection as {"results": [...]}; anything else is one item.
+            results = items.get("results")
+            items = results if isinstance(results, list) else [items]
+        if not isinstance(items, list | tuple):
+            raise ExpressionError(f"{who}: for_each {roles.items!r} is not a list", "for_each")
+        found = _Roles([], [])
+        for item in items:
+            scope = {**context, roles.var: item}
+            if not _guard(partial(self._qualifies, scope), "when", who):
+                continue
+            absences: Absences = {}
+            row = self._role.render(scope, f"{who}, role", absences)
+            if row not in found.rows:  # identical role rows for one person collapse into one
+                found.rows.append(row)
+                found.absences.append(absences)
+        return found
+
+    def _qualifies(self, scope: dict[str, Any]) -> bool:
+        return bool(self._when(**scope))
+
+    def _check(
+        self, columns: tuple[Column, ...], row: Row, who: str, absences: Absences, noun: str = "column"
+    ) -> list[str]:
+        """A warning for each column that read an absent field; DataError naming every column
+        that fails its checks (a required one that read an absent field says which)."""
+        problems, first, warnings = [], None, []
+        for column in columns:
+            value = row[column.name]
+            # Most cells are short, filled and unchecked: only the others are looked at closely.
+            suspect = (
+                not value.strip()
+                or len(value) > expressions.MAX_VALUE_LENGTH
+                or column.max_length
+                or column.pattern
+                or column.name in self._identities
+            )
+            problem = self._problem(column, value, absences.get(column.name)) if suspect else None
+            if problem:
+                problems.append(problem)
+                first = first or column.name
+            elif column.name in absences:
+                warnings.append(f"{noun} {column.name!r}: {absences[column.name]} is absent")
+        if problems:
+            raise DataError(f"{who}: " + "; ".join(problems), first)
+        return warnings
+
+    def _problem(self, column: Column, value: str, absent: str | None) -> str | None:
+        hidden = identity.invisible(value) if column.name in self._identities and value.strip() else None
+        if hidden is not None:
+            return (
+                f"column {column.name!r} holds {identity.describe(hidden)}, which draws nothing or reorders"
+                " text: a username or e-mail address that looks like another may not hold it"
+            )
+        if len(value) > expressions.MAX_VALUE_LENGTH:
+            return f"column {column.name!r} is longer than {expressions.MAX_VALUE_LENGTH}"
+        if not value.strip():
+            if not column.required:
+                return None
+            return f"required column {column.name!r} is empty" + (f" ({absent} is absent)" if absent else "")
+        if column.max_length and len(value) > column.max_length:
+            return f"column {column.name!r} is {len(value)} characters, more than {column.max_length}"
+        if column.pattern and not self._patterns[column.name].search(value):
+            return f"column {column.name!r} value {value!r} does not match {column.pattern!r}"
+        return None
+
+
+class _Roles:
+    """A person's role rows, the absent fields each row's columns read, and notes on the list.
+    (A plain class: one is made for every person, and dataclass factories cost calls.)"""
+
+    __slots__ = ("rows", "absences", "notes")
+
+    def __init__(self, rows: list[Row], absences: list[Absences], notes: list[str] | None = None) -> None:
+        self.rows, self.absences, self.notes = rows, absences, notes or []
+
+
+_NO_ROLES: Absences = {}  # shared by every role row that read no absent field; never written to
+
+
+def _who(person: dict[str, Any]) -> str:
+    for key in ("ExternalId", "externalId", "DisplayName"):
+        if isinstance(person.get(key), str | int) and person.get(key) != "":
+            return f"person {str(person[key])!r}"
+    return "person"
+
+
+def all_columns(mapping: Mapping) -> tuple[Column, ...]:
+    return mapping.columns + (mapping.roles.columns if mapping.roles else ())

@@ -1,0 +1,373 @@
+"""The Jinja sandbox every mapping expression and export template runs in, bounded.
+
+Vocabulary: the *sandbox* refuses what a mapping may not reach (anything starting with `_`,
+`str.format`, `%` formatting) and looks data up the forgiving way HR data needs (keys
+case-insensitively, an attribute of null is null). *Bounding* rewrites each template's tree
+before it is compiled, so every loop iteration, concatenation and repeated literal is a
+*step* of the evaluation's budget (budget.py), and the sandbox checks before each call,
+filter and operator that its result cannot outgrow the budget's size cap. Nothing is folded
+at compile time (`optimized=False`, and a finalize that needs the context), so no work escapes
+the budget by happening while a template is compiled.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from types import CodeType
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, nodes, pass_context
+from jinja2.environment import TemplateExpression
+from jinja2.exceptions import SecurityError
+from jinja2.parser import Parser
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
+
+from scmapper.core import fields
+from scmapper.mapping import budget
+from scmapper.mapping.absence import Absent, Table
+from scmapper.mapping.budget import DEFAULT_OUTPUT
+
+MAX_POWER = 1_000
+MAX_INT_BITS = 1 << 16  # integers beyond about 19,700 digits are not HR data
+_WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill"})
+
+
+class Literal(str):
+    """Template text repeated by a loop or macro: output as written, counted like any value."""
+
+    __slots__ = ()
+
+
+Key = tuple[str, str, str]  # (environment tag, "template" or "expression", source)
+
+
+class CompiledCodes:
+    """The code objects of compiled templates and expressions, by what compiled them. The
+    mapping cache keeps those of a mapping (cache.py), so a steady-state event compiles none;
+    `recording` says which a mapping used and whether any had to be compiled."""
+
+    def __init__(self) -> None:
+        self._known: dict[Key, CodeType] = {}
+        self.used: dict[Key, CodeType] = {}
+        self.missed = False
+
+    def get(self, key: Key) -> CodeType | None:
+        code = self._known.get(key)
+        if code is not None:
+            self.used[key] = code
+        return code
+
+    def put(self, key: Key, code: CodeType) -> CodeType:
+        self._known[key] = self.used[key] = code
+        self.missed = True
+        return code
+
+    @contextmanager
+    def recording(self, known: dict[Key, CodeType]) -> Iterator[CompiledCodes]:
+        self._known.update(known)
+        self.used, self.missed = {}, False
+        yield self
+
+
+CODES = CompiledCodes()
+
+
+class MappingSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, with data-first look-ups, loud refusals and bounds; `tag`
+    names the environment in the keys of compiled code."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+    absent_fields = False  # the mapping environment reads a missing key as absent; CSV templates do not
+
+    def __init__(self, tag: str, **options: Any) -> None:
+        super().__init__(optimized=False, **options)
+        self.tag = tag
+
+    def compile(
+        self, source: Any, name: Any = None, filename: Any = None, raw: Any = False, defer_init: Any = False
+    ) -> Any:
+        if not isinstance(source, str) or raw or defer_init or name or filename:
+            return super().compile(source, name, filename, raw, defer_init)
+        key = (self.tag, "template", source)
+        return CODES.get(key) or CODES.put(key, super().compile(source))
+
+    def compile_expression(self, source: str, undefined_to_none: bool = True) -> TemplateExpression:
+        """Jinja's compile_expression, its code kept in CODES."""
+        key = (self.tag, "expression", source)
+        code = CODES.get(key)
+        if code is None:
+            parser = Parser(self, source, state="variable")
+            try:
+                expr = parser.parse_expression()
+                if not parser.stream.eos:
+                    raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, None)
+                expr.set_environment(self)
+            except TemplateSyntaxError:
+                self.handle_exception(source=source)
+            body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
+            code = CODES.put(key, super().compile(nodes.Template(body, lineno=1)))
+        template = self.template_class.from_code(self, code, self.make_globals(None), None)
+        return TemplateExpression(template, undefined_to_none)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if attr.startswith("_") or (isinstance(obj, str | bytes) and attr in ("format", "format_map")):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
+    def wrap_str_format(self, value: Any) -> None:
+        return None  # str.format is refused outright (is_safe_attribute), never wrapped
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        raise SecurityError(f"access to {attribute!r} is not allowed in a mapping")
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if attribute[:1] == "_":
+            return self.unsafe_undefined(obj, attribute)
+        if type(obj) is dict:  # JSON objects: the common case, checked before the slower ABC test
+            return obj[attribute] if attribute in obj else _lookup(self, obj, attribute)
+        if obj is None:
+            return None
+        if isinstance(obj, Absent):
+            return obj.child(attribute)
+        if isinstance(obj, Table):
+            return obj.find(attribute)
+        if isinstance(obj, Mapping):
+            return _lookup(self, obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if obj is None:
+            return None
+        if isinstance(obj, Absent):
+            return obj.child(argument)
+        if isinstance(obj, Table):
+            return obj.find(argument)
+        if isinstance(obj, Mapping) and isinstance(argument, str):
+            return _lookup(self, obj, argument)
+        if self.absent_fields and type(obj) is list and type(argument) is int and not -len(obj) <= argument < len(obj):
+            return Absent(obj, f"[{argument}]")
+        return super().getitem(obj, argument)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        budget.step()
+        if operator == "%" and isinstance(left, str | bytes):
+            raise SecurityError("% formatting is not allowed in a mapping; join text with ~")
+        if operator == "**":
+            _check_power(left, right)
+        elif operator == "*":
+            _check_product(left, right)
+        elif operator == "+" and isinstance(left, str | bytes | list | tuple) and isinstance(right, type(left)):
+            _check_size(len(left) + len(right))
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # Jinja's signature
+        budget.step()
+        if getattr(__obj, "__name__", None) == "join" and isinstance(getattr(__obj, "__self__", None), str | bytes):
+            args = (_joinable(__obj.__self__, args[0]),) if len(args) == 1 else args
+        else:
+            _check_method(__obj, args)
+        return _checked(super().call(__context, __obj, *args, **kwargs))
+
+    def _generate(
+        self, source: nodes.Template, name: str | None, filename: str | None, defer_init: bool = False
+    ) -> str:
+        # A copy: callers may still read the tree they passed (the static checks do).
+        return super()._generate(_Bounding().visit(copy.deepcopy(source)), name, filename, defer_init)
+
+
+def _lookup(env: MappingSandbox, obj: Mapping[Any, Any], key: str) -> Any:
+    found = fields.field(obj, key, fields.MISSING)
+    if found is not fields.MISSING:
+        return found
+    return Absent(obj, key) if env.absent_fields else env.undefined(obj=obj, name=key)
+
+
+# --- size checks ---------------------------------------------------------------------------
+
+
+def _check_size(size: int) -> None:
+    limit = budget.cap()
+    if size > limit:
+        raise budget.LimitExceeded(f"would make a value of {size} characters or items; the limit is {limit}")
+
+
+def _checked(value: Any) -> Any:
+    if isinstance(value, str | bytes | list | tuple | dict):
+        _check_size(len(value))
+    elif isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise budget.LimitExceeded(f"made an integer of {value.bit_length()} bits; the limit is {MAX_INT_BITS}")
+    return value
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    if isinstance(exponent, int) and abs(exponent) > MAX_POWER:
+        raise budget.LimitExceeded(f"would raise to the power {exponent}; the limit is {MAX_POWER}")
+    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
+        if abs(base) > 1 and (abs(base).bit_length() - 1) * exponent > MAX_INT_BITS:
+            raise budget.LimitExceeded(f"would make an integer of more than {MAX_INT_BITS} bits")
+
+
+def _check_product(left: Any, right: Any) -> None:
+    for seq, times in ((left, right), (right, left)):
+        if isinstance(seq, str | bytes | list | tuple) and isinstance(times, int):
+            _check_size(len(seq) * times)
+    if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+        raise budget.LimitExceeded(f"would make an integer of more than {MAX_INT_BITS} bits")
+
+
+def _check_method(method: Any, args: tuple[Any, ...]) -> None:
+    """Refuses, before the call, a text method whose result would outgrow the size cap."""
+    owner, name = getattr(method, "__self__", None), getattr(method, "__name__", "")
+    if isinstance(owner, int) and name == "to_bytes" and args and isinstance(args[0], int):
+        _check_size(args[0])
+    if not isinstance(owner, str | bytes) or not args:
+        return
+    first = args[0]
+    if name in _WIDTH_METHODS and isinstance(first, int):
+        _check_size(first)
+    elif name == "expandtabs" and isinstance(first, int):
+        _check_size(len(owner) * max(first, 1))
+    elif name == "replace" and len(args) >= 2 and isinstance(args[1], str | bytes):
+        _check_size(len(owner) + (len(owner) + 1) * len(args[1]))
+    elif name == "translate" and isinstance(first, Mapping):
+        longest = max((len(v) for v in first.values() if isinstance(v, str)), default=1)
+        _check_size(len(owner) * max(longest, 1))
+
+
+def _joinable(separator: str | bytes, items: Any) -> list[Any]:
+    """The items of a join, taken once, after checking what joining them would make."""
+    found = list(items)
+    size = len(separator) * max(len(found) - 1, 0)
+    size += sum(len(item) if isinstance(item, str | bytes) else len(str(item)) for item in found)
+    _check_size(size)
+    return found
+
+
+# --- bounded filters -----------------------------------------------------------------------
+
+
+def bounded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that is a step of the budget, refused before it runs where its arguments say
+    its result would outgrow the size cap, and checked after. `functools.wraps` keeps Jinja's
+    pass_context marks, so the filter still gets its context."""
+    first = 1 if getattr(func, "jinja_pass_arg", None) else 0  # the filtered value's position
+    current = budget.current
+
+    @functools.wraps(func)
+    def sized(*args: Any, **kwargs: Any) -> Any:
+        budget.step()
+        return _checked(func(*_prechecked(name, list(args), first, kwargs), **kwargs))
+
+    @functools.wraps(func)
+    def plain(*args: Any, **kwargs: Any) -> Any:
+        # The common case, every filter of every column: a text result, checked inline.
+        spent = current()
+        if spent is not None:
+            spent.step()
+        value = func(*args, **kwargs)
+        if type(value) is str:
+            if len(value) > (DEFAULT_OUTPUT if spent is None else spent.output):
+                _check_size(len(value))
+            return value
+        return _checked(value)
+
+    return sized if name in _SIZED_BY_ARGUMENTS else plain
+
+
+_SIZED_BY_ARGUMENTS = frozenset({"batch", "slice", "replace", "join"})
+
+
+def _prechecked(name: str, args: list[Any], first: int, kwargs: dict[str, Any]) -> list[Any]:
+    """The arguments of filter `name`, after refusing those that would size its result past the cap."""
+    value, rest = (args[first], args[first + 1 :]) if len(args) > first else (None, [])
+    if name in ("batch", "slice") and rest and isinstance(rest[0], int):
+        _check_size(rest[0])  # batch's line count, slice's number of slices
+    elif name == "replace" and isinstance(value, str) and len(rest) >= 2 and isinstance(rest[1], str):
+        _check_size(len(value) + (len(value) + 1) * len(rest[1]))
+    elif name == "join" and value is not None and not isinstance(value, str):
+        separator = rest[0] if rest else kwargs.get("d", "")
+        args[first] = _joinable(separator if isinstance(separator, str) else "", value)
+    return args
+
+
+@pass_context
+def _loop(context: Any, items: Any) -> Iterator[Any]:
+    """A loop's items, each a step of the budget."""
+    iterator: Iterable[Any] = items if not isinstance(items, Mapping) else list(items)
+    for item in iterator:
+        budget.step()
+        yield item
+
+
+@pass_context
+def _concat(context: Any, parts: list[Any]) -> str:
+    """The `~` operator: its parts joined, once their size is known to fit."""
+    budget.step()
+    texts = ["" if part is None else str(part) for part in parts]
+    _check_size(sum(map(len, texts)))
+    return "".join(texts)
+
+
+@pass_context
+def _repeated(context: Any, text: str) -> Literal:
+    return Literal(text)
+
+
+@pass_context
+def _list(context: Any, items: Any) -> list[Any] | tuple[Any, ...]:
+    """A plain list as it is; anything else is for the caller's slower path to make out."""
+    if type(items) is list or type(items) is tuple:
+        return items
+    raise TypeError("not a plain list")
+
+
+BOUNDING_FILTERS = {"scm_loop": _loop, "scm_concat": _concat, "scm_literal": _repeated, "scm_list": _list}
+
+
+class _Bounding(NodeTransformer):
+    """Rewrites a template's tree: loops iterate through `scm_loop`, `~` joins through
+    `scm_concat`, and literal text inside loops and macros passes `scm_literal`, so each
+    is seen by the budget at run time."""
+
+    def __init__(self) -> None:
+        self.repeating = 0
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        node.iter = _filter(self.visit(node.iter), "scm_loop")
+        if node.test is not None:
+            node.test = self.visit(node.test)
+        node.target = self.visit(node.target)
+        self.repeating += 1
+        node.body = [self.visit(child) for child in node.body]
+        node.else_ = [self.visit(child) for child in node.else_]
+        self.repeating -= 1
+        return node
+
+    def visit_Macro(self, node: nodes.Macro) -> nodes.Node:
+        return self._repeating(node)
+
+    def visit_CallBlock(self, node: nodes.CallBlock) -> nodes.Node:
+        return self._repeating(node)
+
+    def _repeating(self, node: nodes.Node) -> nodes.Node:
+        self.repeating += 1
+        node = self.generic_visit(node)
+        self.repeating -= 1
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        parts = nodes.List([self.visit(child) for child in node.nodes], lineno=node.lineno)
+        return _filter(parts, "scm_concat")
+
+    def visit_TemplateData(self, node: nodes.TemplateData) -> nodes.Node:
+        if not self.repeating:
+            return node
+        return _filter(nodes.Const(node.data, lineno=node.lineno), "scm_literal")
+
+
+def _filter(node: nodes.Expr, name: str) -> nodes.Filter:
+    return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
