@@ -248,12 +248,14 @@ PREFLIGHT = [
             "UPDATE persons SET email = '' WHERE scm_ref = '3'",
             "UPDATE roles SET gebruikersnaam = 'ghost', ou = '' WHERE scm_ref = '3'",
         ],
-        [
-            "person '3': column 'email' is empty",
-            "email 'user1@example.nl' is used by persons '1', '2'",
-            "role of person '3': column 'ou' is empty",
-            "role of person '3': gebruikersnaam 'ghost' belongs to no exported person",
-        ],
+        ["email 'user1@example.nl' is used by persons '1', '2'"],
+        {
+            "3": [
+                "person '3': column 'email' is empty",
+                "role of person '3': column 'ou' is empty",
+                "role of person '3': gebruikersnaam 'ghost' belongs to no exported person",
+            ]
+        },
     ),
     (  # The unique index compares ASCII case only: 'STRASSE' and 'straße' pass it, casefold does not.
         "unicode blanks and casefold twins",
@@ -263,43 +265,108 @@ PREFLIGHT = [
             "UPDATE persons SET email = 'STRASSE@example.nl' WHERE scm_ref = '2'",
             "UPDATE persons SET email = 'straße@example.nl' WHERE scm_ref = '3'",
         ],
-        [
-            "person '1': column 'gebruikersnaam' is empty",
-            "email 'STRASSE@example.nl' is used by persons '2', '3'",
-            "role of person '1': column 'gebruikersnaam' is empty",
-        ],
+        ["email 'STRASSE@example.nl' is used by persons '2', '3'"],
+        {"1": ["person '1': column 'gebruikersnaam' is empty", "role of person '1': column 'gebruikersnaam' is empty"]},
     ),
 ]
 
 
-@pytest.mark.parametrize(("name", "statements", "problems"), PREFLIGHT, ids=[p[0] for p in PREFLIGHT])
-def test_preflight_lists_every_problem_and_writes_nothing(db, tmp_path, name, statements, problems):
+@pytest.mark.parametrize(("name", "statements", "problems", "held"), PREFLIGHT, ids=[p[0] for p in PREFLIGHT])
+def test_preflight_holds_failing_rows_and_refuses_on_the_rest(db, tmp_path, name, statements, problems, held):
+    """A row that fails holds its person back; a value several persons share (which of them is
+    wrong?) still refuses the export, naming the held persons too."""
     load(db, [make_person(str(i)) for i in (1, 2, 3)])
     edit(db, *statements)
     out = tmp_path / "out"
     result = export(db, out, "--json")
     assert result.code == 1
     assert result.json["problems"] == problems
+    assert {h["key"]: h["reasons"] for h in result.json["held"]} == held
     assert result.json["blocking"] == []
     assert result.json["hint"].startswith("--force writes anyway")
     assert not out.exists()
 
 
-def test_force_writes_despite_preflight_problems_and_records_it(db, tmp_path):
-    load(db, [make_person(str(i)) for i in (1, 2)])
-    edit(db, "UPDATE persons SET email = '' WHERE scm_ref = '2'", "UPDATE roles SET ou = '' WHERE scm_ref = '1'")
+def held_world(db, tmp_path, mapping=DEFAULT_MAPPING):
+    """Export #1 of persons 1-4; then person 2 loses the e-mail and changes name and unit (Spend
+    Cloud has them), and new person 5 comes without a username."""
+    load(db, [make_person(str(i)) for i in (1, 2, 3, 4)], mapping)
     out = tmp_path / "out"
-    refused = export(db, out)
-    assert refused.code == 1 and "--force writes anyway" in refused.out and "--dry-run previews" in refused.out
-    forced = export(db, out, "--force")
-    assert forced.code == 0, forced.out
-    assert "OVERRIDDEN with --force: 2 problems" in forced.out
-    assert read_csv(out / "Users.csv", ";")[2] == ["Test", "", "Person2", "M", "", "user2"]
-    assert rows(db, "SELECT forced FROM exports") == [{"forced": 1}]
-    assert (
-        "overridden with --force: preflight:"
-        in rows(db, "SELECT message FROM events WHERE action = 'ExportFiles'")[0]["message"]
-    )
+    assert export(db, out, mapping=mapping).code == 0
+    first = {name: (out / name).read_bytes() for name in ("Users.csv", "Roles.csv")}
+    edit(db, "UPDATE persons SET email = '', achternaam = 'Anders' WHERE scm_ref = '2'",
+         "UPDATE roles SET ou = 'Elders' WHERE scm_ref = '2'")
+    late = make_person("5")
+    late["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = "user5"
+    load(db, [late], mapping)
+    edit(db, "UPDATE persons SET gebruikersnaam = '' WHERE scm_ref = '5'", "UPDATE roles SET gebruikersnaam = '' WHERE scm_ref = '5'")
+    return out, first
+
+
+def lines_of(data, needle):
+    return [line for line in data.splitlines(keepends=True) if needle in line]
+
+
+def test_a_held_person_spend_cloud_has_keeps_its_last_exported_rows_byte_for_byte(db, tmp_path):
+    out, first = held_world(db, tmp_path)
+    result = export(db, out, "--json")
+    assert result.code == 0, result.out
+    report = result.json
+    assert report["status"] == "written"
+    assert {h["key"]: h["kept"] for h in report["held"]} == {"2": True, "5": False}
+    assert report["held"][0]["reasons"] == ["person '2': column 'email' is empty"]
+    users, roles = (out / "Users.csv").read_bytes(), (out / "Roles.csv").read_bytes()
+    assert lines_of(users, b"Person2") == lines_of(first["Users.csv"], b"Person2") != []
+    assert lines_of(roles, b"user2") == lines_of(first["Roles.csv"], b"user2") != []
+    assert users == first["Users.csv"] and roles == first["Roles.csv"]  # person 5 is left out: nothing changed
+    assert report["diff"]["totals"] == {"joiners": 0, "leavers": 0, "changed": 0, "usernameChanges": 0,
+                                        "rolesAdded": 0, "rolesRemoved": 0}
+    # Still failing at the next export: still what Spend Cloud has, from the change log's entry.
+    again = export(db, out, "--json")
+    assert again.code == 0 and (out / "Users.csv").read_bytes() == first["Users.csv"]
+    # Fixed: written as it is now, and the diff says what changed against what Spend Cloud had.
+    edit(db, "UPDATE persons SET email = 'user2@example.nl' WHERE scm_ref = '2'",
+         "UPDATE persons SET gebruikersnaam = 'user5' WHERE scm_ref = '5'",
+         "UPDATE roles SET gebruikersnaam = 'user5' WHERE scm_ref = '5'")
+    fixed = export(db, out, "--json")
+    assert fixed.code == 0 and fixed.json["held"] == []
+    assert fixed.json["diff"]["changed"] == [
+        {"key": "2", "username": "user2", "fields": {"achternaam": {"before": "Person2", "after": "Anders"}}}
+    ]
+    assert [j["key"] for j in fixed.json["diff"]["joiners"]] == ["5"]
+    assert b"Anders" in (out / "Users.csv").read_bytes() and b"Elders" in (out / "Roles.csv").read_bytes()
+
+
+def test_held_persons_are_named_alike_in_text_json_html_and_the_audit_log(db, tmp_path):
+    out, _ = held_world(db, tmp_path)
+    page = tmp_path / "export.html"
+    text = export(db, out, "--dry-run", "--html", page)
+    assert text.code == 0
+    assert "Held back (their rows fail a check) (2):" in text.out
+    assert "  2: person '2': column 'email' is empty (keeps its rows of the last export)" in text.out
+    assert "  5: person '5': column 'gebruikersnaam' is empty; role of person '5': column 'gebruikersnaam' is empty (left out until it passes)" in text.out
+    html = page.read_text("utf-8")
+    assert "Held back" in html and "column &#39;email&#39; is empty" in html and "left out until it passes" in html
+    written = export(db, out, "--json")
+    assert [h["key"] for h in written.json["held"]] == ["2", "5"]
+    entry = rows(db, "SELECT message, details FROM events WHERE action = 'ExportFiles' ORDER BY id DESC LIMIT 1")[0]
+    assert "2 held back: 2, 5" in entry["message"]
+    assert [h["key"] for h in json.loads(entry["details"])[0]["held"]] == ["2", "5"]
+    assert json.loads((out / "export-report.json").read_text("utf-8"))["held"] == written.json["held"]
+
+
+def test_more_held_than_export_held_allows_refuses_and_force_still_holds(db, tmp_path):
+    mapping = derived_mapping(tmp_path / "m.yaml", lambda d: d["export"].__setitem__("held", {"count": 2}))
+    out, first = held_world(db, tmp_path, mapping)
+    refused = export(db, out, "--json", mapping=mapping)
+    assert refused.code == 1
+    tripped = [t for t in refused.json["thresholds"] if t["tripped"]]
+    assert [t["name"] for t in tripped] == ["held"] and tripped[0]["removed"] == 2
+    assert "held: 2 of 5 persons fail a check" in export(db, out, mapping=mapping).out
+    assert (out / "Users.csv").read_bytes() == first["Users.csv"]  # untouched
+    forced = export(db, out, "--force", "--json", mapping=mapping)
+    assert forced.code == 0 and forced.json["forced"] is True
+    assert b"Anders" not in (out / "Users.csv").read_bytes()  # --force never writes a failing row
 
 
 def test_the_mapping_says_which_export_columns_must_be_filled(db, tmp_path):
@@ -315,12 +382,11 @@ def test_the_mapping_says_which_export_columns_must_be_filled(db, tmp_path):
         ),
     )
     result = export(db, tmp_path / "strict", "--json", mapping=strict)
-    assert result.code == 1
-    assert result.json["problems"] == [
-        "person '1': column 'achternaam' is empty",
-        "role of person '1': column 'functiecode' is empty",
-        "role of person '2': column 'functiecode' is empty",
-    ]
+    assert result.code == 0 and result.json["problems"] == []
+    assert {h["key"]: h["reasons"] for h in result.json["held"]} == {
+        "1": ["person '1': column 'achternaam' is empty", "role of person '1': column 'functiecode' is empty"],
+        "2": ["role of person '2': column 'functiecode' is empty"],
+    }
     none = derived_mapping(tmp_path / "n.yaml", lambda m: m["export"]["persons"].update(required=[]))
     edit(db, "UPDATE persons SET email = '' WHERE scm_ref = '2'")
     assert export(db, tmp_path / "none", mapping=none).code == 0
@@ -337,21 +403,18 @@ def with_export(tmp_path, text, name="m.yaml"):
     return derived_mapping(tmp_path / name, lambda m: m.update(export=yaml.safe_load(text)))
 
 
-def test_cp1252_refuses_characters_it_cannot_hold(db, tmp_path):
+def test_cp1252_holds_back_a_person_with_characters_it_cannot_hold(db, tmp_path):
     mapping = with_export(tmp_path, "  persons: { file: U.csv, columns: [voornaam, achternaam], encoding: cp1252 }\n")
     load(db, [make_person("1", NickName="Łukasz"), make_person("2", NickName="Renée")], mapping=mapping)
     result = export(db, tmp_path / "out", mapping=mapping)
-    assert result.code == 1
-    assert "person '1': column 'voornaam' holds 'Ł' (U+0141), which cp1252 cannot hold" in result.out
-    forced = export(db, tmp_path / "out", "--force", mapping=mapping)
-    assert forced.code == 1 and "--force cannot override this: person '1': column 'voornaam' holds 'Ł'" in forced.out
-    assert not (tmp_path / "out").exists()
-    edit(
-        db,
-        "UPDATE persons SET voornaam = 'Lukasz' WHERE scm_ref = '1'",
-    )
-    assert export(db, tmp_path / "out", mapping=mapping).code == 0
+    assert result.code == 0, result.out
+    assert "  1: person '1': column 'voornaam' holds 'Ł' (U+0141), which cp1252 cannot hold (left out" in result.out
     assert (tmp_path / "out" / "U.csv").read_bytes().endswith('"Renée";"Person2"\r\n'.encode("cp1252"))
+    assert b"Person1" not in (tmp_path / "out" / "U.csv").read_bytes()
+    edit(db, "UPDATE persons SET voornaam = 'Lukasz' WHERE scm_ref = '1'")
+    fixed = export(db, tmp_path / "out", "--json", mapping=mapping)
+    assert fixed.code == 0 and fixed.json["held"] == []
+    assert '"Lukasz";"Person1"'.encode("cp1252") in (tmp_path / "out" / "U.csv").read_bytes()
 
 
 def test_a_header_cp1252_cannot_hold_is_refused_and_nothing_is_written(db, tmp_path):

@@ -277,13 +277,19 @@ ADP_PUBLISHED = os.environ.get("SCMAPPER_ADP_WORKERS_SAMPLE", "")
     "workforce/hr/workers-v2-demographics/success/workers-v2-demographics-al-workers-http-200-response.json "
     "from marketplace-esi/postman-samples and set SCMAPPER_ADP_WORKERS_SAMPLE to its path to run this check",
 )
-def test_adp_published_workers_sample_creates_every_active_worker(tmp_path):
+def test_adp_published_workers_sample_creates_every_active_worker_and_holds_the_one_without_email(tmp_path):
     workers = json.loads(Path(ADP_PUBLISHED).read_text("utf-8"))["workers"]
     active = sum(w["workerStatus"]["statusCode"]["shortName"] == "Active" for w in workers)
-    result = run_cli(
-        "sync", "--mapping", ROOT / "mappings" / "adp.yaml", "--db", tmp_path / "sc.db", "--source", ADP_PUBLISHED,
-        "--dry-run", "--json", env={"SCMAPPER_TODAY": "2020-06-24"},  # the day ADP published it
-    )  # fmt: skip
+    published = {"SCMAPPER_TODAY": "2020-06-24"}  # the day ADP published it
+    mapping, db = ROOT / "mappings" / "adp.yaml", tmp_path / "sc.db"
+    result = run_cli("sync", "--mapping", mapping, "--db", db, "--source", ADP_PUBLISHED, "--json", env=published)
     assert result.code == 0, result.json["failures"][:5]
     assert (len(workers), active) == (292, 281)
     assert result.json["counts"]["created"] == active and result.json["failures"] == []
+    # One worker has no e-mail: held back and named; everyone else reaches Spend Cloud, no --force.
+    exported = run_cli("export", "--mapping", mapping, "--db", db, "--out", tmp_path / "out", "--json", env=published)
+    assert exported.code == 0, exported.out
+    assert exported.json["counts"]["persons"] == active - 1 >= 280
+    assert exported.json["held"] == [
+        {"key": "000999", "reasons": ["person '000999': column 'email' is empty"], "kept": False}
+    ]

@@ -125,6 +125,7 @@ class View:
     problems: list[str]
     warnings: list[str]
     diff: Diff
+    held: list[str] | None = None  # an export's held persons: why, and what is written instead
 
 
 def export_page(report: ExportReport) -> str:
@@ -145,6 +146,7 @@ def export_page(report: ExportReport) -> str:
         problems=report.problems,
         warnings=report.warnings,
         diff=report.diff,
+        held=report.held_lines(),
     )
     return diff_page(view)
 
@@ -176,6 +178,14 @@ def diff_page(view: View) -> str:
         _glance(view),
         listed("thresholds", "Thresholds", len(view.thresholds), _thresholds(view.thresholds, view.forced)),
         listed(
+            "held",
+            "Held back (their rows fail a check; the others are written)",
+            len(view.held),
+            el("ul", [el("li", h) for h in view.held], class_="held"),
+        )
+        if view.held is not None
+        else None,
+        listed(
             "problems",
             view.problems_title,
             len(view.problems),
@@ -200,6 +210,8 @@ def _glance(view: View) -> Markup:
         ("roles removed", totals["rolesRemoved"], totals["rolesRemoved"] > 0),
         ("problems", len(view.problems), bool(view.problems)),
     ]
+    if view.held is not None:
+        cards.insert(-1, ("held back", len(view.held), bool(view.held)))
     shown = [
         el("div", el("b", value), " ", name, class_="card alert" if alert else "card") for name, value, alert in cards
     ]

@@ -151,14 +151,22 @@ class ThresholdCheck:
         }
 
     def describe(self) -> str:
+        if self.name == "held":
+            return (
+                f"held: {self.removed} of {self.base} persons fail a check; the limit (export.held) is"
+                f" {self._limits('held persons')}: something upstream is likely wrong"
+            )
         what = "persons" if self.name == "removed_persons" else "roles"
+        share = f"{100 * self.removed / self.base:.1f}%" if self.base else "0%"
+        limits = self._limits("removals")
+        return f"{self.name}: {self.removed} of {self.base} {what} ({share}) would be removed; the limit is {limits}"
+
+    def _limits(self, counted: str) -> str:
         parts = (
             f"{self.limit.count}" if self.limit.count else "",
-            f"{self.limit.percent:g}% (from {self.limit.minimum} removals on)" if self.limit.percent else "",
+            f"{self.limit.percent:g}% (from {self.limit.minimum} {counted} on)" if self.limit.percent else "",
         )
-        share = f"{100 * self.removed / self.base:.1f}%" if self.base else "0%"
-        limits = " or ".join(p for p in parts if p)
-        return f"{self.name}: {self.removed} of {self.base} {what} ({share}) would be removed; the limit is {limits}"
+        return " or ".join(p for p in parts if p)
 
 
 def threshold(name: str, limit: Limit | None, removed: int, base: int) -> ThresholdCheck | None:

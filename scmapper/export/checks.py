@@ -84,9 +84,11 @@ def duplicates(column: str, holders: Sequence[tuple[str, str]]) -> list[str]:
 
 
 class Preflight:
-    """Every reason not to write an export's files, gathered as its rows go by."""
+    """Every reason not to write an export's files, gathered as its rows go by. A row that fails
+    a check names its person in `failing` (account reference -> reasons): the export may hold
+    them back (`skip` them on its second pass) rather than refuse everyone."""
 
-    def __init__(self, mapping: Mapping, session: ExportSession) -> None:
+    def __init__(self, mapping: Mapping, session: ExportSession, skip: frozenset[str] = frozenset()) -> None:
         export = mapping.export
         assert export is not None
         self.session, self.key, self.username = session, mapping.key, mapping.username or ""
@@ -100,6 +102,8 @@ class Preflight:
         self._rows: list[str] = []
         self._roles: list[str] = []
         self._unwritable: list[str] = []
+        self.failing: dict[str, list[str]] = {}
+        self.skip = skip
         identity = list(dict.fromkeys(c for c in (mapping.username, *mapping.unique) if c))
         self._duplicates = [found for column in identity for found in duplicates(column, session.holders(column))]
         self.warnings = [found for column in identity for found in inactive_twins(column, session, self.username)]
@@ -110,8 +114,9 @@ class Preflight:
         for batch in batches:
             for suspect in batch.suspects:
                 if kind == "persons":
-                    self.person(suspect)
-                else:
+                    if suspect not in self.skip:  # held: the rows written are what Spend Cloud has
+                        self.person(suspect)
+                elif suspect[0] not in self.skip:
                     self.role(*suspect)
             self.counts[kind] += len(batch.rows)
             if batch.lines:
@@ -122,21 +127,26 @@ class Preflight:
     def person(self, ref: str) -> None:
         """Judges a suspect person."""
         stored = self.session.person(ref)
-        self._judge(self._rows, f"person {stored.row[self.key]!r}", stored.row, self.persons)
+        self._judge(ref, self._rows, f"person {stored.row[self.key]!r}", stored.row, self.persons)
 
-    def _judge(self, found: list[str], who: str, row: Row, watch: Sequence[Watch]) -> None:
+    def _judge(self, ref: str, found: list[str], who: str, row: Row, watch: Sequence[Watch]) -> None:
         unwritable = encoding_problems(who, row, watch)
-        found += row_problems(who, row, watch) + unwritable
+        problems = row_problems(who, row, watch) + unwritable
+        found += problems
         self._unwritable += unwritable
+        if problems:
+            self.failing.setdefault(ref, []).extend(problems)
 
     def role(self, ref: str, seq: int) -> None:
         """Judges a suspect role: its cells, and whether its username belongs to an exported person."""
         stored = self.session.person(ref)
         row = stored.roles[seq]  # a person's roles are numbered from 0 in order
         who = f"role of person {stored.row[self.key]!r}"
-        self._judge(self._roles, who, row, self.roles)
+        self._judge(ref, self._roles, who, row, self.roles)
         if self.owner and not self.session.active_holder(self.owner, row[self.owner]):
-            self._roles.append(f"{who}: {self.owner} {row[self.owner]!r} belongs to no exported person")
+            problem = f"{who}: {self.owner} {row[self.owner]!r} belongs to no exported person"
+            self._roles.append(problem)
+            self.failing.setdefault(ref, []).append(problem)
 
     def problems(self) -> list[str]:
         """Everything found, once the rows have gone by."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from scmapper import files
-from scmapper.core.diff import Diff, ThresholdCheck
+from scmapper.core.diff import Diff, ThresholdCheck, threshold
 from scmapper.core.progress import Meter
 from scmapper.core.reports import diff_sections, section
 from scmapper.errors import EXIT_DATA, EXIT_OK, MappingError, UsageError
@@ -57,6 +57,7 @@ class ExportReport:
     export_id: int | None = None
     archived: bool = False  # a copy in OUT/archive/<export id>/
     unchanged_since: int | None = None  # the export whose archive copy holds these very files
+    held: list[dict[str, Any]] = field(default_factory=list)  # key, reasons, kept
 
     @property
     def exit_code(self) -> int:
@@ -80,6 +81,7 @@ class ExportReport:
             "warnings": self.warnings,
             "diff": self.diff.as_dict(),
             "forced": self.forced,
+            "held": self.held,
             "files": self.files,
         }
         if self.status == "refused":
@@ -95,6 +97,14 @@ class ExportReport:
         verdict = done.get(self.status, "refused, nothing written")
         return f"export: {counts.get('persons', 0):,} persons and {counts.get('roles', 0):,} roles {verdict}"
 
+    def held_lines(self) -> list[str]:
+        """Each held person: why, and what the files hold of them instead."""
+        return [
+            f"{h['key']}: {'; '.join(h['reasons'])}"
+            + (" (keeps its rows of the last export)" if h["kept"] else " (left out until it passes)")
+            for h in self.held
+        ]
+
     def way_out(self) -> str:
         """What a refused export's operator can do about it."""
         if self.blocking:
@@ -107,6 +117,7 @@ class ExportReport:
         return {
             "counts": self.counts,
             "forced": self.forced,
+            "held": [h["key"] for h in self.held],
             "thresholds": thresholds,
             "diff": self.diff.as_dict()["totals"],
         }
@@ -124,6 +135,7 @@ class ExportReport:
         if not diff.listed:
             lines.append("  nothing exported before: every person and role is new (counted, not listed)")
         lines += [f"WARNING: {w}" for w in self.warnings]
+        lines += section("Held back (their rows fail a check)", self.held_lines())
         lines += section("Problems", self.problems)
         if self.problems and self.forced and not self.blocking:
             lines.append(f"OVERRIDDEN with --force: {len(self.problems)} problems")
@@ -156,7 +168,17 @@ def run_export(
     staging = Staging(out, export, write=not check)
     try:
         with store.exports.session(write=not check) as session:
-            report = _stage(mapping, session, found, staging, meter or Meter("export", None, "rows", None))
+            report, failing = _stage(mapping, session, found, staging, meter or Meter("export", None, "rows", None))
+            limit = threshold("held", export.held, len(failing), report.counts["persons"]) if failing else None
+            if failing and (limit is None or not limit.tripped or force):
+                staging.discard()  # again, with the failing persons held back
+                staging = Staging(out, export, write=not check)
+                quiet = Meter("export", None, "rows", None)
+                report = _held(
+                    _stage(mapping, session, found, staging, quiet, skip=frozenset(failing))[0], session, failing
+                )
+            if limit is not None and limit.tripped:  # many at once: something upstream is wrong
+                report.thresholds.append(limit)
             _judge(report, mapping, session, check=check, force=force)
             if report.status == "written":
                 _record(report, session, staging, out)
@@ -172,12 +194,26 @@ def run_export(
     return report
 
 
+def _held(report: ExportReport, session: ExportSession, failing: dict[str, list[str]]) -> ExportReport:
+    """The report of the second pass, naming each held person with the reasons."""
+    report.held = [{"key": held.key, "reasons": failing[held.ref], "kept": held.kept} for held in session.held]
+    return report
+
+
 def _stage(
-    mapping: Mapping, session: ExportSession, found: list[Layout], staging: Staging, meter: Meter
-) -> ExportReport:
-    """Reads each file's rows once: judged and counted by preflight, rendered, staged."""
+    mapping: Mapping,
+    session: ExportSession,
+    found: list[Layout],
+    staging: Staging,
+    meter: Meter,
+    skip: frozenset[str] = frozenset(),
+) -> tuple[ExportReport, dict[str, list[str]]]:
+    """Reads each file's rows once: judged and counted by preflight, rendered, staged; with the
+    persons whose rows failed a check (by account reference)."""
     report = ExportReport(mapping.file, now(), session.last)
-    preflight = checks.Preflight(mapping, session)
+    if skip:
+        session.hold(sorted(skip))
+    preflight = checks.Preflight(mapping, session, skip)
     if meter.live:  # the whole is worth a count only where someone watches the bar
         meter.total = sum(session.active_rows())
     for layout in found:
@@ -200,14 +236,15 @@ def _stage(
         report.problems.insert(0, empty)
         report.blocking.insert(0, empty)
     report.problems += staging.rows_lost(counts)
-    return report
+    return report, preflight.failing
 
 
 def _judge(report: ExportReport, mapping: Mapping, session: ExportSession, *, check: bool, force: bool) -> None:
     """The diff and the thresholds, then the verdict: refused, checked or written."""
     counts = report.counts
     report.diff = checks.diff(mapping, session, counts["persons"], counts["roles"])
-    report.thresholds = checks.thresholds(mapping, report.diff, counts["previousPersons"], counts["previousRoles"])
+    removals = checks.thresholds(mapping, report.diff, counts["previousPersons"], counts["previousRoles"])
+    report.thresholds = removals + report.thresholds
     last = session.last
     if last and last.status == "writing":
         report.warnings.append(
@@ -250,13 +287,17 @@ def _publish(report: ExportReport, store: Store, out: Path, staging: Staging, ex
         if report.forced:
             overridden = [t.describe() for t in report.tripped] + [f"preflight: {p}" for p in report.problems]
             forced = "; overridden with --force: " + "; ".join(overridden)
+        held = ""
+        if report.held:
+            keys = [h["key"] for h in report.held]
+            held = f"; {len(keys)} held back: " + ", ".join(keys[:10]) + (", ..." if len(keys) > 10 else "")
         store.audit.add(
             time=now(),
             action="ExportFiles",
             ref=None,
             success=True,
-            message=f"Exported #{export_id} to {out}: {written}{forced}",
-            details=[{"exportId": export_id, "files": report.files, "forced": report.forced}],
+            message=f"Exported #{export_id} to {out}: {written}{held}{forced}",
+            details=[{"exportId": export_id, "files": report.files, "forced": report.forced, "held": report.held}],
         )
     last = report.previous
     if last and last.status == "complete" and _same_files(last, report.files) and archived(out, last.id):

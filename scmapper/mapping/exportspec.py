@@ -7,7 +7,7 @@ section says how a user list exported from Spend Cloud names its columns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scmapper.core.suggest import did_you_mean
@@ -48,12 +48,17 @@ class Threshold:
     minimum: int = DEFAULT_MINIMUM
 
 
+# Held persons at once above which an export refuses: something is wrong upstream.
+DEFAULT_HELD = Threshold(count=25, percent=5)
+
+
 @dataclass(frozen=True)
 class Export:
     persons: ExportFile
     roles: ExportFile | None
     removed_persons: Threshold | None = None
     removed_roles: Threshold | None = None
+    held: Threshold = field(default_factory=lambda: DEFAULT_HELD)
     archive: int = 14
     file_mode: int = 0o600
 
@@ -70,14 +75,16 @@ class Reconcile:
     encoding: str = "utf-8-sig"
 
 
+def _threshold(found: dict[str, Any]) -> Threshold:
+    return Threshold(found.get("count"), found.get("percent"), found.get("minimum", DEFAULT_MINIMUM))
+
+
 def build_export(doc: Document, spec: dict[str, Any], username: str | None, role_names: set[str] | None) -> Export:
     """The export section; `role_names` the mapping's role columns (None: it has no roles)."""
 
     def threshold(name: str) -> Threshold | None:
         found = spec.get("thresholds", {}).get(name)
-        if not found:
-            return None
-        return Threshold(found.get("count"), found.get("percent"), found.get("minimum", DEFAULT_MINIMUM))
+        return _threshold(found) if found else None
 
     owner = username if role_names and username in role_names else None
     return Export(
@@ -85,6 +92,7 @@ def build_export(doc: Document, spec: dict[str, Any], username: str | None, role
         roles=_export_file(doc, spec["roles"], ("export", "roles"), owner) if "roles" in spec else None,
         removed_persons=threshold("removed_persons"),
         removed_roles=threshold("removed_roles"),
+        held=_threshold(spec["held"]) if spec.get("held") else DEFAULT_HELD,
         archive=spec.get("archive", 14),
         file_mode=int(spec.get("file_mode", "0600"), 8),
     )

@@ -23,7 +23,7 @@ from scmapper.store.schema import SCHEMA_VERSION, check, prepare
 from scmapper.store.shape import Shape
 
 if TYPE_CHECKING:
-    from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Watch
+    from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Held, Watch
     from scmapper.store.legacy import read_legacy
 
 # Imported when first asked for, not with the store: a lifecycle event needs neither the export
@@ -32,6 +32,7 @@ _LAZY = {
     "Batch": "exports",
     "ExportRecord": "exports",
     "ExportSession": "exports",
+    "Held": "exports",
     "Watch": "exports",
     "read_legacy": "legacy",
 }
@@ -49,6 +50,7 @@ __all__ = [
     "Batch",
     "ExportRecord",
     "ExportSession",
+    "Held",
     "KeyState",
     "Row",
     "Shape",

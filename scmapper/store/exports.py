@@ -7,6 +7,11 @@ the busy timeout. A check only reads, and rolls back. Rows go by in *batches*; a
 is a row a cheap SQL test says may fail a preflight check (a few more are fine): the caller
 judges it exactly. The *change log* (changelog.py) gives the diff: what the last export held of
 each person changed since.
+
+A *held* person is one whose rows fail a check: the export writes what Spend Cloud holds of
+them instead (their rows in the last export, kept in the change log), or leaves them out when
+Spend Cloud has nothing of them yet. Their change-log entry outlives the export, so it keeps
+saying what Spend Cloud holds until they pass.
 """
 
 from __future__ import annotations
@@ -52,6 +57,16 @@ class ExportRecord:
     def row_counts(self) -> tuple[int, int]:
         rows = [f["rows"] for f in self.files] + [0, 0]
         return rows[0], rows[1]
+
+
+@dataclass(frozen=True)
+class Held:
+    """A person held back: `kept` when the export writes what Spend Cloud holds of them (their
+    rows as the last export wrote them), False when they are left out (Spend Cloud has none)."""
+
+    ref: str
+    key: str
+    kept: bool
 
 
 @dataclass(frozen=True)
@@ -115,7 +130,7 @@ class Exports:
             self.db.end(commit=False)
             raise
         if session.recorded is not None:
-            self.db.execute("DELETE FROM exported_changes")
+            session.empty_change_log()
         self.db.end(commit=session.recorded is not None)
 
 
@@ -127,6 +142,72 @@ class ExportSession:
         self.db, self.persons, self.last = db, persons, last
         self.key = f"p.{quote(persons.key)}"
         self.recorded: int | None = None
+        self.held: list[Held] = []
+        # Where the rows come from: the tables, or (once `hold` has run) the tables less the
+        # held persons plus what Spend Cloud holds of them.
+        self._persons, self._roles = "persons", "roles"
+
+    # --- held persons ------------------------------------------------------------------------
+
+    def hold(self, refs: Sequence[str]) -> list[Held]:
+        """Holds these persons back from the rows that follow: each keeps what Spend Cloud holds
+        of them (the change log's entry; their current rows when they have none since the last
+        export), or is left out when Spend Cloud has nothing of them."""
+        shape = self.persons.shape
+        for table, source in (("scm_held_persons", "persons"), ("scm_held_roles", "roles")):
+            self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT * FROM main.{source} WHERE 0")
+            self.db.execute(f"DELETE FROM temp.{table}")
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS scm_held (ref TEXT PRIMARY KEY, key TEXT, kept INTEGER)")
+        self.db.execute("DELETE FROM temp.scm_held")
+        self.held = [self._hold(ref, shape.columns, shape.role_columns) for ref in refs]
+        self.db.executemany(
+            "INSERT INTO temp.scm_held (ref, key, kept) VALUES (?, ?, ?)", [(h.ref, h.key, h.kept) for h in self.held]
+        )
+        outside = "scm_ref NOT IN (SELECT ref FROM temp.scm_held)"
+        self._persons = f"(SELECT * FROM main.persons WHERE {outside} UNION ALL SELECT * FROM temp.scm_held_persons)"
+        self._roles = f"(SELECT * FROM main.roles WHERE {outside} UNION ALL SELECT * FROM temp.scm_held_roles)"
+        return self.held
+
+    def _hold(self, ref: str, columns: Sequence[str], role_columns: Sequence[str]) -> Held:
+        stored = self.person(ref)
+        key = stored.row[self.persons.key]
+        entry = self.db.one("SELECT data, roles FROM exported_changes WHERE key = ?", (key,))
+        if entry is None:  # unchanged since the last export, or there was none
+            row, roles = (stored.row, stored.roles) if self.last is not None else (None, [])
+        else:
+            row, roles = (json.loads(entry[0]), json.loads(entry[1] or "[]")) if entry[0] else (None, [])
+        if row is None:
+            return Held(ref, key, kept=False)
+        self.db.execute("INSERT INTO temp.scm_held_persons SELECT * FROM main.persons WHERE scm_ref = ?", (ref,))
+        names = [c for c in columns if c in row]
+        assignments = ", ".join(f"{quote(c)} = ?" for c in names)
+        self.db.execute(
+            f"UPDATE temp.scm_held_persons SET scm_active = 1{', ' if names else ''}{assignments} WHERE scm_ref = ?",
+            (*[row[c] for c in names], ref),
+        )
+        cells = ", ".join(quote(c) for c in role_columns)
+        marks = ", ".join("?" for _ in role_columns)
+        self.db.executemany(
+            f"INSERT INTO temp.scm_held_roles (scm_ref, scm_seq{', ' if cells else ''}{cells})"
+            f" VALUES (?, ?{', ' if marks else ''}{marks})",
+            [(ref, seq, *[role.get(c, "") for c in role_columns]) for seq, role in enumerate(roles)],
+        )
+        return Held(ref, key, kept=True)
+
+    def empty_change_log(self) -> None:
+        """As the export commits: the change log starts again, but for the held persons, whose
+        entry goes on saying what Spend Cloud holds (one is made where they had none)."""
+        if not self.held:
+            self.db.execute("DELETE FROM exported_changes")
+            return
+        shape = self.persons.shape
+        self.db.execute("DELETE FROM exported_changes WHERE key NOT IN (SELECT key FROM temp.scm_held)")
+        self.db.execute(
+            f"INSERT OR IGNORE INTO exported_changes (key, data, roles) SELECT h.key,"
+            f" CASE WHEN h.kept THEN {person_json(shape.columns, 'p')} END,"
+            f" CASE WHEN h.kept THEN {roles_json(shape.role_columns, 'p')} END"
+            f" FROM temp.scm_held h JOIN persons p ON p.scm_ref = h.ref"
+        )
 
     # --- rows ------------------------------------------------------------------------------
 
@@ -137,7 +218,7 @@ class ExportSession:
         flag, flag_params = _suspect_sql(watch, "p")
         cursor = self.db.execute(
             f"SELECT {cells}, CASE WHEN {flag} THEN p.scm_ref END"
-            f" FROM persons p WHERE p.scm_active = 1 ORDER BY {self.key}",
+            f" FROM {self._persons} p WHERE p.scm_active = 1 ORDER BY {self.key}",
             {**params, **flag_params},
         )
         yield from _batches(cursor, lines, 1)
@@ -155,7 +236,7 @@ class ExportSession:
             flag = f"({flag} OR r.{quote(owner)} IS NOT p.{quote(owner)})"
         cursor = self.db.execute(
             f"SELECT {cells}, CASE WHEN {flag} THEN r.scm_ref END, CASE WHEN {flag} THEN r.scm_seq END"
-            f" FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref"
+            f" FROM {self._roles} r JOIN {self._persons} p ON p.scm_ref = r.scm_ref"
             f" WHERE p.scm_active = 1 ORDER BY {self.key}, r.scm_seq",
             {**params, **flag_params},
         )
@@ -163,11 +244,12 @@ class ExportSession:
 
     def active_rows(self) -> tuple[int, int]:
         """How many persons and roles the files will hold (for a progress bar)."""
-        persons = self.db.one("SELECT count(*) FROM persons WHERE scm_active = 1")[0]
+        persons = self.db.one(f"SELECT count(*) FROM {self._persons} p WHERE scm_active = 1")[0]
         if not self.persons.shape.role_columns:
             return persons, 0
         roles = self.db.one(
-            "SELECT count(*) FROM roles r JOIN persons p ON p.scm_ref = r.scm_ref WHERE p.scm_active = 1"
+            f"SELECT count(*) FROM {self._roles} r JOIN {self._persons} p ON p.scm_ref = r.scm_ref"
+            " WHERE p.scm_active = 1"
         )[0]
         return persons, roles
 
@@ -222,6 +304,7 @@ class ExportSession:
             f" CASE WHEN p.scm_ref IS NOT NULL THEN {person_json(shape.columns, 'p')} END,"
             f" CASE WHEN p.scm_ref IS NOT NULL THEN {roles_json(shape.role_columns, 'p')} END"
             f" FROM exported_changes c LEFT JOIN persons p ON {self.key} = c.key AND p.scm_active = 1"
+            f"{' WHERE c.key NOT IN (SELECT key FROM temp.scm_held)' if self.held else ''}"  # no change for them
             " ORDER BY c.key"
         )
 
