@@ -7,7 +7,7 @@ from scmapper.core.diff import Diff, threshold
 from scmapper.core.reports import emit, section
 from scmapper.errors import Problem
 from scmapper.export.pipeline import ExportReport
-from scmapper.lifecycle.sync import SyncReport
+from scmapper.lifecycle.syncreport import SyncReport
 from scmapper.mapping.exportspec import Threshold
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from scmapper.authoring.validation import PreviewReport
     from scmapper.core.diff import Diff, Person, ThresholdCheck
     from scmapper.export.pipeline import ExportReport
-    from scmapper.lifecycle.sync import SyncReport
+    from scmapper.lifecycle.syncreport import SyncReport
 
 POLICY = "default-src 'none'; style-src 'unsafe-inline'"  # nothing loads: no script, font, image or frame
 CSS = """

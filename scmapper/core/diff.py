@@ -87,6 +87,26 @@ class Diff:
             "rolesRemoved": self.roles_removed,
         }
 
+    def only(self, keys: set[str]) -> Diff:
+        """This diff of the persons `keys` alone (what was done, when some of the plan failed)."""
+        kept = Diff(listed=self.listed)
+        kept.joiners = [p for p in self.joiners if p["key"] in keys]
+        kept.leavers = [p for p in self.leavers if p["key"] in keys]
+        kept.changed = [c for c in self.changed if c["key"] in keys]
+        kept.username_changes = [c for c in self.username_changes if c["key"] in keys]
+        kept.roles_added = [r for r in self.roles_added if r["person"] in keys]
+        kept.roles_removed = [r for r in self.roles_removed if r["person"] in keys]
+        for name, found in (
+            ("joiners", kept.joiners),
+            ("leavers", kept.leavers),
+            ("changed", kept.changed),
+            ("usernameChanges", kept.username_changes),
+            ("rolesAdded", kept.roles_added),
+            ("rolesRemoved", kept.roles_removed),
+        ):
+            kept.totals[name] = len(found)
+        return kept
+
     def leaver(self, key: str, username: str) -> None:
         self.totals["leavers"] += 1
         self.leavers.append({"key": key, "username": username})

@@ -178,7 +178,28 @@ def _check_new(mapped: MappedPerson, rules: Rules, store: Store) -> None:
 def _update(event: Event, rules: Rules, store: Store, result: Result) -> None:
     mapped = _map(event, rules)
     stored = _stored(event.account_ref or mapped.key, store, "update", result)
+    _refuse_blanking(stored, mapped)
     _write_update(stored, mapped, rules, store, result, revive=False)
+
+
+def _refuse_blanking(stored: StoredPerson, mapped: MappedPerson) -> None:
+    """An update whose person lacks a field the mapping reads would change the column it fills
+    (to empty, or to what a filter makes of nothing): the event did not say the value changed,
+    so nothing is changed."""
+    blanked = [
+        (column, path)
+        for column, path in mapped.absent.items()
+        if stored.row.get(column, "") and stored.row.get(column, "") != mapped.row.get(column, "")
+    ]
+    if blanked:
+        said = "; ".join(
+            f"{path} (column {column!r} holds {stored.row[column]!r}, would become {mapped.row.get(column, '')!r})"
+            for column, path in blanked
+        )
+        raise DataError(
+            f"person {mapped.key!r}: the event lacks {said}; nothing changed: an absent field is not an empty"
+            " one. Send the person with every field the mapping reads (in HelloID: the person's full data)"
+        )
 
 
 def _write_update(

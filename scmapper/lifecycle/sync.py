@@ -16,102 +16,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any, Literal
 
 from scmapper.core.diff import Diff, ThresholdCheck, threshold
 from scmapper.core.progress import Meters
-from scmapper.core.reports import diff_sections
-from scmapper.errors import EXIT_DATA, EXIT_OK, DataError
+from scmapper.errors import DataError
 from scmapper.lifecycle import actions as lifecycle
 from scmapper.lifecycle.events import Event
+from scmapper.lifecycle.syncreport import SyncReport, count_name
 from scmapper.mapping import expressions
 from scmapper.mapping.model import Mapping
 from scmapper.mapping.rules import MappedPerson, Rules
 from scmapper.sources.inputs import Snapshot
 from scmapper.sources.records import Line, Record
 from scmapper.store import KeyState, Store, now
-
-COUNTS = ("created", "updated", "enabled", "unchanged", "disabled", "deleted", "skipped", "failed")
-
-
-SyncStatus = Literal["applied", "checked", "refused"]  # checked: --dry-run, nothing written
-
-
-@dataclass
-class SyncReport:
-    dry_run: bool
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
-    failures: list[dict[str, str | None]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    threshold: ThresholdCheck | None = None
-    refused: bool = False
-    forced: bool = False
-    unplaced: int = 0  # failed records whose key is unknown: they protect everyone missing
-    read: int = 0  # records read from the snapshot
-    diff: Diff = field(default_factory=Diff)
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_DATA if self.refused or self.failures else EXIT_OK
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "dryRun": self.dry_run,
-            "counts": self.counts,
-            "failures": self.failures,
-            "warnings": self.warnings,
-            "threshold": self.threshold.as_dict() if self.threshold else None,
-            "forced": self.forced,
-            "records": self.read,
-            "diff": self.diff.as_dict(),
-        } | ({"hint": WAY_OUT} if self.refused else {})
-
-    @property
-    def status(self) -> SyncStatus:
-        return "refused" if self.refused else ("checked" if self.dry_run else "applied")
-
-    def text(self) -> list[str]:
-        c = self.counts
-        rest = f"; {c['unchanged']} unchanged, {c['skipped']} skipped (inactive in the source)"
-        if c["failed"]:
-            rest += f"; {c['failed']} failed and left as they are (listed below)"
-        if self.dry_run or self.refused:
-            would = ", ".join(f"{verb} {c[name]}" for verb, name in _VERBS)
-            opening = "Refused, nothing written" if self.refused else "Dry run, nothing written"
-            lines = [f"{opening}: this snapshot would {would}{rest}."]
-        else:
-            lines = [", ".join(f"{name} {c[name]}" for _, name in _VERBS).capitalize() + rest + "."]
-            if sum(c[name] for _, name in _VERBS) == 0:
-                lines.append("Nothing changed.")
-        if self.threshold and self.threshold.tripped:
-            verdict = "OVERRIDDEN with --force" if self.forced else "REFUSED, nothing written"
-            lines.append(f"{verdict}: threshold {self.threshold.describe()}")
-            if self.refused:
-                lines.append(WAY_OUT + ".")
-        lines += [f"WARNING: {w}" for w in self.warnings]
-        lines += [f"FAILED {f['origin']} (key {f['key'] or '?'}): {f['reason']}" for f in self.failures]
-        return lines + diff_sections(self.diff)
-
-    def summary(self) -> str:
-        """The closing line's words: records read and changes made (or not)."""
-        changes = sum(self.counts[name] for _, name in _VERBS)
-        done = {"refused": "refused", "checked": "would be made"}.get(self.status, "made")
-        return f"sync: {self.read:,} records read, {changes:,} change{'' if changes == 1 else 's'} {done}"
-
-
-WAY_OUT = "--force applies the snapshot anyway (recorded in the audit log); --dry-run lists the changes"
-_VERBS = (
-    ("create", "created"),
-    ("update", "updated"),
-    ("enable", "enabled"),
-    ("disable", "disabled"),
-    ("delete", "deleted"),
-)
 
 
 @dataclass(frozen=True)
@@ -150,11 +72,19 @@ def run_sync(
     states = store.persons.key_states()
     day = today or expressions.today()
     reading = meters.meter("sync: reading", None, "records")
-    present, protected = _map_all(
+    present, protected, absent = _map_all(
         rules, replace(snapshot, records=reading.track(snapshot.records)), report, day, states
     )
     reading.close()
     report.read = reading.items
+    report.absent = _absent_in_most(rules, report, absent)
+    if report.absent:
+        report.forced = force
+        if not dry_run:
+            _log_verdict(store, report)
+        if not force:
+            report.refused = True
+            return report
     steps = _plan(states, store, present, protected, rules.mapping.missing, report)
     report.diff = _diff(steps, store, rules.mapping)
     removals = [s for s in steps if s.action in ("disable", "delete")]
@@ -166,11 +96,13 @@ def run_sync(
         if not force:
             report.refused = True
             for step in steps:
-                report.counts[_count_name(step.action)] += 1
+                report.counts[count_name(step.action)] += 1
             return report
     applying = meters.meter("sync: applying", len(steps), "changes")
     applied = {step.key for step in applying.track(steps) if _apply(step, rules, store, report)}
     applying.close()
+    if len(applied) < len(steps):  # the lists say what was done, as the counts do
+        report.diff = report.diff.only(applied)
     if not dry_run:
         _remember(store, states, present, {step.key for step in steps}, applied)
     return report
@@ -205,11 +137,14 @@ def _map_all(
     report: SyncReport,
     day: date,
     states: dict[str, KeyState],
-) -> tuple[dict[str, _Present], set[str]]:
-    """Maps every record whose fingerprint is new; failures are reported and their keys protected."""
+) -> tuple[dict[str, _Present], set[str], Counter[str]]:
+    """Maps every record whose fingerprint is new; failures are reported and their keys
+    protected, and so is a person whose record does not say whether they are active. Counts,
+    for each absent field, the records it left undecided or failed."""
     known = {s.source: key for key, s in states.items() if s.source}
     present: dict[str, _Present] = {}
     protected: set[str] = set()
+    absent: Counter[str] = Counter()
     digest_of = fingerprints(rules, day, snapshot.digest)
     warned: Counter[str] = Counter()
     for record in snapshot.records:
@@ -222,12 +157,23 @@ def _map_all(
             except DataError as exc:
                 key = _key_of(rules, record, snapshot)
                 _fail(report, record.origin, key, str(exc))
+                absent.update(dict.fromkeys(_ABSENT.findall(str(exc)), 1))
                 if key:
                     protected.add(key)
                 else:
                     report.unplaced += 1
                 continue
             key = mapped.key
+            if mapped.undecided:  # the source did not say: neither taken out nor brought in
+                absent.update(mapped.undecided)
+                fields = ", ".join(mapped.undecided)
+                warned[f"left as they are: {fields} absent, so whether they are active is unknown"] += 1
+                report.counts["undecided"] += 1
+                if key:
+                    protected.add(key)
+                else:
+                    report.unplaced += 1
+                continue
             if mapped.active:
                 warned.update(_general(w, key) for w in mapped.warnings)
             elif not key:  # an inactive record without a key (a directory's service account): nobody to take out
@@ -242,7 +188,24 @@ def _map_all(
         needed = mapped is not None and (mapped.active or (state is not None and state.live))
         present[key] = _Present(record.origin, record if needed else None, mapped, digest)
     report.warnings += [f"{count} person{'s' if count > 1 else ''}: {text}" for text, count in warned.items()]
-    return present, protected
+    return present, protected, absent
+
+
+_ABSENT = re.compile(r"\(([\w.\[\]'\"-]+) is absent\)")
+
+
+def _absent_in_most(rules: Rules, report: SyncReport, absent: Counter[str]) -> list[str]:
+    """A field that most records lack, where it decides whether a person is active or fills a
+    required column: the snapshot is of the wrong shape (fetched without it), and read as it is
+    it would take everyone out. Each such field in words, with the input's fetch."""
+    main = rules.mapping.source.main
+    fetch = f" Fetch it as: {main.fetch}" if main.fetch else " Check how the file was fetched: the field is left out."
+    return [
+        f"input {main.name}: {count} of {report.read} records lack {name}, which decides whether a person is active"
+        f" or fills a required column; read as it is, this snapshot would take them out.{fetch}"
+        for name, count in absent.most_common()
+        if report.read and 2 * count > report.read
+    ]
 
 
 def _key_of(rules: Rules, record: Record | Line, snapshot: Snapshot) -> str | None:
@@ -316,18 +279,24 @@ def _diff(steps: list[_Step], store: Store, mapping: Mapping) -> Diff:
 
 def _log_verdict(store: Store, report: SyncReport) -> None:
     """A refused snapshot, or one forced past the threshold, in the audit log."""
-    assert report.threshold is not None
     action = "SyncForced" if report.forced else "SyncRefused"
     verdict = "applied with --force" if report.forced else "refused, nothing written"
     way_out = "" if report.forced else " (--dry-run lists the changes; --force applies them)"
+    reasons = [*report.absent] + ([f"threshold {report.threshold.describe()}"] if report.threshold else [])
     with store.transaction():
         store.audit.add(
             time=now(),
             action=action,
             ref=None,
             success=report.forced,
-            message=f"Snapshot {verdict}: threshold {report.threshold.describe()}{way_out}",
-            details=[{"threshold": report.threshold.as_dict(), "forced": report.forced}],
+            message=f"Snapshot {verdict}: {'; '.join(reasons)}{way_out}",
+            details=[
+                {
+                    "threshold": report.threshold.as_dict() if report.threshold else None,
+                    "absent": report.absent,
+                    "forced": report.forced,
+                }
+            ],
         )
 
 
@@ -375,17 +344,11 @@ def _apply(step: _Step, rules: Rules, store: Store, report: SyncReport) -> bool:
     )
     result = lifecycle.apply(event, rules, store)
     if result.success:
-        report.counts[_count_name(step.action)] += 1
+        report.counts[count_name(step.action)] += 1
         return True
     reason = next((e.message for e in result.audit if e.is_error), "failed")
     _fail(report, step.record.origin if step.record else "database", step.key, reason)
     return False
-
-
-def _count_name(action: str) -> str:
-    return {"create": "created", "update": "updated", "enable": "enabled", "disable": "disabled", "delete": "deleted"}[
-        action
-    ]
 
 
 def _fail(report: SyncReport, origin: str, key: str | None, reason: str) -> None:

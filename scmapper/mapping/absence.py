@@ -4,7 +4,9 @@ Vocabulary: a key a record does not have (or an item past the end of a list) is 
 (`Absent`): it reads as empty, and each use of it as a value is *noted* while `noting()` is
 open, so the column that read it can say so (rules.py turns notes into warnings, or into the
 reason a required column is empty). Tested (`default`, `or`, `if`, `is defined`) it is not
-noted: the mapping then says what absence means. A *table* is a lookup input: its records by
+noted: the mapping then says what absence means; except while a *decision* is taken
+(`deciding()`, around `source.active`): there a truth test of an absent field is noted too, since
+"the source did not say" must not be read as "the source said no". A *table* is a lookup input: its records by
 the text of one field (`inputs.NAME[id]`).
 """
 
@@ -19,6 +21,7 @@ from jinja2 import Undefined
 from scmapper.mapping import filters
 
 _NOTES: ContextVar[list[Absent] | None] = ContextVar("scmapper_absent_notes", default=None)
+_DECIDING: ContextVar[list[Absent] | None] = ContextVar("scmapper_absent_deciding", default=None)
 _SEARCHED = 10_000  # records of a lookup table searched to name where an absent field was read
 
 
@@ -45,6 +48,12 @@ class Absent(Undefined):
     def __iter__(self) -> Iterator[Any]:
         self._note()
         return iter(())
+
+    def __bool__(self) -> bool:
+        tested = _DECIDING.get()
+        if tested is not None:
+            tested.append(self)
+        return False
 
     def __len__(self) -> int:
         self._note()
@@ -95,6 +104,22 @@ class noting:  # lower case: used as a function, `with noting() as notes:`
 
     def __exit__(self, *exc: object) -> None:
         _NOTES.reset(self._token)
+
+
+class deciding:  # lower case: used as a function, `with deciding() as tested:`
+    """Collects the absent values whose truth was tested while the block runs (and those used
+    as values, as `noting` does)."""
+
+    __slots__ = ("tested", "_tokens")
+
+    def __enter__(self) -> list[Absent]:
+        self.tested: list[Absent] = []
+        self._tokens = (_DECIDING.set(self.tested), _NOTES.set(self.tested))
+        return self.tested
+
+    def __exit__(self, *exc: object) -> None:
+        _NOTES.reset(self._tokens[1])
+        _DECIDING.reset(self._tokens[0])
 
 
 def path_of(absent: Absent, roots: Mapping[str, Any]) -> str:

@@ -42,6 +42,10 @@ class MappedPerson:
     roles: list[Row]
     warnings: list[str] = field(default_factory=list)
     active: bool = True  # whether sync treats the record as an active employee
+    # Not active only because fields that decide it are absent (their paths): the source did
+    # not say, so sync neither takes the person out nor brings them in.
+    undecided: tuple[str, ...] = ()
+    absent: dict[str, str] = field(default_factory=dict)  # person column -> the absent field it read
 
 
 class RowTemplate:
@@ -230,7 +234,7 @@ class Rules:
         key = row.get(self.mapping.key, "")
         who = f"person {key!r}" if key else who
         roles = self._roles(context, who)
-        active = self._is_active(context, roles.rows, who)
+        active, undecided = self._is_active(context, roles.rows, who)
         warnings: list[str] = []
         if active or check_inactive:
             warnings += self._check(self.mapping.columns, row, who, absences)
@@ -244,14 +248,22 @@ class Rules:
                         raise DataError(message)
                     warnings.append(message)
         unique = list(dict.fromkeys(warnings)) if warnings else warnings
-        return MappedPerson(key=key, row=row, roles=roles.rows, warnings=unique, active=active)
+        return MappedPerson(
+            key=key, row=row, roles=roles.rows, warnings=unique, active=active, undecided=undecided, absent=absences
+        )
 
-    def _is_active(self, context: dict[str, Any], roles: list[Row], who: str) -> bool:
+    def _is_active(self, context: dict[str, Any], roles: list[Row], who: str) -> tuple[bool, tuple[str, ...]]:
+        """Whether the record is an active employee; when not, the absent fields the decision
+        tested (none: the source said no)."""
         active = self._active
         if active is None:
-            return bool(roles) or self.mapping.roles is None
-        # bool() inside the guard: a field that fails only when tested fails as the record's.
-        return _guard(lambda: bool(active(**context, roles=roles)), "source.active", who)
+            return bool(roles) or self.mapping.roles is None, ()
+        with absence.deciding() as tested:
+            # bool() inside the guard: a field that fails only when tested fails as the record's.
+            decided = _guard(lambda: bool(active(**context, roles=roles)), "source.active", who)
+        if decided or not tested:
+            return decided, ()
+        return False, tuple(dict.fromkeys(absence.path_of(a, context) for a in tested))
 
     def _context(
         self,

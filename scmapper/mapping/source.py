@@ -31,6 +31,7 @@ class Input:
     to: str | None = None  # the parent input of an attached one (default: the main input)
     lookup: str | None = None
     optional: bool = False  # sync runs without a file for it (no attached records, an empty table)
+    fetch: str | None = None  # how the system's API is asked for it (named when a file lacks fields)
     position: Place = Place("")
 
     @property
