@@ -19,6 +19,7 @@ EXIT_OK = 0
 EXIT_DATA = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_BUSY = 75  # sysexits' EX_TEMPFAIL: nothing was done, try again in a moment
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,17 @@ class SandboxViolation(ScmapperError):
 
 class StoreError(ScmapperError):
     """The SQLite store cannot be opened, migrated or written: the environment (a missing,
-    unreadable or corrupt database, a newer schema, a lock held too long), never the data."""
+    unreadable or corrupt database, a newer schema), never the data."""
 
     exit_code = EXIT_USAGE
+
+
+class BusyError(StoreError):
+    """Another scmapper run held the database's write lock for longer than this one waits (a
+    sync, or an export recording): nothing was done, and the same command may simply be run
+    again (exit 75)."""
+
+    exit_code = EXIT_BUSY
 
 
 class DeliveryError(ScmapperError):

@@ -555,7 +555,7 @@ def test_the_import_script_lists_the_accounts_with_the_fields_helloid_asks_for(d
     assert "@('accounts', '--mapping', $mapping, '--db', $database, '--json-lines')" in common
     assert "Get-ScmapperAccounts -Configuration $actionContext.Configuration" in text
     assert "foreach ($name in @($actionContext.ImportFields))" in text
-    for key in ("AccountReference", "displayName", "UserName", "Enabled", "Data"):
+    for key in ("AccountReference", "DisplayName", "UserName", "Enabled", "Data"):
         assert re.search(rf"^\s+{key}\s+=", text, re.M), key
     create(db)
     listed = run_cli("accounts", "--mapping", DEFAULT_MAPPING, "--db", db, "--json-lines")
@@ -586,10 +586,10 @@ def test_the_helper_runs_scmapper_apply_with_the_event_on_stdin():
     assert "ValidateSet('create', 'update', 'enable', 'disable', 'delete')" in text
     for setting in ("scmapperPath", "mappingPath", "databasePath", "outputDir"):
         assert f"-Name '{setting}'" in text
-    # UTF-8 both ways, whatever Windows PowerShell 5.1's defaults are
+    # UTF-8 both ways, whatever Windows PowerShell 5.1's defaults are, without touching the
+    # process-wide console encodings (scripts run side by side in one process)
+    assert "[Console]::OutputEncoding =" not in text and "[Console]::InputEncoding =" not in text
     for needle in (
-        "[Console]::OutputEncoding = $utf8",
-        "[Console]::InputEncoding = $utf8",
         "StandardInputEncoding",
         "StandardOutputEncoding = $utf8",
         "StandardErrorEncoding = $utf8",
@@ -600,7 +600,7 @@ def test_the_helper_runs_scmapper_apply_with_the_event_on_stdin():
         assert needle in text, needle
     # exit codes 0 and 1 carry a result to copy; anything else is an error with stderr
     assert "($run.ExitCode -eq 0 -or $run.ExitCode -eq 1)" in text
-    assert "$OutputContext.Success = ($run.ExitCode -eq 0 -and $result.success -eq $true)" in text
+    assert "-Name 'Success' -Value ($run.ExitCode -eq 0 -and $result.success -eq $true)" in text
 
 
 def test_the_export_script_runs_scmapper_export_and_checks_only_in_a_preview():
@@ -738,7 +738,7 @@ def test_configuration_json_is_a_helloid_form_with_the_four_settings():
     for field in fields:
         assert field["type"] == "input"
         options = field["templateOptions"]
-        assert options["required"] is True
+        assert options["required"] is (field["key"] != "outputDir")  # only export.ps1 needs the folder
         assert options["label"].strip() and options["description"].strip()
         assert isinstance(field.get("defaultValue", ""), str)
     # the scripts read exactly these settings

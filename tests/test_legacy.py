@@ -408,16 +408,30 @@ def test_accounts_lists_what_helloids_import_reads(adopted):
     result = run_cli("accounts", "--mapping", DEFAULT_MAPPING, "--db", adopted, "--json-lines")
     assert result.code == 0
     accounts = [json.loads(line) for line in result.out.splitlines()]
-    assert [(a["accountReference"], a["enabled"], a["aliases"]) for a in accounts] == [
-        ("100517", True, ["sobrien"]),
-        ("100733", False, ["adancona"]),
-        ("100801", True, ["jjansen"]),
-        ("100900", True, ["bboele"]),
+    # Listed under the reference HelloID holds: the old connector's, until HelloID moves.
+    assert [(a["accountReference"], a["reference"], a["enabled"], a["aliases"]) for a in accounts] == [
+        ("sobrien", "100517", True, ["sobrien"]),
+        ("adancona", "100733", False, ["adancona"]),
+        ("jjansen", "100801", True, ["jjansen"]),
+        ("bboele", "100900", True, ["bboele"]),
     ]  # the deleted account is gone
     assert accounts[0]["userName"] == "sobrien" and accounts[0]["displayName"] == "Seán O'Brien"
     assert accounts[3]["displayName"] == "Bram van den Boele" and accounts[3]["data"]["email"] == BRAM[1].email
+    assert set(accounts[0]["data"]) == {"externalId", "voornaam", "tussenvoegsel", "achternaam", "gebruikersnaam",
+                                        "geslacht", "email"}  # every column, empty where unknown
     text = run_cli("accounts", "--mapping", DEFAULT_MAPPING, "--db", adopted).out
-    assert "100900\tenabled\tbboele\tBram van den Boele\t(also bboele)" in text and text.endswith("4 accounts\n")
+    assert "bboele\tenabled\tbboele\tBram van den Boele\t(HelloID's reference; scmapper's is 100900)" in text
+    assert text.endswith("4 accounts\n")
+    # An update addressed by the alias keeps it; one by scmapper's own reference moves HelloID to it.
+    assert apply(adopted, "update", helloid(BRAM[0], "bboele")).code == 0
+    assert _reference_of(adopted, "100900") == "bboele"
+    assert apply(adopted, "update", helloid(BRAM[0], "100900")).code == 0
+    assert _reference_of(adopted, "100900") == "100900"
+
+
+def _reference_of(db, ref):
+    listed = run_cli("accounts", "--mapping", DEFAULT_MAPPING, "--db", db, "--json")
+    return next(a["accountReference"] for a in listed.json["accounts"] if a["reference"] == ref)
 
 
 # --- the legacy mapping's own cases ----------------------------------------------------------

@@ -12,16 +12,21 @@ try {
     Write-Information 'Listing the accounts in the scmapper database'
     $accounts = Get-ScmapperAccounts -Configuration $actionContext.Configuration
     foreach ($account in $accounts) {
-        # Only the fields of HelloID's field mapping, under the names HelloID asked for.
+        # Every field of HelloID's field mapping, under the name HelloID asked for: empty where
+        # the account has no such column (HelloID's import wants the correlation field present).
         $data = @{}
         foreach ($name in @($actionContext.ImportFields)) {
-            if ($null -ne $name -and $null -ne $account.data.PSObject.Properties[[string]$name]) {
-                $data[[string]$name] = $account.data.PSObject.Properties[[string]$name].Value
+            if ($null -eq $name) {
+                continue
             }
+            $field = $account.data.PSObject.Properties[[string]$name]
+            $data[[string]$name] = if ($null -ne $field) { $field.Value } else { '' }
         }
+        # The reference HelloID holds: the old connector's for an adopted account, until HelloID
+        # addresses it by scmapper's own; DisplayName is at most 100 characters (scmapper cuts it).
         Write-Output @{
             AccountReference = [string]$account.accountReference
-            displayName      = [string]$account.displayName
+            DisplayName      = [string]$account.displayName
             UserName         = [string]$account.userName
             Enabled          = ($account.enabled -eq $true)
             Data             = $data

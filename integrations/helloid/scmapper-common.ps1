@@ -76,7 +76,7 @@ function Invoke-ScmapperProcess {
         [Parameter(Mandatory = $true)] [string] $Executable,
         [Parameter(Mandatory = $true)] [AllowEmptyString()] [string[]] $ArgumentList,
         [AllowNull()] [string] $InputText,
-        [int] $TimeoutSeconds = 25
+        [int] $TimeoutSeconds = 22
     )
     if (-not (Test-Path -LiteralPath $Executable -PathType Leaf)) {
         throw "the scmapper executable '$Executable' does not exist (configuration field scmapperPath)"
@@ -101,22 +101,9 @@ function Invoke-ScmapperProcess {
     $startInfo.EnvironmentVariables['PYTHONUTF8'] = '1'
     $startInfo.EnvironmentVariables['PYTHONIOENCODING'] = 'utf-8'
 
-    # Windows PowerShell 5.1 defaults to the OEM/ANSI code pages; switch the console to
-    # UTF-8 for the duration of the call and put it back afterwards (no console: skipped).
-    $savedEncodings = $null
-    try {
-        $savedEncodings = @([Console]::InputEncoding, [Console]::OutputEncoding)
-    } catch {
-        $savedEncodings = $null
-    }
-    if ($null -ne $savedEncodings) {
-        try {
-            [Console]::InputEncoding = $utf8
-            [Console]::OutputEncoding = $utf8
-        } catch {
-            Write-Verbose 'this host has no console whose encodings could be set'
-        }
-    }
+    # The console's encodings are left alone: the input goes in as UTF-8 bytes written straight
+    # to the pipe, and the output is read as UTF-8 (StandardOutputEncoding above), so nothing
+    # process-wide changes under scripts HelloID runs side by side in one process.
 
     $process = New-Object System.Diagnostics.Process
     $process.StartInfo = $startInfo
@@ -141,17 +128,20 @@ function Invoke-ScmapperProcess {
             Write-Verbose 'scmapper closed its input early'
         }
 
+        # At most TimeoutSeconds + 4 in all (2 after a kill, 2 for both readers together): with the
+        # default 22 an action reports within HelloID's 30 seconds whatever scmapper does.
         $finished = $process.WaitForExit($TimeoutSeconds * 1000)
         if ($finished) {
             $process.WaitForExit()  # lets the asynchronous readers reach the end of the output
         } else {
             try { $process.Kill() } catch { Write-Verbose "could not stop scmapper: $($_.Exception.Message)" }
-            [void]$process.WaitForExit(5000)
+            [void]$process.WaitForExit(2000)
         }
         $stdout = ''
         $stderr = ''
-        if ($stdoutTask.Wait(5000)) { $stdout = $stdoutTask.Result }
-        if ($stderrTask.Wait(5000)) { $stderr = $stderrTask.Result }
+        $readers = [System.Threading.Tasks.Task]::WaitAll(@($stdoutTask, $stderrTask), 2000)
+        if ($readers -or $stdoutTask.IsCompleted) { $stdout = $stdoutTask.Result }
+        if ($readers -or $stderrTask.IsCompleted) { $stderr = $stderrTask.Result }
         $exitCode = $null
         if ($finished) {
             $exitCode = $process.ExitCode
@@ -164,14 +154,6 @@ function Invoke-ScmapperProcess {
         }
     } finally {
         $process.Dispose()
-        if ($null -ne $savedEncodings) {
-            try {
-                [Console]::InputEncoding = $savedEncodings[0]
-                [Console]::OutputEncoding = $savedEncodings[1]
-            } catch {
-                Write-Verbose 'could not restore the console encodings'
-            }
-        }
     }
 }
 
@@ -202,16 +184,43 @@ function New-ScmapperAuditLog {
 }
 
 function Set-ScmapperOutputValue {
-    # Sets a property of $outputContext when this action's context has it
-    # (AccountCorrelated, for one, exists only for create).
+    # Sets a field of $outputContext when this action's context has it (AccountCorrelated, for
+    # one, exists only for create): an object's property, or a hashtable's key (HelloID's own
+    # debug start builds the context as a hashtable).
     param(
         [Parameter(Mandatory = $true)] [object] $OutputContext,
         [Parameter(Mandatory = $true)] [string] $Name,
         [AllowNull()] [object] $Value
     )
-    if ($null -ne $OutputContext.PSObject.Properties[$Name]) {
+    if ($OutputContext -is [System.Collections.IDictionary]) {
+        if ($OutputContext.Contains($Name)) {
+            $OutputContext[$Name] = $Value
+        }
+    } elseif ($null -ne $OutputContext.PSObject.Properties[$Name]) {
         $OutputContext.$Name = $Value
     }
+}
+
+function Merge-ScmapperData {
+    # scmapper's row laid over what HelloID's field mapping put in Data: scmapper's columns take
+    # its values, every other field HelloID set stays (a roles field that triggers updates, say).
+    param(
+        [AllowNull()] [object] $Data,
+        [Parameter(Mandatory = $true)] [object] $Row
+    )
+    if ($null -eq $Data) {
+        return $Row
+    }
+    foreach ($property in $Row.PSObject.Properties) {
+        if ($Data -is [System.Collections.IDictionary]) {
+            $Data[$property.Name] = $property.Value
+        } elseif ($null -ne $Data.PSObject.Properties[$property.Name]) {
+            $Data.($property.Name) = $property.Value
+        } else {
+            $Data | Add-Member -NotePropertyName $property.Name -NotePropertyValue $property.Value
+        }
+    }
+    return $Data
 }
 
 function Get-ScmapperTail {
@@ -239,6 +248,7 @@ function Get-ScmapperFailureMessage {
         return "scmapper $Command did not finish within $TimeoutSeconds seconds and was stopped (a database locked by another run?). stderr: $stderr"
     }
     switch ($Run.ExitCode) {
+        75 { return "scmapper $Command found the database busy (another run held it); nothing was done: the action runs again at the next enforcement. stderr: $stderr" }
         2 { return "scmapper $Command refused the event, the mapping or the settings (exit 2): $stderr" }
         3 { return "scmapper $Command failed with an internal error (exit 3): $stderr" }
     }
@@ -271,10 +281,10 @@ function Invoke-ScmapperAction {
         [Parameter(Mandatory = $true)] [object] $ActionContext,
         [AllowNull()] [object] $PersonContext,
         [Parameter(Mandatory = $true)] [object] $OutputContext,
-        [int] $TimeoutSeconds = 25
+        [int] $TimeoutSeconds = 22
     )
     $auditAction = Get-ScmapperAuditAction -Action $Action
-    $OutputContext.Success = $false
+    Set-ScmapperOutputValue -OutputContext $OutputContext -Name 'Success' -Value $false
     try {
         $configuration = $ActionContext.Configuration
         $executable = Get-ScmapperSetting -Configuration $configuration -Name 'scmapperPath'
@@ -319,14 +329,15 @@ function Invoke-ScmapperAction {
         }
         Set-ScmapperOutputValue -OutputContext $OutputContext -Name 'AccountCorrelated' -Value ($result.accountCorrelated -eq $true)
         if ($null -ne $result.data) {
-            Set-ScmapperOutputValue -OutputContext $OutputContext -Name 'Data' -Value $result.data
+            $data = Merge-ScmapperData -Data $OutputContext.Data -Row $result.data
+            Set-ScmapperOutputValue -OutputContext $OutputContext -Name 'Data' -Value $data
         }
         if ($null -ne $result.previousData) {
             Set-ScmapperOutputValue -OutputContext $OutputContext -Name 'PreviousData' -Value $result.previousData
         }
-        $OutputContext.Success = ($run.ExitCode -eq 0 -and $result.success -eq $true)
+        Set-ScmapperOutputValue -OutputContext $OutputContext -Name 'Success' -Value ($run.ExitCode -eq 0 -and $result.success -eq $true)
     } catch {
-        $OutputContext.Success = $false
+        Set-ScmapperOutputValue -OutputContext $OutputContext -Name 'Success' -Value $false
         $message = "Could not run scmapper apply --action ${Action}: $($_.Exception.Message)"
         Write-Warning $message
         [void]$OutputContext.AuditLogs.Add((New-ScmapperAuditLog -Action $auditAction -Message $message -IsError $true))

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scmapper.cli.opening import AGENT_WAIT, existing_store, open_store, read_store
 from scmapper.core.reports import emit
 
 if TYPE_CHECKING:  # for the annotations only: each command imports what it runs when it runs
@@ -133,7 +134,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     outcome = runner.apply_one(
         lambda: _read_input(args.event),
         lambda: _load(args.mapping, args.root),
-        lambda rules, dry_run: _open_store(args.db, rules, dry_run=dry_run),
+        lambda rules, dry_run: open_store(args.db, rules, dry_run=dry_run, wait=AGENT_WAIT),
         action=args.action,
         dry_run=args.dry_run,
     )
@@ -154,7 +155,7 @@ def _apply_batch(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     meters = _meters(args)
     meter = meters.meter(f"apply {path.name}", path.stat().st_size, "events")
-    with handle, closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
+    with handle, closing(open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
         counts = runner.run_batch(
             handle,
             rules,
@@ -177,7 +178,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     source = rules.mapping.source
     snapshot = inputs.read(source, inputs.assign(source, args.source))
     meters = _meters(args)
-    with closing(_open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
+    with closing(open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
         report = run_sync(rules, store, snapshot, dry_run=args.dry_run, force=args.force, meters=meters)
     if args.html:
         from scmapper.cli.htmlreport import sync_page
@@ -194,30 +195,6 @@ def _load(mapping: str, root: str | None) -> Rules:
     return load_rules(mapping, root)
 
 
-def _open_store(db: str, rules: Rules, *, dry_run: bool, durable: bool = True) -> Store:
-    from scmapper.store import Shape, Store
-
-    # A dry run against a database that does not exist yet must not create it.
-    path = ":memory:" if dry_run and not Path(db).exists() else db
-    if path != ":memory:" and not Path(db).parent.exists():
-        raise UsageError(f"the folder for database {db} does not exist")
-    store = Store(path, durable=durable)
-    try:
-        notes = store.prepare(Shape.of(rules.mapping))
-    except BaseException:
-        store.close()
-        raise
-    for note in notes:
-        print(f"scmapper: {db}: {note}", file=sys.stderr)
-    return store
-
-
-def _existing_store(db: str, rules: Rules) -> Store:
-    if not Path(db).exists():
-        raise UsageError(f"database {db} does not exist")
-    return _open_store(db, rules, dry_run=False)
-
-
 # --- export / upload ---------------------------------------------------------------------------
 
 
@@ -228,7 +205,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("--upload and --dry-run exclude each other: a dry run writes nothing to upload")
     rules = _load(args.mapping, args.root)
     meters = _meters(args)
-    with closing(_existing_store(args.db, rules)) as store:
+    with closing(existing_store(args.db, rules)) as store:
         meter = meters.meter("export", None, "rows")
         report = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force, meter=meter)
         meter.close()
@@ -250,7 +227,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_upload(args: argparse.Namespace) -> int:
     export_id = None if args.export.upper() == "LATEST" else _positive_int(args.export, "--export")
     rules = _load(args.mapping, args.root)
-    with closing(_existing_store(args.db, rules)) as store:
+    with closing(existing_store(args.db, rules)) as store:
         if args.dry_run:
             from scmapper.export.delivery import plan_upload
 
@@ -300,7 +277,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     rules = _load(args.mapping, args.root)
     plan = analyse(rules.mapping, args.old_db)
     if args.force or not plan.report.errors:
-        with closing(_open_store(args.db, rules, dry_run=False)) as store:
+        with closing(open_store(args.db, rules, dry_run=False)) as store:
             load(rules.mapping, store, plan)
     return emit(plan.report, as_json=args.json)
 
@@ -308,26 +285,11 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 # --- compare / reconcile / accounts: commands that only read -------------------------------
 
 
-def _read_store(db: str, rules: Rules) -> Store:
-    """The database opened read-only with the mapping's shape: nothing migrated or added."""
-    from scmapper.store import Shape, Store
-
-    if not Path(db).is_file():
-        raise UsageError(f"database {db} does not exist")
-    store = Store(db, read_only=True)
-    try:
-        store.attach(Shape.of(rules.mapping))
-    except BaseException:
-        store.close()
-        raise
-    return store
-
-
 def cmd_compare(args: argparse.Namespace) -> int:
     from scmapper.migration.compare import run_compare
 
     rules = _load(args.mapping, args.root)
-    with closing(_read_store(args.db, rules)) as store:
+    with closing(read_store(args.db, rules)) as store:
         report = run_compare(rules, store, [Path(p) for p in args.events])
     return emit(report, as_json=args.json)
 
@@ -336,7 +298,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from scmapper.migration.reconcile import run_reconcile
 
     rules = _load(args.mapping, args.root)
-    with closing(_read_store(args.db, rules)) as store:
+    with closing(read_store(args.db, rules)) as store:
         report = run_reconcile(rules.mapping, list(store.persons.each()), Path(args.spendcloud))
     return emit(report, as_json=args.json)
 
@@ -345,7 +307,7 @@ def cmd_accounts(args: argparse.Namespace) -> int:
     from scmapper.migration.accounts import list_accounts
 
     rules = _load(args.mapping, args.root)
-    with closing(_read_store(args.db, rules)) as store:
+    with closing(read_store(args.db, rules)) as store:
         report = list_accounts(rules.mapping, store)
     if args.json_lines:
         for line in report.json_lines():

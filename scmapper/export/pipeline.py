@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +30,7 @@ from scmapper.export.csvformat import Layout, layouts
 from scmapper.export.staging import Staging, archive, archived
 from scmapper.mapping.exportspec import Export
 from scmapper.mapping.model import Mapping
-from scmapper.store import ExportRecord, ExportSession, Store, now
+from scmapper.store import ExportRecord, ExportSession, Moved, Store, now
 
 REPORT_NAME = "export-report.json"
 WAY_OUT = "--force writes anyway (recorded in the report and the audit log); --dry-run previews without writing"
@@ -165,26 +166,21 @@ def run_export(
     found, problems = layouts(mapping)
     if problems:
         raise MappingError(problems)
-    staging = Staging(out, export, write=not check)
-    try:
-        with store.exports.session(write=not check) as session:
-            report, failing = _stage(mapping, session, found, staging, meter or Meter("export", None, "rows", None))
-            limit = threshold("held", export.held, len(failing), report.counts["persons"]) if failing else None
-            if failing and (limit is None or not limit.tripped or force):
-                staging.discard()  # again, with the failing persons held back
-                staging = Staging(out, export, write=not check)
-                quiet = Meter("export", None, "rows", None)
-                report = _held(
-                    _stage(mapping, session, found, staging, quiet, skip=frozenset(failing))[0], session, failing
-                )
-            if limit is not None and limit.tripped:  # many at once: something upstream is wrong
-                report.thresholds.append(limit)
-            _judge(report, mapping, session, check=check, force=force)
-            if report.status == "written":
-                _record(report, session, staging, out)
-    except BaseException:
-        staging.discard()
-        raise
+    # Rendered from a read of one moment, with no lock held, so agents go on writing meanwhile;
+    # the write lock is taken only to record. If someone wrote in between, the export is made
+    # again from the new moment; the last attempt holds the lock throughout, so it always ends.
+    for attempt in range(1, ATTEMPTS + 1):
+        staging = Staging(out, export, write=not check)
+        try:
+            report, staging = _attempt(mapping, store, out, found, staging, meter, check=check, force=force,
+                                       lock_first=attempt == ATTEMPTS)  # fmt: skip
+            break
+        except Moved:
+            staging.discard()
+            meter = None  # the bar counted the first reading
+        except BaseException:
+            staging.discard()
+            raise
     if report.status != "written":
         staging.discard()
         if report.status == "refused" and not check:
@@ -192,6 +188,43 @@ def run_export(
         return report
     _publish(report, store, out, staging, export)
     return report
+
+
+ATTEMPTS = 3  # exports made from a moment someone wrote after, before one holds the lock throughout
+
+
+def _attempt(
+    mapping: Mapping,
+    store: Store,
+    out: Path,
+    found: list[Layout],
+    staging: Staging,
+    meter: Meter | None,
+    *,
+    check: bool,
+    force: bool,
+    lock_first: bool,
+) -> tuple[ExportReport, Staging]:
+    """One try: stage, hold back the failing, judge, and record when written (Moved when the
+    database changed since it was read)."""
+    export = mapping.export
+    assert export is not None
+    with store.exports.session(write=not check, lock_first=lock_first) as session:
+        report, failing = _stage(mapping, session, found, staging, meter or Meter("export", None, "rows", None))
+        limit = threshold("held", export.held, len(failing), report.counts["persons"]) if failing else None
+        if failing and (limit is None or not limit.tripped or force):
+            staging.discard()  # again, with the failing persons held back
+            staging = Staging(out, export, write=not check)
+            quiet = Meter("export", None, "rows", None)
+            again, _ = _stage(mapping, session, found, staging, quiet, skip=frozenset(failing))
+            report = _held(again, session, failing)
+        if limit is not None and limit.tripped:  # many at once: something upstream is wrong
+            report.thresholds.append(limit)
+        _judge(report, mapping, session, check=check, force=force)
+        _fault("sleep-before-record")
+        if report.status == "written":
+            _record(report, session, staging, out)
+    return report, staging
 
 
 def _held(report: ExportReport, session: ExportSession, failing: dict[str, list[str]]) -> ExportReport:
@@ -334,6 +367,11 @@ def _log_refusal(report: ExportReport, store: Store) -> None:
 
 
 def _fault(point: str) -> None:
-    """Test hook: SCMAPPER_FAULT=<point> kills the process there, as a power cut would."""
-    if os.environ.get("SCMAPPER_FAULT") == point:
+    """Test hook: SCMAPPER_FAULT=<point> kills the process there, as a power cut would;
+    SCMAPPER_FAULT=<point>:<seconds> pauses there instead (a long render)."""
+    fault = os.environ.get("SCMAPPER_FAULT", "")
+    if fault == point:
         os._exit(137)
+    name, _, seconds = fault.partition(":")
+    if name == point and seconds:
+        time.sleep(float(seconds))

@@ -89,6 +89,10 @@ def apply(event: Event, rules: Rules, store: Store) -> Result:
                 _run(event, rules, store, result)
                 if result.changed:
                     _record(store, event, result)
+                if not event.source and result.account_ref and (
+                    result.correlated or event.account_ref == result.account_ref
+                ):  # the agent holds the account's own reference now (it had an alias before)
+                    store.aliases.moved(result.account_ref, result.time)
     except DataError as exc:
         result.success, result.changed = False, False
         result.note(AUDIT_ACTIONS[event.action], str(exc), "error")
@@ -382,8 +386,9 @@ def _check_reference_free(key: str, rules: Rules, store: Store) -> None:
 
 
 def _warn(result: Result, mapped: MappedPerson) -> None:
+    """The mapping's warnings, under the action's own audit action (HelloID files them there)."""
     for warning in mapped.warnings:
-        result.note("UpdatePermission", warning, "warning")
+        result.note(AUDIT_ACTIONS[result.action], warning, "warning")
 
 
 def _count(items: list[Any], noun: str) -> str:

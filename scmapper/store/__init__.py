@@ -23,7 +23,7 @@ from scmapper.store.schema import SCHEMA_VERSION, check, prepare
 from scmapper.store.shape import Shape
 
 if TYPE_CHECKING:
-    from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Held, Watch
+    from scmapper.store.exports import Batch, ExportRecord, Exports, ExportSession, Held, Moved, Watch
     from scmapper.store.legacy import read_legacy
 
 # Imported when first asked for, not with the store: a lifecycle event needs neither the export
@@ -33,6 +33,7 @@ _LAZY = {
     "ExportRecord": "exports",
     "ExportSession": "exports",
     "Held": "exports",
+    "Moved": "exports",
     "Watch": "exports",
     "read_legacy": "legacy",
 }
@@ -52,6 +53,7 @@ __all__ = [
     "ExportSession",
     "Held",
     "KeyState",
+    "Moved",
     "Row",
     "Shape",
     "Store",

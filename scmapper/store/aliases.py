@@ -6,6 +6,10 @@ HelloID, recorded by `adopt`. An alias names one account for good: it is never m
 or reused, and it is never another account's reference (the triggers below hold this
 whoever writes). Looking a reference up goes through `Persons.account`, the one place that
 knows both.
+
+HelloID keeps the reference it was given, so after `adopt` it *holds* the alias; it *moves* to the
+account's own reference once it addresses the account by it (a correlation hands it over).
+HelloID's account import lists an account under the reference HelloID holds.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ CREATE TABLE IF NOT EXISTS scm_aliases (
     created_at TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS scm_aliases_ref ON scm_aliases (scm_ref);
+CREATE TABLE IF NOT EXISTS scm_reference_moved (
+    scm_ref TEXT PRIMARY KEY,
+    time TEXT NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS scm_aliases_no_update BEFORE UPDATE ON scm_aliases
     BEGIN SELECT RAISE(ABORT, 'an alias names one account for good'); END;
 CREATE TRIGGER IF NOT EXISTS scm_aliases_no_delete BEFORE DELETE ON scm_aliases
@@ -53,6 +61,25 @@ class Aliases:
         except sqlite3.IntegrityError:
             if self.owner(alias) != ref:
                 raise
+
+    def moved(self, ref: str, time: str) -> None:
+        """HelloID addressed account `ref` by its own reference: if it has an alias from the old
+        connector, HelloID holds the account's own reference from now on."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO scm_reference_moved (scm_ref, time)"
+            " SELECT ?, ? WHERE EXISTS (SELECT 1 FROM scm_aliases WHERE scm_ref = ? AND origin = 'adopt')",
+            (ref, time, ref),
+        )
+
+    def held_by_helloid(self) -> dict[str, str]:
+        """Account reference -> the old connector's reference HelloID still holds for it."""
+        found: dict[str, str] = {}
+        for alias, ref in self.db.execute(
+            "SELECT alias, scm_ref FROM scm_aliases WHERE origin = 'adopt'"
+            " AND scm_ref NOT IN (SELECT scm_ref FROM scm_reference_moved) ORDER BY created_at, alias"
+        ):
+            found.setdefault(ref, alias)
+        return found
 
     def owner(self, alias: str) -> str | None:
         """The account an alias names, or None."""

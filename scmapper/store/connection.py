@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from scmapper.errors import StoreError
+from scmapper.errors import BusyError, StoreError
 
 BUSY_TIMEOUT_MS = 60_000
 # The way out of a database that cannot be opened, read or written: it is the environment's.
@@ -65,7 +65,25 @@ def environment_error(exc: BaseException) -> StoreError | None:
     out of space) as the StoreError to report; None for anything else, which is a bug."""
     if type(exc) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
         return None
+    if is_busy(exc):
+        return busy(str(getattr(exc, "filename", "") or "the database"))
     return StoreError(f"the database cannot be read or written: {exc}. {CHECK_DATABASE}")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        or "locked" in str(exc)
+        or "busy" in str(exc)
+    )
+
+
+def busy(path: str) -> BusyError:
+    return BusyError(
+        f"database busy: another scmapper run (a sync, or an export recording) held {path} longer than"
+        " this one waits; nothing was done: run it again in a moment"
+    )
 
 
 def _journal_mode_wal(conn: sqlite3.Connection) -> str:
@@ -132,7 +150,13 @@ class Database:
         try:
             self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise busy(str(self.path)) from None
             raise StoreError(f"cannot start a transaction on {self.path}: {exc}") from None
+
+    def wait_for_locks(self, seconds: float) -> None:
+        """How long this connection waits for another's write lock before BusyError."""
+        self.conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")  # ok: an int
 
     def end(self, *, commit: bool) -> None:
         """Commits or rolls back the open transaction (a rollback of none is a no-op)."""

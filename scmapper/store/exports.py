@@ -1,9 +1,11 @@
 """Exports: their records, and the one transaction an export reads and records in.
 
-Vocabulary: an *export session* is that transaction. A writing export takes the write lock
-before its first read (BEGIN IMMEDIATE) and holds it until it has recorded what it wrote, so
-the change log it empties on commit is exactly what it compared; agents queue behind it on
-the busy timeout. A check only reads, and rolls back. Rows go by in *batches*; a *suspect*
+Vocabulary: an *export session* is that transaction. It reads one moment of the database
+(WAL: a reader blocks no writer), so agents go on writing while the files render; recording
+takes the write lock, and succeeds only if nobody wrote since that moment, so the change log it
+empties on commit is exactly what it compared (`Moved` otherwise: the export is made again). A
+session may take the lock before its first read instead (`lock_first`), and then always
+records. A check only reads, and rolls back. Rows go by in *batches*; a *suspect*
 is a row a cheap SQL test says may fail a preflight check (a few more are fine): the caller
 judges it exactly. The *change log* (changelog.py) gives the diff: what the last export held of
 each person changed since.
@@ -17,6 +19,7 @@ saying what Spend Cloud holds until they pass.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +29,7 @@ from typing import Any
 from scmapper.core.identity import fold
 from scmapper.store.audit import to_json
 from scmapper.store.changelog import person_json, roles_json
-from scmapper.store.connection import Database, quote
+from scmapper.store.connection import Database, is_busy, quote
 from scmapper.store.persons import Persons, StoredPerson
 
 # str.strip()'s whitespace: a cell Python calls blank is empty or starts with one of these.
@@ -57,6 +60,11 @@ class ExportRecord:
     def row_counts(self) -> tuple[int, int]:
         rows = [f["rows"] for f in self.files] + [0, 0]
         return rows[0], rows[1]
+
+
+class Moved(Exception):
+    """The database changed after the export session read it: what it rendered is of an older
+    moment, so it records nothing and the export is made again."""
 
 
 @dataclass(frozen=True)
@@ -117,12 +125,12 @@ class Exports:
         self.db.execute("UPDATE exports SET status = ? WHERE id = ?", (status, export_id))
 
     @contextmanager
-    def session(self, *, write: bool) -> Iterator[ExportSession]:
+    def session(self, *, write: bool, lock_first: bool = False) -> Iterator[ExportSession]:
         """The export's transaction: committed, with the change log emptied, when the session
-        recorded an export; rolled back otherwise (a check, a refusal, an error)."""
+        recorded an export; rolled back otherwise (a check, a refusal, an error, Moved)."""
         # A bounded page cache (16 MiB): the index-ordered reads revisit pages; memory stays flat.
         self.db.execute("PRAGMA cache_size = -16384")
-        self.db.begin(write=write)
+        self.db.begin(write=write and lock_first)
         session = ExportSession(self.db, self.persons, self.last())
         try:
             yield session
@@ -313,6 +321,12 @@ class ExportSession:
     def record(self, *, time: str, forced: bool, out_dir: str, files: list[dict[str, Any]], summary: Any) -> int:
         """Records the export as 'writing' (a previous one still 'writing' never finished:
         'interrupted'); the session commits it, and empties the change log, as it ends."""
+        try:  # the first write takes the write lock: refused if anyone wrote since this moment
+            self.db.execute("UPDATE scm_meta SET value = value WHERE key = 'schema_version'")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise Moved(str(exc)) from None
+            raise
         if self.last and self.last.status == "writing":
             self.db.execute("UPDATE exports SET status = 'interrupted' WHERE id = ?", (self.last.id,))
         cursor = self.db.execute(

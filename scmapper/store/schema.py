@@ -20,7 +20,7 @@ from scmapper.store.changelog import keep_change_log
 from scmapper.store.connection import Database, quote
 from scmapper.store.shape import Shape
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 BASE = """
 CREATE TABLE IF NOT EXISTS scm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -224,6 +224,8 @@ def _to_9(db: Database, shape: Shape) -> None:
     db.execute("DROP INDEX IF EXISTS scm_events_time")
 
 
+# Schema 10 notes which adopted accounts HelloID addresses by their own reference now
+# (scm_reference_moved, in aliases.py's script, which runs after every migration): a new table.
 MIGRATIONS: dict[int, Callable[[Database, Shape], None]] = {3: _to_3, 4: _to_4, 5: _to_5, 7: _to_7, 9: _to_9}
 
 
