@@ -9,6 +9,7 @@ nesting past the interpreter's stack. Each refusal is a `JsonError` saying what 
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 from pathlib import Path
@@ -48,12 +49,40 @@ def loads(text: str | bytes) -> Any:
         raise JsonError(f"is not valid JSON: {exc}") from None
 
 
-def read_text(path: Path, error: type[UsageError] = UsageError, what: str = "") -> str:
-    """A JSON file's text (UTF-8, a byte-order mark allowed), or `error` saying why it is none;
-    `what` names the file's kind in the message ("source")."""
+def read_text(
+    path: Path, error: type[UsageError] = UsageError, what: str = "", encoding: str | None = None
+) -> str:
+    """A JSON file's text, or `error` saying why it is none; `what` names the file's kind in the
+    message ("source"). A UTF-16 or UTF-8 byte-order mark says the encoding; else `encoding` when
+    declared (cp1252, utf-16...), else UTF-8."""
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        raw = path.read_bytes()
     except OSError as exc:
         raise error(f"cannot read {what + ' ' if what else ''}{path}: {exc.strerror}") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        chosen = "utf-16"
+    elif raw.startswith(codecs.BOM_UTF8):
+        chosen = "utf-8-sig"
+    else:
+        chosen = encoding or "utf-8"
+    try:
+        return raw.decode(chosen)
+    except LookupError:
+        raise error(f"{path}: encoding {chosen!r} is not one Python knows (cp1252, utf-8, utf-16...)") from None
     except UnicodeDecodeError as exc:
-        raise error(f"{path} is not valid UTF-8 (byte {exc.start})") from None
+        if chosen in ("utf-8", "utf-8-sig"):
+            raise error(not_utf8(path, raw, exc.start)) from None
+        raise error(f"{path} is not valid {chosen} (byte {exc.start})") from None
+
+
+def not_utf8(path: Path, raw: bytes, start: int) -> str:
+    """Why a file is not UTF-8, what it likely is, and how to say so."""
+    halves = raw[:4096]
+    if halves and halves.count(0) * 4 > len(halves):
+        likely = "UTF-16 without a byte-order mark (declare utf-16-le)"
+    else:
+        likely = "Windows-1252 (cp1252), as Windows PowerShell 5.1's Set-Content writes it"
+    return (
+        f"{path} is not valid UTF-8 (byte {start}: 0x{raw[start]:02x}); it looks like {likely}: declare its"
+        f" encoding in the mapping (the input's `encoding: cp1252`) or with the file (--source NAME={path}:cp1252)"
+    )

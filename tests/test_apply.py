@@ -541,3 +541,29 @@ def test_batch_progress_reports_events_rate_and_time_left(db):
         frames[-1].rstrip() == "apply events.jsonl [########################] 100%  250 events  16 events/s  0:00 left"
     )
     assert [r["line"] for r in results] == list(range(1, 251))
+
+
+@pytest.mark.parametrize("action", ["create", "update", "enable"])
+def test_the_person_is_mapped_before_the_write_lock_is_taken(db, action):
+    """Map first, then lock: while the mapping runs no transaction is open, so a slow mapping
+    holds up no other agent; the lock covers reading the current row and writing."""
+    from scmapper.lifecycle import actions, events
+    from scmapper.mapping.loading import load_rules
+
+    assert apply(db, native("create", make_person("1"))).code == 0
+    rules = load_rules(DEFAULT_MAPPING)
+    store = open_store(db, rules.mapping)
+    seen = []
+    real = rules.map_person
+
+    def watched(*args, **kwargs):
+        seen.append(store.db.conn.in_transaction)
+        return real(*args, **kwargs)
+
+    rules.map_person = watched  # type: ignore[method-assign]
+    event = events.parse_bytes(native(action, make_person("1"), accountReference="1").encode())
+    try:
+        assert actions.apply(event, rules, store).success
+    finally:
+        store.close()
+    assert seen == [False]

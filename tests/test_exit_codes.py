@@ -56,7 +56,7 @@ class World:
         broken["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = None
         self.broken_snapshot = root / "broken.json"
         self.broken_snapshot.write_text(json.dumps([make_person("1"), broken]))
-        sftp = {"host": "127.0.0.1", "port": 9, "username": "sc", "remote_dir": "/in", "password_env": "SC_PASS"}
+        sftp = {"host": "127.0.0.1", "port": 9, "username": "sc", "remote_dir": "/in", "password_env": "SCMAPPER_SC_PASS"}
         sftp |= {"known_hosts": str(root / "known_hosts"), "connect_timeout": 2, "retries": 0}
         self.sftp = derived_mapping(root / "sftp.yaml", lambda m: m.update(sftp=sftp))
         self.old = old_database(root / "SpendCloud.db")
@@ -199,7 +199,7 @@ BUGS = {
     ("command", "code", "args", "stdin", "where", "message"), TABLE, ids=lambda v: v if isinstance(v, str | int) else ""
 )
 def test_the_table(world, command, code, args, stdin, where, message):
-    result = run_cli(command, *args(world), input=stdin, env={"SC_PASS": "not used: nothing answers"})
+    result = run_cli(command, *args(world), input=stdin, env={"SCMAPPER_SC_PASS": "not used: nothing answers"})
     assert result.code == code, (result.out, result.err)
     assert message in getattr(result, where), (result.out, result.err)
     if code not in (0, 1) or where == "err":
@@ -219,10 +219,10 @@ def test_a_bug_is_exit_3_and_says_to_rerun_with_debug(world, command, monkeypatc
     places = {"fresh": str(world.fresh("x")), "good": str(world.good), "sftp": str(world.sftp), "old": str(world.old)}
     places |= {"reconcile": str(world.reconcile), "users": str(world.users["match"])}
     argv = [a.format(**places) for a in args]
-    result = run_cli(command, *argv, env={"SC_PASS": "x"})
+    result = run_cli(command, *argv, env={"SCMAPPER_SC_PASS": "x"})
     assert (result.code, result.err.splitlines()[-1] + "\n") == (3, INTERNAL), result.err
     with pytest.raises(RuntimeError, match="boom"):
-        run_cli(command, *argv, "--debug", env={"SC_PASS": "x"})
+        run_cli(command, *argv, "--debug", env={"SCMAPPER_SC_PASS": "x"})
 
 
 def readme_codes():

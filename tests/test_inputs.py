@@ -13,7 +13,7 @@ from scmapper.errors import UsageError
 from scmapper.mapping.source import Input, Source
 from scmapper.sources import inputs
 
-from conftest import count, rows, run_cli, write_mapping
+from conftest import DEFAULT_MAPPING, count, derived_mapping, make_person, rows, run_cli, write_mapping
 
 SOURCE = Source(
     inputs=(
@@ -200,3 +200,41 @@ def test_pages_of_one_input_concatenate_whatever_their_envelope(tmp_path, db):
         {"scm_ref": "2", "oucode": "U1"},
         {"scm_ref": "2", "oucode": "U2"},
     ]
+
+
+# --- encodings: what Windows PowerShell 5.1 writes ---------------------------------------------
+
+
+def encoded_snapshot(tmp_path, encoding, *, bom=b"", lines=False):
+    people = [make_person("1", FamilyName="Hölscher"), make_person("2", FamilyName="Ærø")]
+    text = "\n".join(json.dumps(p, ensure_ascii=False) for p in people) + "\n" if lines else json.dumps(people, ensure_ascii=False)
+    path = tmp_path / ("people.jsonl" if lines else "people.json")
+    path.write_bytes(bom + text.encode(encoding))
+    return path
+
+
+def synced_names(db, *source, mapping=DEFAULT_MAPPING):
+    done = run_cli("sync", "--mapping", mapping, "--db", db, "--source", *source, "--json")
+    return done, sorted(r["achternaam"] for r in rows(db, "SELECT achternaam FROM persons")) if db.exists() else []
+
+
+def test_a_cp1252_file_is_named_with_its_likely_encoding_and_read_once_declared(db, tmp_path):
+    path = encoded_snapshot(tmp_path, "cp1252")
+    refused, _ = synced_names(db, path)
+    assert refused.code == 2
+    assert "is not valid UTF-8 (byte" in refused.err and "it looks like Windows-1252 (cp1252)" in refused.err
+    assert f"--source NAME={path}:cp1252" in refused.err
+    done, names = synced_names(db, f"{path}:cp1252")
+    assert done.code == 0 and names == ["AEro", "Holscher"]  # strip_diacritics, from the right letters
+
+
+def test_the_mapping_declares_an_inputs_encoding(db, tmp_path):
+    mapping = derived_mapping(tmp_path / "m.yaml", lambda m: m.setdefault("source", {}).update(encoding="cp1252"))
+    done, names = synced_names(db, encoded_snapshot(tmp_path, "cp1252", lines=True), mapping=mapping)
+    assert done.code == 0 and names == ["AEro", "Holscher"]
+
+
+def test_a_utf16_file_with_its_byte_order_mark_needs_no_declaration(db, tmp_path):
+    """Out-File and > in Windows PowerShell 5.1 write UTF-16LE with a byte-order mark."""
+    done, names = synced_names(db, encoded_snapshot(tmp_path, "utf-16-le", bom=b"\xff\xfe"))
+    assert done.code == 0 and names == ["AEro", "Holscher"]

@@ -176,7 +176,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     rules = _load(args.mapping, args.root)
     source = rules.mapping.source
-    snapshot = inputs.read(source, inputs.assign(source, args.source))
+    given, encodings = inputs.with_encodings(args.source)
+    snapshot = inputs.read(source, inputs.assign(source, given), encodings)
     meters = _meters(args)
     with closing(open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
         report = run_sync(rules, store, snapshot, dry_run=args.dry_run, force=args.force, meters=meters)

@@ -27,6 +27,17 @@ from scmapper.mapping.sandbox import Literal, MappingSandbox
 from scmapper.mapping.trust import OutsideRoot
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet may skip before a formula's first character: whitespace of every kind (the
+# invisible characters never reach a file: the value check refuses them); and the fullwidth
+# forms of = + - @, which some spreadsheets read as the ASCII ones.
+FORMULA_LEADS = " \n\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+FULLWIDTH_STARTS = ("\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read the cell as a formula (it then gets a leading ')."""
+    bare = text.lstrip(FORMULA_LEADS)
+    return text.startswith(FORMULA_STARTS) or bare.startswith(FORMULA_STARTS + FULLWIDTH_STARTS)
 TEMPLATES = Path(__file__).parent / "templates"
 BUILTIN = TEMPLATES / "csv.j2"
 TEMPLATE_NAMES = frozenset({"header", "rows", "columns"})
@@ -54,7 +65,7 @@ class Dialect:
         if self.quote_all and not self.formula_guard and type(value) is str:  # the common case, short
             return '"' + value.replace('"', '""') + '"'
         text = "" if value is None else str(value)
-        if self.formula_guard and text.startswith(FORMULA_STARTS):
+        if self.formula_guard and formula_like(text):
             text = "'" + text
         if self.quote_all or _needs_quotes(text, self.delimiter):
             return '"' + text.replace('"', '""') + '"'

@@ -109,6 +109,12 @@ class Staging:
             self.out.mkdir(parents=True, exist_ok=True, mode=files.dir_mode(self.export.file_mode))
         except OSError as exc:
             raise UsageError(f"cannot create output folder {self.out}: {exc.strerror}") from None
+        archive_dir = self.out / ARCHIVE_DIR
+        if archive_dir.is_symlink() or (archive_dir.exists() and not archive_dir.is_dir()):
+            raise UsageError(
+                f"{archive_dir} is a link or not a folder: the archive is kept, and pruned, only in a folder of"
+                f" the export's own; remove it; nothing written"
+            )
         # Temporary files a killed export left behind: never published, safe to remove.
         for spec in (self.export.persons, self.export.roles):
             for stale in self.out.glob(f".{spec.file}.*.tmp") if spec else ():
@@ -197,6 +203,15 @@ def archive(out: Path, export_id: int, paths: list[Path], keep: int, file_mode: 
     target.mkdir(exist_ok=True, mode=files.dir_mode(file_mode))
     for path in paths:
         shutil.copy2(path, target / path.name)
-    old = sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())
+    if root.is_symlink():  # never prune through a link: only what the export made in its folder
+        return
+    old = sorted(p for p in root.iterdir() if p.name.isdigit() and len(p.name) == 6 and _own_folder(p))
     for stale in old[:-keep]:
         shutil.rmtree(stale)
+
+
+def _own_folder(path: Path) -> bool:
+    """A real folder (not a link to one) holding only files (what `archive` makes)."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    return all(child.is_file() and not child.is_symlink() for child in path.iterdir())

@@ -8,80 +8,25 @@ and after. Every action runs in one store transaction, or, in a dry run, none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 from scmapper.core import fields
-from scmapper.errors import EXIT_DATA, EXIT_OK, ConflictError, DataError
+from scmapper.errors import ConflictError, DataError
 from scmapper.lifecycle.events import Event
+from scmapper.lifecycle.result import AUDIT_ACTIONS, Result
 from scmapper.mapping.rules import MappedPerson, Row, Rules
 from scmapper.store import Store, StoredPerson, now
 
-AUDIT_ACTIONS = {
-    "create": "CreateAccount",
-    "update": "UpdateAccount",
-    "enable": "EnableAccount",
-    "disable": "DisableAccount",
-    "delete": "DeleteAccount",
-}
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    action: str
-    message: str
-    is_error: bool = False
-    level: str = "info"  # info | warning | error
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "message": self.message, "isError": self.is_error, "level": self.level}
-
-
-@dataclass
-class Result:
-    """The outcome of one event, shaped for HelloID's outputContext."""
-
-    action: str
-    success: bool = True
-    account_ref: str | None = None
-    correlated: bool = False
-    dry_run: bool = False
-    audit: list[AuditEntry] = field(default_factory=list)
-    data: Row | None = None
-    roles: list[Row] | None = None
-    previous: Row | None = None
-    previous_roles: list[Row] | None = None
-    changed: bool = False
-    time: str = ""  # when the event was applied: every row it writes and its audit entry say so
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_OK if self.success else EXIT_DATA
-
-    def note(self, action: str, message: str, level: str = "info") -> None:
-        prefix = "[DryRun] " if self.dry_run else ""
-        self.audit.append(AuditEntry(action, prefix + message, level == "error", level))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "success": self.success,
-            "action": self.action,
-            "accountReference": self.account_ref,
-            "accountCorrelated": self.correlated,
-            "dryRun": self.dry_run,
-            "changed": self.changed,
-            "auditLogs": [entry.as_dict() for entry in self.audit],
-            "data": self.data,
-            "roles": self.roles,
-            "previousData": self.previous,
-            "previousRoles": self.previous_roles,
-        }
-
 
 def apply(event: Event, rules: Rules, store: Store) -> Result:
-    """Apply one event; a DataError becomes a failed Result with nothing written."""
+    """Apply one event; a DataError becomes a failed Result with nothing written. The person is
+    mapped before the write transaction begins: the lock covers reading the current row and
+    writing, so a slow mapping never holds up another agent."""
     result = Result(action=event.action, dry_run=event.dry_run, account_ref=event.account_ref, time=now())
     try:
+        if event.mapped is None and _maps(event):
+            event = replace(event, mapped=rules.map_person(_person(event), bounds=event.bounds))
         if event.dry_run:
             _run(event, rules, store, result)
         else:
@@ -97,6 +42,13 @@ def apply(event: Event, rules: Rules, store: Store) -> Result:
         result.success, result.changed = False, False
         result.note(AUDIT_ACTIONS[event.action], str(exc), "error")
     return result
+
+
+def _maps(event: Event) -> bool:
+    """Whether the action needs the event's person mapped: its rows, or its key as the reference."""
+    if event.person is None:
+        return False
+    return event.action in ("create", "update", "enable") or not event.account_ref
 
 
 def _run(event: Event, rules: Rules, store: Store, result: Result) -> None:
@@ -137,6 +89,12 @@ def _create(event: Event, rules: Rules, store: Store, result: Result) -> None:
     column = (fields.matching(mapping.column_names, named) or named) if named else mapping.key
     if correlate and column not in mapping.column_names:
         raise DataError(f"cannot correlate on {column!r}: it is not a column of mapping {mapping.name!r}")
+    identifying = (mapping.key, *mapping.unique)
+    if correlate and column not in identifying:
+        raise DataError(
+            f"cannot correlate on {column!r}: only the key or a unique column identifies one person"
+            f" ({', '.join(identifying)}); a match on another column would take over someone else's account"
+        )
     value = event.correlation_value if event.correlation_value is not None else mapped.row.get(column, "")
     existing = store.persons.find(column, value) if correlate and value else None
     if existing is not None:

@@ -8,13 +8,13 @@ on the command line. Keys match case-insensitively, as PowerShell's do.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from scmapper import jsontext
 from scmapper.core.fields import field
+from scmapper.core.values import may_hold_refused
 from scmapper.errors import EventError
 
 ACTIONS = ("create", "update", "enable", "disable", "delete")
@@ -42,15 +42,13 @@ class Event:
 def parse_bytes(raw: bytes, *, action: str | None = None, dry_run: bool = False) -> Event:
     """An Event from one JSON document; EventError says what is wrong with it."""
     event = parse(_json(raw), action=action, dry_run=dry_run)
-    if _CONTROL_ESCAPE.search(raw):  # JSON carries a control character only escaped
+    if may_hold_refused(raw):  # then the record is walked, character by character
         return event
     # Set on the fresh, unshared event: cheaper than dataclasses.replace, per event of a batch.
     object.__setattr__(event, "bounds", (len(raw), raw.count(b"{") + raw.count(b"[")))
     return event
 
 
-# \u0000-\u001f, \b, \f (an escaped backslash before a b may match too: then the record is walked).
-_CONTROL_ESCAPE = re.compile(rb"\\(?:u00[01][0-9A-Fa-f]|[bf])")
 
 
 def _json(raw: bytes) -> Any:

@@ -7,9 +7,11 @@ base file it extends; beside it, its *code*: the compiled templates and expressi
 mapping (marshal, for this Python and Jinja only), so a steady-state event compiles nothing. Both
 are *sealed* with an HMAC under the user's own *cache key*, kept in the user's private cache
 folder even when SCMAPPER_CACHE_DIR points elsewhere: an entry someone else planted or edited
-fails the seal. It is used only when sealed and when every one of its
-files still has the same bytes; anything else is a miss, and a miss is always safe: the
-mapping is loaded and validated in full.
+fails the seal, and so does one renamed to another key (the seal covers the entry's own name).
+It is used only when sealed and when every one of its files, read again by the path it was read
+by (a base reached through a symlinked folder is read through the link, so a switched link is
+seen), still has the same bytes; anything else is a miss, and a miss is always safe: the mapping
+is loaded and validated in full.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ KEY_NAME = "cache-key"
 # different document, so no entry made by an older loader is used, not even on a machine that
 # ran a development copy of this version. 2: an override keeps its base column's checks;
 # 3: an override that sets only a lookup's default or map, or a check, keeps the rest.
-LOADER = 3
+LOADER = 4  # 4: seals bound to the entry's name, bases kept by the path they were read by
 
 
 def directory() -> Path:
@@ -81,9 +83,10 @@ def _private(path: Path) -> bool:
     return info.st_uid == os.getuid() and info.st_mode & 0o077 == 0
 
 
-def _seal(payload: bytes) -> str | None:
+def _seal(payload: bytes, name: str) -> str | None:
+    """The HMAC of an entry's payload bound to the entry's own file name (its key)."""
     key = _key(_user_directory())
-    return None if key is None else hmac.new(key, payload, hashlib.sha256).hexdigest()
+    return None if key is None else hmac.new(key, name.encode() + b"\0" + payload, hashlib.sha256).hexdigest()
 
 
 def _digest(raw: bytes) -> str:
@@ -99,8 +102,9 @@ def lookup(path: Path, root: Path) -> tuple[dict[str, Any], Files] | None:
     """The cached document and the files it was built from, or None on any doubt."""
     try:
         raw = path.read_bytes()
-        seal, _, payload = _entry(path, root, raw).read_bytes().partition(b"\n")
-        expected = _seal(payload)
+        entry = _entry(path, root, raw)
+        seal, _, payload = entry.read_bytes().partition(b"\n")
+        expected = _seal(payload, entry.name)
         if expected is None or not hmac.compare_digest(seal.decode("ascii"), expected):
             return None
         saved = json.loads(payload)
@@ -119,14 +123,17 @@ def lookup(path: Path, root: Path) -> tuple[dict[str, Any], Files] | None:
 
 def store(path: Path, root: Path, data: dict[str, Any], files: Files) -> None:
     """Saves a sealed entry; a cache that cannot be written only costs speed, so errors pass."""
-    bases = [{"path": str(p.resolve()), "sha256": _digest(raw)} for p, raw in files[:-1]]
+    # Each base by the path it was read by (absolute, links not resolved), so a lookup reads it
+    # again the same way: a symlinked release folder switched since is a different file then.
+    bases = [{"path": os.path.abspath(p), "sha256": _digest(raw)} for p, raw in files[:-1]]
     payload = json.dumps({"version": __version__, "bases": bases, "data": data}, ensure_ascii=False).encode()
-    seal = _seal(payload)
+    entry = _entry(path, root, files[-1][1])
+    seal = _seal(payload, entry.name)
     if seal is None:
         return
     with contextlib.suppress(OSError):
         directory().mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(_entry(path, root, files[-1][1]), seal.encode("ascii") + b"\n" + payload)
+        write_atomic(entry, seal.encode("ascii") + b"\n" + payload)
 
 
 def _code_path(path: Path, root: Path, raw: bytes) -> Path:
@@ -139,8 +146,9 @@ def lookup_code(path: Path, root: Path, raw: bytes) -> dict[Any, CodeType]:
     """The compiled code kept for a mapping, or nothing. marshal runs no code as it loads, but
     only a sealed payload is ever given to it (it trusts its input's shape)."""
     try:
-        seal, _, payload = _code_path(path, root, raw).read_bytes().partition(b"\n")
-        expected = _seal(payload)
+        code_path = _code_path(path, root, raw)
+        seal, _, payload = code_path.read_bytes().partition(b"\n")
+        expected = _seal(payload, code_path.name)
         if expected is None or not hmac.compare_digest(seal.decode("ascii"), expected):
             return {}
         codes = marshal.loads(payload)  # noqa: S302 - sealed with the user's own key, checked above
@@ -151,9 +159,10 @@ def lookup_code(path: Path, root: Path, raw: bytes) -> dict[Any, CodeType]:
 
 def store_code(path: Path, root: Path, raw: bytes, codes: dict[Any, CodeType]) -> None:
     payload = marshal.dumps(codes)
-    seal = _seal(payload)
+    code_path = _code_path(path, root, raw)
+    seal = _seal(payload, code_path.name)
     if seal is None:
         return
     with contextlib.suppress(OSError):
         directory().mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(_code_path(path, root, raw), seal.encode("ascii") + b"\n" + payload)
+        write_atomic(code_path, seal.encode("ascii") + b"\n" + payload)

@@ -20,6 +20,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes, pass_
 from jinja2.exceptions import TemplateAssertionError
 
 from scmapper.core.suggest import closest, did_you_mean
+from scmapper.errors import UsageError
 from scmapper.mapping import budget, filters
 from scmapper.mapping.sandbox import BOUNDING_FILTERS, MappingSandbox, bounded
 
@@ -117,7 +118,12 @@ def sandbox(
 def today() -> date:
     """Today, or SCMAPPER_TODAY (YYYY-MM-DD) so mapping tests give stable results."""
     fixed = os.environ.get("SCMAPPER_TODAY")
-    return date.fromisoformat(fixed) if fixed else filters.today()
+    if not fixed:
+        return filters.today()
+    try:
+        return date.fromisoformat(fixed)
+    except ValueError:
+        raise UsageError(f"SCMAPPER_TODAY {fixed[:40]!r} is not a date: set it as YYYY-MM-DD, or unset it") from None
 
 
 def expression_source(text: str) -> str:
@@ -147,6 +153,15 @@ def compiled(env: MappingSandbox, text: str) -> nodes.Template | list[tuple[int,
         return [(exc.lineno or 1, f"Jinja syntax error: {exc.message}")]
     except (RecursionError, SyntaxError):  # Python's own limits on nesting (SyntaxError: blocks)
         return [(1, "expression nested too deeply")]
+    # The bounding filters are scmapper's own (the sandbox writes them into every tree): named in
+    # a mapping or a template they would pass text through unbounded and unguarded.
+    own = [
+        (node.lineno, f"filter {node.name!r} is scmapper's own: not for mappings or templates")
+        for node in tree.find_all(nodes.Filter)
+        if isinstance(node, nodes.Filter) and node.name in BOUNDING_FILTERS
+    ]
+    if own:
+        return own
     # Jinja defers an unknown filter or test inside a condition to run time; name it now.
     deferred = [
         (node.lineno, _unknown(env, "filter" if isinstance(node, nodes.Filter) else "test", node.name))

@@ -32,6 +32,7 @@ class Input:
     lookup: str | None = None
     optional: bool = False  # sync runs without a file for it (no attached records, an empty table)
     fetch: str | None = None  # how the system's API is asked for it (named when a file lacks fields)
+    encoding: str | None = None  # its files' encoding where not UTF-8 (cp1252, utf-16); a BOM always says
     position: Place = Place("")
 
     @property
@@ -48,6 +49,7 @@ class Source:
     active: str | None = None  # expression: is this record an active employee (sync)
     inputs: tuple[Input, ...] = ()
     samples: str | None = None  # folder of sample files, relative to the mapping
+    encoding: str | None = None  # a single-input source's files' encoding where not UTF-8
 
     @property
     def main(self) -> Input:
@@ -76,6 +78,7 @@ def build_source(doc: Document, spec: dict[str, Any]) -> Source:
         expressions.expression_source(active) if active else None,
         inputs,
         spec.get("samples"),
+        spec.get("encoding"),
     )
 
 

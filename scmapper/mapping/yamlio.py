@@ -51,6 +51,8 @@ def load_text(text: str, name: str) -> Document:
         raise MappingError([Problem(name, *yamlerrors.explain(text, exc))]) from None
     except yaml.YAMLError as exc:
         raise MappingError([Problem(name, 1, 1, f"YAML error: {exc}")]) from None
+    except RecursionError:  # the parser's own recursion, before our depth limit can look
+        raise MappingError([Problem(name, 1, 1, f"nesting deeper than {MAX_DEPTH} levels")]) from None
     finally:
         loader.dispose()
     doc = Document(name, None)

@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from scmapper.core import values as values_check
 from scmapper.errors import EXIT_DATA, EXIT_OK, UsageError
 from scmapper.mapping.model import Mapping
 from scmapper.migration import oldconnector
@@ -116,25 +117,22 @@ def analyse(mapping: Mapping, old_path: str) -> Plan:
     return plan
 
 
-# C0 control characters but tab, LF and CR: what no record may hold (rules.check_record).
-_CONTROLS = {chr(c) for c in range(32)} - {"\t", "\n", "\r"} | {"\x7f"}
-
-
 def _controls(persons: dict[str, tuple[Row, bool]], roles: dict[str, list[Row]], report: AdoptReport) -> None:
-    """Values holding control characters (a NUL, an escape) are errors; with --force they are
-    adopted without them, so they never reach Spend Cloud's files."""
+    """Values the one check of every value refuses (core.values: a NUL, an escape, an invisible
+    or bidi character, half a surrogate pair) are errors; with --force they are adopted without
+    those characters, so they never reach Spend Cloud's files."""
     for key, (row, _active) in persons.items():
         for table, found in (("person", [row]), ("role", roles.get(key, []))):
             for values in found:
                 for column, value in values.items():
-                    bad = sorted(set(value) & _CONTROLS)
-                    if bad:
-                        codes = ", ".join(f"U+{ord(c):04X}" for c in bad)
-                        report.errors.append(
-                            f"{table} of {key!r}: column {column!r} holds the control character(s) {codes};"
-                            " with --force they are left out"
-                        )
-                        values[column] = "".join(c for c in value if c not in _CONTROLS)
+                    if values_check.clean_text(value):
+                        continue
+                    bad = sorted({c for c in value if not values_check.clean_text(c)})
+                    said = ", ".join(values_check.describe(c) for c in bad)
+                    report.errors.append(
+                        f"{table} of {key!r}: column {column!r} holds {said}; with --force they are left out"
+                    )
+                    values[column] = "".join(c for c in value if c not in bad)
 
 
 def load(mapping: Mapping, store: Store, plan: Plan) -> None:

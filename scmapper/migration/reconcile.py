@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,13 @@ def read_users(spec: Reconcile, path: Path) -> list[User]:
     first = text.split("\n", 1)[0]
     delimiter = spec.delimiter or max(";,\t", key=first.count)
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _users(spec, rows, path)
+    except csv.Error as exc:  # a cell over the csv module's 128 KiB, a stray quote: not a user list
+        raise UsageError(f"{path}:{rows.line_num}: not a user list Spend Cloud exports ({exc})") from None
+
+
+def _users(spec: Reconcile, rows: Iterator[list[str]], path: Path) -> list[User]:
     header = next(rows, None)
     if not header:
         raise UsageError(f"{path} is empty: expected a header row")

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scmapper.errors import UsageError
+from scmapper.core.values import check_record
+from scmapper.errors import DataError, UsageError
 from scmapper.mapping import filters
 from scmapper.mapping.absence import Table
 from scmapper.mapping.source import Input, Source
@@ -28,6 +29,7 @@ from scmapper.sources.records import Line, Record, read_files, records_from, str
 # A file named after its input: users.json, or users.2.json for the second page.
 _PAGE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\.\d+)?$")
 _NOTED = 3  # origins a note names before "..."
+LOOKUP_VALUE_LENGTH = 65_536  # the longest text a lookup record may hold (as a person record's default)
 
 
 @dataclass(frozen=True)
@@ -70,16 +72,54 @@ def input_of(path: Path, names: Iterable[str]) -> str | None:
     return match.group("name") if match and match.group("name") in set(names) else None
 
 
-def read(source: Source, files: Mapping[str, Sequence[Path]]) -> Snapshot:
+def read(
+    source: Source, files: Mapping[str, Sequence[Path]], encodings: Mapping[Path, str] | None = None
+) -> Snapshot:
     """The snapshot the files give. A main input nothing attaches to is streamed (JSON lines one
-    record at a time); everything else is read whole, as a join needs it."""
+    record at a time); everything else is read whole, as a join needs it. Each file is read in
+    the encoding given with it (`encodings`), else its input's, else UTF-8 (a BOM always says)."""
+    declared = _encodings(source, files, encodings or {})
     main = source.main
     if not source.inputs:
-        return Snapshot(stream_files(files[main.name], source.records, source.group_by))
-    loaded = {i.name: read_files(files.get(i.name, ()), i.records) for i in source.inputs if i is not main}
+        return Snapshot(stream_files(files[main.name], source.records, source.group_by, declared))
+    loaded = {
+        i.name: read_files(files.get(i.name, ()), i.records, None, declared) for i in source.inputs if i is not main
+    }
     if source.children(main):
-        return join(source, read_files(files[main.name], main.records), loaded)
-    return join(source, stream_files(files[main.name], main.records), loaded)
+        return join(source, read_files(files[main.name], main.records, None, declared), loaded)
+    return join(source, stream_files(files[main.name], main.records, None, declared), loaded)
+
+
+def _encodings(source: Source, files: Mapping[str, Sequence[Path]], given: Mapping[Path, str]) -> dict[Path, str]:
+    by_input = {i.name: i.encoding for i in source.inputs} or {source.main.name: source.encoding}
+    found = {}
+    for name, paths in files.items():
+        for path in paths:
+            encoding = given.get(path) or by_input.get(name)
+            if encoding:
+                found[path] = encoding
+    return found
+
+
+# A file given with its encoding: --source NAME=FILE:cp1252 (the suffix only when it names one).
+_ENCODED = re.compile(
+    r"^(?P<file>.+):(?P<encoding>cp1252|windows-1252|utf-8|utf-8-sig|utf-16|utf-16-le|utf-16-be|latin-1"
+    r"|iso-8859-1|iso-8859-15)$",
+    re.IGNORECASE,
+)
+
+
+def with_encodings(args: Sequence[str]) -> tuple[list[str], dict[Path, str]]:
+    """The --source arguments without their encoding suffixes, and each file's encoding."""
+    plain, encodings = [], {}
+    for arg in args:
+        match = _ENCODED.match(arg)
+        if match is None:
+            plain.append(arg)
+            continue
+        plain.append(match.group("file"))
+        encodings[Path(match.group("file").partition("=")[2] or match.group("file"))] = match.group("encoding").lower()
+    return plain, encodings
 
 
 def from_items(source: Source, items: Mapping[str, list[Any]], name: str = "case") -> Snapshot:
@@ -133,9 +173,17 @@ def _group(child: Input, records: list[Record]) -> dict[str, list[tuple[str, dic
 
 
 def _table(item: Input, records: list[Record], notes: list[str]) -> Table:
+    """A lookup input by its field. A record that fails the one check of every value (a control
+    or invisible character, a runaway text) is left out of the table and named: it could forge
+    a role, or reach a file or the terminal, through every person that looks it up."""
     found: dict[str, dict[str, Any]] = {}
     repeated = 0
     for record in records:
+        try:
+            check_record(record.data, LOOKUP_VALUE_LENGTH, f"{item.name} {record.origin}", "record")
+        except DataError as exc:
+            notes.append(f"lookup input {exc}; left out of the table")
+            continue
         key = _text(record.data, item.lookup)
         if key in found:
             repeated += 1

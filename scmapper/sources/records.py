@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -40,6 +40,10 @@ class Record:
 
     data: dict[str, Any]
     origin: str  # "file.json#3"
+
+
+# A file's declared encoding by its path (None, or a path not in it: UTF-8 unless a BOM says).
+Encodings = Mapping[Path, str] | None
 
 
 class Line:
@@ -69,18 +73,19 @@ class Line:
 
 
 def stream_files(
-    paths: Iterable[Path], records: str | None = None, group_by: str | None = None
+    paths: Iterable[Path], records: str | None = None, group_by: str | None = None, encodings: Encodings = None
 ) -> Iterator[Record | Line]:
-    """Records one at a time where the file allows it (JSON lines, no grouping): the memory
-    a snapshot of any size needs stays that of one record. Other files are read whole."""
+    """Records one at a time where the file allows it (JSON lines in UTF-8, no grouping): the
+    memory a snapshot of any size needs stays that of one record. Other files are read whole."""
     if group_by:
-        yield from read_files(paths, records, group_by)
+        yield from read_files(paths, records, group_by, encodings)
         return
     for path in paths:
-        if _is_json_lines(path) and not records:
+        encoding = (encodings or {}).get(path)
+        if _is_json_lines(path) and not records and encoding in (None, "utf-8"):
             yield from _lines(path)
         else:
-            yield from read_file(path, records)
+            yield from read_file(path, records, encoding)
 
 
 def _is_json_lines(path: Path) -> bool:
@@ -112,16 +117,18 @@ def _lines(path: Path) -> Iterator[Line]:
         raise SourceError(f"cannot read source {path}: {exc.strerror}") from None
 
 
-def read_files(paths: Iterable[Path], records: str | None = None, group_by: str | None = None) -> list[Record]:
+def read_files(
+    paths: Iterable[Path], records: str | None = None, group_by: str | None = None, encodings: Encodings = None
+) -> list[Record]:
     """Every record of the files in order (pages of one export concatenate), grouped on request."""
     found: list[Record] = []
     for path in paths:
-        found += read_file(path, records)
+        found += read_file(path, records, (encodings or {}).get(path))
     return group(found, group_by) if group_by else found
 
 
-def read_file(path: Path, records: str | None = None) -> list[Record]:
-    text = jsontext.read_text(path, SourceError, "source")
+def read_file(path: Path, records: str | None = None, encoding: str | None = None) -> list[Record]:
+    text = jsontext.read_text(path, SourceError, "source", encoding)
     items = _records(_parse(text, path), records, path)
     result = []
     for index, item in enumerate(items, start=1):

@@ -210,9 +210,3 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
         conn.close()
         raise StoreError(f"cannot open database {path}: {exc}") from None
     return conn
-
-
-def read_only(path: Path) -> sqlite3.Connection:
-    """Another program's SQLite file, opened so that nothing can write to it."""
-    # as_uri() escapes what a URI cannot hold (?, #, %) and writes a drive letter as file:///C:/...
-    return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)

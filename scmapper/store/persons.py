@@ -76,9 +76,9 @@ class Persons:
         (the account that has it, that account's key) for its own reference, or (the account,
         None) for an alias. One query: it runs for every create."""
         return self.db.one(
-            f"SELECT scm_ref, {quote(self.key)} FROM persons WHERE scm_ref = ?1"
-            " UNION ALL SELECT scm_ref, NULL FROM scm_aliases WHERE alias = ?1 LIMIT 1",
-            (ref,),
+            f"SELECT scm_ref, {quote(self.key)} FROM persons WHERE scm_ref = :ref"
+            " UNION ALL SELECT scm_ref, NULL FROM scm_aliases WHERE alias = :ref LIMIT 1",
+            {"ref": ref},
         )
 
     def all(self) -> list[StoredPerson]:

@@ -163,7 +163,7 @@ def test_invisible_and_bidi_characters_are_refused_in_usernames(db, username, ch
     person = make_person("1")
     person["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = username
     result = run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", person))
-    assert result.code == 1 and f"holds {character}" in result.out and count(db, "persons") == 0
+    assert result.code == 1 and character in result.out and count(db, "persons") == 0
 
 
 def test_a_stored_value_cannot_forge_a_line_of_the_log(db):
@@ -247,7 +247,7 @@ def sftp_mapping(tmp_path, port, **extra):
         "remote_dir": "/in",
         "connect_timeout": 3,
         "retries": 0,
-        "password_env": "SC_PASSWORD",
+        "password_env": "SCMAPPER_SC_PASSWORD",
         **extra,
     }
     return derived_mapping(tmp_path / "m.yaml", lambda m: m.update(sftp=settings))
@@ -276,7 +276,7 @@ def test_a_peer_that_is_no_ssh_server_gets_a_message_not_a_traceback(tmp_path, d
     answering.start()
     mapping = sftp_mapping(tmp_path, server.getsockname()[1])
     exported(tmp_path, db, mapping)
-    result = run_cli("upload", "--mapping", mapping, "--db", db, env={"SC_PASSWORD": "pw"})
+    result = run_cli("upload", "--mapping", mapping, "--db", db, env={"SCMAPPER_SC_PASSWORD": "pw"})
     server.shutdown(socket.SHUT_RDWR)
     server.close()
     answering.join(timeout=5)
@@ -287,5 +287,5 @@ def test_a_peer_that_is_no_ssh_server_gets_a_message_not_a_traceback(tmp_path, d
 def test_a_password_that_is_not_utf8_is_refused_with_a_message(tmp_path, db):
     mapping = sftp_mapping(tmp_path, 9)
     exported(tmp_path, db, mapping)
-    result = run_cli("upload", "--mapping", mapping, "--db", db, env={"SC_PASSWORD": "pa\udcffss"})
+    result = run_cli("upload", "--mapping", mapping, "--db", db, env={"SCMAPPER_SC_PASSWORD": "pa\udcffss"})
     assert result.code == 12 and "is not valid UTF-8 text" in result.err and "Traceback" not in result.err

@@ -104,18 +104,18 @@ def test_key_auth_delivers_byte_identical_files(sshd, ssh_keys, tmp_path):
 def test_other_key_types(sshd, ssh_keys, tmp_path, kind):
     users = write(tmp_path / "u.csv", kind.encode())
     settings = settings_for(
-        sshd, ssh_keys, key_file=ssh_keys.other_client_keys[kind], passphrase_env="UNNEEDED"
+        sshd, ssh_keys, key_file=ssh_keys.other_client_keys[kind], passphrase_env="SCMAPPER_UNNEEDED"
     )  # a passphrase for a plain key is ignored
-    upload_files(settings, [(users, "Users.csv")], env={"UNNEEDED": "x"})
+    upload_files(settings, [(users, "Users.csv")], env={"SCMAPPER_UNNEEDED": "x"})
     assert (sshd.root / "out" / "Users.csv").read_bytes() == kind.encode()
 
 
 def test_password_from_environment(password_sshd, ssh_keys, tmp_path):
     server, password = password_sshd
     users = write(tmp_path / "u.csv", b"a;b\n")
-    settings = settings_for(server, ssh_keys, key_file=None, password_env="SFTP_PW")
+    settings = settings_for(server, ssh_keys, key_file=None, password_env="SCMAPPER_SFTP_PW")
     rec = Recorder()
-    upload_files(settings, [(users, "Users.csv")], env={"SFTP_PW": password}, log=rec.log)
+    upload_files(settings, [(users, "Users.csv")], env={"SCMAPPER_SFTP_PW": password}, log=rec.log)
     assert (server.root / "out" / "Users.csv").read_bytes() == b"a;b\n"
     assert not any(password in line for line in rec.lines)
 
@@ -375,11 +375,11 @@ def test_refused_key_fails_auth_without_retry(sshd, ssh_keys, tmp_path):
 
 def test_secrets_never_appear_in_logs_messages_or_results(sshd, ssh_keys, tmp_path):
     passphrase, password = ssh_keys.passphrase, "pw-Secret-4711-do-not-print"
-    env = {"KEY_PASS": passphrase, "SFTP_PW": password}
+    env = {"SCMAPPER_KEY_PASS": passphrase, "SCMAPPER_SFTP_PW": password}
     users = write(tmp_path / "u.csv", b"secret-free\n")
     rec = Recorder()
     locked = settings_for(
-        sshd, ssh_keys, key_file=ssh_keys.locked_client_key, passphrase_env="KEY_PASS", password_env="SFTP_PW"
+        sshd, ssh_keys, key_file=ssh_keys.locked_client_key, passphrase_env="SCMAPPER_KEY_PASS", password_env="SCMAPPER_SFTP_PW"
     )
     said: list[str] = []
 
@@ -397,10 +397,10 @@ def test_secrets_never_appear_in_logs_messages_or_results(sshd, ssh_keys, tmp_pa
         )
     said += [str(refused.value), repr(refused.value.results)]
     with pytest.raises(AuthFailed) as wrong:
-        upload_files(locked, [(users, "Users.csv")], env={**env, "KEY_PASS": "wrong"}, log=rec.log)
+        upload_files(locked, [(users, "Users.csv")], env={**env, "SCMAPPER_KEY_PASS": "wrong"}, log=rec.log)
     said += [str(wrong.value)]
 
-    assert "environment variable SFTP_PW" in str(refused.value)
+    assert "environment variable SCMAPPER_SFTP_PW" in str(refused.value)
     assert "wrong passphrase" in str(wrong.value)
     for text in said + rec.lines:
         assert passphrase not in text and password not in text
@@ -409,9 +409,9 @@ def test_secrets_never_appear_in_logs_messages_or_results(sshd, ssh_keys, tmp_pa
 def test_missing_secret_variable_is_reported_by_name(ssh_keys, tmp_path):
     users = write(tmp_path / "u.csv", b"x\n")
     settings = SftpSettings(
-        host="h", username="u", remote_dir="/in", key_file=ssh_keys.locked_client_key, passphrase_env="KEY_PASS"
+        host="h", username="u", remote_dir="/in", key_file=ssh_keys.locked_client_key, passphrase_env="SCMAPPER_KEY_PASS"
     )
-    with pytest.raises(AuthFailed, match="environment variable KEY_PASS is not set"):
+    with pytest.raises(AuthFailed, match="environment variable SCMAPPER_KEY_PASS is not set"):
         upload_files(settings, [(users, "Users.csv")], env={})
     with pytest.raises(AuthFailed, match="is encrypted"):
         upload_files(replace(settings, passphrase_env=None), [(users, "Users.csv")], env={})
@@ -470,24 +470,24 @@ def test_from_dict_resolves_paths_and_checks_combinations(tmp_path, monkeypatch)
     for bad, why in (
         ({}, "set key_file"),
         ({"key_file": "missing"}, "does not exist"),
-        ({"password_env": "P", "trust_host_key": "SHA256:short"}, "not a SHA256"),
-        ({"password_env": "P", "port": 0}, "port 0"),
-        ({"password_env": "P", "passphrase_env": "Q"}, "key_file is not"),
-        ({"password_env": "P", "colour": "red"}, "unknown key"),
+        ({"password_env": "SCMAPPER_P", "trust_host_key": "SHA256:short"}, "not a SHA256"),
+        ({"password_env": "SCMAPPER_P", "port": 0}, "port 0"),
+        ({"password_env": "SCMAPPER_P", "passphrase_env": "SCMAPPER_Q"}, "key_file is not"),
+        ({"password_env": "SCMAPPER_P", "colour": "red"}, "unknown key"),
     ):
         with pytest.raises(UsageError, match=why):
             SftpSettings.from_dict({**base, **bad}, tmp_path, root)
     with pytest.raises(UsageError, match="host"):
-        SftpSettings.from_dict({"password_env": "P"}, tmp_path, root)
+        SftpSettings.from_dict({"password_env": "SCMAPPER_P"}, tmp_path, root)
 
 
 def test_bad_file_list_is_a_usage_error(tmp_path):
-    settings = SftpSettings(host="h", username="u", remote_dir="/in", password_env="P")
+    settings = SftpSettings(host="h", username="u", remote_dir="/in", password_env="SCMAPPER_P")
     with pytest.raises(UsageError, match="no such file"):
-        upload_files(settings, [(tmp_path / "absent.csv", "Users.csv")], env={"P": "x"})
+        upload_files(settings, [(tmp_path / "absent.csv", "Users.csv")], env={"SCMAPPER_P": "x"})
     users = write(tmp_path / "u.csv", b"x")
     with pytest.raises(UsageError, match="plain file name"):
-        upload_files(settings, [(users, "../Users.csv")], env={"P": "x"})
+        upload_files(settings, [(users, "../Users.csv")], env={"SCMAPPER_P": "x"})
 
 
 # --- a server without posix-rename (fake: OpenSSH always has it) ----------------------------

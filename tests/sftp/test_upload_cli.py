@@ -106,14 +106,14 @@ def test_remote_directory_missing(sshd, ssh_keys, tmp_path):
 
 def test_passphrase_never_appears_anywhere(sshd, ssh_keys, tmp_path):
     mapping = mapping_for(
-        tmp_path, sshd, ssh_keys, key_file=kept(tmp_path, ssh_keys.locked_client_key), passphrase_env="SC_KEY_PASS"
+        tmp_path, sshd, ssh_keys, key_file=kept(tmp_path, ssh_keys.locked_client_key), passphrase_env="SCMAPPER_KEY_PASS"
     )
     db = loaded_db(tmp_path, mapping)
     out = tmp_path / "out"
     secret = ssh_keys.passphrase
-    ok = run_cli("export", "--mapping", mapping, "--db", db, "--out", out, "--upload", env={"SC_KEY_PASS": secret})
+    ok = run_cli("export", "--mapping", mapping, "--db", db, "--out", out, "--upload", env={"SCMAPPER_KEY_PASS": secret})
     assert ok.code == 0, ok.err
-    wrong = run_cli("upload", "--mapping", mapping, "--db", db, env={"SC_KEY_PASS": secret[::-1]})
+    wrong = run_cli("upload", "--mapping", mapping, "--db", db, env={"SCMAPPER_KEY_PASS": secret[::-1]})
     assert wrong.code == 12
     places = [ok.out, ok.err, wrong.out, wrong.err, run_cli("log", "--db", db, "--json").out]
     places += [p.read_bytes().decode("utf-8", "replace") for p in tmp_path.rglob("*") if p.is_file()]

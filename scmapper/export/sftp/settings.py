@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -83,6 +84,17 @@ class UploadResult:
     finished_at: str
 
 
+SECRET_PREFIX = "SCMAPPER_"  # noqa: S105 - a name prefix, not a secret
+SECRET_LIST = "SCMAPPER_SECRETS"  # noqa: S105 - the operator's list of further variables a mapping may name
+
+
+def secret_allowed(name: str) -> bool:
+    """Whether a mapping may name this environment variable for a secret: one with the
+    product's prefix, or one the operator lists in SCMAPPER_SECRETS (which no mapping sets)."""
+    listed = {n.strip() for n in os.environ.get(SECRET_LIST, "").split(",") if n.strip()}
+    return name.startswith(SECRET_PREFIX) or name in listed
+
+
 def _settings_problems(s: SftpSettings) -> Iterator[str]:
     if not s.host or not s.username or not s.remote_dir:
         yield "host, username and remote_dir must not be empty"
@@ -92,6 +104,13 @@ def _settings_problems(s: SftpSettings) -> Iterator[str]:
         yield "set key_file (a private key) or password_env (an environment variable's name)"
     if s.passphrase_env is not None and s.key_file is None:
         yield "passphrase_env is set but key_file is not"
+    for key, name in (("password_env", s.password_env), ("passphrase_env", s.passphrase_env)):
+        if name is not None and not secret_allowed(name):
+            yield (
+                f"{key} {name!r}: a mapping names only environment variables that start with {SECRET_PREFIX}"
+                f" (or that the operator lists in {SECRET_LIST}), so it cannot send another secret of this"
+                f" machine anywhere; rename the variable, e.g. {SECRET_PREFIX}{name}"
+            )
     if s.trust_host_key is not None and parse_pin(s.trust_host_key) is None:
         yield (
             f"trust_host_key {s.trust_host_key!r} is not a SHA256 fingerprint like "
