@@ -34,6 +34,13 @@ class World:
         self.malformed = self.db("malformed", [make_person(str(k)) for k in range(1, 200)])
         data = self.malformed.read_bytes()
         self.malformed.write_bytes(data[:4096] + b"\xff" * (len(data) - 4096))  # every page but the first
+        self.healthy = self.db("healthy", [make_person("1")])  # exported, nothing since: status 0
+        assert run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", self.healthy, "--out", root / "h-out").code == 0
+        self.refused = self.db("refused", [make_person(str(k)) for k in range(1, 5)])  # a refusal logged
+        assert run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", self.refused, "--out", root / "x-out").code == 0
+        for key in ("1", "2", "3"):
+            self.apply(self.refused, native("disable", accountReference=key))
+        assert run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", self.refused, "--out", root / "x-out").code == 1
         self.taken = root / "taken"  # a customer folder that already has its README
         self.taken.mkdir()
         (self.taken / "README.md").write_text("ours\n")
@@ -163,6 +170,9 @@ TABLE = [
     ("demo", 0, lambda w: ["--mapping", w.demo / "spendcloud.yaml", "--events", w.demo / "samples" / "helloid" / "events.jsonl", "--out", w.fresh("d")], None, "out", "Files for Spend Cloud:"),
     ("demo", 1, lambda w: ["--mapping", w.demo / "spendcloud.yaml", "--events", w.failing_events, "--out", w.fresh("d")], None, "out", "required column 'gebruikersnaam' is empty"),
     ("demo", 2, lambda w: ["--mapping", w.fresh("none.yaml")], None, "err", "not found: name an existing file, or leave --mapping and --events out"),
+    ("status", 0, lambda w: ["--mapping", M, "--db", w.healthy], None, "out", "healthy: nothing needs attention"),
+    ("status", 1, lambda w: ["--mapping", M, "--db", w.refused], None, "out", "ATTENTION: refused since the last export"),
+    ("status", 2, lambda w: ["--mapping", M, "--db", w.fresh("st.db")], None, "err", "does not exist"),
     ("init", 0, lambda w: [w.fresh("cust"), "--from", "afas"], None, "out", "spendcloud.yaml"),
     ("init", 2, lambda w: [w.fresh("cust"), "--from", "peoplesoft"], None, "err", "neither a starter (afas, raet"),
     ("init", 2, lambda w: [w.taken, "--from", "helloid"], None, "err", "init writes nothing over existing files"),
@@ -192,6 +202,7 @@ BUGS = {
     "accounts": ("scmapper.migration.accounts", "list_accounts", ["--mapping", M, "--db", "{good}"]),
     "demo": ("scmapper.cli.demo", "run_demo", ["--out", "{fresh}"]),
     "init": ("scmapper.cli.init", "run_init", ["{fresh}", "--from", "afas"]),
+    "status": ("scmapper.cli.status", "read_status", ["--mapping", M, "--db", "{good}"]),
 }
 
 

@@ -340,6 +340,15 @@ def _iso_utc(text: str) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from scmapper.cli.status import read_status
+
+    max_age = float(_positive_int(args.max_age, "--max-age", "a number of hours")) if args.max_age else None
+    rules = _load(args.mapping, args.root)
+    with closing(read_store(args.db, rules)) as store:
+        return emit(read_status(store, Path(args.db), max_age=max_age), as_json=args.json)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from scmapper.cli.demo import run_demo
     from scmapper.mapping.trust import STARTERS

@@ -178,6 +178,12 @@ def _parser() -> argparse.ArgumentParser:
     shape.add_argument("--json", action="store_true", help="one JSON document")
     shape.add_argument("--json-lines", action="store_true", help="one JSON object per account (for scripts)")
 
+    p = sub.add_parser("status", parents=[common], help="the database's health at a glance (for monitoring)")
+    p.add_argument("--mapping", required=True)
+    p.add_argument("--db", required=True, help="the database (read only)")
+    p.add_argument("--max-age", metavar="HOURS", help="attention when the last export is older than this")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("log", parents=[common], help="show the audit trail")
     p.add_argument("--db", required=True)
     p.add_argument("--account", help="only this account reference")

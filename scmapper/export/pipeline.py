@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from scmapper import files
+from scmapper import __version__, files
 from scmapper.core.diff import Diff, ThresholdCheck, threshold
 from scmapper.core.progress import Meter
 from scmapper.core.reports import diff_sections, section
@@ -59,6 +59,7 @@ class ExportReport:
     archived: bool = False  # a copy in OUT/archive/<export id>/
     unchanged_since: int | None = None  # the export whose archive copy holds these very files
     held: list[dict[str, Any]] = field(default_factory=list)  # key, reasons, kept
+    stamp: dict[str, str] = field(default_factory=dict)  # the scmapper version and mapping digest that made it
 
     @property
     def exit_code(self) -> int:
@@ -83,6 +84,7 @@ class ExportReport:
             "diff": self.diff.as_dict(),
             "forced": self.forced,
             "held": self.held,
+            "stamp": self.stamp,
             "files": self.files,
         }
         if self.status == "refused":
@@ -119,6 +121,7 @@ class ExportReport:
             "counts": self.counts,
             "forced": self.forced,
             "held": [h["key"] for h in self.held],
+            "stamp": self.stamp,
             "thresholds": thresholds,
             "diff": self.diff.as_dict()["totals"],
         }
@@ -227,6 +230,11 @@ def _attempt(
     return report, staging
 
 
+def stamp(mapping: Mapping) -> dict[str, str]:
+    """What made an export: the scmapper version and the digest of the resolved mapping."""
+    return {"scmapper": __version__, "mapping": f"sha256:{mapping.digest}"}
+
+
 def _held(report: ExportReport, session: ExportSession, failing: dict[str, list[str]]) -> ExportReport:
     """The report of the second pass, naming each held person with the reasons."""
     report.held = [{"key": held.key, "reasons": failing[held.ref], "kept": held.kept} for held in session.held]
@@ -243,7 +251,7 @@ def _stage(
 ) -> tuple[ExportReport, dict[str, list[str]]]:
     """Reads each file's rows once: judged and counted by preflight, rendered, staged; with the
     persons whose rows failed a check (by account reference)."""
-    report = ExportReport(mapping.file, now(), session.last)
+    report = ExportReport(mapping.file, now(), session.last, stamp=stamp(mapping))
     if skip:
         session.hold(sorted(skip))
     preflight = checks.Preflight(mapping, session, skip)
@@ -329,8 +337,17 @@ def _publish(report: ExportReport, store: Store, out: Path, staging: Staging, ex
             action="ExportFiles",
             ref=None,
             success=True,
-            message=f"Exported #{export_id} to {out}: {written}{held}{forced}",
-            details=[{"exportId": export_id, "files": report.files, "forced": report.forced, "held": report.held}],
+            message=f"Exported #{export_id} to {out}: {written}{held}{forced}"
+            f" (mapping {report.stamp['mapping'][:19]}, scmapper {report.stamp['scmapper']})",
+            details=[
+                {
+                    "exportId": export_id,
+                    "files": report.files,
+                    "forced": report.forced,
+                    "held": report.held,
+                    "stamp": report.stamp,
+                }
+            ],
         )
     last = report.previous
     if last and last.status == "complete" and _same_files(last, report.files) and archived(out, last.id):

@@ -98,6 +98,7 @@ class Mapping:
     source: Source = Source()
     limits: Limits = Limits()
     fingerprint: str = ""
+    digest: str = ""  # SHA-256 of the resolved mapping: the file and every base it extends, as read
     export: Export | None = None
     sftp: dict[str, Any] = field(default_factory=dict, compare=False)
     # Where each key of the sftp section stands, and the folder the mapping may read from.
@@ -194,6 +195,7 @@ def build(doc: Document, raw: bytes, root: Root) -> Mapping:
         active_position=doc.place(("source", "active")),
         limits=Limits(**limits),
         fingerprint=fingerprint(raw),
+        digest=hashlib.sha256(raw).hexdigest(),
         export=export,
         sftp=data.get("sftp", {}),
         sftp_positions={key: doc.place(("sftp", key)) for key in data.get("sftp", {})},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,39 @@ class Audit:
             for r in found
         ]
 
+    def latest(
+        self, actions: Sequence[str] = (), *, sync: bool | None = None, after: str | None = None
+    ) -> AuditEvent | None:
+        """The newest event of these actions (any, when none is named): only sync's (messages
+        marked `[sync]`) or only the others' with `sync`; only later than `after` with it."""
+        found = self.newest(actions, sync=sync, after=after, limit=1)
+        return found[0] if found else None
+
+    def newest(
+        self, actions: Sequence[str] = (), *, sync: bool | None = None, after: str | None = None, limit: int = 1
+    ) -> list[AuditEvent]:
+        """The newest `limit` events of these actions, newest first (see `latest`)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if actions:
+            clauses.append(f"action IN ({', '.join('?' for _ in actions)})")
+            params += list(actions)
+        if sync is not None:
+            clauses.append("substr(message, 1, 7) " + ("= '[sync] '" if sync else "<> '[sync] '"))
+        if after is not None:
+            clauses.append("time > ?")
+            params.append(after)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        found = self._select(
+            "SELECT id, time, action, account_ref, success, message, details, before, after"
+            f" FROM events{where} ORDER BY id DESC LIMIT {int(limit)}",  # ok: an int
+            params,
+        )
+        return [
+            AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), from_json(r[7]), from_json(r[8]))
+            for r in found
+        ]
+
     def count(self, *, ref: str | None = None, since: str | None = None, action: str | None = None) -> int:
         where, params = _where(ref, since, action)
         return int(self._select(f"SELECT count(*) FROM events{where}", params)[0][0])
@@ -95,7 +129,7 @@ class Audit:
         """The actions the log holds."""
         return [r[0] for r in self._select("SELECT DISTINCT action FROM events ORDER BY action", [])]
 
-    def _select(self, sql: str, params: list[str]) -> list[Any]:
+    def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
             return self.db.execute(sql, params).fetchall()
         except sqlite3.OperationalError:

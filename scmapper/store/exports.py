@@ -121,6 +121,16 @@ class Exports:
             return None
         return ExportRecord(found[0], found[1], found[2], bool(found[3]), found[4], json.loads(found[5]))
 
+    def summary(self, export_id: int) -> dict[str, Any]:
+        """What the exports table keeps of an export's report (counts, held, stamp...)."""
+        found = self.db.one("SELECT report FROM exports WHERE id = ?", (export_id,))
+        data = json.loads(found[0]) if found and found[0] else {}
+        return data if isinstance(data, dict) else {}
+
+    def waiting(self) -> int:
+        """Persons changed since the last export (held persons, whose entry stays, included)."""
+        return int(self.db.one("SELECT count(*) FROM exported_changes")[0])
+
     def finish(self, export_id: int, status: str = "complete") -> None:
         self.db.execute("UPDATE exports SET status = ? WHERE id = ?", (status, export_id))
 
