@@ -238,3 +238,15 @@ def test_a_utf16_file_with_its_byte_order_mark_needs_no_declaration(db, tmp_path
     """Out-File and > in Windows PowerShell 5.1 write UTF-16LE with a byte-order mark."""
     done, names = synced_names(db, encoded_snapshot(tmp_path, "utf-16-le", bom=b"\xff\xfe"))
     assert done.code == 0 and names == ["AEro", "Holscher"]
+
+
+def test_a_source_pattern_is_expanded_and_one_that_matches_nothing_says_so(db, tmp_path):
+    """Windows PowerShell passes `export/*.json` on as it is: scmapper expands it itself."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for n in (1, 2):
+        (folder / f"part{n}.json").write_text(json.dumps([make_person(str(n))]), "utf-8")
+    done = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", f"{folder}/*.json", "--json")
+    assert done.code == 0 and done.json["counts"]["created"] == 2
+    none = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", f"{tmp_path}/nothing/*.json")
+    assert none.code == 2 and f"--source {tmp_path}/nothing/*.json: no file matches" in none.err

@@ -174,3 +174,36 @@ def test_the_sftp_connection_file_is_checked_as_upload_reads_it(tmp_path):
     short = derived_mapping(tmp_path / "m.yaml", lambda m: m.update(sftp={"host": "h"}))
     missing = run_cli("validate", short)
     assert missing.code == 1 and "sftp settings: username, remote_dir missing" in missing.out
+
+
+def test_a_var_the_base_has_under_a_near_name_is_a_misspelling_unless_declared(tmp_path):
+    """`usernaam:` beside the starter's `username:` would be kept as a new var and the starter's
+    rule would stay: a problem, with the near name; a new var on purpose is named in adds.vars."""
+    mapping = tmp_path / "cust.yaml"
+    mapping.write_text("version: 1\nextends: starter:afas\nvars:\n  usernaam: \"person.Email_werk\"\n", "utf-8")
+    done = run_cli("validate", mapping)
+    assert done.code == 1
+    assert f"{mapping}:4:3: var 'usernaam' is not in starter:afas, which has 'username': did you mean 'username'?" in done.out
+    mapping.write_text(mapping.read_text("utf-8") + "adds:\n  vars: [usernaam]\n", "utf-8")
+    assert run_cli("validate", mapping).code == 0
+    lookup = tmp_path / "lookup.yaml"
+    lookup.write_text("version: 1\nextends: starter:afas\nlookups:\n  naamgebruk: {\"0\": B}\n", "utf-8")
+    assert "lookup 'naamgebruk' is not in starter:afas, which has 'naamgebruik'" in run_cli("validate", lookup).out
+
+
+def test_the_tests_file_beside_the_mapping_is_checked_for_names(tmp_path):
+    """A misspelt input name in a case made `the case's records make 0 persons, not one`, with no
+    file, line or near name; validate now names each at its place."""
+    assert run_cli("init", tmp_path, "--from", "afas").code == 0
+    cases = tmp_path / "spendcloud.tests.yaml"
+    text = cases.read_text("utf-8")
+    cases.write_text(text.replace("    T4E_HelloID_Employments_v2:", "    T4E_HelloID_Employment_v2:", 1)
+                     .replace("      achternaam:", "      achternam:", 1), "utf-8")  # fmt: skip
+    done = run_cli("validate", tmp_path / "spendcloud.yaml")
+    assert done.code == 1
+    lines = [line for line in done.out.splitlines() if "spendcloud.tests.yaml:" in line]
+    assert any(
+        line.endswith("the mapping has no input 'T4E_HelloID_Employment_v2' (did you mean 'T4E_HelloID_Employments_v2'?)")
+        for line in lines
+    ), lines
+    assert any(line.endswith("the mapping has no person column 'achternam' (did you mean 'achternaam'?)") for line in lines)

@@ -200,7 +200,39 @@ def _cases(path: Path, mapping: Mapping) -> tuple[Document | None, list[Problem]
         note = testing.mapping_note(doc, cases, mapping)
     except MappingError as exc:
         return None, exc.problems
-    return doc, [note] if note else []
+    return doc, ([note] if note else []) + _case_names(doc, mapping)
+
+
+def _case_names(doc: Document, mapping: Mapping) -> list[Problem]:
+    """Each case's input names and expected columns against the mapping, where they stand,
+    with the near name: a misspelt input gives a case of no person, a misspelt column a
+    difference that names no column, and neither says why."""
+    inputs = [i.name for i in mapping.source.inputs]
+    person, role = set(mapping.column_names), set(mapping.role_column_names)
+    found = []
+    for number, case in enumerate(doc.data.get("cases") or []):
+        if not isinstance(case, dict):
+            continue
+        for name in case.get("inputs") or {} if inputs else ():
+            if name not in inputs:
+                found.append(doc.problem(("cases", number, "inputs", name), _unknown("input", name, inputs), key=True))
+        expect: dict[str, Any] = case["expect"] if isinstance(case.get("expect"), dict) else {}
+        for column in expect.get("person") or {}:
+            if column not in person:
+                spot: tuple[str | int, ...] = ("cases", number, "expect", "person", column)
+                found.append(doc.problem(spot, _unknown("person column", column, person), key=True))
+        for index, row in enumerate(expect.get("roles") or []):
+            for column in row if isinstance(row, dict) else {}:
+                if column not in role:
+                    spot = ("cases", number, "expect", "roles", index, column)
+                    found.append(doc.problem(spot, _unknown("role column", column, role), key=True))
+    return list(dict.fromkeys(found))
+
+
+def _unknown(noun: str, name: str, known: Any) -> str:
+    from scmapper.core.suggest import did_you_mean
+
+    return f"the mapping has no {noun} {name!r}{did_you_mean(name, known)}"
 
 
 def _case_samples(mapping: Mapping, cases: Document) -> samples.Samples | None:

@@ -109,9 +109,45 @@ def _load_chain(path: Path, root: Root, seen: list[Path]) -> tuple[Document, cac
             [doc.problem(("extends",), f"extends {base_name!r} makes a loop or a chain deeper than {MAX_EXTENDS}")]
         )
     base, base_files = _base(base_path, base_name, doc, root, [*seen, path])
+    misspelt = _near_misses(base, doc, base_name)
+    if misspelt:
+        raise MappingError(misspelt)
     merged = base.extended_by(doc)
     merged.data.pop("extends", None)
     return merged, [*base_files, (path, raw)]
+
+
+_SECTIONS = ((("vars",), "vars", "var"), (("lookups",), "lookups", "lookup"), (("source", "inputs"), "inputs", "input"))
+
+
+def _near_misses(base: Document, child: Document, name: str) -> list[Problem]:
+    """A var, lookup or input the child adds whose name is close to one the base has: taken for
+    a misspelling (the base's rule would silently stay), unless the child's `adds` names it."""
+    from scmapper.core.suggest import closest
+
+    adds = child.data.get("adds") if isinstance(child.data, dict) else None
+    found = []
+    for path, section, noun in _SECTIONS:
+        mine, theirs = _names(child.data, path), _names(base.data, path)
+        declared = set((adds or {}).get(section) or [])
+        for key in sorted(mine - theirs - declared):
+            near = closest(key, theirs)
+            if near is not None:
+                found.append(
+                    child.problem(
+                        (*path, key),
+                        f"{noun} {key!r} is not in {name}, which has {near!r}: did you mean {near!r}? A new"
+                        f" {noun} on purpose is named in adds.{section}",
+                        key=True,
+                    )
+                )
+    return found
+
+
+def _names(data: Any, path: tuple[str, ...]) -> set[str]:
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return set(data) if isinstance(data, dict) else set()
 
 
 def _base(path: Path, name: str, child: Document, root: Root, seen: list[Path]) -> tuple[Document, cache.Files]:

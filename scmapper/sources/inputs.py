@@ -45,7 +45,7 @@ def assign(source: Source, args: Sequence[str]) -> dict[str, list[Path]]:
     NAME.2.json), or any bare FILE when the main input is the only one sync needs."""
     files: dict[str, list[Path]] = {i.name: [] for i in source.inputs} or {source.main.name: []}
     required = [i.name for i in source.inputs if not i.optional] or [source.main.name]
-    for arg in args:
+    for arg in expanded(args):
         name, sep, rest = arg.partition("=")
         if sep and name in files:
             files[name].append(Path(rest))
@@ -63,6 +63,29 @@ def assign(source: Source, args: Sequence[str]) -> dict[str, list[Path]]:
     if missing:
         raise UsageError(f"no file for input {', '.join(missing)}: give it as --source {missing[0]}=FILE")
     return files
+
+
+def expanded(args: Sequence[str]) -> list[str]:
+    """The --source arguments with their wildcards expanded, as a POSIX shell would have done
+    (Windows PowerShell and cmd pass `export/*.json` on as it is): `NAME=export/*.json` gives one
+    `NAME=FILE` per match, in name order. A pattern that matches nothing is a UsageError saying so."""
+    found = []
+    for arg in args:
+        name, sep, rest = arg.partition("=")
+        pattern = rest if sep and _PAGE.match(name) else arg
+        prefix = f"{name}=" if pattern is rest else ""
+        if not _WILDCARD.search(pattern) or Path(pattern).exists():
+            found.append(arg)
+            continue
+        folder, glob = Path(pattern).parent, Path(pattern).name
+        matches = sorted(str(p) for p in folder.glob(glob) if p.is_file()) if folder.is_dir() else []
+        if not matches:
+            raise UsageError(f"--source {arg}: no file matches {pattern} (in {folder.resolve()})")
+        found += [prefix + match for match in matches]
+    return found
+
+
+_WILDCARD = re.compile(r"[*?\[]")
 
 
 def input_of(path: Path, names: Iterable[str]) -> str | None:
