@@ -28,6 +28,7 @@ ACTIONS = (
     "AdoptAccount",
     "ExportFiles",
     "ExportRefused",
+    "AuditPruned",
     "UploadFile",
     "SyncRefused",
     "SyncForced",

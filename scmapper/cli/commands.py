@@ -322,9 +322,26 @@ def cmd_log(args: argparse.Namespace) -> int:
 
     if not Path(args.db).exists():
         raise UsageError(f"database {args.db} does not exist")
+    if args.prune:
+        return _prune(args)
+    if args.older_than is not None or args.archive or args.redact:
+        raise UsageError("--older-than, --archive and --redact go with --prune")
     since = _iso_utc(args.since) if args.since else None
     limit = _positive_int(args.limit, "--limit", "a number of events") if args.limit is not None else None
     report = read_log(args.db, ref=args.account, since=since, action=args.action, limit=limit)
+    return emit(report, as_json=args.json)
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from scmapper.cli.retention import prune_log
+    from scmapper.store import Store
+
+    if args.older_than is None or not args.older_than.isdigit():
+        raise UsageError("--prune takes --older-than DAYS (a whole number of days, 0 for everything before now)")
+    with closing(Store(args.db)) as store:
+        report = prune_log(
+            store, days=int(args.older_than), archive=Path(args.archive) if args.archive else None, redact=args.redact
+        )
     return emit(report, as_json=args.json)
 
 

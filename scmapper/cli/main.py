@@ -191,6 +191,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--action", metavar="ACTION", help="only this action (CreateAccount, ExportFiles, UploadFile, ...)")
     p.add_argument("--limit", metavar="N", help="only the newest N events (still oldest first)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--prune", action="store_true", help="remove the entries older than --older-than (recorded)")
+    p.add_argument("--older-than", metavar="DAYS", help="with --prune: entries older than this many days")
+    p.add_argument("--archive", metavar="FILE.jsonl", help="with --prune: write the entries there first")
+    p.add_argument("--redact", action="store_true", help="with --prune: keep the entries, drop the person data")
 
     p = sub.add_parser("demo", parents=[common], help="run the main job on the bundled samples")
     p.add_argument("--out", default="demo-out", help="folder for the demo database (default: demo-out)")
