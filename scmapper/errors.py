@@ -111,6 +111,11 @@ class BusyError(StoreError):
     exit_code = EXIT_BUSY
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl+C during a run of many transactions: says how far it got (what is committed stays
+    committed, and a rerun finishes the rest). Exit 130, as any interruption."""
+
+
 class DeliveryError(ScmapperError):
     """SFTP delivery failed; each subclass has its own exit code so schedulers can tell them apart."""
 

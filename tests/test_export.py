@@ -675,3 +675,18 @@ def test_dry_run_is_the_name_check_is_kept_for_the_scripts_that_use_it(db, tmp_p
         2,
         "scmapper: --upload and --dry-run exclude each other: a dry run writes nothing to upload\n",
     )
+
+
+def test_an_output_folder_that_cannot_be_written_is_named(db, tmp_path, monkeypatch):
+    """A read-only folder named a temporary file before (`.Users.csv.23002.tmp`); now the folder."""
+    from scmapper import files
+
+    load(db, [make_person("1")])
+
+    def refused(path, mode=0o600):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(files, "create_private", refused)
+    done = export(db, tmp_path / "out")
+    assert done.code == 2
+    assert done.err == f"scmapper: cannot write in the output folder {tmp_path / 'out'}: Permission denied; nothing written\n"

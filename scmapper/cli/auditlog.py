@@ -29,6 +29,8 @@ ACTIONS = (
     "ExportFiles",
     "ExportRefused",
     "AuditPruned",
+    "SyncInterrupted",
+    "BatchInterrupted",
     "UploadFile",
     "SyncRefused",
     "SyncForced",

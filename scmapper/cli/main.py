@@ -35,8 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"scmapper: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("scmapper: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"scmapper: {exc or 'interrupted'}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say to it
         _silence_stdout()

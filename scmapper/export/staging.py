@@ -83,7 +83,11 @@ class Staging:
         temp = self.out / f".{spec.file}.{os.getpid()}.tmp"
         digest = hashlib.sha256()
         encoder = codecs.getincrementalencoder(spec.encoding)()
-        with files.create_private(temp, self.export.file_mode) as handle:
+        try:
+            opened = files.create_private(temp, self.export.file_mode)
+        except OSError as exc:  # a read-only folder, a full disk: the folder is what to look at
+            raise UsageError(f"cannot write in the output folder {self.out}: {exc.strerror}; nothing written") from None
+        with opened as handle:
             self.staged.append(Staged(temp, self.out / spec.file, ""))
             try:
                 for data in _encoded(chunks, encoder):

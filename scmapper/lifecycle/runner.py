@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from scmapper.core.progress import Meter
-from scmapper.errors import EXIT_OK, EventError, ScmapperError
+from scmapper.errors import EXIT_OK, EventError, Interrupted, ScmapperError
 from scmapper.lifecycle import actions as lifecycle
 from scmapper.lifecycle import events
 from scmapper.mapping.rules import Rules
-from scmapper.store import Store
+from scmapper.store import Store, now
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,33 @@ def run_batch(
     """One event per line, each in its own transaction; every result (with its line) goes to
     emit; the meter counts events and the bytes read."""
     counts = BatchCounts()
+    try:
+        _batch(lines, rules, store, action=action, dry_run=dry_run, emit=emit, meter=meter, counts=counts)
+    except KeyboardInterrupt:
+        said = (
+            f"apply --batch interrupted after {counts.succeeded + counts.failed:,} events; those are committed,"
+            " rerun the batch to finish (an event already applied changes nothing again)"
+        )
+        if not dry_run:
+            with store.transaction():
+                store.audit.add(
+                    time=now(), action="BatchInterrupted", ref=None, success=False, message=said, details=[]
+                )
+        raise Interrupted(said) from None
+    return counts
+
+
+def _batch(
+    lines: Iterable[bytes],
+    rules: Rules,
+    store: Store,
+    *,
+    action: str | None,
+    dry_run: bool,
+    emit: Callable[[dict[str, Any]], None],
+    meter: Meter | None,
+    counts: BatchCounts,
+) -> None:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             if meter:
@@ -116,4 +143,3 @@ def run_batch(
         emit(result)
         if meter:
             meter.advance(1, len(line))
-    return counts

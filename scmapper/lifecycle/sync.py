@@ -24,7 +24,7 @@ from datetime import date
 
 from scmapper.core.diff import Diff, ThresholdCheck, threshold
 from scmapper.core.progress import Meters
-from scmapper.errors import DataError
+from scmapper.errors import DataError, Interrupted
 from scmapper.lifecycle import actions as lifecycle
 from scmapper.lifecycle.events import Event
 from scmapper.lifecycle.syncreport import SyncReport, count_name
@@ -99,7 +99,13 @@ def run_sync(
                 report.counts[count_name(step.action)] += 1
             return report
     applying = meters.meter("sync: applying", len(steps), "changes")
-    applied = {step.key for step in applying.track(steps) if _apply(step, rules, store, report)}
+    applied: set[str] = set()
+    try:
+        for step in applying.track(steps):
+            if _apply(step, rules, store, report):
+                applied.add(step.key)
+    except KeyboardInterrupt:
+        _interrupted(store, report, done=applying.items, planned=len(steps))
     applying.close()
     if len(applied) < len(steps):  # the lists say what was done, as the counts do
         report.diff = report.diff.only(applied)
@@ -275,6 +281,15 @@ def _diff(steps: list[_Step], store: Store, mapping: Mapping) -> Diff:
         found.person(step.key, before.row if before else None, row, columns, username)
         found.roles(step.key, before.roles if before else [], step.mapped.roles, role_columns)
     return found
+
+
+def _interrupted(store: Store, report: SyncReport, *, done: int, planned: int) -> None:
+    """Ctrl+C while applying: what was committed stays; the log and the message say how far."""
+    said = f"sync interrupted after {done:,} of {planned:,} changes; those are committed, rerun to finish"
+    if not report.dry_run:
+        with store.transaction():
+            store.audit.add(time=now(), action="SyncInterrupted", ref=None, success=False, message=said, details=[])
+    raise Interrupted(said) from None
 
 
 def _log_verdict(store: Store, report: SyncReport) -> None:

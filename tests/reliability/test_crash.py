@@ -4,6 +4,7 @@ is all or nothing, and running the same input again converges on the uninterrupt
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import time
 import pytest
 
 from .helpers import atomic, fingerprint, integrity, person
-from conftest import DEFAULT_MAPPING, ROOT, run_cli, run_process
+from conftest import DEFAULT_MAPPING, ROOT, count, rows, run_cli, run_process, spawn
 
 # Kill rounds per test: a few by default, the full 50 in CI (.ci/run sets SCMAPPER_KILLS).
 KILLS = int(os.environ.get("SCMAPPER_KILLS", "6"))
@@ -144,3 +145,29 @@ def test_export_killed_at_random_points_never_leaves_a_partial_file(tmp_path):
         same_export = any(f.get("Users.csv") == users and f.get("Roles.csv") == roles for _, f in pair)
         interrupted = any(status == "writing" for status, _ in pair)
         assert same_export or interrupted, f"attempt {attempt}: a mixed pair without the history saying so"
+
+
+def test_ctrl_c_during_a_batch_says_how_far_it_got_and_logs_it(tmp_path):
+    """Ctrl+C (SIGINT) mid-batch: exit 130, a message naming how many events are committed, and
+    an audit entry; the database holds exactly those events, and a rerun finishes the rest."""
+    lines = [json.dumps({"action": "create", "person": person(n)}) for n in range(3000)]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "ctrl-c.db"
+    proc = spawn("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--batch", path)
+    seen = 0
+    while seen < 20:  # some events are through: then the user presses Ctrl+C
+        if proc.stdout.readline():
+            seen += 1
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    done = re.search(rb"apply --batch interrupted after ([\d,]+) events; those are committed", err)
+    assert done is not None, err
+    committed = int(done.group(1).replace(b",", b""))
+    assert 20 <= committed < 3000
+    assert count(db, "persons") == committed
+    logged = rows(db, "SELECT message FROM events WHERE action = 'BatchInterrupted'")
+    assert len(logged) == 1 and f"after {committed:,} events" in logged[0]["message"]
+    rerun = run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--batch", path)
+    assert rerun.code == 0 and count(db, "persons") == 3000
