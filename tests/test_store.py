@@ -83,14 +83,13 @@ def test_a_read_only_store_reads_as_it_is_and_writes_nothing(db, tmp_path):
     with store.transaction():
         store.persons.insert("1", {"k": "1", "a": "x"}, "t")
     store.close()
-    reader = Store(db, read_only=True)
-    reader.attach(Shape("k", ("k", "a"), ("a",), ("r",), "another mapping"))
-    assert reader.persons.account("1").row == {"k": "1", "a": "x"}
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        reader.db.execute("DELETE FROM persons")
-    with pytest.raises(StoreError, match="has no persons column b: it was written with another mapping"):
-        reader.attach(Shape("k", ("k", "b"), (), ("r",), "f"))
-    reader.close()
+    with Store(db, read_only=True) as reader:
+        reader.attach(Shape("k", ("k", "a"), ("a",), ("r",), "another mapping"))
+        assert reader.persons.account("1").row == {"k": "1", "a": "x"}
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.db.execute("DELETE FROM persons")
+        with pytest.raises(StoreError, match="has no persons column b: it was written with another mapping"):
+            reader.attach(Shape("k", ("k", "b"), (), ("r",), "f"))
     with pytest.raises(StoreError, match="does not exist"):
         Store(tmp_path / "missing.db", read_only=True)
     assert not (tmp_path / "missing.db").exists()

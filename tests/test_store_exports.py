@@ -5,6 +5,7 @@ import json
 import random
 import sqlite3
 from collections import Counter
+from contextlib import closing
 
 from test_export import export, load, make_person
 
@@ -20,11 +21,11 @@ def test_blank_start_covers_exactly_what_str_strip_removes():
 
 
 def test_the_cp1252_pattern_matches_exactly_the_characters_cp1252_cannot_hold():
-    conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE TABLE t (c TEXT)")
     chars = [chr(c) for c in range(1, 0x10000) if not 0xD800 <= c <= 0xDFFF] + ["\U0001f600", "\U00010000"]
-    conn.executemany("INSERT INTO t VALUES (?)", [(c,) for c in chars])
-    found = {c for (c,) in conn.execute("SELECT c FROM t WHERE c GLOB ?", (exports.outside_cp1252_glob(),))}
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.execute("CREATE TABLE t (c TEXT)")
+        conn.executemany("INSERT INTO t VALUES (?)", [(c,) for c in chars])
+        found = {c for (c,) in conn.execute("SELECT c FROM t WHERE c GLOB ?", (exports.outside_cp1252_glob(),))}
 
     def unencodable(ch):
         try:
