@@ -102,7 +102,21 @@ def run_batch(
     emit; the meter counts events and the bytes read."""
     counts = BatchCounts()
     try:
-        _batch(lines, rules, store, action=action, dry_run=dry_run, emit=emit, meter=meter, counts=counts)
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                if meter:
+                    meter.advance(0, len(line))
+                continue
+            result, code = run_event(line, rules, store, action=action, dry_run=dry_run)
+            result["line"] = number
+            if code == EXIT_OK:
+                counts.succeeded += 1
+            else:
+                counts.failed += 1
+            counts.changed += bool(result.get("changed"))
+            emit(result)
+            if meter:
+                meter.advance(1, len(line))
     except KeyboardInterrupt:
         said = (
             f"apply --batch interrupted after {counts.succeeded + counts.failed:,} events; those are committed,"
@@ -115,31 +129,3 @@ def run_batch(
                 )
         raise Interrupted(said) from None
     return counts
-
-
-def _batch(
-    lines: Iterable[bytes],
-    rules: Rules,
-    store: Store,
-    *,
-    action: str | None,
-    dry_run: bool,
-    emit: Callable[[dict[str, Any]], None],
-    meter: Meter | None,
-    counts: BatchCounts,
-) -> None:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            if meter:
-                meter.advance(0, len(line))
-            continue
-        result, code = run_event(line, rules, store, action=action, dry_run=dry_run)
-        result["line"] = number
-        if code == EXIT_OK:
-            counts.succeeded += 1
-        else:
-            counts.failed += 1
-        counts.changed += bool(result.get("changed"))
-        emit(result)
-        if meter:
-            meter.advance(1, len(line))

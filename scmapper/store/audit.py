@@ -77,16 +77,12 @@ class Audit:
         where, params = _where(ref, since, action)
         newest = f" ORDER BY id DESC LIMIT {int(limit)}" if limit is not None else " ORDER BY id"  # ok: an int
         found = self._select(
-            "SELECT id, time, action, account_ref, success, message, details, before, after"
-            f" FROM events{where}{newest}",
+            f"SELECT {_COLUMNS} FROM events{where}{newest}",
             params,
         )
         if limit is not None:
             found.reverse()
-        return [
-            AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), from_json(r[7]), from_json(r[8]))
-            for r in found
-        ]
+        return _events(found)
 
     def latest(
         self, actions: Sequence[str] = (), *, sync: bool | None = None, after: str | None = None
@@ -112,26 +108,18 @@ class Audit:
             params.append(after)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         found = self._select(
-            "SELECT id, time, action, account_ref, success, message, details, before, after"
-            f" FROM events{where} ORDER BY id DESC LIMIT {int(limit)}",  # ok: an int
+            f"SELECT {_COLUMNS} FROM events{where} ORDER BY id DESC LIMIT {int(limit)}",  # ok: an int
             params,
         )
-        return [
-            AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), from_json(r[7]), from_json(r[8]))
-            for r in found
-        ]
+        return _events(found)
 
     def older(self, before: str) -> list[AuditEvent]:
         """The events before a moment, oldest first (what a pruning takes away)."""
         found = self._select(
-            "SELECT id, time, action, account_ref, success, message, details, before, after"
-            " FROM events WHERE time < ? ORDER BY id",
+            f"SELECT {_COLUMNS} FROM events WHERE time < ? ORDER BY id",
             [before],
         )
-        return [
-            AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), from_json(r[7]), from_json(r[8]))
-            for r in found
-        ]
+        return _events(found)
 
     def prune(self, last_id: int, *, redact: bool) -> int:
         """Removes (or, with `redact`, empties of person data) the events up to `last_id`, inside
@@ -167,6 +155,17 @@ class Audit:
             return self.db.execute(sql, params).fetchall()
         except sqlite3.OperationalError:
             raise StoreError(f"{self.db.path} is not an scmapper database (no audit log): check --db") from None
+
+
+_COLUMNS = "id, time, action, account_ref, success, message, details, before, after"
+
+
+def _events(found: list[Any]) -> list[AuditEvent]:
+    """Rows of the events table (its _COLUMNS) as AuditEvents."""
+    return [
+        AuditEvent(r[0], r[1], r[2], r[3], bool(r[4]), r[5], json.loads(r[6]), from_json(r[7]), from_json(r[8]))
+        for r in found
+    ]
 
 
 def _where(ref: str | None, since: str | None, action: str | None) -> tuple[str, list[str]]:
