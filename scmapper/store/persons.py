@@ -89,7 +89,8 @@ class Persons:
     def each(self) -> Iterator[StoredPerson]:
         """Every person without their roles (`roles` is empty), by reference, read as they go."""
         columns = ", ".join(quote(c) for c in self.shape.columns)
-        found = self.db.execute(f"SELECT scm_ref, scm_active, scm_deleted_at, {columns} FROM persons ORDER BY scm_ref")
+        sql = f"SELECT scm_ref, scm_active, scm_deleted_at, {columns} FROM persons ORDER BY scm_ref"
+        found = self.db.execute(sql)  # ok: the columns are quote()d
         for ref, active, deleted, *values in found:
             yield StoredPerson(
                 ref, dict(zip(self.shape.columns, values, strict=True)), bool(active), deleted is not None, []

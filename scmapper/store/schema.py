@@ -249,7 +249,7 @@ def _add_folded(db: Database, shape: Shape) -> None:
         if twin in existing:
             continue
         db.execute(f"ALTER TABLE persons ADD COLUMN {quote(twin)} TEXT NOT NULL DEFAULT ''")  # ok: quote()d
-        rows = db.execute(f"SELECT scm_ref, {quote(name)} FROM persons").fetchall()
+        rows = db.execute(f"SELECT scm_ref, {quote(name)} FROM persons").fetchall()  # ok: quote()d
         db.executemany(f"UPDATE persons SET {quote(twin)} = ? WHERE scm_ref = ?", [(fold(v), r) for r, v in rows])
 
 
