@@ -4,6 +4,7 @@ import csv
 import hashlib
 import json
 import time
+from contextlib import closing
 
 import pytest
 import yaml
@@ -690,3 +691,34 @@ def test_an_output_folder_that_cannot_be_written_is_named(db, tmp_path, monkeypa
     done = export(db, tmp_path / "out")
     assert done.code == 2
     assert done.err == f"scmapper: cannot write in the output folder {tmp_path / 'out'}: Permission denied; nothing written\n"
+
+
+def test_an_export_that_keeps_being_overtaken_holds_the_lock_on_its_last_try(db, tmp_path, monkeypatch):
+    """Each of the first two tries finds a write after its read; the third holds the write lock
+    from its first read, so an export always ends."""
+    import sqlite3
+
+    from scmapper.export import checks
+    from scmapper.export.pipeline import ATTEMPTS, run_export
+    from scmapper.mapping.loading import load_rules
+
+    load(db, [make_person("1")])
+    m = load_rules(DEFAULT_MAPPING).mapping
+    real_thresholds = checks.thresholds
+    judged = []
+
+    def overtaken(*args):
+        judged.append(args)
+        if len(judged) < ATTEMPTS:  # another writer slips in while this try renders
+            with closing(sqlite3.connect(db)) as other, other:
+                other.execute("UPDATE persons SET voornaam = ? WHERE scm_ref = '1'", (f"Try{len(judged)}",))
+        return real_thresholds(*args)
+
+    monkeypatch.setattr(checks, "thresholds", overtaken)
+    store = open_store(db, m, durable=True)
+    try:
+        assert run_export(m, store, tmp_path / "out", check=False, force=False).status == "written"
+    finally:
+        store.close()
+    assert len(judged) == ATTEMPTS == 3
+    assert "Try2" in (tmp_path / "out" / "Users.csv").read_text("utf-8-sig")  # the moment it recorded

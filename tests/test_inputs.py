@@ -250,3 +250,11 @@ def test_a_source_pattern_is_expanded_and_one_that_matches_nothing_says_so(db, t
     assert done.code == 0 and done.json["counts"]["created"] == 2
     none = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", f"{tmp_path}/nothing/*.json")
     assert none.code == 2 and f"--source {tmp_path}/nothing/*.json: no file matches" in none.err
+
+
+def test_utf16_without_its_mark_is_named_as_such(db, tmp_path):
+    path = encoded_snapshot(tmp_path, "utf-16-le")
+    refused, _ = synced_names(db, path)
+    assert refused.code == 2 and "it looks like UTF-16 without a byte-order mark (declare utf-16-le)" in refused.err
+    done, names = synced_names(db, f"{path}:utf-16-le")
+    assert done.code == 0 and names == ["AEro", "Holscher"]

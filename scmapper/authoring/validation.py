@@ -86,23 +86,20 @@ class PreviewReport:
 
 
 def validate_files(paths: list[str], sample: dict[str, Any] | None = None, root: str | None = None) -> ValidateReport:
-    report = ValidateReport({path: validate(path, sample, root) for path in paths})
+    report = ValidateReport()
     for path in paths:
-        starter = _starter(path, root)
+        report.problems[path], mapping = _validated(path, sample, root)
+        starter = _starter(path, mapping) if mapping is not None else None
         if starter:
             report.starters[path] = starter
     return report
 
 
-def _starter(path: str, root: str | None) -> str | None:
+def _starter(path: str, mapping: Mapping) -> str | None:
     """The shipped starter a customer's mapping builds on (the nearest one it extends), if any."""
     if trust.starter_of(path):
         return None  # a starter itself
-    try:
-        bases = loading.load_mapping(path, root).bases
-    except ScmapperError:
-        return None
-    return next((name for name in map(trust.starter_of, reversed(bases)) if name), None)
+    return next((name for name in map(trust.starter_of, reversed(mapping.bases)) if name), None)
 
 
 def preview(path: str, person: dict[str, Any], root: str | None = None) -> PreviewReport:
@@ -116,23 +113,30 @@ def preview(path: str, person: dict[str, Any], root: str | None = None) -> Previ
 def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str | None = None) -> list[Problem]:
     """Every problem; warnings (severity "warning") for field paths none of the mapping's
     samples has: the files source.samples names, else the records of its test cases."""
+    return _validated(path, sample, root)[0]
+
+
+def _validated(
+    path: str | Path, sample: dict[str, Any] | None, root: str | None
+) -> tuple[list[Problem], Mapping | None]:
+    """The problems, and the mapping when it loaded (None when loading it failed)."""
     try:
         mapping = loading.load_mapping(path, root)
     except MappingError as exc:
-        return exc.problems
+        return exc.problems, None
     problems = static.static_problems(mapping) + csvformat.layouts(mapping)[1] + _sftp_problems(mapping)
     problems = list(dict.fromkeys(problems)) + _unexported(mapping)  # a name used twice on a line: one problem
     cases, found_in_cases = _cases(Path(path), mapping)
     problems += found_in_cases
     if any(p.severity == "error" for p in problems):
-        return problems
+        return problems, mapping
     found = samples.load(mapping)
     if isinstance(found, Problem):
-        return [*problems, found]
+        return [*problems, found], mapping
     if found is None and cases is not None:
         found = _case_samples(mapping, cases)
     warnings = problems + (samples.unseen(mapping, found) if found else [])
-    return warnings + (_sample_problems(mapping, sample) if sample is not None else [])
+    return warnings + (_sample_problems(mapping, sample) if sample is not None else []), mapping
 
 
 def _unexported(mapping: Mapping) -> list[Problem]:

@@ -68,7 +68,7 @@ def prune_log(
             ref=None,
             success=True,
             message=f"{'Redacted' if redact else 'Removed'} {len(old)} audit entries older than {before}{kept}",
-            details=[{"entries": len(old), "olderThan": before, "redacted": redact, **report.as_dict()}],
+            details=[report.as_dict()],
         )
     return report
 

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from conftest import DEFAULT_MAPPING, ROOT, derived_mapping, make_person, native, rows, run_cli, run_process
+from conftest import DEFAULT_MAPPING, ROOT, derived_mapping, make_person, native, rows, run_cli
 
 RAET = ROOT / "mappings" / "raet.yaml"
 RAET_SAMPLES = ROOT / "mappings" / "samples" / "raet"
@@ -67,7 +67,7 @@ def test_a_lone_surrogate_fails_its_event_and_the_batch_runs_to_the_end(db, tmp_
     lines = [native("create", make_person("1")), json.dumps({"action": "create", "person": bad}), native("create", make_person("3"))]
     batch = tmp_path / "events.jsonl"
     batch.write_text("\n".join(lines) + "\n", "utf-8")
-    done = run_process("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--batch", batch)
+    done = run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "--batch", batch)
     assert done.code == 1, done.err  # one event failed on its data; no internal error
     results = [json.loads(line) for line in done.out.splitlines()]
     assert [r["success"] for r in results] == [True, False, True]

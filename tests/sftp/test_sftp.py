@@ -28,8 +28,9 @@ from scmapper.errors import (
     RemotePermissionDenied,
     UsageError,
 )
-from scmapper.export.sftp import upload as sftp
-from scmapper.export.sftp.upload import SftpSettings, UploadResult, upload_files
+from scmapper.export.sftp import connection, hostkeys, transfer
+from scmapper.export.sftp.settings import SftpSettings, UploadResult
+from scmapper.export.sftp.upload import upload_files
 from scmapper.mapping.trust import OutsideRoot, Root
 
 
@@ -239,7 +240,7 @@ def test_wrong_pin_is_refused(sshd, ssh_keys, tmp_path):
 def test_fingerprint_matches_ssh_keygen(sshd):
     public = Path(f"{sshd.keys.host_key}.pub").read_text().split()
     key = paramiko.PKey.from_type_string(public[0], base64.b64decode(public[1]))
-    assert sftp.fingerprint(key) == sshd.host_fingerprint()
+    assert hostkeys.fingerprint(key) == sshd.host_fingerprint()
 
 
 # --- connection failures and retries -----------------------------------------------------
@@ -515,7 +516,7 @@ class NoPosixRenameSftp:
         del self.files[path]
 
 
-class FakeRemote(sftp._Remote):
+class FakeRemote(connection._Remote):
     def alive(self):
         return True
 
@@ -523,12 +524,12 @@ class FakeRemote(sftp._Remote):
 def test_publish_without_posix_rename_swaps_safely():
     fake = NoPosixRenameSftp({"/in/.U.part": b"new", "/in/U": b"old"})
     remote = FakeRemote(sftp=fake, transport=None)
-    sftp._publish(remote, "/in/.U.part", "/in/U")
+    transfer._publish(remote, "/in/.U.part", "/in/U")
     assert fake.files == {"/in/U": b"new"} and remote.posix_rename is False
 
     fake = NoPosixRenameSftp({"/in/.U.part": b"new", "/in/U": b"old"}, fail_rename_from="/in/.U.part")
     with pytest.raises(DeliveryError):
-        sftp._publish(FakeRemote(sftp=fake, transport=None), "/in/.U.part", "/in/U")
+        transfer._publish(FakeRemote(sftp=fake, transport=None), "/in/.U.part", "/in/U")
     assert fake.files["/in/U"] == b"old"  # moved aside and back: the old file survives
 
 
@@ -540,7 +541,7 @@ def test_error_classification():
         (OSError("Failure"), DeliveryError),
     ]
     for error, expected in cases:
-        assert type(sftp._remote_error(error, "writing /in/x")) is expected
+        assert type(connection._remote_error(error, "writing /in/x")) is expected
 
 
 def test_disk_full(sshd, ssh_keys, tmp_path):

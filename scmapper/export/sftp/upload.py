@@ -15,18 +15,9 @@ from scmapper.errors import (
     HostUnreachable,
     ScmapperError,
 )
-from scmapper.export.sftp.connection import (  # noqa: F401
-    _ConnectionLost,
-    _Credentials,
-    _load_credentials,
-    _Remote,
-    _remote_error,
-    _Say,
-    _session,
-)
-from scmapper.export.sftp.hostkeys import fingerprint  # noqa: F401
+from scmapper.export.sftp.connection import _ConnectionLost, _Credentials, _load_credentials, _Say, _session
 from scmapper.export.sftp.settings import SftpSettings, UploadResult
-from scmapper.export.sftp.transfer import _check_files, _deliver, _Delivery, _publish, _Sent  # noqa: F401
+from scmapper.export.sftp.transfer import _check_files, _deliver, _Delivery, _Sent
 
 
 def upload_files(
