@@ -541,11 +541,17 @@ def script(name: str) -> str:
     return (SCRIPTS / name).read_text("utf-8")
 
 
-ALL_SCRIPTS = sorted(p.name for p in SCRIPTS.glob("*.ps1"))
+ALL_SCRIPTS = sorted(p.relative_to(SCRIPTS).as_posix() for p in SCRIPTS.rglob("*.ps1"))
 
 
 def test_the_expected_scripts_are_there():
-    assert ALL_SCRIPTS == sorted([f"{a}.ps1" for a in ACTIONS] + ["export.ps1", "import.ps1", "scmapper-common.ps1"])
+    expected = [f"{a}.ps1" for a in ACTIONS] + [
+        "export.ps1",
+        "import.ps1",
+        "scmapper-common.ps1",
+        "test/debugStart.ps1",
+    ]
+    assert ALL_SCRIPTS == sorted(expected)
 
 
 def test_the_import_script_lists_the_accounts_with_the_fields_helloid_asks_for(db):
@@ -581,7 +587,10 @@ def test_each_action_script_hands_its_own_action_to_scmapper_apply(action):
 def test_the_helper_runs_scmapper_apply_with_the_event_on_stdin():
     text = script("scmapper-common.ps1")
     assert "@('apply', '--mapping', $mapping, '--db', $database, '--action', $Action, '-')" in text
-    assert re.search(r"ConvertTo-Json -InputObject \$payload -Depth 20 -Compress", text)
+    assert (
+        "ConvertTo-Json -InputObject $Payload -Depth 20 -Compress" in text
+        and "ConvertTo-ScmapperEventJson -Payload $payload" in text
+    )
     assert re.search(r"actionContext\s*=\s*\$ActionContext\s+personContext\s*=\s*\$PersonContext", text)
     assert "ValidateSet('create', 'update', 'enable', 'disable', 'delete')" in text
     for setting in ("scmapperPath", "mappingPath", "databasePath", "outputDir"):

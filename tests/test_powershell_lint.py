@@ -31,9 +31,10 @@ CONTEXT_MEMBERS = {
 POWERSHELL_MEMBERS = {"PSObject"}  # what every PowerShell object has
 # The cmdlets the scripts may call: all ship with Windows PowerShell 5.1 (Microsoft.PowerShell.*).
 CMDLETS = {
-    "Add-Member", "ConvertFrom-Json", "ConvertTo-Json", "ForEach-Object", "Get-Content", "Join-Path",
-    "New-Object", "Out-Null", "Select-Object", "Split-Path", "Test-Path", "Where-Object", "Write-Error",
-    "Write-Information", "Write-Output", "Write-Verbose", "Write-Warning",
+    "Add-Member", "ConvertFrom-Json", "ConvertTo-Json", "ForEach-Object", "Get-Content", "Get-Date",
+    "Join-Path", "New-Item", "New-Object", "Out-Null", "Select-Object", "Split-Path", "Test-Path",
+    "Where-Object", "Write-Error", "Write-Host", "Write-Information", "Write-Output", "Write-Verbose",
+    "Write-Warning",
 }  # fmt: skip
 AUDIT_ACTIONS = {
     "CreateAccount", "UpdateAccount", "EnableAccount", "DisableAccount", "DeleteAccount",
@@ -57,7 +58,7 @@ def text(node) -> str:
 
 def defined_functions() -> set[str]:
     found = set()
-    for path in SCRIPTS.glob("*.ps1"):
+    for path in SCRIPTS.rglob("*.ps1"):
         found |= {text(n) for n in nodes(parse(path.read_bytes()).root_node) if n.type == "function_name"}
     return found
 
@@ -124,7 +125,7 @@ def _call_in_try(root) -> list[str]:
     return outside
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SCRIPTS.glob("*.ps1")))
+@pytest.mark.parametrize("name", sorted(p.relative_to(SCRIPTS).as_posix() for p in SCRIPTS.rglob("*.ps1")))
 def test_the_shipped_scripts_pass_every_rule(name):
     action = name.removesuffix(".ps1") if name.removesuffix(".ps1") in ACTIONS else None
     assert lint((SCRIPTS / name).read_bytes(), action=action) == []
@@ -142,7 +143,9 @@ def test_a_misspelt_output_context_member_is_found():
 
 
 def test_powershell_7_syntax_is_found():
-    found = lint(script_with("} catch {", "    Write-Information 'a' && Write-Information 'b'\n} catch {"), action="update")
+    found = lint(
+        script_with("} catch {", "    Write-Information 'a' && Write-Information 'b'\n} catch {"), action="update"
+    )
     assert any("&& is PowerShell 7 only" in f for f in found), found
     assert lint(b"$a | ForEach-Object -Parallel { $_ }\n") == ["line 1: -Parallel is PowerShell 7 only"]
     assert lint(b"$a = $b ?? 'c'\n") and lint(b"$a = $b ? 1 : 2\n") and lint(b"$a = $b?.Name\n")
@@ -152,9 +155,7 @@ def test_an_action_called_outside_try_is_found():
     source = (SCRIPTS / "update.ps1").read_text("ascii")
     call = next(line for line in source.splitlines() if "Invoke-ScmapperAction" in line)
     moved = source.replace(call + "\n", "") + call.strip() + "\n"
-    assert lint(moved.encode(), action="update") == [
-        f"line {moved.count(chr(10))}: the action is called outside try"
-    ]
+    assert lint(moved.encode(), action="update") == [f"line {moved.count(chr(10))}: the action is called outside try"]
 
 
 def test_an_unknown_command_and_audit_action_are_found():

@@ -157,6 +157,26 @@ function Invoke-ScmapperProcess {
     }
 }
 
+function ConvertTo-ScmapperEventJson {
+    # HelloID's contexts as compact JSON for scmapper. Windows PowerShell 5.1 writes a date as
+    # "\/Date(ms)\/", the instant in UTC: a local midnight in Amsterdam becomes 23:00 or 22:00
+    # the day before, and read as a day it would shift a date window by one. Each such date
+    # gets the agent's UTC offset at that instant ("\/Date(ms+0100)\/", as ASP.NET writes it),
+    # so scmapper reads the day the agent saw. PowerShell 7 writes ISO dates with their offset.
+    param([Parameter(Mandatory = $true)] [AllowNull()] [object] $Payload)
+    $json = ConvertTo-Json -InputObject $Payload -Depth 20 -Compress
+    $withOffset = {
+        param($match)
+        $instant = (New-Object System.DateTime -ArgumentList 1970, 1, 1, 0, 0, 0, ([System.DateTimeKind]::Utc)).AddMilliseconds([double]$match.Groups[1].Value)
+        $offset = [System.TimeZoneInfo]::Local.GetUtcOffset($instant)
+        $sign = '+'
+        if ($offset -lt [System.TimeSpan]::Zero) { $sign = '-' }
+        $minutes = [System.Math]::Abs([int]$offset.TotalMinutes)
+        return ('"\/Date({0}{1}{2:00}{3:00})\/"' -f $match.Groups[1].Value, $sign, [System.Math]::Floor($minutes / 60), ($minutes % 60))
+    }
+    return [regex]::Replace($json, '"\\/Date\((-?\d+)\)\\/"', $withOffset)
+}
+
 function Get-ScmapperAuditAction {
     # HelloID's audit action for a lifecycle action, for errors raised before scmapper answers.
     param([Parameter(Mandatory = $true)] [string] $Action)
@@ -295,7 +315,7 @@ function Invoke-ScmapperAction {
             actionContext = $ActionContext
             personContext = $PersonContext
         }
-        $json = ConvertTo-Json -InputObject $payload -Depth 20 -Compress
+        $json = ConvertTo-ScmapperEventJson -Payload $payload
 
         $arguments = @('apply', '--mapping', $mapping, '--db', $database, '--action', $Action, '-')
         Write-Information "Running scmapper apply --action $Action (DryRun: $($ActionContext.DryRun))"

@@ -126,8 +126,9 @@ def to_date(value: Any, *, open_end: bool = True) -> date | None:
 
     Accepts date and datetime objects, ISO 8601 with or without a time and zone
     ("2021-01-01T23:09:08.2863496", "2021-01-01Z", "2021-01-01T10:00:00+02:00"),
-    and OData "/Date(ms)/". With open_end, the sentinel end dates 9999-12-31 and
-    2099-12-31 mean "no end" and give None. Unreadable text raises ValueError.
+    and OData "/Date(ms)/" (the day in UTC) or "/Date(ms+0100)/" (the day at that offset).
+    With open_end, the sentinel end dates 9999-12-31 and 2099-12-31 mean "no end" and give
+    None. Unreadable text raises ValueError.
     """
     if value is None or isinstance(value, date):
         result = value.date() if isinstance(value, datetime) else value
@@ -143,8 +144,14 @@ def _parse_date_text(raw: str) -> date | None:
         return None
     odata = _ODATA_DATE.match(raw)
     if odata:
-        epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        return (epoch + timedelta(milliseconds=int(odata.group(1)))).date()
+        # The milliseconds are UTC; an offset ("+0100", as ASP.NET and the HelloID helper write
+        # it) says where the day was seen: local midnight is 23:00 UTC the day before.
+        instant = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(odata.group(1)))
+        if odata.group(2):
+            sign = -1 if odata.group(2)[0] == "-" else 1
+            hours, minutes = int(odata.group(2)[1:3]), int(odata.group(2)[3:5])
+            instant += sign * timedelta(hours=hours, minutes=minutes)
+        return instant.date()
     # The calendar date is what matters for contract windows; the time and zone
     # are read off when present but never shift the day.
     match = re.match(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.,]*)?(?:Z|[+-]\d{2}:?\d{2})?$", raw)
