@@ -69,3 +69,27 @@ def test_benchmark_smoke_run(tmp_path: Path) -> None:
 
     # The temporary folder is cleaned up: only the results file is left in tmp_path.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_the_limits_calibration_runs_and_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "limits.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "limits.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text("utf-8"))
+    assert set(results["measured"]) == {
+        "steps_per_second",
+        "step_over_plain_python_turn",
+        "items_compared_per_step",
+        "chars_compared_per_step",
+        "honest_record_steps",
+        "honest_record_share_of_default_budget",
+    }
+    assert all(value > 0 for value in results["measured"].values())
+    assert {"re", "re2"} <= set(results["patterns"])

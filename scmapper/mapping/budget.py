@@ -1,37 +1,57 @@
-"""What one evaluation may spend: time and output, one limit for every template and expression.
+"""What one evaluation may spend: work and output, one limit for every template and expression.
 
-Vocabulary: a *budget* holds a deadline and the characters an evaluation may still produce;
-the sandbox checks the deadline at every *step* (a loop iteration, a call, a filter, a
-concatenation) and spends characters on every value it outputs. `spending()` opens a budget
-for the code inside it; outside one (compiling, static checks) only the size caps apply. It
-works the same on every platform: no signals, no threads, nothing to interrupt.
+Vocabulary: a *budget* holds the *steps* of work an evaluation may still do and the characters
+it may still produce. The sandbox takes a step for every loop turn, call, filter and operator,
+and *charges* the work a single operation does in C (comparing, copying, printing a value) by
+the value's size (sizes.py). The limits are given in seconds (`limits.seconds`), converted at
+STEPS_PER_SECOND: the bound counts work, never the clock, so an honest record passes or fails
+the same way on every run, however busy the machine or long the process pauses (a garbage
+collection, a swap), and a runaway expression stops on Windows as on Linux: no signals, no
+threads, nothing to interrupt. `spending()` opens a budget for the code inside it; outside one
+(compiling, static checks) only the size caps apply.
 """
 
 from __future__ import annotations
 
-import time
 from contextvars import ContextVar
 
 # The most characters one value may have when no budget is open (compile time, checks).
 DEFAULT_OUTPUT = 1_048_576
+# Steps one second of `limits.seconds` allows: about half of what a template loop does in a
+# second on the 2-core machine the benchmarks run on (benchmarks/limits.py measured 2.1
+# million there), so a limit holds roughly what it says on an agent server twice as slow.
+STEPS_PER_SECOND = 1_000_000
 
 
 class LimitExceeded(BaseException):
-    """An evaluation ran out of time or output. A BaseException: no filter, and no handler of
+    """An evaluation ran out of work or output. A BaseException: no filter, and no handler of
     data errors, can swallow it on the way out."""
 
 
 class Budget:
-    __slots__ = ("deadline", "left", "output", "seconds")
+    __slots__ = ("left", "output", "seconds", "steps")
 
     def __init__(self, seconds: float, output: int) -> None:
         self.seconds, self.output = seconds, output
-        self.deadline = time.monotonic() + seconds
+        self.steps = max(int(seconds * STEPS_PER_SECOND), 1)
         self.left = output
 
     def step(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise LimitExceeded(f"took longer than {self.seconds:g} s; an expression loops or does too much")
+        self.steps -= 1
+        if self.steps < 0:
+            self.exhausted()
+
+    def charge(self, steps: int) -> None:
+        self.steps -= steps
+        if self.steps < 0:
+            self.exhausted()
+
+    def exhausted(self) -> None:
+        allowed = max(int(self.seconds * STEPS_PER_SECOND), 1)
+        raise LimitExceeded(
+            f"took more than the {allowed:,} steps of work its limit of {self.seconds:g} s allows;"
+            " an expression loops or does too much"
+        )
 
     def spend(self, size: int) -> None:
         self.left -= size
@@ -47,6 +67,12 @@ def step() -> None:
     budget = _current.get()
     if budget is not None:
         budget.step()
+
+
+def charge(steps: int) -> None:
+    budget = _current.get()
+    if budget is not None and steps:
+        budget.charge(steps)
 
 
 def spend(size: int) -> None:

@@ -10,7 +10,6 @@ filters make of empty), a warning says which field, and a required one fails.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from collections.abc import Mapping as Mapping_
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from jinja2.exceptions import SecurityError
 from scmapper.core import identity, values
 from scmapper.core.values import check_record
 from scmapper.errors import DataError, ExpressionError, MappingError, SandboxViolation
-from scmapper.mapping import absence, budget, expressions
+from scmapper.mapping import absence, budget, expressions, patterns
 from scmapper.mapping.model import Column, Mapping
 
 Row = dict[str, str]
@@ -179,7 +178,7 @@ class Rules:
         self.mapping = mapping
         env = expressions.environment()
         self._person = RowTemplate(mapping.columns)
-        self._patterns = {c.name: re.compile(c.pattern) for c in all_columns(mapping) if c.pattern}
+        self._patterns = {c.name: patterns.compiled(c.pattern) for c in all_columns(mapping) if c.pattern}
         self._identities = {*mapping.unique, *([mapping.username] if mapping.username else [])}
         self._vars = [(v.name, env.compile_expression(v.expression, undefined_to_none=False)) for v in mapping.vars]
         active = mapping.source.active

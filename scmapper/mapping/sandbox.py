@@ -27,13 +27,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from scmapper.core import fields
-from scmapper.mapping import budget
+from scmapper.mapping import budget, sizes
 from scmapper.mapping.absence import Absent, Table
 from scmapper.mapping.budget import DEFAULT_OUTPUT
-
-MAX_POWER = 1_000
-MAX_INT_BITS = 1 << 16  # integers beyond about 19,700 digits are not HR data
-_WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill"})
+from scmapper.mapping.sizes import CHARS_PER_STEP, ITEMS_PER_STEP, check_size, checked, weigh
 
 
 class Literal(str):
@@ -150,6 +147,9 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
             return _lookup(self, obj, argument)
         if self.absent_fields and type(obj) is list and type(argument) is int and not -len(obj) <= argument < len(obj):
             return Absent(obj, f"[{argument}]")
+        if type(argument) is slice:  # a copy, made in C: counted like any value made
+            budget.step()
+            return checked(super().getitem(obj, argument))
         return super().getitem(obj, argument)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -157,20 +157,24 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
         if operator == "%" and isinstance(left, str | bytes):
             raise SecurityError("% formatting is not allowed in a mapping; join text with ~")
         if operator == "**":
-            _check_power(left, right)
+            sizes.check_power(left, right)
         elif operator == "*":
-            _check_product(left, right)
+            sizes.check_product(left, right)
         elif operator == "+" and isinstance(left, str | bytes | list | tuple) and isinstance(right, type(left)):
-            _check_size(len(left) + len(right))
-        return super().call_binop(context, operator, left, right)
+            cap = budget.cap()
+            check_size(sizes.size(left, cap) + sizes.size(right, cap))
+        return checked(super().call_binop(context, operator, left, right))
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # Jinja's signature
         budget.step()
         if getattr(__obj, "__name__", None) == "join" and isinstance(getattr(__obj, "__self__", None), str | bytes):
-            args = (_joinable(__obj.__self__, args[0]),) if len(args) == 1 else args
+            args = (sizes.joinable(__obj.__self__, args[0]),) if len(args) == 1 else args
         else:
-            _check_method(__obj, args)
-        return _checked(super().call(__context, __obj, *args, **kwargs))
+            sizes.check_method(__obj, args)
+            owner = getattr(__obj, "__self__", None)
+            if isinstance(owner, list | tuple | dict | str | bytes):
+                weigh(owner)  # its method walks it (count, index, ...)
+        return checked(super().call(__context, __obj, *args, **kwargs))
 
     def _generate(
         self, source: nodes.Template, name: str | None, filename: str | None, defer_init: bool = False
@@ -189,62 +193,8 @@ def _lookup(env: MappingSandbox, obj: Mapping[Any, Any], key: str) -> Any:
 # --- size checks ---------------------------------------------------------------------------
 
 
-def _check_size(size: int) -> None:
-    limit = budget.cap()
-    if size > limit:
-        raise budget.LimitExceeded(f"would make a value of {size} characters or items; the limit is {limit}")
 
 
-def _checked(value: Any) -> Any:
-    if isinstance(value, str | bytes | list | tuple | dict):
-        _check_size(len(value))
-    elif isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
-        raise budget.LimitExceeded(f"made an integer of {value.bit_length()} bits; the limit is {MAX_INT_BITS}")
-    return value
-
-
-def _check_power(base: Any, exponent: Any) -> None:
-    if isinstance(exponent, int) and abs(exponent) > MAX_POWER:
-        raise budget.LimitExceeded(f"would raise to the power {exponent}; the limit is {MAX_POWER}")
-    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
-        if abs(base) > 1 and (abs(base).bit_length() - 1) * exponent > MAX_INT_BITS:
-            raise budget.LimitExceeded(f"would make an integer of more than {MAX_INT_BITS} bits")
-
-
-def _check_product(left: Any, right: Any) -> None:
-    for seq, times in ((left, right), (right, left)):
-        if isinstance(seq, str | bytes | list | tuple) and isinstance(times, int):
-            _check_size(len(seq) * times)
-    if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
-        raise budget.LimitExceeded(f"would make an integer of more than {MAX_INT_BITS} bits")
-
-
-def _check_method(method: Any, args: tuple[Any, ...]) -> None:
-    """Refuses, before the call, a text method whose result would outgrow the size cap."""
-    owner, name = getattr(method, "__self__", None), getattr(method, "__name__", "")
-    if isinstance(owner, int) and name == "to_bytes" and args and isinstance(args[0], int):
-        _check_size(args[0])
-    if not isinstance(owner, str | bytes) or not args:
-        return
-    first = args[0]
-    if name in _WIDTH_METHODS and isinstance(first, int):
-        _check_size(first)
-    elif name == "expandtabs" and isinstance(first, int):
-        _check_size(len(owner) * max(first, 1))
-    elif name == "replace" and len(args) >= 2 and isinstance(args[1], str | bytes):
-        _check_size(len(owner) + (len(owner) + 1) * len(args[1]))
-    elif name == "translate" and isinstance(first, Mapping):
-        longest = max((len(v) for v in first.values() if isinstance(v, str)), default=1)
-        _check_size(len(owner) * max(longest, 1))
-
-
-def _joinable(separator: str | bytes, items: Any) -> list[Any]:
-    """The items of a join, taken once, after checking what joining them would make."""
-    found = list(items)
-    size = len(separator) * max(len(found) - 1, 0)
-    size += sum(len(item) if isinstance(item, str | bytes) else len(str(item)) for item in found)
-    _check_size(size)
-    return found
 
 
 # --- bounded filters -----------------------------------------------------------------------
@@ -256,11 +206,12 @@ def bounded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     pass_context marks, so the filter still gets its context."""
     first = 1 if getattr(func, "jinja_pass_arg", None) else 0  # the filtered value's position
     current = budget.current
+    whole = name in _WALK_WHOLE
 
     @functools.wraps(func)
     def sized(*args: Any, **kwargs: Any) -> Any:
         budget.step()
-        return _checked(func(*_prechecked(name, list(args), first, kwargs), **kwargs))
+        return checked(func(*_prechecked(name, list(args), first, kwargs), **kwargs))
 
     @functools.wraps(func)
     def plain(*args: Any, **kwargs: Any) -> Any:
@@ -268,29 +219,52 @@ def bounded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         spent = current()
         if spent is not None:
             spent.step()
+            if len(args) > first:
+                _charge_input(spent, args[first], whole)
         value = func(*args, **kwargs)
         if type(value) is str:
             if len(value) > (DEFAULT_OUTPUT if spent is None else spent.output):
-                _check_size(len(value))
+                check_size(len(value))
             return value
-        return _checked(value)
+        return checked(value)
 
     return sized if name in _SIZED_BY_ARGUMENTS else plain
 
 
-_SIZED_BY_ARGUMENTS = frozenset({"batch", "slice", "replace", "join"})
+_SIZED_BY_ARGUMENTS = frozenset({"batch", "slice", "replace", "join", "sum"})
+# Filters whose C code walks the whole value, nested lists included (comparing, printing).
+_WALK_WHOLE = frozenset({"tojson", "string", "max", "min", "sort", "unique", "dictsort", "groupby", "flatten"})
+
+
+def _charge_input(spent: budget.Budget, value: Any, whole: bool) -> None:
+    """Charges a filter the work of going over its value: all of it for one that walks it
+    whole, its length for the rest (one pass over the items or characters)."""
+    kind = type(value)
+    if whole and kind in (list, tuple, dict):
+        weigh(value)
+    elif kind is str:
+        if len(value) > CHARS_PER_STEP:
+            spent.charge(len(value) // CHARS_PER_STEP)
+    elif kind in (list, tuple, dict):
+        spent.charge(len(value) // ITEMS_PER_STEP)
 
 
 def _prechecked(name: str, args: list[Any], first: int, kwargs: dict[str, Any]) -> list[Any]:
     """The arguments of filter `name`, after refusing those that would size its result past the cap."""
     value, rest = (args[first], args[first + 1 :]) if len(args) > first else (None, [])
     if name in ("batch", "slice") and rest and isinstance(rest[0], int):
-        _check_size(rest[0])  # batch's line count, slice's number of slices
+        check_size(rest[0])  # batch's line count, slice's number of slices
     elif name == "replace" and isinstance(value, str) and len(rest) >= 2 and isinstance(rest[1], str):
-        _check_size(len(value) + (len(value) + 1) * len(rest[1]))
+        check_size(len(value) + (len(value) + 1) * len(rest[1]))
     elif name == "join" and value is not None and not isinstance(value, str):
         separator = rest[0] if rest else kwargs.get("d", "")
-        args[first] = _joinable(separator if isinstance(separator, str) else "", value)
+        args[first] = sizes.joinable(separator if isinstance(separator, str) else "", value)
+    elif name == "sum":
+        start = kwargs.get("start", rest[1] if len(rest) > 1 else 0)
+        if not isinstance(start, int | float):
+            # adding lists or texts one to the next copies the growing total every time
+            raise TypeError("sum adds numbers; to put lists together use flatten, texts join")
+        weigh(value)
     return args
 
 
@@ -307,8 +281,8 @@ def _loop(context: Any, items: Any) -> Iterator[Any]:
 def _concat(context: Any, parts: list[Any]) -> str:
     """The `~` operator: its parts joined, once their size is known to fit."""
     budget.step()
-    texts = ["" if part is None else str(part) for part in parts]
-    _check_size(sum(map(len, texts)))
+    texts = ["" if part is None else part if type(part) is str else str(weigh(part)) for part in parts]
+    check_size(sum(map(len, texts)))
     return "".join(texts)
 
 
@@ -325,7 +299,26 @@ def _list(context: Any, items: Any) -> list[Any] | tuple[Any, ...]:
     raise TypeError("not a plain list")
 
 
-BOUNDING_FILTERS = {"scm_loop": _loop, "scm_concat": _concat, "scm_literal": _repeated, "scm_list": _list}
+@pass_context
+def _weighed(context: Any, value: Any) -> Any:
+    """An operand of a comparison, which walks it in C: charged by its size."""
+    return weigh(value)
+
+
+@pass_context
+def _made(context: Any, value: Any) -> Any:
+    """A list, tuple or dict the template writes out: it may hold a big value many times."""
+    return checked(value)
+
+
+BOUNDING_FILTERS = {
+    "scm_loop": _loop,
+    "scm_concat": _concat,
+    "scm_literal": _repeated,
+    "scm_list": _list,
+    "scm_weigh": _weighed,
+    "scm_made": _made,
+}
 
 
 class _Bounding(NodeTransformer):
@@ -363,6 +356,24 @@ class _Bounding(NodeTransformer):
         parts = nodes.List([self.visit(child) for child in node.nodes], lineno=node.lineno)
         return _filter(parts, "scm_concat")
 
+    def visit_Compare(self, node: nodes.Compare) -> nodes.Node:
+        node.expr = _weighed_operand(self.visit(node.expr))
+        for operand in node.ops:
+            operand.expr = _weighed_operand(self.visit(operand.expr))
+        return node
+
+    def visit_List(self, node: nodes.List) -> nodes.Node:
+        self.generic_visit(node)
+        return _filter(node, "scm_made")
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        self.generic_visit(node)
+        return _filter(node, "scm_made")
+
+    def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
+        self.generic_visit(node)
+        return node if node.ctx != "load" else _filter(node, "scm_made")
+
     def visit_TemplateData(self, node: nodes.TemplateData) -> nodes.Node:
         if not self.repeating:
             return node
@@ -371,3 +382,7 @@ class _Bounding(NodeTransformer):
 
 def _filter(node: nodes.Expr, name: str) -> nodes.Filter:
     return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
+
+
+def _weighed_operand(node: nodes.Expr) -> nodes.Expr:
+    return node if isinstance(node, nodes.Const) else _filter(node, "scm_weigh")

@@ -14,7 +14,7 @@ from jinja2 import nodes
 
 from scmapper.core.suggest import closest
 from scmapper.errors import Problem
-from scmapper.mapping import expressions
+from scmapper.mapping import expressions, patterns
 from scmapper.mapping.document import Place
 from scmapper.mapping.model import Column, Mapping, Roles
 
@@ -89,9 +89,9 @@ def _column_checks(column: Column, names: frozenset[str]) -> Found:
         found += expressions.check_template(column.default, names)
     if column.pattern:
         try:
-            re.compile(column.pattern)
-        except re.error as exc:
-            found.append((1, f"pattern is not a valid regular expression: {exc}"))
+            patterns.compiled(column.pattern)
+        except patterns.PatternError as exc:
+            found.append((1, f"pattern is not a regular expression RE2 can run: {exc}"))
     return found
 
 

@@ -2,6 +2,7 @@
 right exit code, no traceback, and nothing written."""
 
 import json
+import re
 
 import pytest
 
@@ -295,7 +296,9 @@ def test_runaway_expressions_stop_with_a_clear_error(tmp_path, db):
     )
     assert run_cli("validate", mapping).code == 0
     result = apply(db, with_person(ExternalId="1", L=list(range(1000))).encode(), mapping=mapping)
-    assert result.code == 1 and "mapping took longer than 0.5 s" in result.out
+    assert (
+        result.code == 1 and "mapping took more than the 500,000 steps of work its limit of 0.5 s allows" in result.out
+    )
     recursive = tmp_path / "r.yaml"
     recursive.write_text(BASE + '    y: "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}"\n', "utf-8")
     result = apply(db, with_person(ExternalId="1").encode(), mapping=recursive)
@@ -303,7 +306,7 @@ def test_runaway_expressions_stop_with_a_clear_error(tmp_path, db):
     huge = tmp_path / "h.yaml"
     huge.write_text(BASE + '    y: "{{ person.L | join(person.S) }}"\n', "utf-8")
     result = apply(db, with_person(ExternalId="1", L=list(range(2000)), S="y" * 60_000).encode(), mapping=huge)
-    assert (
-        result.code == 1 and "would make a value of 119946890 characters or items; the limit is 1048576" in result.out
+    assert result.code == 1 and re.search(
+        r"would make a value of \d+ characters or items; the limit is 1048576", result.out
     )
     assert count(db, "persons") == 0
