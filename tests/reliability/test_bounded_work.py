@@ -13,7 +13,7 @@ from scmapper.mapping import budget
 from scmapper.mapping.loading import load_mapping
 from scmapper.mapping.rules import Rules
 
-from conftest import DEFAULT_MAPPING, SAMPLE_EVENT, count, derived_mapping, make_person, native, run_cli
+from conftest import DEFAULT_MAPPING, SAMPLE_EVENT, count, derived_mapping, make_person, native, rows, run_cli, spawn
 
 # A list holding one 60,000-item list 60,000 times: little memory, 3.6 billion items.
 SHARED = "([[0] * 60000] * 60000)"
@@ -172,3 +172,33 @@ def test_an_export_template_is_held_to_the_same_bounds(tmp_path, db):
     result = run_cli("export", "--mapping", mapping, "--db", db, "--out", out)
     assert result.code == 2 and "layout.j2:1:1: export.persons template: would make a value of" in result.err
     assert not (out / "Users.csv").exists()
+
+
+def test_an_agent_goes_through_while_another_events_mapping_runs_long(tmp_path, db):
+    """One agent maps a record whose mapping loops to the end of a 25-second budget (some
+    seconds of work here); it holds no lock meanwhile, so another agent's ordinary event is done
+    at once, and the slow one then fails alone."""
+
+    def change(m):
+        m["person"]["columns"]["voornaam"] = (
+            "{% for a in person.Loop %}{% for b in person.Loop %}{% endfor %}{% endfor %}{{ person.Name.NickName }}"
+        )
+        m["limits"] = {"seconds": 25}
+
+    slow_mapping = derived_mapping(tmp_path / "slow.yaml", change)
+    assert (
+        run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person("1"))).code
+        == 0
+    )
+    event = tmp_path / "slow-event.json"
+    event.write_text(native("create", {**make_person("2"), "Loop": list(range(8000))}), "utf-8")
+    slow = spawn("apply", "--mapping", slow_mapping, "--db", db, event)
+    time.sleep(1.5)  # the slow one is mapping by now
+    assert slow.poll() is None
+    started = time.monotonic()
+    quick = run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person("3")))
+    assert quick.code == 0 and time.monotonic() - started < 5
+    assert slow.poll() is None  # still mapping: the quick one did not wait for it
+    out, err = slow.communicate(timeout=60)
+    assert slow.returncode == 1 and b"steps of work its limit of 25 s allows" in out, err
+    assert sorted(r["externalId"] for r in rows(db, "SELECT externalId FROM persons")) == ["1", "3"]
