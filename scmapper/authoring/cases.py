@@ -202,7 +202,7 @@ def _with_vars(rules: Rules, settings: dict[str, str]) -> Rules:
 
 def _run(rules: Rules, case: dict[str, Any], today: date | None) -> CaseResult:
     result = CaseResult(case["name"])
-    snapshot = case_snapshot(rules.mapping.source, case)
+    snapshot = case_snapshot(rules.mapping.source, case, today)
     records = list(snapshot.records)
     if len(records) != 1:
         result.differences.append(f"the case's records make {len(records)} persons, not one")
@@ -222,10 +222,10 @@ def _run(rules: Rules, case: dict[str, Any], today: date | None) -> CaseResult:
     return result
 
 
-def case_snapshot(source: Source, case: dict[str, Any]) -> Snapshot:
-    """What sync would make of the case's records: grouped, or its inputs joined."""
+def case_snapshot(source: Source, case: dict[str, Any], day: date | None = None) -> Snapshot:
+    """What sync would make of the case's records on `day`: grouped, or its inputs joined."""
     if "inputs" in case:
-        return inputs.from_items(source, case["inputs"])
+        return inputs.from_items(source, case["inputs"], day=day)
     return Snapshot(sources.records_from(case.get("records", [case.get("record")]), source.group_by, "case"))
 
 

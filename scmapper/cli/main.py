@@ -13,9 +13,19 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 
 from scmapper import __version__
-from scmapper.errors import EXIT_INTERNAL, EXIT_USAGE, ScmapperError
+from scmapper.errors import EXIT_INTERNAL, EXIT_USAGE, ScmapperError, UsageError
+
+_AS_OF_HELP = "the run's date: `today` in expressions and the versions effective-dated inputs keep"
+
+
+def _as_of_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--as-of {text[:40]!r} is not a date: give it as YYYY-MM-DD") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from scmapper.cli import commands
 
         handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")
-        return handler(args)
+        if getattr(args, "as_of", None) is None:
+            return handler(args)
+        from scmapper.mapping.expressions import as_of
+
+        with as_of(_as_of_date(args.as_of)):
+            return handler(args)
     except ScmapperError as exc:
         if args.debug:
             raise
@@ -87,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _mapping_option(p)
     p.add_argument("--html", metavar="FILE", help="also write the record beside its rows as one HTML page")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help=_AS_OF_HELP)
 
     p = sub.add_parser("apply", parents=[common], help="apply one lifecycle event (or a batch) to the database")
     p.add_argument("--mapping", required=True)
@@ -111,11 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="apply even when the removal threshold trips (recorded)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--html", metavar="FILE", help="also write the report as one HTML page")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help=_AS_OF_HELP)
 
     p = sub.add_parser("test", parents=[common], help="run mappings' test cases")
     p.add_argument("mapping", nargs="*", help="mapping files, or their NAME.tests.yaml case files")
     _mapping_option(p, many=True)
     p.add_argument("--cases", help="the test case file, with one mapping (default: NAME.tests.yaml beside it)")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help=_AS_OF_HELP)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("export", parents=[common], help="write the persons and roles files for Spend Cloud")

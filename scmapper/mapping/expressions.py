@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from functools import cache
 from typing import Any
@@ -115,8 +117,27 @@ def sandbox(
     return env
 
 
+_AS_OF: ContextVar[date | None] = ContextVar("scmapper_as_of", default=None)
+
+
+@contextmanager
+def as_of(day: date | None) -> Iterator[None]:
+    """The run's date for the code inside (`--as-of`): `today` in expressions, the versions an
+    effective-dated input keeps. None leaves it as it is."""
+    token = _AS_OF.set(day) if day is not None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _AS_OF.reset(token)
+
+
 def today() -> date:
-    """Today, or SCMAPPER_TODAY (YYYY-MM-DD) so mapping tests give stable results."""
+    """The run's date (`as_of`), else SCMAPPER_TODAY (YYYY-MM-DD) so mapping tests give stable
+    results, else today."""
+    given = _AS_OF.get()
+    if given is not None:
+        return given
     fixed = os.environ.get("SCMAPPER_TODAY")
     if not fixed:
         return filters.today()

@@ -163,12 +163,15 @@ def _parse_date_text(raw: str) -> date | None:
     raise ValueError(f"not a date: {raw!r}")
 
 
-def in_window(day: Any, start: Any, end: Any) -> bool:
-    """Whether day lies in [start, end]; an empty start or end leaves that side open."""
+def in_window(day: Any, start: Any, end: Any, early: int = 0) -> bool:
+    """Whether day lies in [start, end]; an empty start or end leaves that side open. With
+    `early`, the window opens that many days before start (a joiner's role before day one)."""
     current = to_date(day)
     if current is None:
         return False
     first, last = to_date(start, open_end=False), to_date(end)
+    if first is not None and early:
+        first -= timedelta(days=max(0, min(int(early), 366)))
     return (first is None or first <= current) and (last is None or current <= last)
 
 

@@ -33,6 +33,9 @@ class Input:
     optional: bool = False  # sync runs without a file for it (no attached records, an empty table)
     fetch: str | None = None  # how the system's API is asked for it (named when a file lacks fields)
     encoding: str | None = None  # its files' encoding where not UTF-8 (cp1252, utf-16); a BOM always says
+    valid_from: str | None = None  # effective-dated: the field of each version's first day (versions.py)
+    valid_until: str | None = None  # and of its last day
+    early_days: int = 0  # an attached version counts this many days before its first day
     position: Place = Place("")
 
     @property
@@ -60,6 +63,9 @@ class Source:
     @property
     def lookups(self) -> tuple[Input, ...]:
         return tuple(i for i in self.inputs if i.kind == "lookup")
+
+    def named(self, name: str) -> Input | None:
+        return next((i for i in self.inputs if i.name == name), None)
 
     def children(self, parent: Input) -> tuple[Input, ...]:
         """The inputs attached to parent."""
@@ -97,6 +103,15 @@ def source_problems(doc: Document, source: Source) -> list[Problem]:
         if item.kind == "main" and item.optional:
             where = ("source", "inputs", item.name, "optional")
             problems.append(doc.problem(where, "the main input cannot be optional"))
+        if item.kind == "main" and (item.valid_from or item.valid_until) and not item.key:
+            where = ("source", "inputs", item.name, "valid_from" if item.valid_from else "valid_until")
+            message = "an effective-dated main input needs a key: the field its versions of one person share"
+            problems.append(doc.problem(where, message))
+        if item.early_days and item.kind != "attach":
+            where = ("source", "inputs", item.name, "early_days")
+            problems.append(
+                doc.problem(where, "early_days is for attached inputs (an employment before its first day)")
+            )
         if item.kind != "attach" or not mains:
             continue
         parent = by_name.get(item.to or mains[0].name)

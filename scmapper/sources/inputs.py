@@ -16,14 +16,16 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from scmapper.core.values import check_record
 from scmapper.errors import DataError, UsageError
-from scmapper.mapping import filters
+from scmapper.mapping import expressions, filters
 from scmapper.mapping.absence import Table
 from scmapper.mapping.source import Input, Source
+from scmapper.sources import versions
 from scmapper.sources.records import Line, Record, read_files, records_from, stream_files
 
 # A file named after its input: users.json, or users.2.json for the second page.
@@ -96,11 +98,16 @@ def input_of(path: Path, names: Iterable[str]) -> str | None:
 
 
 def read(
-    source: Source, files: Mapping[str, Sequence[Path]], encodings: Mapping[Path, str] | None = None
+    source: Source,
+    files: Mapping[str, Sequence[Path]],
+    encodings: Mapping[Path, str] | None = None,
+    day: date | None = None,
 ) -> Snapshot:
-    """The snapshot the files give. A main input nothing attaches to is streamed (JSON lines one
-    record at a time); everything else is read whole, as a join needs it. Each file is read in
-    the encoding given with it (`encodings`), else its input's, else UTF-8 (a BOM always says)."""
+    """The snapshot the files give on `day` (effective-dated inputs keep the versions in effect
+    then; default today). A main input nothing attaches to and that has no versions is streamed
+    (JSON lines one record at a time); everything else is read whole, as a join needs it. Each
+    file is read in the encoding given with it (`encodings`), else its input's, else UTF-8 (a
+    BOM always says)."""
     declared = _encodings(source, files, encodings or {})
     main = source.main
     if not source.inputs:
@@ -108,9 +115,9 @@ def read(
     loaded = {
         i.name: read_files(files.get(i.name, ()), i.records, None, declared) for i in source.inputs if i is not main
     }
-    if source.children(main):
-        return join(source, read_files(files[main.name], main.records, None, declared), loaded)
-    return join(source, stream_files(files[main.name], main.records, None, declared), loaded)
+    if source.children(main) or versions.dated(main):
+        return join(source, read_files(files[main.name], main.records, None, declared), loaded, day)
+    return join(source, stream_files(files[main.name], main.records, None, declared), loaded, day)
 
 
 def _encodings(source: Source, files: Mapping[str, Sequence[Path]], given: Mapping[Path, str]) -> dict[Path, str]:
@@ -145,20 +152,38 @@ def with_encodings(args: Sequence[str]) -> tuple[list[str], dict[Path, str]]:
     return plain, encodings
 
 
-def from_items(source: Source, items: Mapping[str, list[Any]], name: str = "case") -> Snapshot:
-    """The snapshot records given as lists (a test case's inputs) make."""
+def from_items(
+    source: Source, items: Mapping[str, list[Any]], name: str = "case", day: date | None = None
+) -> Snapshot:
+    """The snapshot records given as lists (a test case's inputs) make on `day`."""
     loaded = {n: records_from(list(records), name=f"{name}.{n}") for n, records in items.items()}
     main = loaded.pop(source.main.name, [])
-    return join(source, main, loaded)
+    return join(source, main, loaded, day)
 
 
-def join(source: Source, main: Iterable[Record | Line], others: Mapping[str, list[Record]]) -> Snapshot:
+def join(
+    source: Source, main: Iterable[Record | Line], others: Mapping[str, list[Record]], day: date | None = None
+) -> Snapshot:
     notes: list[str] = []
+    on = day or expressions.today()
+    others = {name: _versions(source.named(name), records, on, notes) for name, records in others.items()}
+    if versions.dated(source.main):
+        whole = [r if isinstance(r, Record) else Record(r.data, r.origin) for r in main]
+        main = versions.one_per_key(source.main, source.main.key, whole, on, notes)
     tables = {i.name: _table(i, others.get(i.name, []), notes) for i in source.lookups}
     if source.children(source.main):
         whole = [r if isinstance(r, Record) else Record(r.data, r.origin) for r in main]
         main = _attach(source, source.main, whole, others, notes)
     return Snapshot(main, tables, tuple(notes), _digest(tables))
+
+
+def _versions(item: Input | None, records: list[Record], day: date, notes: list[str]) -> list[Record]:
+    """An input's records as in effect on day: one version per lookup key, or the attached ones in effect."""
+    if item is None or not versions.dated(item):
+        return records
+    if item.kind == "lookup":
+        return versions.one_per_key(item, item.lookup, records, day, notes)
+    return versions.in_effect(item, records, day, notes)
 
 
 def _attach(

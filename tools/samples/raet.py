@@ -26,6 +26,14 @@ account without an employeeID. The person without a username is in neither.
 The function profile code is the jobProfile id; its shortName is a short label, made different
 from the code so a mapping reading the wrong field fails its tests.
 
+Versions: the IAM API publishes an employee or employment once per change, each record with the
+validFrom of the change and the previous record ending the day before (its documentation's
+paging example lists one employee as three versions). Here employee 10003 has two earlier
+versions (another e-mail address, another known-as name), employment 10005-1 an earlier one
+with another job, and employment 10007-1 a next one that begins after TODAY with another job:
+only the version in effect on the run's date may reach Spend Cloud. A joiner is entered before
+the first day: the employee's first version begins on REGISTERED at the latest.
+
 Everything people.py expects can be carried. A record without personCode gets no employments
 (they join on it), so sync skips it as inactive while its test case, which checks every
 record, names the empty key (`orphan`).
@@ -34,6 +42,7 @@ record, names the empty key (`orphan`).
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 from formats import chunks, ps51_json
@@ -48,6 +57,25 @@ EXTENSION = {"10003", "10008", "10017"}  # username kept in Raet itself, as exte
 GENDERS = {"M": "Male", "V": "Female"}
 PAGE = 15
 SINCE, UNTIL = "1900-01-01T00:00:00", "9999-12-31T00:00:00"
+REGISTERED = "2026-05-01"  # a joiner's employee record exists from here, before the first day
+# Earlier employee versions: person -> [(validFrom, validUntil, fields that differed)]; the
+# current version begins the day after the last one ends.
+EMPLOYEE_HISTORY = {
+    "10003": [
+        (
+            "2012-05-01",
+            "2019-12-31",
+            {"emailAddresses": [{"type": "Business", "address": "m.dekker@oud.voorbeeld.nl"}]},
+        ),
+        ("2020-01-01", "2024-02-29", {"knownAs": "Mies"}),
+    ],
+}
+# Other employment versions: employment id -> [(validFrom, validUntil, fields that differ)]; the
+# one built from people.py covers the rest of the contract.
+EMPLOYMENT_HISTORY = {
+    "10005-1": [("2019-02-01", "2025-12-31", {"organizationUnit": "OE-FIN", "jobProfile": "FP-FIN-01"})],
+    "10007-1": [("2026-07-01", "9999-12-31", {"organizationUnit": "OE-INK", "jobProfile": "FP-INK-02"})],
+}
 
 
 def _date(value: str | None) -> str | None:
@@ -79,9 +107,43 @@ def employee(person: Person) -> dict[str, Any]:
         "emailAddresses": _emails(person),
         "phoneNumbers": [{"type": "Business", "number": f"020-555{(person.number or '0000')[-4:]}"}],
         "extensions": extensions,
-        "validFrom": _date(min(c.start for c in person.contracts)),
+        "validFrom": _date(min(REGISTERED, *(c.start for c in person.contracts))),
         "validUntil": UNTIL,
     }
+
+
+def employee_versions(person: Person) -> list[dict[str, Any]]:
+    current = employee(person)
+    history = EMPLOYEE_HISTORY.get(person.number or "", [])
+    earlier = [
+        current | changes | {"validFrom": _date(start), "validUntil": _date(end)} for start, end, changes in history
+    ]
+    if history:
+        current["validFrom"] = _date(_day_after(history[-1][1]))
+    return [*earlier, current]
+
+
+def employment_versions(person: Person, contract: Contract, seq: int) -> list[dict[str, Any]]:
+    """The employment as people.py has it, with its versions before and after (EMPLOYMENT_HISTORY)."""
+    current = employment(person, contract, seq)
+    before, after = [], []
+    for start, end, changes in EMPLOYMENT_HISTORY.get(current["id"], []):
+        other = current | changes | {"validFrom": _date(start), "validUntil": _date(end)}
+        if start <= contract.start:  # the employment began like this: the current one follows it
+            current["validFrom"] = _date(_day_after(end))
+            before.append(other)
+        else:  # a change that takes effect later: the current one ends the day before
+            current["validUntil"] = _date(_day_before(start))
+            after.append(other)
+    return [*before, current, *after]
+
+
+def _day_after(day: str) -> str:
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+
+
+def _day_before(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
 
 
 def employment(person: Person, contract: Contract, seq: int) -> dict[str, Any]:
@@ -143,8 +205,10 @@ def snapshot(people: Any) -> dict[str, list[dict[str, Any]]]:
     jobs = {c.job_code: c.job_name for c in contracts}
     in_ad = [p for p in people if p.username and p.number not in EXTENSION]
     return {
-        "employees": [employee(p) for p in people],
-        "employments": [employment(p, c, seq) for p in people for seq, c in enumerate(p.contracts, start=1)],
+        "employees": [v for p in people for v in employee_versions(p)],
+        "employments": [
+            v for p in people for seq, c in enumerate(p.contracts, start=1) for v in employment_versions(p, c, seq)
+        ],
         "organizationUnits": [organization_unit(code, name) for code, name in sorted(units.items())],
         "jobProfiles": [job_profile(code, name) for code, name in sorted(jobs.items())],
         "adUsers": [ad_user(p) for p in in_ad] + ([SERVICE_ACCOUNT] if len(people) > 1 else []),
