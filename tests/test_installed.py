@@ -37,10 +37,12 @@ def source_files():
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory):
-    """The sdist, and the wheel built from that sdist (as `python -m build` does), offline."""
+    """The sdist, and the wheel built from that sdist, offline: `python -m build` without
+    --sdist --wheel (with both it builds each from the tree, and a stale build/ folder there
+    could lend the wheel files the tree no longer has)."""
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
         capture_output=True,
         text=True,
         check=False,

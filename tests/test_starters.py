@@ -293,3 +293,23 @@ def test_adp_published_workers_sample_creates_every_active_worker_and_holds_the_
     assert exported.json["held"] == [
         {"key": "000999", "reasons": ["person '000999': column 'email' is empty"], "kept": False}
     ]
+
+
+def test_the_raet_ad_export_is_read_in_the_code_page_windows_powershell_wrote_it_in(tmp_path):
+    """Raet's adUsers.json is `ConvertTo-Json | Set-Content` output: Windows-1252, no byte order
+    mark. The starter declares it; the same file under a mapping that does not is refused with
+    the byte's place, the likely encoding and the setting to use."""
+    ad_users = folder("raet") / "adUsers.json"
+    raw = ad_users.read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    assert "Zoë".encode("cp1252") in raw
+    files = sorted(str(p) for p in folder("raet").iterdir())
+    assert sync("raet", tmp_path / "a.db", files, "--json").code == 1  # the record broken on purpose, no more
+    undeclared = tmp_path / "raet.yaml"
+    undeclared.write_text(
+        "version: 1\nextends: starter:raet\nsource:\n  inputs:\n    adUsers: { encoding: utf-8 }\n", "utf-8"
+    )
+    done = run_cli("sync", "--mapping", undeclared, "--db", tmp_path / "b.db", "--source", *files)
+    assert done.code == 2 and "adUsers.json is not valid UTF-8" in done.err and "cp1252" in done.err
+    assert not (tmp_path / "b.db").exists()

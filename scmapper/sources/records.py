@@ -181,8 +181,10 @@ def records_in(data: Any, records: str | None, path: Path) -> list[Any]:
 def _records(data: Any, records: str | None, path: Path) -> list[Any]:
     if records:
         found = _walk(data, tuple(records.split(".")))
+        if isinstance(found, dict):  # one entity, as OData answers for a single key: Picklist('ecEmailType')
+            return [found]
         if not isinstance(found, list):
-            raise SourceError(f"{path}: records {records!r} does not lead to a list of records")
+            raise SourceError(f"{path}: records {records!r} does not lead to a list of records or one record")
         return found
     if isinstance(data, list):
         return data

@@ -38,3 +38,9 @@ def ps51_json(data: Any) -> bytes:
         text = text.replace(char, escaped)
     text = text.replace('"/Date(', '"\\/Date(').replace(')/"', ')\\/"')
     return b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode() + b"\r\n"
+
+
+def ps51_set_content(data: Any) -> bytes:
+    """`ConvertTo-Json | Set-Content FILE` in Windows PowerShell 5.1: the same JSON as ps51_json,
+    written in the ANSI code page (Windows-1252 on a Dutch or English Windows), no byte order mark."""
+    return ps51_json(data)[3:].decode("utf-8").encode("cp1252")

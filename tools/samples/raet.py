@@ -20,8 +20,10 @@ writes it. Some people have a Private e-mail address listed before the Business 
 Raet has no account name. This customer keeps it in an extension field `userName` for a few
 people (as Raet allows); for everyone else it comes from an Active Directory export joined on
 the employee number (`adUsers.json`: `Get-ADUser -Filter * -Properties employeeID, mail |
-Select-Object ... | ConvertTo-Json` in Windows PowerShell 5.1), which also holds a service
-account without an employeeID. The person without a username is in neither.
+Select-Object ... | ConvertTo-Json | Set-Content adUsers.json` in Windows PowerShell 5.1, which
+writes the ANSI code page: Windows-1252, no byte order mark, so `Zoë` is the single byte 0xEB
+and the starter declares `encoding: cp1252`), which also holds a service account without an
+employeeID. The person without a username is in neither.
 
 The function profile code is the jobProfile id; its shortName is a short label, made different
 from the code so a mapping reading the wrong field fails its tests.
@@ -45,7 +47,7 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
-from formats import chunks, ps51_json
+from formats import chunks, ps51_set_content
 from people import Contract, Person
 
 INPUTS = ("employees", "employments", "organizationUnits", "jobProfiles", "adUsers")
@@ -182,6 +184,7 @@ def job_profile(code: str, name: str) -> dict[str, Any]:
 
 def ad_user(person: Person) -> dict[str, Any]:
     return {
+        "Name": f"{person.nick or person.given} {person.surname or person.birth_name}",
         "sAMAccountName": person.username,
         "userPrincipalName": f"{person.username}@voorbeeld.nl",
         "mail": person.email,
@@ -191,6 +194,7 @@ def ad_user(person: Person) -> dict[str, Any]:
 
 
 SERVICE_ACCOUNT = {
+    "Name": "svc-backup",
     "sAMAccountName": "svc-backup",
     "userPrincipalName": "svc-backup@voorbeeld.nl",
     "mail": None,
@@ -229,7 +233,7 @@ def pages(name: str, records: list[dict[str, Any]]) -> list[Any]:
 
 def dump(name: str, data: Any) -> bytes:
     if name == "adUsers":
-        return ps51_json(data)
+        return ps51_set_content(data)
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
 
 

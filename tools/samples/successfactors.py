@@ -6,22 +6,25 @@ Entities as the HelloID source connector reads them (`Persons.ps1` of
 Tools4everBV/HelloID-Conn-Prov-Source-Sap-SuccessFactors), joined the way it joins them:
 - `PerPerson` (personIdExternal, personId, dateOfBirth): one per person.
 - `PerPersonal` (personIdExternal, startDate, endDate, firstName, lastName, middleName,
-  preferredName, initials, namePrefix, partnerName, partnerNamePrefix, nameFormatCode, gender,
-  formalName): the slice valid today, as the API returns effective-dated entities by default.
+  preferredName, initials, partnerName, partnerNamePrefix, nameFormatCode, gender, formalName):
+  the name prefix is in `middleName`, as the connector reads it: a `prefix_cust` option id, or
+  the prefix as plain text where the tenant typed it (PLAIN_PREFIX); likewise partnerNamePrefix.
 - `PerEmail` (personIdExternal, emailType, emailAddress, isPrimary).
 - `EmpEmployment` (personIdExternal, userId, startDate, originalStartDate, endDate,
   lastDateWorked, isPrimary): one per employment (concurrent employment: several).
 - `EmpJob` (userId, seqNumber, startDate, endDate, company, division, department, jobCode,
-  jobTitle, emplStatus, eventReason, managerId): the slice valid today of each employment
-  (a joiner, hired ahead, has none yet; a leaver's is the termination slice).
-- `FODepartment` (externalCode, name, startDate, endDate, status): the departments.
-- `PicklistOption` (id, externalCode, status, picklistLabels, picklist.picklistId), queried
-  for the picklists these entities use: `ecEmailType` (B Business, P Personal),
-  `employee-status` (A active ... T terminated) and the tenant's name-prefix picklist
-  `prefix_cust` (labels "van", "van den", ...).
+  jobTitle, emplStatus, eventReason, managerId): every slice of each employment, as fetched
+  with fromDate and toDate: the working slice from the start (a joiner's begins in the future),
+  and after a contract's end the termination slice (T).
+- `FODepartment` (externalCode, name, startDate, endDate, status): the departments, one of them
+  renamed this year (two slices).
+- `Picklist`: one `Picklist('ID')?$expand=picklistOptions/picklistLabels` response per file, a
+  single entity under `d` with `picklistOptions.results`, each option's labels under
+  `picklistLabels.results`: `ecEmailType` (B Business, P Personal), `employee-status` (A active
+  ... T terminated) and the tenant's name-prefix picklist `prefix_cust` ("van", "van den", ...).
 
-Value formats: emailType, emplStatus, namePrefix and partnerNamePrefix hold PICKLIST OPTION
-IDS ("8448", "4595"), resolved through PicklistOption; gender M / F, U when unknown;
+Value formats: emailType, emplStatus, middleName and partnerNamePrefix hold PICKLIST OPTION
+IDS ("8448", "4595"), resolved through the picklists; gender M / F, U when unknown;
 nameFormatCode is the tenant's own coding, here the Dutch BRP "aanduiding naamgebruik"
 letters E = B, N = BP, P = P, V = PB. Every odd employee number also has a Personal e-mail,
 listed first. Each employment has its own userId: the primary one (isPrimary: the first
@@ -42,7 +45,7 @@ from typing import Any
 from formats import SENTINELS, odata_date
 from people import TODAY, Contract, Person
 
-INPUTS = ("PerPerson", "PerPersonal", "PerEmail", "EmpEmployment", "EmpJob", "FODepartment", "PicklistOption")
+INPUTS = ("PerPerson", "PerPersonal", "PerEmail", "EmpEmployment", "EmpJob", "FODepartment", "Picklist")
 BASE = "https://api012.successfactors.eu/odata/v2"
 CODES = {"B": "E", "BP": "N", "P": "P", "PB": "V"}
 GENDERS = {"M": "M", "V": "F", "O": "U"}
@@ -67,6 +70,11 @@ OPTIONS = {
 }
 ID = {(picklist, code): option for option, (picklist, code, _) in OPTIONS.items()}
 PREFIX = {label: option for option, (picklist, _, label) in OPTIONS.items() if picklist == "prefix_cust"}
+PICKLISTS = ("ecEmailType", "employee-status", "prefix_cust")
+REGISTERED = "2026-05-01"  # a joiner's personal data exists from here, before the first day
+PLAIN_PREFIX = {"10008", "10017"}  # their prefixes typed as text in middleName, not picked from prefix_cust
+# A department renamed this year: (its name until RENAMED_ON, the day the new one applies).
+RENAMED = {"OE-SZW": ("Sociale Zaken", "2026-01-01")}
 
 
 def _meta(kind: str, key: str) -> dict[str, str]:
@@ -94,7 +102,7 @@ def per_person(person: Person) -> dict[str, Any]:
 
 
 def per_personal(person: Person) -> dict[str, Any]:
-    hired = min(c.start for c in person.contracts)
+    hired = min(REGISTERED, *(c.start for c in person.contracts))  # a joiner is entered ahead
     return {
         "__metadata": _meta(
             "PerPersonal", f"personIdExternal='{person.number or ''}',startDate=datetime'{hired}T00:00:00'"
@@ -104,16 +112,22 @@ def per_personal(person: Person) -> dict[str, Any]:
         "endDate": odata_date(OPEN_END),
         "firstName": person.given,
         "lastName": person.birth_name,
-        "middleName": None,
+        "middleName": _prefix(person, person.birth_prefix),
         "preferredName": person.nick,
         "initials": person.initials,
-        "namePrefix": PREFIX[person.birth_prefix] if person.birth_prefix else None,
+        "namePrefix": None,
         "partnerName": person.partner_name,
-        "partnerNamePrefix": PREFIX[person.partner_prefix] if person.partner_prefix else None,
+        "partnerNamePrefix": _prefix(person, person.partner_prefix),
         "nameFormatCode": CODES[person.convention],
         "gender": GENDERS[person.gender],
         "formalName": f"{person.given} {person.birth_name}",
     }
+
+
+def _prefix(person: Person, prefix: str | None) -> str | None:
+    if not prefix:
+        return None
+    return prefix if person.number in PLAIN_PREFIX else PREFIX[prefix]
 
 
 def per_emails(person: Person) -> list[dict[str, Any]]:
@@ -148,15 +162,19 @@ def employment(person: Person, contract: Contract, seq: int) -> dict[str, Any]:
     }
 
 
-def job(person: Person, contract: Contract, seq: int) -> dict[str, Any] | None:
-    """The EmpJob slice valid on TODAY: working (A) from the start to the contract's end, or the
-    termination slice (T) after it; none before the start."""
-    if date.fromisoformat(contract.start) > TODAY:
-        return None
+def jobs(person: Person, contract: Contract, seq: int) -> list[dict[str, Any]]:
+    """The EmpJob slices of a contract: working (A) from its start to its end, and after an end
+    the termination slice (T), open-ended."""
     user_id = _user_id(person, seq, contract)
-    ended = contract.end not in SENTINELS and date.fromisoformat(str(contract.end)) < TODAY
-    start = (date.fromisoformat(str(contract.end)) + timedelta(days=1)).isoformat() if ended else contract.start
-    end = OPEN_END if ended or contract.end in SENTINELS else str(contract.end)
+    ends = contract.end not in SENTINELS
+    found = [_slice(user_id, contract, contract.start, str(contract.end) if ends else OPEN_END, "A")]
+    if ends:
+        after = (date.fromisoformat(str(contract.end)) + timedelta(days=1)).isoformat()
+        found.append(_slice(user_id, contract, after, OPEN_END, "T"))
+    return found
+
+
+def _slice(user_id: str | None, contract: Contract, start: str, end: str, status: str) -> dict[str, Any]:
     return {
         "__metadata": _meta("EmpJob", f"seqNumber=1L,startDate=datetime'{start}T00:00:00',userId='{user_id or ''}'"),
         "userId": user_id,
@@ -168,63 +186,94 @@ def job(person: Person, contract: Contract, seq: int) -> dict[str, Any] | None:
         "department": contract.ou_code,
         "jobCode": contract.job_code,
         "jobTitle": contract.job_name,
-        "emplStatus": ID[("employee-status", "T" if ended else "A")],
-        "eventReason": "TERMRESIGN" if ended else "HIRNEW",
+        "emplStatus": ID[("employee-status", status)],
+        "eventReason": "TERMRESIGN" if status == "T" else "HIRNEW",
         "managerId": "NO_MANAGER",
     }
 
 
-def department(code: str, name: str) -> dict[str, Any]:
+def departments(code: str, name: str) -> list[dict[str, Any]]:
+    """A department's slices: one, or two where it was renamed (RENAMED)."""
+    if code not in RENAMED:
+        return [_department(code, name, "1900-01-01", OPEN_END)]
+    old, renamed_on = RENAMED[code]
+    until = (date.fromisoformat(renamed_on) - timedelta(days=1)).isoformat()
+    return [_department(code, old, "1900-01-01", until), _department(code, name, renamed_on, OPEN_END)]
+
+
+def _department(code: str, name: str, start: str, end: str) -> dict[str, Any]:
     return {
-        "__metadata": _meta("FODepartment", f"externalCode='{code}',startDate=datetime'1900-01-01T00:00:00'"),
+        "__metadata": _meta("FODepartment", f"externalCode='{code}',startDate=datetime'{start}T00:00:00'"),
         "externalCode": code,
         "name": name,
-        "startDate": odata_date("1900-01-01"),
-        "endDate": odata_date(OPEN_END),
+        "startDate": odata_date(start),
+        "endDate": odata_date(end),
         "status": "A",
     }
 
 
-def option(option_id: str) -> dict[str, Any]:
-    picklist, code, label = OPTIONS[option_id]
-    labels = [{"locale": "en_US", "label": label, "optionId": option_id}]
-    if picklist == "prefix_cust":
-        labels.append({"locale": "nl_NL", "label": label, "optionId": option_id})
+def picklist(picklist_id: str) -> dict[str, Any]:
+    """`Picklist('ID')?$expand=picklistOptions/picklistLabels`: the entity under `d`."""
+    return {
+        "__metadata": _meta("Picklist", f"'{picklist_id}'"),
+        "picklistId": picklist_id,
+        "picklistOptions": {"results": [_option(i) for i, (name, _, _) in OPTIONS.items() if name == picklist_id]},
+    }
+
+
+def _option(option_id: str) -> dict[str, Any]:
+    picklist_id, code, label = OPTIONS[option_id]
+    labels = [("en_US", label)] + ([("nl_NL", label)] if picklist_id == "prefix_cust" else [])
     return {
         "__metadata": _meta("PicklistOption", f"{option_id}L"),
         "id": option_id,
         "externalCode": code,
         "status": "ACTIVE",
-        "picklistLabels": {"results": labels},
-        "picklist": {"__metadata": _meta("Picklist", f"'{picklist}'"), "picklistId": picklist},
+        "picklistLabels": {
+            "results": [
+                {
+                    "__metadata": _meta("PicklistLabel", f"locale='{locale}',optionId={option_id}L"),
+                    "optionId": option_id,
+                    "locale": locale,
+                    "label": text,
+                }
+                for locale, text in labels
+            ]
+        },
     }
 
 
 def snapshot(people: Any) -> dict[str, list[dict[str, Any]]]:
     contracts = [(p, c, seq) for p in people for seq, c in enumerate(p.contracts, start=1)]
-    jobs = [j for p, c, seq in contracts if (j := job(p, c, seq))]
+    slices = [j for p, c, seq in contracts for j in jobs(p, c, seq)]
     units = {c.ou_code: c.ou_name for _, c, _ in contracts}
+    named = _named(people, slices)
     return {
         "PerPerson": [per_person(p) for p in people],
         "PerPersonal": [per_personal(p) for p in people],
         "PerEmail": [e for p in people for e in per_emails(p)],
         "EmpEmployment": [employment(p, c, seq) for p, c, seq in contracts],
-        "EmpJob": jobs,
-        "FODepartment": [department(code, name) for code, name in sorted(units.items())],
-        "PicklistOption": [option(i) for i in OPTIONS if len(people) > 1 or _used(i, people, jobs)],
+        "EmpJob": slices,
+        "FODepartment": [d for code, name in sorted(units.items()) for d in departments(code, name)],
+        "Picklist": [picklist(i) for i in PICKLISTS if len(people) > 1 or i in named],
     }
 
 
-def _used(option_id: str, people: Any, jobs: list[dict[str, Any]]) -> bool:
-    """Whether a single person's records name the option (a test case holds only those)."""
-    named = {j["emplStatus"] for j in jobs}
+def _named(people: Any, slices: list[dict[str, Any]]) -> set[str]:
+    """The picklists a single person's records name (a test case holds only those)."""
+    options = {j["emplStatus"] for j in slices}
     for person in people:
         personal = per_personal(person)
-        named |= {e["emailType"] for e in per_emails(person)} | {personal["namePrefix"], personal["partnerNamePrefix"]}
-    return option_id in named
+        options |= {e["emailType"] for e in per_emails(person)} | {
+            personal["middleName"],
+            personal["partnerNamePrefix"],
+        }
+    return {OPTIONS[o][0] for o in options if o in OPTIONS}
 
 
 def pages(name: str, records: list[dict[str, Any]]) -> list[Any]:
+    if name == "Picklist":
+        return [{"d": record} for record in records]  # one response per picklist
     return [{"d": {"results": records}}]
 
 
