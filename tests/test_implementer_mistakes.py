@@ -390,3 +390,23 @@ def test_the_message_the_implementers_guide_shows_is_the_one_validate_prints(fol
     result = run_cli("validate", typo)
     assert result.code == 1
     assert result.out == shown.replace("mappings/typo.yaml", str(typo), 1) + "\n"
+
+
+def test_a_field_no_sample_has_is_a_problem_where_it_feeds_a_required_column(folder, tmp_path):
+    """The starter's `(person.UPN or '')` tests an absent field away: validate now refuses the
+    typo where it feeds gebruikersnaam, and at run time the empty column names the field."""
+    acme = folder / "acme.yaml"
+    acme.write_text(
+        "version: 1\nextends: afas.yaml\nvars:\n  username: \"(person.UPNN or '').split('@') | first | lower\"\n",
+        "utf-8",
+    )
+    result = run_cli("validate", acme)
+    assert result.code == 1
+    assert result.out == (
+        f"{acme}:4:13: vars.username: person.UPNN is in none of the samples (samples/afas); did you mean"
+        " person.UPN?; it feeds the required column 'gebruikersnaam'\n"
+    )
+    files = sorted(str(p) for p in (folder / "samples" / "afas").glob("*.json"))
+    synced = run_cli("sync", "--mapping", acme, "--db", tmp_path / "a.db", "--source", *files, "--json", "--force")
+    reasons = {f["reason"] for f in synced.json["failures"]}
+    assert "person '10001': required column 'gebruikersnaam' is empty (person.UPNN is absent)" in reasons

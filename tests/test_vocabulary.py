@@ -46,7 +46,8 @@ def test_preview_needs_one_mapping_and_one_person(args):
     result = run_cli("preview", *args)
     assert (result.code, result.out) == (2, "")
     assert result.err == (
-        "scmapper: preview takes a mapping and a person: scmapper preview --mapping MAPPING PERSON.json (- for stdin)\n"
+        "scmapper: preview takes a mapping and a person: scmapper preview --mapping MAPPING PERSON.json (- for stdin),"
+        " or the input files: scmapper preview MAPPING --source FILE... --key KEY\n"
     )
 
 

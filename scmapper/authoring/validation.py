@@ -15,6 +15,7 @@ from typing import Any
 
 from scmapper import __version__
 from scmapper.authoring import cases as testing
+from scmapper.authoring.lineage import lineage
 from scmapper.errors import (
     EXIT_DATA,
     EXIT_OK,
@@ -77,9 +78,18 @@ class PreviewReport:
     warnings: list[str]
     active: bool
     exit_code: int = EXIT_OK
+    # per column: the source fields it read and the file it goes to (authoring/lineage.py)
+    lineage: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)  # the record as mapped (joined from --source)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"person": self.person, "roles": self.roles, "warnings": self.warnings, "active": self.active}
+        return {
+            "person": self.person,
+            "roles": self.roles,
+            "warnings": self.warnings,
+            "active": self.active,
+            "lineage": self.lineage,
+        }
 
     def text(self) -> list[str]:
         return [f"{name}: {value}" for name, value in self.person.items()]
@@ -102,12 +112,47 @@ def _starter(path: str, mapping: Mapping) -> str | None:
     return next((name for name in map(trust.starter_of, reversed(mapping.bases)) if name), None)
 
 
-def preview(path: str, person: dict[str, Any], root: str | None = None) -> PreviewReport:
-    """A source record through the mapping, grouped as sync would (AFAS rows become person.rows)."""
+def preview(
+    path: str,
+    person: dict[str, Any] | None,
+    root: str | None = None,
+    *,
+    source: list[str] | None = None,
+    key: str | None = None,
+) -> PreviewReport:
+    """A source record through the mapping, grouped as sync would (AFAS rows become person.rows);
+    or, from the mapping's input files (`source`, as `sync --source` takes them), the person
+    with key `key` joined exactly as sync joins it."""
     rules = load_rules(path, root)
-    [record] = sources.records_from([person], rules.mapping.source.group_by)
-    mapped = rules.map_person(record.data)
-    return PreviewReport(mapped.row, mapped.roles, mapped.warnings, mapped.active)
+    tables = None
+    if source is not None:
+        record, tables = _joined(rules, source, key)
+    else:
+        assert person is not None
+        [record] = sources.records_from([person], rules.mapping.source.group_by)
+    mapped = rules.map_person(record.data, inputs=tables)
+    return PreviewReport(
+        mapped.row, mapped.roles, mapped.warnings, mapped.active, lineage=lineage(rules.mapping), record=record.data
+    )
+
+
+def _joined(rules: rules.Rules, given: list[str], key: str | None) -> tuple[sources.Record, Any]:
+    """The one record of the joined input files with the mapping key `key` (the only record
+    when there is one and no key is given), and the lookup tables."""
+    from scmapper.sources import inputs
+
+    source = rules.mapping.source
+    plain, encodings = inputs.with_encodings(given)
+    snapshot = inputs.read(source, inputs.assign(source, plain), encodings)
+    records = [r if isinstance(r, sources.Record) else sources.Record(r.data, r.origin) for r in snapshot.records]
+    if key is None:
+        if len(records) == 1:
+            return records[0], snapshot.tables
+        raise UsageError(f"the files hold {len(records)} persons: name one with --key ({rules.mapping.key})")
+    found = [r for r in records if rules.key_of(r.data, snapshot.tables) == key]
+    if not found:
+        raise UsageError(f"no person with {rules.mapping.key} {key!r} in the files ({len(records)} persons read)")
+    return found[0], snapshot.tables
 
 
 def validate(path: str | Path, sample: dict[str, Any] | None = None, root: str | None = None) -> list[Problem]:

@@ -44,12 +44,16 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from scmapper.authoring.validation import preview
 
     mapping, person_file = _preview_inputs(args)
-    person = _read_person(person_file)
-    report = preview(mapping, person, args.root)
+    if args.source:
+        report = preview(mapping, None, args.root, source=args.source, key=args.key)
+    elif args.key:
+        raise UsageError("--key goes with --source: it picks one person from the input files")
+    else:
+        report = preview(mapping, _read_person(person_file or "-"), args.root)
     if args.html:
         from scmapper.cli.htmlreport import preview_page
 
-        _write_html(args.html, preview_page(mapping, person, report))
+        _write_html(args.html, preview_page(mapping, report.record, report))
     return emit(report, as_json=True)
 
 
@@ -69,15 +73,17 @@ def _mappings(args: argparse.Namespace, command: str) -> list[str]:
     return found
 
 
-def _preview_inputs(args: argparse.Namespace) -> tuple[str, str]:
-    """(mapping, person) from `preview MAPPING PERSON` or `preview --mapping MAPPING PERSON`."""
+def _preview_inputs(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(mapping, person) from `preview MAPPING PERSON` or `preview --mapping MAPPING PERSON`; with
+    --source, no person."""
     given = [name for name in (args.mapping, args.person) if name is not None]
     mapping = args.mapping_option or (given.pop(0) if given else None)
-    if mapping is None or len(given) != 1:
+    if mapping is None or len(given) != (0 if args.source else 1):
         raise UsageError(
-            "preview takes a mapping and a person: scmapper preview --mapping MAPPING PERSON.json (- for stdin)"
+            "preview takes a mapping and a person: scmapper preview --mapping MAPPING PERSON.json (- for stdin),"
+            " or the input files: scmapper preview MAPPING --source FILE... --key KEY"
         )
-    return mapping, given[0]
+    return mapping, given[0] if given else None
 
 
 def _write_html(path: str, page: str) -> None:

@@ -51,7 +51,8 @@ tr.tripped td { background: #fef3f2; font-weight: 600; } tr.overridden td { back
 .gauge i { position: absolute; top: -3px; bottom: -3px; width: 2px; background: #1d2430; }
 ul.problems li { color: #b42318; } p.none { color: #5b6472; }
 .side { display: flex; gap: 24px; align-items: flex-start; flex-wrap: wrap; }
-.side > section { flex: 1 1 380px; min-width: 0; }
+.side > section { flex: 2 1 560px; min-width: 0; } .side > section.narrow { flex: 1 1 300px; }
+.scroll { overflow-x: auto; max-width: 100%; } td { overflow-wrap: anywhere; }
 pre { background: #f8f9fb; border: 1px solid #d0d5dd; padding: 10px; overflow: auto; white-space: pre-wrap; }
 footer { margin-top: 32px; color: #5b6472; font-size: 12px; }
 """
@@ -288,18 +289,29 @@ def _roles(found: list[dict[str, str]], header: list[str]) -> list[list[str]]:
 
 
 def preview_page(mapping: str, record: dict[str, Any], report: PreviewReport) -> str:
-    """The source record beside the person row and role rows it maps to."""
+    """The source record beside the rows it maps to; for every column its value, the source
+    fields it read and the file it goes to, so a consultant can follow each value back."""
     source = json.dumps(record, indent=2, ensure_ascii=False)
-    person = table(("column", "value"), list(report.person.items()), row_class="column")
+    person_lineage, role_lineage = report.lineage.get("person", {}), report.lineage.get("roles", {})
+    person = table(
+        ("column", "value", "fields read", "file"),
+        [(name, value, *_traced(person_lineage.get(name))) for name, value in report.person.items()],
+        row_class="column",
+    )
     header = list(dict.fromkeys(k for r in report.roles for k in r))
-    roles = table(header, _roles(report.roles, header), row_class="role")
+    roles = el("div", table(header, _roles(report.roles, header), row_class="role"), class_="scroll")
+    role_columns = table(
+        ("role column", "fields read", "file"),
+        [(name, *_traced(role_lineage.get(name))) for name in header],
+        row_class="column",
+    )
     state = "active: exported to Spend Cloud" if report.active else "inactive: left out of the export"
     rows = el(
         "section",
         el("h2", "Person row"),
         el("p", state, class_="meta"),
-        person,
-        listed("roles", "Role rows", len(report.roles), roles),
+        el("div", person, class_="scroll"),
+        listed("roles", "Role rows", len(report.roles), [roles, el("div", role_columns, class_="scroll")]),
         listed("warnings", "Warnings", len(report.warnings), el("ul", [el("li", w) for w in report.warnings])),
         id="rows",
     )
@@ -307,5 +319,17 @@ def preview_page(mapping: str, record: dict[str, Any], report: PreviewReport) ->
     return page(
         title,
         el("h1", title),
-        el("div", el("section", el("h2", "Source record"), el("pre", source), id="source"), rows, class_="side"),
+        el(
+            "div",
+            el("section", el("h2", "Source record"), el("pre", source), id="source", class_="narrow"),
+            rows,
+            class_="side",
+        ),
     )
+
+
+def _traced(entry: dict[str, Any] | None) -> tuple[str, str]:
+    """(fields read, file) of a column's lineage, as table cells."""
+    if entry is None:
+        return "", ""
+    return ", ".join(entry.get("read", [])) or "(none: a fixed value)", entry.get("file") or "not exported"

@@ -101,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
         "person", nargs="?", help="person JSON (a bare person, a native event or a HelloID event); - for stdin"
     )
     _mapping_option(p)
+    p.add_argument(
+        "--source",
+        nargs="+",
+        action="extend",
+        metavar="[NAME=]FILE",
+        help="instead of a person: the mapping's input files, joined as sync joins them",
+    )
+    p.add_argument("--key", help="with --source: the person's key (the mapping's key column)")
     p.add_argument("--html", metavar="FILE", help="also write the record beside its rows as one HTML page")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help=_AS_OF_HELP)
 

@@ -15,7 +15,8 @@ from scmapper.core import fields
 from scmapper.errors import ConflictError, DataError
 from scmapper.lifecycle.events import Event
 from scmapper.lifecycle.result import AUDIT_ACTIONS, Result
-from scmapper.mapping.rules import MappedPerson, Row, Rules
+from scmapper.mapping.rows import Row
+from scmapper.mapping.rules import MappedPerson, Rules
 from scmapper.store import Store, StoredPerson, now
 
 

@@ -1,33 +1,27 @@
 """A mapping compiled into rules: pure functions from a person record to rows.
 
-Vocabulary: a *row* is a dict of column name to text; a person gives one person row
-and zero or more role rows. All of a row's columns render in one template pass
-(one Jinja context per row, not one per cell); only when that pass fails, or reads a
-field the record does not have, are the columns rendered one by one, to name the column.
-An *absence* is a column that read such a field: the column is empty (or what its
-filters make of empty), a warning says which field, and a required one fails.
+Vocabulary: a *row* is a dict of column name to text (rendered in rows.py); a person gives
+one person row and zero or more role rows. An *absence* is a column that read a field the
+record does not have: the column is empty (or what its filters make of empty), a warning says
+which field, and a required one fails naming it, even where a filter tested the absence away
+(reads.absent_behind).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from collections.abc import Mapping as Mapping_
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 from typing import Any, TypeVar
 
-from jinja2 import Template
-from jinja2.exceptions import SecurityError
-
 from scmapper.core import identity, values
 from scmapper.core.values import check_record
-from scmapper.errors import DataError, ExpressionError, MappingError, SandboxViolation
-from scmapper.mapping import absence, budget, expressions, patterns
+from scmapper.errors import DataError, ExpressionError, MappingError
+from scmapper.mapping import absence, budget, expressions, patterns, reads
 from scmapper.mapping.model import Column, Mapping
+from scmapper.mapping.rows import Absences, RolesTemplate, Row, RowTemplate, guard
 
-Row = dict[str, str]
-Absences = dict[str, str]  # column name -> the path of the absent field it read
 Inputs = Mapping_[str, Any]  # a source's lookup inputs by name (absence.Table each)
 T = TypeVar("T")
 
@@ -45,123 +39,6 @@ class MappedPerson:
     # not say, so sync neither takes the person out nor brings them in.
     undecided: tuple[str, ...] = ()
     absent: dict[str, str] = field(default_factory=dict)  # person column -> the absent field it read
-
-
-class RowTemplate:
-    """Renders a set of templated columns together; fixed columns are filled in directly."""
-
-    def __init__(self, columns: Iterable[Column]) -> None:
-        self.columns = tuple(columns)
-        rendered = [c for c in self.columns if c.kind != "fixed"]
-        self._names = [(f"scm_col_{i}", c) for i, c in enumerate(rendered)]
-        # `with` gives each column its own scope, so a `set` in one cannot leak into the next.
-        source = "".join(
-            f"{{% set {var} %}}{{% with %}}{c.source}{{% endwith %}}{{% endset %}}" for var, c in self._names
-        )
-        env = expressions.environment()
-        self._template = env.from_string(source)
-        self._single: dict[str, Template] = {}
-        self._defaults = {c.name: env.from_string(c.default) for c in rendered if c.kind == "lookup"}
-
-    def render(self, context: dict[str, Any], who: str, absences: Absences | None = None) -> Row:
-        """The row; each column that read an absent field is named in `absences`."""
-        raw: dict[str, str] | None
-        with absence.noting() as noted:
-            try:
-                module = self._template.make_module(context)
-                raw = {c.name: str(getattr(module, var)) for var, c in self._names}
-            except Exception:  # noqa: BLE001 - rerun column by column to say which one failed
-                raw = None
-        if raw is None or noted:
-            found: Absences = {} if absences is None else absences
-            raw = {c.name: self._render_one(c, context, who, found) for _, c in self._names}
-        row: Row = {}
-        for column in self.columns:
-            if column.kind == "fixed":
-                row[column.name] = column.source
-            elif column.kind == "lookup":
-                row[column.name] = self._lookup(column, raw[column.name], context, who)
-            else:
-                row[column.name] = raw[column.name]
-        return row
-
-    def _render_one(self, column: Column, context: dict[str, Any], who: str, absences: Absences) -> str:
-        template = self._single.get(column.name)
-        if template is None:
-            template = self._single[column.name] = expressions.environment().from_string(column.source)
-        with absence.noting() as noted:
-            value = _guard(lambda: template.render(context), column.name, who)
-        if noted:
-            absences[column.name] = absence.path_of(noted[0], context)
-        return value
-
-    def _lookup(self, column: Column, value: str, context: dict[str, Any], who: str) -> str:
-        wanted = value.strip().casefold() if column.ignore_case else value.strip()
-        for source, target in column.table:
-            if (source.casefold() if column.ignore_case else source) == wanted:
-                return target
-        default = self._defaults[column.name]
-        return _guard(lambda: default.render(context), column.name, who)
-
-
-class RolesTemplate:
-    """All of a person's role rows in one template pass: the `for_each` loop, the `when` test
-    and the columns, output as rows and cells between separators no record can hold (control
-    characters, refused by check_record). `render` gives None whenever anything is unusual (an
-    error, an absent field, a lookup column, a separator in a value): the caller then renders
-    item by item, which says precisely what failed."""
-
-    ROW, CELL = "\x1e", "\x1f"
-
-    def __init__(self, roles: Any) -> None:
-        self.columns = tuple(roles.columns)
-        self.usable = all(c.kind != "lookup" for c in self.columns)
-        rendered = [c for c in self.columns if c.kind != "fixed"]
-        self._width = len(rendered)
-        cells = self.CELL.join(f"{{% with %}}{c.source}{{% endwith %}}" for c in rendered)
-        # The for_each list too: anything but a plain list (absent, an OData envelope, one item)
-        # raises in scm_list, and the item-by-item path makes it out.
-        loop = f"{{% for {roles.var} in ({roles.items}) | scm_list %}}"
-        source = f"{loop}{{% if {roles.when} %}}{self.ROW}{cells}{{% endif %}}{{% endfor %}}"
-        self._template = expressions.environment().from_string(source) if self.usable else None
-
-    def render(self, context: dict[str, Any]) -> list[Row] | None:
-        if self._template is None:
-            return None
-        with absence.noting() as noted:
-            try:
-                text = self._template.render(context)
-            except Exception:  # noqa: BLE001 - the item-by-item path reports it precisely
-                return None
-        if noted:
-            return None  # the item-by-item path says which column read which absent field
-        rows: list[Row] = []
-        for part in text.split(self.ROW)[1:]:
-            values = iter(part.split(self.CELL))
-            if part.count(self.CELL) != self._width - 1:
-                return None
-            row = {c.name: c.source if c.kind == "fixed" else next(values) for c in self.columns}
-            if row not in rows:  # identical role rows for one person collapse into one
-                rows.append(row)
-        return rows
-
-
-def _guard(render: Callable[[], T], column: str, who: str) -> T:
-    """Runs one render, turning whatever the expression raised into a located error; `column`
-    is a column's name, or the roles' `when` or `for_each`."""
-    try:
-        return render()
-    except SecurityError as exc:
-        raise SandboxViolation(f"{who}: {_what(column)}: {exc}") from None
-    except RecursionError:
-        raise ExpressionError(f"{who}: {_what(column)}: data nested too deeply", column) from None
-    except Exception as exc:  # noqa: BLE001 - any failure of an expression on data is that record's
-        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        raise ExpressionError(f"{who}: {_what(column)}: {message}", column) from None
-
-
-def _what(column: str) -> str:
-    return column if column in ("when", "for_each") else f"column {column!r}"
 
 
 class Rules:
@@ -236,10 +113,12 @@ class Rules:
         active, undecided = self._is_active(context, roles.rows, who)
         warnings: list[str] = []
         if active or check_inactive:
-            warnings += self._check(self.mapping.columns, row, who, absences)
+            warnings += self._check(self.mapping.columns, row, who, absences, context=context)
             if self.mapping.roles:
                 for role, missing in zip(roles.rows, roles.absences, strict=True):
-                    warnings += self._check(self.mapping.roles.columns, role, f"{who}, role", missing, "role column")
+                    warnings += self._check(
+                        self.mapping.roles.columns, role, f"{who}, role", missing, "role column", context=context
+                    )
                 warnings += roles.notes
                 if not roles.rows:
                     message = f"{who} has no qualifying contract, so no roles"
@@ -259,7 +138,7 @@ class Rules:
             return bool(roles) or self.mapping.roles is None, ()
         with absence.deciding() as tested:
             # bool() inside the guard: a field that fails only when tested fails as the record's.
-            decided = _guard(lambda: bool(active(**context, roles=roles)), "source.active", who)
+            decided = guard(lambda: bool(active(**context, roles=roles)), "source.active", who)
         if decided or not tested:
             return decided, ()
         return False, tuple(dict.fromkeys(absence.path_of(a, context) for a in tested))
@@ -285,7 +164,7 @@ class Rules:
         }
         for name, compiled in self._vars:
             try:
-                values[name] = _guard(partial(compiled, **context), f"vars.{name}", who)
+                values[name] = guard(partial(compiled, **context), f"vars.{name}", who)
             except DataError:
                 if not lenient:
                     raise
@@ -299,7 +178,7 @@ class Rules:
         together = self._all_roles.render(context)
         if together is not None:
             return _Roles(together, [_NO_ROLES] * len(together))
-        items = _guard(lambda: self._items(**context), "for_each", who)
+        items = guard(lambda: self._items(**context), "for_each", who)
         if isinstance(items, absence.Absent):
             path = absence.path_of(items, context)
             return _Roles([], [], [f"for_each: {path} is absent, so no roles"])
@@ -314,7 +193,7 @@ class Rules:
         found = _Roles([], [])
         for item in items:
             scope = {**context, roles.var: item}
-            if not _guard(partial(self._qualifies, scope), "when", who):
+            if not guard(partial(self._qualifies, scope), "when", who):
                 continue
             absences: Absences = {}
             row = self._role.render(scope, f"{who}, role", absences)
@@ -327,7 +206,14 @@ class Rules:
         return bool(self._when(**scope))
 
     def _check(
-        self, columns: tuple[Column, ...], row: Row, who: str, absences: Absences, noun: str = "column"
+        self,
+        columns: tuple[Column, ...],
+        row: Row,
+        who: str,
+        absences: Absences,
+        noun: str = "column",
+        *,
+        context: dict[str, Any] | None = None,
     ) -> list[str]:
         """A warning for each column that read an absent field; DataError naming every column
         that fails its checks (a required one that read an absent field says which)."""
@@ -342,7 +228,10 @@ class Rules:
                 or column.pattern
                 or column.name in self._identities
             )
-            problem = self._problem(column, value, absences.get(column.name)) if suspect else None
+            absent = absences.get(column.name)
+            if absent is None and context is not None and column.required and not value.strip():
+                absent = reads.absent_behind(self.mapping, column, context)  # only when failing: no cost otherwise
+            problem = self._problem(column, value, absent) if suspect else None
             if problem:
                 problems.append(problem)
                 first = first or column.name
@@ -364,7 +253,8 @@ class Rules:
         if not value.strip():
             if not column.required:
                 return None
-            return f"required column {column.name!r} is empty" + (f" ({absent} is absent)" if absent else "")
+            verb = "are" if absent and " and " in absent else "is"
+            return f"required column {column.name!r} is empty" + (f" ({absent} {verb} absent)" if absent else "")
         if column.max_length and len(value) > column.max_length:
             return f"column {column.name!r} is {len(value)} characters, more than {column.max_length}"
         if column.pattern and not self._patterns[column.name].search(value):

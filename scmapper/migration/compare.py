@@ -22,7 +22,8 @@ from scmapper import jsontext
 from scmapper.core.reports import section
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, EventError
 from scmapper.lifecycle import events
-from scmapper.mapping.rules import MappedPerson, Row, Rules
+from scmapper.mapping.rows import Row
+from scmapper.mapping.rules import MappedPerson, Rules
 from scmapper.store import Store, StoredPerson
 
 

@@ -22,23 +22,9 @@ from scmapper.errors import Problem, ScmapperError
 from scmapper.mapping import expressions
 from scmapper.mapping.document import Place
 from scmapper.mapping.model import Mapping, Roles
+from scmapper.mapping.reads import ANY, Read, chain, expression_reads, present, reads_of
 from scmapper.mapping.trust import OutsideRoot
 from scmapper.sources import inputs
-
-ANY = "*"
-
-
-@dataclass(frozen=True)
-class Read:
-    """A field path an expression reads, and where the expression is."""
-
-    root: str
-    keys: tuple[str, ...]
-    what: str  # "column 'geslacht'", "vars.name", "when"
-    position: Place
-
-    def __str__(self) -> str:
-        return ".".join((self.root, *self.keys)).replace(f".{ANY}", "[...]")
 
 
 @dataclass(frozen=True)
@@ -82,8 +68,10 @@ def load(mapping: Mapping) -> Samples | Problem | None:
 
 
 def unseen(mapping: Mapping, samples: Samples) -> list[Problem]:
-    """A warning for every field path the mapping reads that no sample has."""
+    """A warning for every field path the mapping reads that no sample has; a problem where the
+    path feeds a required column (itself or through a var): every record would then fail."""
     found = []
+    feeding = _feeding_required(mapping)
     for read in reads(mapping):
         if read.root == "person":
             records: list[Any] = samples.persons
@@ -92,9 +80,33 @@ def unseen(mapping: Mapping, samples: Samples) -> list[Problem]:
             records, keys = samples.tables[read.keys[0]], read.keys[2:]  # inputs.NAME[id].keys...
         else:
             continue
-        if keys and not any(_has(record, keys) for record in records):
+        if keys and not any(present(record, keys) for record in records):
             message = f"{read.what}: {read} is in none of {samples.label}{_did_you_mean(read, records, keys)}"
-            found.append(read.position.problem(message, severity="warning"))
+            required = feeding.get(read.what)
+            if required:
+                found.append(read.position.problem(f"{message}; it feeds the required column {required!r}"))
+            else:
+                found.append(read.position.problem(message, severity="warning"))
+    return found
+
+
+def _feeding_required(mapping: Mapping) -> dict[str, str]:
+    """What a read is about ("column 'x'", "vars.y") -> the required column it feeds, for the
+    required columns and the vars they use, through vars that use vars."""
+    var_sources = {v.name: v.expression for v in mapping.vars}
+    found: dict[str, str] = {}
+    required = [(f"column {c.name!r}", c) for c in mapping.columns if c.required and c.kind != "fixed"]
+    if mapping.roles:
+        required += [(f"role column {c.name!r}", c) for c in mapping.roles.columns if c.required and c.kind != "fixed"]
+    for what, column in required:
+        found[what] = column.name
+        pending = [r for r in expression_reads(column.source) if r.root == "vars" and r.keys]
+        while pending:
+            name = pending.pop().keys[0]
+            if f"vars.{name}" in found or name not in var_sources:
+                continue
+            found[f"vars.{name}"] = column.name
+            pending += [r for r in expression_reads(var_sources[name], expression=True) if r.root == "vars" and r.keys]
     return found
 
 
@@ -102,10 +114,10 @@ def _did_you_mean(read: Read, records: list[Any], keys: tuple[str, ...]) -> str:
     """'; did you mean person.Email_werk?' when the first key no record has is close to a key
     the records do have at that place."""
     for depth in range(len(keys)):
-        if any(_has(record, keys[: depth + 1]) for record in records):
+        if any(present(record, keys[: depth + 1]) for record in records):
             continue
-        present = {name for record in records for name in _keys_at(record, keys[:depth])}
-        guess = closest(keys[depth], present) if keys[depth] != ANY else None
+        names = {name for record in records for name in _keys_at(record, keys[:depth])}
+        guess = closest(keys[depth], names) if keys[depth] != ANY else None
         if guess is None:
             return ""
         start = len(read.keys) - len(keys)  # keys is the tail of read.keys that names fields
@@ -134,14 +146,14 @@ def reads(mapping: Mapping) -> Iterator[Read]:
     roles' loop variable counts from its for_each list when that list is a plain path. A path
     read through a var is checked where the var reads it, not where the var is used."""
     for var in mapping.vars:
-        yield from _reads(var.expression, f"vars.{var.name}", var.position, expression=True)
+        yield from reads_of(var.expression, f"vars.{var.name}", var.position, expression=True)
     for column in mapping.columns:
         if column.kind != "fixed":
-            yield from _reads(column.source, f"column {column.name!r}", column.position)
+            yield from reads_of(column.source, f"column {column.name!r}", column.position)
     roles = mapping.roles
     if roles is None:
         return
-    yield from _reads(roles.items, "for_each", roles.positions["for_each"], expression=True)
+    yield from reads_of(roles.items, "for_each", roles.positions["for_each"], expression=True)
     plain = _plain(roles.items)
     for read in _role_reads(roles):
         if read.root == roles.var and plain is not None:
@@ -151,10 +163,10 @@ def reads(mapping: Mapping) -> Iterator[Read]:
 
 
 def _role_reads(roles: Roles) -> Iterator[Read]:
-    yield from _reads(roles.when, "when", roles.positions["when"], expression=True)
+    yield from reads_of(roles.when, "when", roles.positions["when"], expression=True)
     for column in roles.columns:
         if column.kind != "fixed":
-            yield from _reads(column.source, f"role column {column.name!r}", column.position)
+            yield from reads_of(column.source, f"role column {column.name!r}", column.position)
 
 
 def _plain(source: str) -> Read | None:
@@ -162,49 +174,5 @@ def _plain(source: str) -> Read | None:
     tree = expressions.environment().parse("{{ (" + source + ") }}")
     outputs = list(tree.find_all(nodes.Output))
     node = outputs[0].nodes[0] if outputs and len(outputs[0].nodes) == 1 else None
-    chain = _chain(node) if isinstance(node, nodes.Getattr | nodes.Getitem) else None
-    return Read(chain[0], chain[1], "for_each", Place("")) if chain else None
-
-
-def _reads(source: str, what: str, position: Place, *, expression: bool = False) -> Iterator[Read]:
-    try:
-        tree = expressions.environment().parse("{{ (" + source + ") }}" if expression else source)
-    except Exception:  # noqa: BLE001 - static_problems reports unparsable expressions
-        return
-    found = [n for n in tree.find_all((nodes.Getattr, nodes.Getitem)) if isinstance(n, nodes.Getattr | nodes.Getitem)]
-    inner = {id(n.node) for n in found}
-    for node in found:
-        if id(node) in inner:
-            continue  # part of a longer chain, read with it
-        chain = _chain(node)
-        if chain:
-            yield Read(chain[0], chain[1], what, position.down(node.lineno - 1))
-
-
-def _chain(node: nodes.Node) -> tuple[str, tuple[str, ...]] | None:
-    keys: list[str] = []
-    while isinstance(node, nodes.Getattr | nodes.Getitem):
-        if isinstance(node, nodes.Getattr):
-            keys.append(node.attr)
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-            keys.append(node.arg.value)
-        else:
-            keys.append(ANY)  # an index or a computed key: any item
-        node = node.node
-    return (node.name, tuple(reversed(keys))) if isinstance(node, nodes.Name) else None
-
-
-def _has(value: Any, keys: tuple[str, ...]) -> bool:
-    if not keys or value is None:
-        return True
-    if isinstance(value, list):
-        return any(_has(item, keys) for item in value)
-    if not isinstance(value, dict):
-        return False
-    key, rest = keys[0], keys[1:]
-    if key == ANY:
-        return any(_has(item, rest) for item in value.values())
-    if key in value:
-        return _has(value[key], rest)
-    lowered = key.lower()
-    return any(_has(item, rest) for name, item in value.items() if str(name).lower() == lowered)
+    path = chain(node) if isinstance(node, nodes.Getattr | nodes.Getitem) else None
+    return Read(path[0], path[1], "for_each", Place("")) if path else None

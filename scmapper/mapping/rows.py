@@ -1,0 +1,141 @@
+"""Rendering rows: all of a row's columns in one template pass (one Jinja context per row, not
+one per cell); only when that pass fails, or reads a field the record does not have, are the
+columns rendered one by one, to name the column.
+
+Vocabulary: a *row* is a dict of column name to text. An *absence* is a column that read a
+field the record does not have (absence.py): the column is empty (or what its filters make of
+empty), and the column is named with the field's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from jinja2 import Template
+from jinja2.exceptions import SecurityError
+
+from scmapper.errors import ExpressionError, SandboxViolation
+from scmapper.mapping import absence, expressions
+from scmapper.mapping.model import Column
+
+Row = dict[str, str]
+Absences = dict[str, str]  # column name -> the path of the absent field it read
+T = TypeVar("T")
+
+
+class RowTemplate:
+    """Renders a set of templated columns together; fixed columns are filled in directly."""
+
+    def __init__(self, columns: Iterable[Column]) -> None:
+        self.columns = tuple(columns)
+        rendered = [c for c in self.columns if c.kind != "fixed"]
+        self._names = [(f"scm_col_{i}", c) for i, c in enumerate(rendered)]
+        # `with` gives each column its own scope, so a `set` in one cannot leak into the next.
+        source = "".join(
+            f"{{% set {var} %}}{{% with %}}{c.source}{{% endwith %}}{{% endset %}}" for var, c in self._names
+        )
+        env = expressions.environment()
+        self._template = env.from_string(source)
+        self._single: dict[str, Template] = {}
+        self._defaults = {c.name: env.from_string(c.default) for c in rendered if c.kind == "lookup"}
+
+    def render(self, context: dict[str, Any], who: str, absences: Absences | None = None) -> Row:
+        """The row; each column that read an absent field is named in `absences`."""
+        raw: dict[str, str] | None
+        with absence.noting() as noted:
+            try:
+                module = self._template.make_module(context)
+                raw = {c.name: str(getattr(module, var)) for var, c in self._names}
+            except Exception:  # noqa: BLE001 - rerun column by column to say which one failed
+                raw = None
+        if raw is None or noted:
+            found: Absences = {} if absences is None else absences
+            raw = {c.name: self._render_one(c, context, who, found) for _, c in self._names}
+        row: Row = {}
+        for column in self.columns:
+            if column.kind == "fixed":
+                row[column.name] = column.source
+            elif column.kind == "lookup":
+                row[column.name] = self._lookup(column, raw[column.name], context, who)
+            else:
+                row[column.name] = raw[column.name]
+        return row
+
+    def _render_one(self, column: Column, context: dict[str, Any], who: str, absences: Absences) -> str:
+        template = self._single.get(column.name)
+        if template is None:
+            template = self._single[column.name] = expressions.environment().from_string(column.source)
+        with absence.noting() as noted:
+            value = guard(lambda: template.render(context), column.name, who)
+        if noted:
+            absences[column.name] = absence.path_of(noted[0], context)
+        return value
+
+    def _lookup(self, column: Column, value: str, context: dict[str, Any], who: str) -> str:
+        wanted = value.strip().casefold() if column.ignore_case else value.strip()
+        for source, target in column.table:
+            if (source.casefold() if column.ignore_case else source) == wanted:
+                return target
+        default = self._defaults[column.name]
+        return guard(lambda: default.render(context), column.name, who)
+
+
+class RolesTemplate:
+    """All of a person's role rows in one template pass: the `for_each` loop, the `when` test
+    and the columns, output as rows and cells between separators no record can hold (control
+    characters, refused by check_record). `render` gives None whenever anything is unusual (an
+    error, an absent field, a lookup column, a separator in a value): the caller then renders
+    item by item, which says precisely what failed."""
+
+    ROW, CELL = "\x1e", "\x1f"
+
+    def __init__(self, roles: Any) -> None:
+        self.columns = tuple(roles.columns)
+        self.usable = all(c.kind != "lookup" for c in self.columns)
+        rendered = [c for c in self.columns if c.kind != "fixed"]
+        self._width = len(rendered)
+        cells = self.CELL.join(f"{{% with %}}{c.source}{{% endwith %}}" for c in rendered)
+        # The for_each list too: anything but a plain list (absent, an OData envelope, one item)
+        # raises in scm_list, and the item-by-item path makes it out.
+        loop = f"{{% for {roles.var} in ({roles.items}) | scm_list %}}"
+        source = f"{loop}{{% if {roles.when} %}}{self.ROW}{cells}{{% endif %}}{{% endfor %}}"
+        self._template = expressions.environment().from_string(source) if self.usable else None
+
+    def render(self, context: dict[str, Any]) -> list[Row] | None:
+        if self._template is None:
+            return None
+        with absence.noting() as noted:
+            try:
+                text = self._template.render(context)
+            except Exception:  # noqa: BLE001 - the item-by-item path reports it precisely
+                return None
+        if noted:
+            return None  # the item-by-item path says which column read which absent field
+        rows: list[Row] = []
+        for part in text.split(self.ROW)[1:]:
+            values = iter(part.split(self.CELL))
+            if part.count(self.CELL) != self._width - 1:
+                return None
+            row = {c.name: c.source if c.kind == "fixed" else next(values) for c in self.columns}
+            if row not in rows:  # identical role rows for one person collapse into one
+                rows.append(row)
+        return rows
+
+
+def guard(render: Callable[[], T], column: str, who: str) -> T:
+    """Runs one render, turning whatever the expression raised into a located error; `column`
+    is a column's name, or the roles' `when` or `for_each`."""
+    try:
+        return render()
+    except SecurityError as exc:
+        raise SandboxViolation(f"{who}: {_what(column)}: {exc}") from None
+    except RecursionError:
+        raise ExpressionError(f"{who}: {_what(column)}: data nested too deeply", column) from None
+    except Exception as exc:  # noqa: BLE001 - any failure of an expression on data is that record's
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        raise ExpressionError(f"{who}: {_what(column)}: {message}", column) from None
+
+
+def _what(column: str) -> str:
+    return column if column in ("when", "for_each") else f"column {column!r}"
