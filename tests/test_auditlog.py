@@ -3,6 +3,7 @@ times at one precision; refused and forced exports and snapshots are in it."""
 
 import json
 import re
+import sqlite3
 
 from conftest import DEFAULT_MAPPING, edit, make_person, native, rows, run_cli
 
@@ -114,3 +115,27 @@ def test_a_forced_export_is_logged_with_the_threshold_it_passed(db, tmp_path):
     entry = run_cli("log", "--db", db, "--action", "ExportFiles", "--json").json[-1]
     assert entry["auditLogs"][0]["forced"] is True
     assert "; overridden with --force: removed_persons: 3 of 4 persons (75.0%)" in entry["message"]
+
+
+def test_a_database_damaged_where_the_log_does_not_read_is_refused_by_log(db):
+    """The persons table's root page overwritten: the audit trail itself still reads, but the file
+    is damaged, and `log` says so (exit 2) as sync and export would."""
+    for n in range(1, 60):
+        assert (
+            run_cli(
+                "apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person(str(n)))
+            ).code
+            == 0
+        )
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    [root] = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'persons'").fetchone()
+    conn.close()
+    assert run_cli("log", "--db", db, "--limit", "1").code == 0
+    with open(db, "r+b") as handle:
+        handle.seek((root - 1) * page_size)
+        handle.write(b"\x0d" + b"\xff" * (page_size - 1))
+    result = run_cli("log", "--db", db, "--limit", "1")
+    assert result.code == 2 and result.out == ""
+    assert "integrity check" in result.err or "database disk image is malformed" in result.err

@@ -100,6 +100,9 @@ def read_log(
         filters = {"ref": ref, "since": since, "action": action}
         entries = store.audit.events(**filters, limit=limit)
         total = store.audit.count(**filters) if limit is not None else len(entries)
+        # The trail is what an operator reads after something went wrong: a file damaged where
+        # the trail is not (the persons, an index) must not pass for a healthy one.
+        store.db.check_integrity()
         return LogReport(entries, total)
     finally:
         store.close()

@@ -49,7 +49,9 @@ class StatusReport:
 
 
 def read_status(store: Store, db: Path, *, max_age: float | None, now: datetime | None = None) -> StatusReport:
-    """The facts and the findings of one database (read only)."""
+    """The facts and the findings of one database (read only); StoreError (exit 2) when the
+    file is damaged anywhere, as a monitor must hear."""
+    store.db.check_integrity()
     moment = now or datetime.now(UTC)
     report = StatusReport()
     last = store.exports.last()

@@ -141,6 +141,13 @@ class Database:
         """The first row of a query, or None."""
         return self.conn.execute(sql, params).fetchone()
 
+    def check_integrity(self) -> None:
+        """StoreError when SQLite's quick check finds the file damaged anywhere, also where this
+        command would never read (a log of a database whose persons table is damaged)."""
+        found = [str(row[0]) for row in self.conn.execute("PRAGMA quick_check(5)")]
+        if found != ["ok"]:
+            raise StoreError(f"the database fails SQLite's integrity check ({'; '.join(found)[:300]}). {CHECK_DATABASE}")
+
     def close(self) -> None:
         self.conn.close()
 
