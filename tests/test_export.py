@@ -193,7 +193,8 @@ def test_username_change_is_flagged_and_counts_as_a_removal(db, tmp_path):
     assert refused.code == 1
     assert (
         "REFUSED: threshold removed_persons: 1 of 2 persons (50.0%) would be removed;"
-        " the limit is 5% (from 1 removals on) (--force overrides)" in refused.out
+        " the limit is 5% (from 1 removals on) (--force overrides; the rule is export.thresholds.removed_persons in the mapping)"
+        in refused.out
     )
     assert refused.out.rstrip().endswith(
         "Refused: nothing written; the previous files are untouched. --force writes anyway (recorded in the report"
@@ -295,12 +296,19 @@ def held_world(db, tmp_path, mapping=DEFAULT_MAPPING):
     out = tmp_path / "out"
     assert export(db, out, mapping=mapping).code == 0
     first = {name: (out / name).read_bytes() for name in ("Users.csv", "Roles.csv")}
-    edit(db, "UPDATE persons SET email = '', achternaam = 'Anders' WHERE scm_ref = '2'",
-         "UPDATE roles SET ou = 'Elders' WHERE scm_ref = '2'")
+    edit(
+        db,
+        "UPDATE persons SET email = '', achternaam = 'Anders' WHERE scm_ref = '2'",
+        "UPDATE roles SET ou = 'Elders' WHERE scm_ref = '2'",
+    )
     late = make_person("5")
     late["Accounts"]["MicrosoftActiveDirectory"]["sAMAccountName"] = "user5"
     load(db, [late], mapping)
-    edit(db, "UPDATE persons SET gebruikersnaam = '' WHERE scm_ref = '5'", "UPDATE roles SET gebruikersnaam = '' WHERE scm_ref = '5'")
+    edit(
+        db,
+        "UPDATE persons SET gebruikersnaam = '' WHERE scm_ref = '5'",
+        "UPDATE roles SET gebruikersnaam = '' WHERE scm_ref = '5'",
+    )
     return out, first
 
 
@@ -320,15 +328,24 @@ def test_a_held_person_spend_cloud_has_keeps_its_last_exported_rows_byte_for_byt
     assert lines_of(users, b"Person2") == lines_of(first["Users.csv"], b"Person2") != []
     assert lines_of(roles, b"user2") == lines_of(first["Roles.csv"], b"user2") != []
     assert users == first["Users.csv"] and roles == first["Roles.csv"]  # person 5 is left out: nothing changed
-    assert report["diff"]["totals"] == {"joiners": 0, "leavers": 0, "changed": 0, "usernameChanges": 0,
-                                        "rolesAdded": 0, "rolesRemoved": 0}
+    assert report["diff"]["totals"] == {
+        "joiners": 0,
+        "leavers": 0,
+        "changed": 0,
+        "usernameChanges": 0,
+        "rolesAdded": 0,
+        "rolesRemoved": 0,
+    }
     # Still failing at the next export: still what Spend Cloud has, from the change log's entry.
     again = export(db, out, "--json")
     assert again.code == 0 and (out / "Users.csv").read_bytes() == first["Users.csv"]
     # Fixed: written as it is now, and the diff says what changed against what Spend Cloud had.
-    edit(db, "UPDATE persons SET email = 'user2@example.nl' WHERE scm_ref = '2'",
-         "UPDATE persons SET gebruikersnaam = 'user5' WHERE scm_ref = '5'",
-         "UPDATE roles SET gebruikersnaam = 'user5' WHERE scm_ref = '5'")
+    edit(
+        db,
+        "UPDATE persons SET email = 'user2@example.nl' WHERE scm_ref = '2'",
+        "UPDATE persons SET gebruikersnaam = 'user5' WHERE scm_ref = '5'",
+        "UPDATE roles SET gebruikersnaam = 'user5' WHERE scm_ref = '5'",
+    )
     fixed = export(db, out, "--json")
     assert fixed.code == 0 and fixed.json["held"] == []
     assert fixed.json["diff"]["changed"] == [
@@ -345,7 +362,10 @@ def test_held_persons_are_named_alike_in_text_json_html_and_the_audit_log(db, tm
     assert text.code == 0
     assert "Held back (their rows fail a check) (2):" in text.out
     assert "  2: person '2': column 'email' is empty (keeps its rows of the last export)" in text.out
-    assert "  5: person '5': column 'gebruikersnaam' is empty; role of person '5': column 'gebruikersnaam' is empty (left out until it passes)" in text.out
+    assert (
+        "  5: person '5': column 'gebruikersnaam' is empty; role of person '5': column 'gebruikersnaam' is empty (left out until it passes)"
+        in text.out
+    )
     html = page.read_text("utf-8")
     assert "Held back" in html and "column &#39;email&#39; is empty" in html and "left out until it passes" in html
     written = export(db, out, "--json")
@@ -690,7 +710,10 @@ def test_an_output_folder_that_cannot_be_written_is_named(db, tmp_path, monkeypa
     monkeypatch.setattr(files, "create_private", refused)
     done = export(db, tmp_path / "out")
     assert done.code == 2
-    assert done.err == f"scmapper: cannot write in the output folder {tmp_path / 'out'}: Permission denied; nothing written\n"
+    assert (
+        done.err
+        == f"scmapper: cannot write in the output folder {tmp_path / 'out'}: Permission denied; nothing written\n"
+    )
 
 
 def test_an_export_that_keeps_being_overtaken_holds_the_lock_on_its_last_try(db, tmp_path, monkeypatch):

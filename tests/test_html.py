@@ -157,9 +157,26 @@ def test_the_export_check_page_shows_the_diff_problems_and_thresholds(chromium, 
     # two leavers and a username change: 3 of 20 persons and 3 of 20 roles (15%) would go
     tripped = dom.rows("thresholds", "tripped")
     assert [(t[0], t[1], t[2], t[3], t[4]) for t in tripped] == [
-        ("removed_persons", "3 of 20", "15%", "25 or 5%", "TRIPPED"),
+        ("removed_persons", "3 of 20: 2 leavers + 1 username change", "15%", "25 or 5%", "TRIPPED"),
         ("removed_roles", "3 of 20", "15%", "50 or 10%", "TRIPPED"),
     ]
+    # the gauge runs to twice the limit, the limit a mark in its middle: 15% of a 0-10% scale is full
+    gauges = [e for e in dom.elements if e["attrs"].get("class") == "gauge"]
+    assert [g["attrs"]["title"] for g in gauges] == ["scale 0-10%", "scale 0-20%"]
+    way_out = [e["text"] for e in dom.elements if e["tag"] == "li" and "way-out" in e["parents"]]
+    assert (
+        way_out[0]
+        == "removed_persons: 3 of 20 persons (15.0%) would be removed; the limit is 25 or 5% (from 3 removals on)"
+    )
+    command = f"scmapper export --mapping {DEFAULT_MAPPING} --db {db} --out {out}"
+    assert f"If they are: {command} --force. The override is recorded in the report and the audit log." in way_out
+    assert f"To look again without writing anything: {command} --dry-run." in way_out
+    assert (
+        "To change the rule itself: export.thresholds.removed_persons, export.thresholds.removed_roles in the mapping."
+        in way_out
+    )
+    assert dom.by_id("way-out")["text"].strip().endswith(f"Read: {db}, {out}")
+    assert widest(chromium, page, tmp_path) <= WINDOW[0]
     held = [e["text"] for e in dom.elements if e["tag"] == "li" and "held" in e["parents"]]
     assert held == ["5: person '5': column 'email' is empty (keeps its rows of the last export)"]
     assert not [e for e in dom.elements if e["tag"] == "li" and "problems" in e["parents"]]
@@ -267,3 +284,25 @@ def test_preview_from_files_names_the_key_it_needs(tmp_path):
     assert many.code == 2 and "persons: name one with --key (externalId)" in many.err
     missing = run_cli("preview", ROOT / "mappings" / "afas.yaml", "--source", *files, "--key", "99999")
     assert missing.code == 2 and "no person with externalId '99999' in the files" in missing.err
+
+
+def test_a_refused_sync_page_says_what_tripped_and_the_way_on(chromium, db, tmp_path):
+    everyone = [make_person(str(key)) for key in range(1, 41)]
+    snapshot = tmp_path / "snap.json"
+    snapshot.write_text(json.dumps(everyone))
+    assert run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", snapshot).code == 0
+    snapshot.write_text(json.dumps(everyone[:30]))  # ten leave at once
+    page = tmp_path / "sync.html"
+    result = run_cli("sync", "--mapping", DEFAULT_MAPPING, "--db", db, "--source", snapshot, "--html", page)
+    assert result.code == 1
+    dom = Dom(browse(chromium, page, "--dump-dom"))
+    way_out = [e["text"] for e in dom.elements if e["tag"] == "li" and "way-out" in e["parents"]]
+    assert way_out[0].startswith("removed_persons: 10 of 40 persons (25.0%) would be removed")
+    command = f"scmapper sync --mapping {DEFAULT_MAPPING} --db {db} --source {snapshot}"
+    assert f"If they are: {command} --force. The override is recorded in the report and the audit log." in way_out
+    assert dom.by_id("way-out")["text"].strip().endswith(f"Read: {snapshot}")
+    assert [e["text"] for e in dom.elements if e["attrs"].get("class") == "badge refused"] == ["REFUSED"]
+    assert widest(chromium, page, tmp_path) <= WINDOW[0]
+    shot = tmp_path / "refused-sync.png"
+    browse(chromium, page, f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", "--hide-scrollbars")
+    assert png_size(shot)[:2] == WINDOW

@@ -190,7 +190,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if args.html:
         from scmapper.cli.htmlreport import sync_page
 
-        _write_html(args.html, sync_page(rules.mapping.file, report))
+        command = f"scmapper sync --mapping {args.mapping} --db {args.db} --source {' '.join(args.source)}"
+        _write_html(args.html, sync_page(rules.mapping.file, report, command=command, files=given))
     code = emit(report, as_json=args.json)
     meters.summary(report.summary(), report.read, "records")
     return code
@@ -219,7 +220,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.html:
             from scmapper.cli.htmlreport import export_page
 
-            _write_html(args.html, export_page(report))
+            command = f"scmapper export --mapping {args.mapping} --db {args.db} --out {args.out}"
+            _write_html(args.html, export_page(report, command=command, files=(str(args.db), str(args.out))))
         code = emit(report, as_json=args.json)
         meters.summary(report.summary_line(), meter.items, "rows")
         if args.upload and report.export_id is not None:

@@ -52,7 +52,7 @@ tr.tripped td { background: #fef3f2; font-weight: 600; } tr.overridden td { back
 ul.problems li { color: #b42318; } p.none { color: #5b6472; }
 .side { display: flex; gap: 24px; align-items: flex-start; flex-wrap: wrap; }
 .side > section { flex: 2 1 560px; min-width: 0; } .side > section.narrow { flex: 1 1 300px; }
-.scroll { overflow-x: auto; max-width: 100%; } td { overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; max-width: 100%; } td { overflow-wrap: break-word; }
 pre { background: #f8f9fb; border: 1px solid #d0d5dd; padding: 10px; overflow: auto; white-space: pre-wrap; }
 footer { margin-top: 32px; color: #5b6472; font-size: 12px; }
 """
@@ -127,9 +127,11 @@ class View:
     warnings: list[str]
     diff: Diff
     held: list[str] | None = None  # an export's held persons: why, and what is written instead
+    command: str = ""  # how the run was started, for the way out ("scmapper export ...")
+    files: tuple[str, ...] = ()  # what it read and where it would write
 
 
-def export_page(report: ExportReport) -> str:
+def export_page(report: ExportReport, *, command: str = "", files: Sequence[str] = ()) -> str:
     last = report.previous
     against = f"export #{last.id} of {last.time}" if last else "nothing (the first export)"
     counts = report.counts
@@ -148,11 +150,13 @@ def export_page(report: ExportReport) -> str:
         warnings=report.warnings,
         diff=report.diff,
         held=report.held_lines(),
+        command=command,
+        files=tuple(files),
     )
     return diff_page(view)
 
 
-def sync_page(mapping: str, report: SyncReport) -> str:
+def sync_page(mapping: str, report: SyncReport, *, command: str = "", files: Sequence[str] = ()) -> str:
     c = report.counts
     view = View(
         title=f"Sync {'dry run ' if report.dry_run else ''}of {mapping}",
@@ -165,6 +169,8 @@ def sync_page(mapping: str, report: SyncReport) -> str:
         problems=[f"{f['origin']} (key {f['key'] or '?'}): {f['reason']}" for f in report.failures],
         warnings=report.warnings,
         diff=report.diff,
+        command=command,
+        files=tuple(files),
     )
     return diff_page(view)
 
@@ -176,8 +182,9 @@ def diff_page(view: View) -> str:
         view.title,
         el("h1", view.title, " ", badge),
         el("p", view.meta, class_="meta"),
+        _way_out(view),
         _glance(view),
-        listed("thresholds", "Thresholds", len(view.thresholds), _thresholds(view.thresholds, view.forced)),
+        listed("thresholds", "Thresholds", len(view.thresholds), _thresholds(view)),
         listed(
             "held",
             "Held back (their rows fail a check; the others are written)",
@@ -219,24 +226,62 @@ def _glance(view: View) -> Markup:
     return el("section", el("h2", "At a glance"), el("div", shown, class_="cards"), id="glance")
 
 
-def _thresholds(found: list[ThresholdCheck], forced: bool) -> Markup:
+def _way_out(view: View) -> Markup | None:
+    """For a refused run: what tripped, in words, and the ways on from here."""
+    if view.status != "refused":
+        return None
+    tripped = [c for c in view.thresholds if c.tripped]
+    run = view.command or "the same command"
+    steps = []
+    if tripped:
+        steps.append(
+            "Read the changes below: are these removals expected (a reorganisation, leavers approved in HelloID)?"
+        )
+        steps.append(f"If they are: {run} --force. The override is recorded in the report and the audit log.")
+        steps.append(f"To look again without writing anything: {run} --dry-run.")
+        settings = ", ".join(sorted({f"export.thresholds.{c.name}" for c in tripped if c.name != "held"}))
+        if any(c.name == "held" for c in tripped):
+            settings = ", ".join(filter(None, [settings, "export.held"]))
+        steps.append(f"To change the rule itself: {settings} in the mapping.")
+    if view.problems and not tripped:
+        steps.append(
+            "Fix what the problems below name, in the source or the mapping, and run again; --force does not"
+            " write an empty persons file or a value the file's encoding cannot hold."
+        )
+    reasons = [el("li", c.describe()) for c in tripped] + ([el("li", view.problems_title)] if view.problems else [])
+    read = el("p", "Read: ", ", ".join(view.files), class_="meta") if view.files else None
+    return el(
+        "section",
+        el("h2", "Refused: nothing was written"),
+        el("ul", reasons, class_="problems"),
+        el("ol", [el("li", step) for step in steps]),
+        read,
+        id="way-out",
+    )
+
+
+def _thresholds(view: View) -> Markup:
     rows = []
-    for check in found:
+    totals = view.diff.totals
+    for check in view.thresholds:
         data = check.as_dict()
         limit = data["limit"]
         limits = " or ".join(
             part for part in (f"{limit['count'] or ''}", f"{limit['percent']:g}%" if limit["percent"] else "") if part
         )
-        verdict = ("OVERRIDDEN with --force" if forced else "TRIPPED") if check.tripped else "ok"
+        verdict = ("OVERRIDDEN with --force" if view.forced else "TRIPPED") if check.tripped else "ok"
+        removed = f"{data['removed']} of {data['of']}"
+        if check.name == "removed_persons":
+            removed += _made_of(data["removed"], totals["leavers"], totals["usernameChanges"])
         rows.append(
             el(
                 "tr",
                 el("td", check.name),
-                el("td", f"{data['removed']} of {data['of']}"),
-                el("td", f"{data['percent']:g}%", " ", _gauge(data["percent"], limit["percent"])),
+                el("td", removed),
+                el("td", f"{data['percent']:g}%", " ", _gauge(data, limit)),
                 el("td", limits),
                 el("td", verdict),
-                class_=("overridden" if forced else "tripped") if check.tripped else "ok",
+                class_=("overridden" if view.forced else "tripped") if check.tripped else "ok",
             )
         )
     return el(
@@ -246,10 +291,27 @@ def _thresholds(found: list[ThresholdCheck], forced: bool) -> Markup:
     )
 
 
-def _gauge(percent: float, limit: float | None) -> Markup:
-    """The share removed as a bar, with the percent limit as a mark."""
-    mark = el("i", style=f"left: {min(limit, 100):g}%") if limit else None
-    return el("div", el("span", style=f"width: {min(percent, 100):g}%"), mark, class_="gauge")
+def _made_of(removed: int, leavers: int, renames: int) -> str:
+    """What a count of removed persons is made of: leavers, and usernames that change (Spend
+    Cloud sees the old username go and a new one come)."""
+    parts = [f"{leavers} leaver{'s' if leavers != 1 else ''}"] if leavers else []
+    if renames:
+        parts.append(f"{renames} username change{'s' if renames != 1 else ''}")
+    other = removed - leavers - renames
+    if other > 0:
+        parts.append(f"{other} other")
+    return f": {' + '.join(parts)}" if parts and removed != leavers else ""
+
+
+def _gauge(data: dict[str, Any], limit: dict[str, Any]) -> Markup:
+    """The share removed as a bar on a scale of twice the limit, the limit a mark in the middle:
+    4.8 % against 5 % shows nearly at the mark, not nearly empty."""
+    base = data["of"] or 1
+    limit_percent = limit["percent"] or (100 * limit["count"] / base if limit["count"] else None)
+    scale = min(2 * limit_percent, 100) if limit_percent else 100
+    bar = min(100 * data["percent"] / scale, 100)
+    mark = el("i", style=f"left: {min(100 * limit_percent / scale, 100):g}%") if limit_percent else None
+    return el("div", el("span", style=f"width: {bar:g}%"), mark, class_="gauge", title=f"scale 0-{scale:g}%")
 
 
 def _diff_sections(diff: Diff) -> list[Markup]:

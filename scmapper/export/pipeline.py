@@ -145,7 +145,9 @@ class ExportReport:
             lines.append(f"OVERRIDDEN with --force: {len(self.problems)} problems")
         for check in self.tripped:
             verdict = "OVERRIDDEN with --force" if self.forced else "REFUSED"
-            lines.append(f"{verdict}: threshold {check.describe()}{'' if self.forced else ' (--force overrides)'}")
+            setting = "export.held" if check.name == "held" else f"export.thresholds.{check.name}"
+            way = "" if self.forced else f" (--force overrides; the rule is {setting} in the mapping)"
+            lines.append(f"{verdict}: threshold {check.describe()}{way}")
         lines += diff_sections(diff)
         if self.status == "written":
             lines += [f"Wrote {f['path']} ({f['rows']} rows, sha256 {f['sha256'][:12]})" for f in self.files]

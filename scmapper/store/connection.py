@@ -146,7 +146,9 @@ class Database:
         command would never read (a log of a database whose persons table is damaged)."""
         found = [str(row[0]) for row in self.conn.execute("PRAGMA quick_check(5)")]
         if found != ["ok"]:
-            raise StoreError(f"the database fails SQLite's integrity check ({'; '.join(found)[:300]}). {CHECK_DATABASE}")
+            raise StoreError(
+                f"the database fails SQLite's integrity check ({'; '.join(found)[:300]}). {CHECK_DATABASE}"
+            )
 
     def close(self) -> None:
         self.conn.close()
