@@ -12,7 +12,12 @@ from conftest import DEFAULT_MAPPING, make_person, native, rows, run_cli
 @pytest.fixture
 def logged(db, tmp_path):
     for key in ("1", "2"):
-        assert run_cli("apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person(key))).code == 0
+        assert (
+            run_cli(
+                "apply", "--mapping", DEFAULT_MAPPING, "--db", db, "-", input=native("create", make_person(key))
+            ).code
+            == 0
+        )
     assert run_cli("export", "--mapping", DEFAULT_MAPPING, "--db", db, "--out", tmp_path / "out").code == 0
     return db
 
@@ -56,3 +61,56 @@ def test_prune_arguments_are_checked_and_nothing_is_lost_on_a_bad_archive(logged
     assert len(rows(logged, "SELECT id FROM events")) == 3 and taken.read_text() == "mine\n"
     recent = run_cli("log", "--db", logged, "--prune", "--older-than", "30")
     assert recent.code == 0 and "nothing changed" in recent.out
+
+
+def age_every_entry(db, days):
+    """The log as it would be `days` later: every entry's time moved back (the append-only
+    triggers lifted for it and put back as they were)."""
+    conn = sqlite3.connect(db)
+    try:
+        triggers = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
+        ).fetchall()
+        for name, _ in triggers:
+            conn.execute(f'DROP TRIGGER "{name}"')  # ok: names read from sqlite_master
+        conn.execute("UPDATE events SET time = strftime('%Y-%m-%dT%H:%M:%fZ', time, ?)", (f"-{days} days",))
+        for _, sql in triggers:
+            conn.execute(sql)  # ok: the schema's own trigger text
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_a_mappings_retention_prunes_after_each_sync_and_export(logged, tmp_path):
+    (tmp_path / "audit-archive").mkdir()
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        f"version: 1\nextends: {DEFAULT_MAPPING}\naudit: {{ retain_days: 30, archive: audit-archive }}\n", "utf-8"
+    )
+    assert run_cli("validate", mapping, "--root", "/").code == 0
+    old = rows(logged, "SELECT id FROM events")
+    age_every_entry(logged, 40)
+    done = run_cli("export", "--mapping", mapping, "--root", "/", "--db", logged, "--out", tmp_path / "out")
+    assert done.code == 0, done.err
+    assert "audit retention (30 days): Pruned 3 audit entries older than" in done.err
+    [archive] = (tmp_path / "audit-archive").iterdir()
+    assert [json.loads(line)["id"] for line in archive.read_text("utf-8").splitlines()] == [r["id"] for r in old]
+    left = [r["action"] for r in rows(logged, "SELECT action FROM events ORDER BY id")]
+    assert left == ["ExportFiles", "AuditPruned"] and rows(logged, "PRAGMA integrity_check") == [
+        {"integrity_check": "ok"}
+    ]
+    again = run_cli("export", "--mapping", mapping, "--root", "/", "--db", logged, "--out", tmp_path / "out")
+    assert again.code == 0 and "audit retention" not in again.err  # nothing old enough: nothing said, nothing written
+    assert len(list((tmp_path / "audit-archive").iterdir())) == 1
+
+
+def test_an_archive_folder_outside_the_mapping_or_missing_is_a_validate_problem(tmp_path):
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "version: 1\nextends: starter:spendcloud\naudit: { retain_days: 30, archive: ../elsewhere }\n"
+    )
+    outside = run_cli("validate", mapping)
+    assert outside.code == 1 and "audit.archive" in outside.out and "outside" in outside.out
+    mapping.write_text("version: 1\nextends: starter:spendcloud\naudit: { retain_days: 30, archive: not-there }\n")
+    missing = run_cli("validate", mapping)
+    assert missing.code == 1 and "audit.archive 'not-there' is not a folder: create" in missing.out

@@ -170,6 +170,7 @@ def _validated(
     except MappingError as exc:
         return exc.problems, None
     problems = static.static_problems(mapping) + csvformat.layouts(mapping)[1] + _sftp_problems(mapping)
+    problems += _audit_problems(mapping)
     problems = list(dict.fromkeys(problems)) + _unexported(mapping)  # a name used twice on a line: one problem
     cases, found_in_cases = _cases(Path(path), mapping)
     problems += found_in_cases
@@ -182,6 +183,20 @@ def _validated(
         found = _case_samples(mapping, cases)
     warnings = problems + (samples.unseen(mapping, found) if found else [])
     return warnings + (_sample_problems(mapping, sample) if sample is not None else []), mapping
+
+
+def _audit_problems(mapping: Mapping) -> list[Problem]:
+    """The audit archive folder: inside the mapping's folder, and there."""
+    policy = mapping.audit
+    if policy is None or not policy.archive:
+        return []
+    try:
+        folder = mapping.root.resolve(policy.archive, mapping.folder_of(policy.position), "audit.archive")
+    except OutsideRoot as exc:
+        return [policy.position.problem(str(exc))]
+    if not folder.is_dir():
+        return [policy.position.problem(f"audit.archive {policy.archive!r} is not a folder: create {folder}")]
+    return []
 
 
 def _unexported(mapping: Mapping) -> list[Problem]:

@@ -177,6 +177,7 @@ def _apply_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from scmapper.cli.retention import retain_after_run
     from scmapper.lifecycle.sync import run_sync
     from scmapper.sources import inputs
 
@@ -187,6 +188,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     meters = _meters(args)
     with closing(open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
         report = run_sync(rules, store, snapshot, dry_run=args.dry_run, force=args.force, meters=meters)
+        if not args.dry_run:
+            retain_after_run(rules.mapping, store)
     if args.html:
         from scmapper.cli.htmlreport import sync_page
 
@@ -207,6 +210,7 @@ def _load(mapping: str, root: str | None) -> Rules:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from scmapper.cli.retention import retain_after_run
     from scmapper.export.pipeline import run_export
 
     if args.upload and args.check:
@@ -217,6 +221,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         meter = meters.meter("export", None, "rows")
         report = run_export(rules.mapping, store, Path(args.out), check=args.check, force=args.force, meter=meter)
         meter.close()
+        if not args.check:
+            retain_after_run(rules.mapping, store)
         if args.html:
             from scmapper.cli.htmlreport import export_page
 

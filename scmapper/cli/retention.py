@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from scmapper import files
-from scmapper.errors import EXIT_OK, UsageError
+from scmapper.errors import EXIT_OK, ScmapperError, UsageError
+from scmapper.mapping.model import Mapping
 from scmapper.store import Store, now
 
 
@@ -82,3 +84,31 @@ def _write_archive(path: Path, entries: list[dict[str, Any]]) -> str:
     data = "".join(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n" for entry in entries).encode()
     files.write_atomic(path, data)
     return hashlib.sha256(data).hexdigest()
+
+
+def auto_prune(mapping: Mapping, store: Store) -> str | None:
+    """The mapping's audit retention (`audit:`), after a sync or export that wrote: a line on what
+    it pruned, or None when it has none or nothing was old enough. A new archive file each time,
+    in the mapping's archive folder (inside the mapping's folder)."""
+    policy = mapping.audit
+    if policy is None:
+        return None
+    archive = None
+    if policy.archive:
+        folder = mapping.root.resolve(policy.archive, mapping.folder_of(policy.position), "audit.archive")
+        if not folder.is_dir():
+            raise UsageError(f"audit.archive {policy.archive!r} is not a folder ({folder}): nothing pruned")
+        archive = folder / f"audit-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.jsonl"
+    report = prune_log(store, days=policy.retain_days, archive=archive, redact=policy.redact)
+    return f"audit retention ({policy.retain_days} days): {report.text()[0]}" if report.removed else None
+
+
+def retain_after_run(mapping: Mapping, store: Store) -> None:
+    """auto_prune after a run that wrote, its line on stderr; its trouble is a warning there,
+    never the run's failure (the run's work is committed)."""
+    try:
+        line = auto_prune(mapping, store)
+    except ScmapperError as exc:
+        line = f"WARNING: audit retention did not run: {exc}"
+    if line:
+        print(f"scmapper: {line}", file=sys.stderr)

@@ -73,6 +73,18 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """`audit:` in a mapping: sync and export prune the audit log on their own, as `log --prune`
+    would, keeping `retain_days`; the pruned entries go first to a new JSON-lines file in the
+    `archive` folder (inside the mapping's folder), or are redacted in place with `redact`."""
+
+    retain_days: int
+    archive: str | None = None
+    redact: bool = False
+    position: Place = Place("")
+
+
+@dataclass(frozen=True)
 class Var:
     name: str
     expression: str
@@ -105,6 +117,7 @@ class Mapping:
     sftp_positions: dict[str, Place] = field(default_factory=dict, compare=False)
     root: Root = field(default_factory=lambda: Root("."), compare=False)
     reconcile: Reconcile | None = None
+    audit: Retention | None = None
     source_position: Place = Place("")
     active_position: Place = Place("")
     bases: tuple[str, ...] = ()  # the files it extends, nearest last (set when loaded for validate)
@@ -201,6 +214,7 @@ def build(doc: Document, raw: bytes, root: Root) -> Mapping:
         sftp_positions={key: doc.place(("sftp", key)) for key in data.get("sftp", {})},
         root=root,
         reconcile=reconcile,
+        audit=Retention(**data["audit"], position=doc.place(("audit",))) if "audit" in data else None,
     )
 
 
