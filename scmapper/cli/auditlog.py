@@ -12,6 +12,7 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from scmapper.errors import EXIT_OK, UsageError
@@ -117,3 +118,16 @@ def _known_action(action: str, present: list[str]) -> str:
     close = difflib.get_close_matches(action, known, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}? " if close else ""
     raise UsageError(f"--action {action!r} is not an audit action; {hint}The actions are: {', '.join(known)}")
+
+
+def since_utc(text: str) -> str:
+    """`--since` as the log stores times; a UsageError for anything but an ISO 8601 time."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--since {text!r} is not an ISO 8601 time (e.g. 2026-11-26 or 2026-11-26T08:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

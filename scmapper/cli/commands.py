@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 from contextlib import closing
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -200,6 +199,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return code
 
 
+def _resend(args: argparse.Namespace, rules: Rules) -> int:
+    from scmapper.export.resend import run_resend
+
+    if args.upload or args.html:
+        raise UsageError("--resend goes without --upload and --html: re-send, then run `scmapper upload`")
+    with closing(existing_store(args.db, rules)) as store:
+        report = run_resend(rules.mapping, store, Path(args.out), args.resend, check=args.check, force=args.force)
+    return emit(report, as_json=args.json)
+
+
 def _load(mapping: str, root: str | None) -> Rules:
     from scmapper.mapping.loading import load_rules
 
@@ -216,6 +225,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.upload and args.check:
         raise UsageError("--upload and --dry-run exclude each other: a dry run writes nothing to upload")
     rules = _load(args.mapping, args.root)
+    if args.resend is not None:
+        return _resend(args, rules)
     meters = _meters(args)
     with closing(existing_store(args.db, rules)) as store:
         meter = meters.meter("export", None, "rows")
@@ -332,43 +343,19 @@ def cmd_accounts(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from scmapper.cli.auditlog import read_log
+    from scmapper.cli.auditlog import read_log, since_utc
+    from scmapper.cli.retention import prune_command
 
     if not Path(args.db).exists():
         raise UsageError(f"database {args.db} does not exist")
     if args.prune:
-        return _prune(args)
+        return prune_command(args.db, args.older_than, args.archive, redact=args.redact, as_json=args.json)
     if args.older_than is not None or args.archive or args.redact:
         raise UsageError("--older-than, --archive and --redact go with --prune")
-    since = _iso_utc(args.since) if args.since else None
+    since = since_utc(args.since) if args.since else None
     limit = _positive_int(args.limit, "--limit", "a number of events") if args.limit is not None else None
     report = read_log(args.db, ref=args.account, since=since, action=args.action, limit=limit)
     return emit(report, as_json=args.json)
-
-
-def _prune(args: argparse.Namespace) -> int:
-    from scmapper.cli.retention import prune_log
-    from scmapper.store import Store
-
-    if args.older_than is None or not args.older_than.isdigit():
-        raise UsageError("--prune takes --older-than DAYS (a whole number of days, 0 for everything before now)")
-    with closing(Store(args.db)) as store:
-        report = prune_log(
-            store, days=int(args.older_than), archive=Path(args.archive) if args.archive else None, redact=args.redact
-        )
-    return emit(report, as_json=args.json)
-
-
-def _iso_utc(text: str) -> str:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"--since {text!r} is not an ISO 8601 time (e.g. 2026-11-26 or 2026-11-26T08:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

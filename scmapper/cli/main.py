@@ -161,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="FILE", help="also write the report as one HTML page")
     p.add_argument("--upload", action="store_true", help="upload the files over SFTP once written")
     p.add_argument("--trust-host-key", metavar="SHA256:...", help="accept this SFTP host key fingerprint")
+    p.add_argument("--resend", type=int, metavar="ID", help="make archived export ID the current files again")
 
     p = sub.add_parser("upload", parents=[common], help="upload an export's files over SFTP")
     p.add_argument("--mapping", required=True)

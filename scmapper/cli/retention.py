@@ -112,3 +112,16 @@ def retain_after_run(mapping: Mapping, store: Store) -> None:
         line = f"WARNING: audit retention did not run: {exc}"
     if line:
         print(f"scmapper: {line}", file=sys.stderr)
+
+
+def prune_command(db: str, older_than: str | None, archive: str | None, *, redact: bool, as_json: bool) -> int:
+    """`log --prune --older-than DAYS [--archive FILE] [--redact]`."""
+    from contextlib import closing
+
+    from scmapper.core.reports import emit
+
+    if older_than is None or not older_than.isdigit():
+        raise UsageError("--prune takes --older-than DAYS (a whole number of days, 0 for everything before now)")
+    with closing(Store(db)) as store:
+        report = prune_log(store, days=int(older_than), archive=Path(archive) if archive else None, redact=redact)
+    return emit(report, as_json=as_json)

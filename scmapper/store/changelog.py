@@ -10,6 +10,7 @@ no writer can forget to.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from scmapper.store.connection import Database, quote
 from scmapper.store.shape import Shape
@@ -75,3 +76,18 @@ def keep_change_log(db: Database, shape: Shape) -> None:
         # ok: the names are the constants above; the bodies hold no value, only quote()d
         # identifiers and the column names as JSON keys (validated identifiers: no quote can occur)
         db.execute(f"CREATE TRIGGER {name} {body}")  # ok: constant names, quote()d identifiers (above)
+
+
+def exported_state(db: Database, key: str, columns: Sequence[str], role_columns: Sequence[str]) -> list[Any]:
+    """Every person's key, whether active, and their row and roles in these columns as JSON."""
+    return db.execute(
+        f"SELECT p.{quote(key)}, p.scm_active, {person_json(columns, 'p')}, {roles_json(role_columns, 'p')}"
+        " FROM persons p"  # ok: quote()d key; column names are JSON keys of validated identifiers
+    ).fetchall()
+
+
+def replace(db: Database, entries: Sequence[tuple[str, str | None, str | None]]) -> None:
+    """The change log made anew, in the caller's transaction (after a re-send: what Spend Cloud
+    holds now differs from what the last regular export left)."""
+    db.execute("DELETE FROM exported_changes")
+    db.executemany("INSERT INTO exported_changes (key, data, roles) VALUES (?, ?, ?)", entries)
