@@ -93,3 +93,22 @@ def test_the_limits_calibration_runs_and_reports_every_figure(tmp_path: Path) ->
     }
     assert all(value > 0 for value in results["measured"].values())
     assert {"re", "re2"} <= set(results["patterns"])
+
+
+def test_a_short_simulated_year_ends_as_a_fresh_sync_of_its_last_day(tmp_path: Path) -> None:
+    """benchmarks/year.py in its short form: 150 persons over 40 days, with the cut-off file and
+    the mass departure; the last export equals a fresh sync's, nobody lost or doubled."""
+    out = tmp_path / "year.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "year.py"), "--persons", "150", "--days", "40", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    end = json.loads(out.read_text("utf-8"))["end"]
+    assert end["sameAsFresh"] and end["noneLostOrDoubled"]
+    # a joiner who leaves before the next snapshot never reaches the database
+    assert 150 < end["personsInDatabase"] <= end["personsEverSeen"]
