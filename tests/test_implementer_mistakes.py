@@ -410,3 +410,13 @@ def test_a_field_no_sample_has_is_a_problem_where_it_feeds_a_required_column(fol
     synced = run_cli("sync", "--mapping", acme, "--db", tmp_path / "a.db", "--source", *files, "--json", "--force")
     reasons = {f["reason"] for f in synced.json["failures"]}
     assert "person '10001': required column 'gebruikersnaam' is empty (person.UPNN is absent)" in reasons
+
+
+def test_a_field_of_an_optional_input_or_one_of_several_sources_only_warns(tmp_path):
+    """Raet's username comes from an extension field first and from the optional adUsers export
+    second: a folder without that export still validates, with a warning."""
+    assert run_cli("init", tmp_path / "acme", "--from", "raet").code == 0
+    (tmp_path / "acme" / "samples" / "adUsers.json").unlink()
+    result = run_cli("validate", tmp_path / "acme" / "spendcloud.yaml")
+    assert result.code == 0, result.out
+    assert "warning: vars.username: inputs.adUsers[...].sAMAccountName is in none of the samples" in result.out

@@ -80,3 +80,54 @@ def test_an_export_the_archive_no_longer_holds_is_named_with_what_it_holds(db, t
     (out / "archive" / "000001" / "Users.csv").write_text("tampered")
     damaged = export(db, out, "--resend", "1", "--force")
     assert damaged.code == 2 and "not the file export #1 wrote (its SHA-256 differs)" in damaged.err
+
+
+def test_resending_the_export_spend_cloud_holds_changes_nothing_for_the_next_one(db, tmp_path):
+    """A person who left and came back under a new key keeps their username: the re-sent row is
+    theirs alone, not also the old key's, so the next export sees no change at all."""
+    out = tmp_path / "out"
+    for key in range(1, 6):
+        apply(db, native("create", make_person(str(key))))
+    assert export(db, out).code == 0
+    apply(db, native("delete", accountReference="1"))
+    again = make_person("7")
+    again["Accounts"]["MicrosoftActiveDirectory"] = make_person("1")["Accounts"]["MicrosoftActiveDirectory"]
+    apply(db, native("create", again))
+    assert export(db, out).code == 0
+    assert export(db, out, "--resend", "2").code == 0
+    diff = export(db, out, "--dry-run", "--json").json["diff"]
+    assert diff["totals"] == dict.fromkeys(diff["totals"], 0)
+
+
+def test_a_resent_person_no_one_in_the_database_is_counted_by_the_next_export(tmp_path):
+    """Hard-deleted persons are in the re-sent files and in nobody's row: the dry run names them,
+    and the next export counts them among those it removes (here past the threshold)."""
+    db, out = tmp_path / "hard.db", tmp_path / "out"
+    mapping = tmp_path / "hard.yaml"
+    mapping.write_text(f"version: 1\nextends: {DEFAULT_MAPPING}\nlifecycle: {{ delete: hard }}\n", "utf-8")
+
+    def event(event):
+        return run_cli("apply", "--mapping", mapping, "--root", "/", "--db", db, "-", input=event).code
+
+    assert all(event(native("create", make_person(str(key)))) == 0 for key in range(1, 11))
+    args = ("export", "--mapping", mapping, "--root", "/", "--db", db, "--out", out)
+    assert run_cli(*args).code == 0
+    assert all(event(native("delete", accountReference=str(key))) == 0 for key in range(1, 5))
+    assert run_cli(*args, "--force").code == 0
+    looked = run_cli(*args, "--resend", "1", "--dry-run")
+    assert "4 person(s) in the re-sent files match no one in the database" in looked.out
+    assert run_cli(*args, "--resend", "1", "--force").code == 0
+    after = run_cli(*args, "--dry-run", "--json").json
+    assert after["diff"]["totals"]["leavers"] == 4 and after["status"] == "refused"
+
+
+def test_a_custom_template_is_not_re_sent(db, tmp_path):
+    out = tmp_path / "out"
+    two_exports(db, out)
+    (tmp_path / "layout.j2").write_text("{% for p in rows %}{{ p | csv_row }}{% endfor %}")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        f"version: 1\nextends: {DEFAULT_MAPPING}\nexport:\n  persons: {{ template: layout.j2 }}\n", "utf-8"
+    )
+    done = run_cli("export", "--mapping", mapping, "--root", "/", "--db", db, "--out", out, "--resend", "1")
+    assert done.code == 2 and "works with that layout only" in done.err

@@ -203,3 +203,22 @@ def test_validate_names_versions_that_cannot_work(tmp_path):
     assert done.code == 1
     assert "m.yaml:4:27: an effective-dated main input needs a key" in done.out
     assert "m.yaml:5:56: early_days is for attached inputs" in done.out
+
+
+def test_an_unreadable_version_beside_readable_ones_of_its_key_gives_way_to_them():
+    people = [
+        {"id": "1", "name": "old", "from": "2010-01-01", "until": "2015-13-01"},
+        {"id": "1", "name": "current", "from": "2016-01-01", "until": None},
+    ]
+    records, snapshot = on("2026-06-01", people=people)
+    assert [r.data["name"] for r in records] == ["current"]
+    assert snapshot.notes == (
+        "people: 1 record(s) with a validity date that is no date, left for a readable version of the same id"
+        " (case.people#1)",
+    )
+
+
+def test_a_date_past_the_calendar_is_no_date_not_a_crash():
+    people = [{"id": "1", "name": "far", "from": "/Date(253402300799999+0100)/", "until": None}]
+    records, snapshot = on("2026-06-01", people=people)
+    assert [r.data["name"] for r in records] == ["far"] and "no date" in snapshot.notes[0]

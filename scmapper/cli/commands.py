@@ -200,12 +200,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _resend(args: argparse.Namespace, rules: Rules) -> int:
+    from scmapper.cli.retention import retain_after_run
     from scmapper.export.resend import run_resend
 
     if args.upload or args.html:
         raise UsageError("--resend goes without --upload and --html: re-send, then run `scmapper upload`")
     with closing(existing_store(args.db, rules)) as store:
         report = run_resend(rules.mapping, store, Path(args.out), args.resend, check=args.check, force=args.force)
+        if report.status == "written":
+            retain_after_run(rules.mapping, store)
     return emit(report, as_json=args.json)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from scmapper import files
 from scmapper.errors import EXIT_OK, ScmapperError, UsageError
 from scmapper.mapping.model import Mapping
-from scmapper.store import Store, now
+from scmapper.store import Store
 
 
 @dataclass
@@ -64,14 +64,8 @@ def prune_log(
     with store.transaction():
         store.audit.prune(old[-1].id, redact=redact)
         kept = f"; archive {archive} sha256 {report.digest}" if archive is not None else "; no archive kept"
-        store.audit.add(
-            time=now(),
-            action="AuditPruned",
-            ref=None,
-            success=True,
-            message=f"{'Redacted' if redact else 'Removed'} {len(old)} audit entries older than {before}{kept}",
-            details=[report.as_dict()],
-        )
+        message = f"{'Redacted' if redact else 'Removed'} {len(old)} audit entries older than {before}{kept}"
+        store.audit.note("AuditPruned", message, details=[report.as_dict()])
     return report
 
 

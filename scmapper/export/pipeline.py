@@ -375,14 +375,8 @@ def _log_refusal(report: ExportReport, store: Store) -> None:
     if report.tripped and not report.problems:
         shown += " (--dry-run lists the changes; --force writes past the threshold)"
     with store.transaction():
-        store.audit.add(
-            time=now(),
-            action="ExportRefused",
-            ref=None,
-            success=False,
-            message=f"Export refused, nothing written: {shown}",
-            details=[{"problems": report.problems, "thresholds": [t.as_dict() for t in report.tripped]}],
-        )
+        details = {"problems": report.problems, "thresholds": [t.as_dict() for t in report.tripped]}
+        store.audit.note("ExportRefused", f"Export refused, nothing written: {shown}", success=False, details=[details])
 
 
 def _fault(point: str) -> None:

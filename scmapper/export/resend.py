@@ -26,6 +26,8 @@ from typing import Any
 from scmapper import files
 from scmapper.core.diff import ThresholdCheck, threshold
 from scmapper.errors import EXIT_DATA, EXIT_OK, UsageError
+from scmapper.export.csvformat import BUILTIN, formula_like, template_path
+from scmapper.export.pipeline import stamp
 from scmapper.export.staging import ARCHIVE_DIR, archive
 from scmapper.mapping.exportspec import ExportFile
 from scmapper.mapping.model import Mapping
@@ -45,6 +47,7 @@ class ResendReport:
     thresholds: list[ThresholdCheck] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)  # usernames in the re-sent files no one has now
     files: list[dict[str, Any]] = field(default_factory=list)
+    stamp: dict[str, str] = field(default_factory=dict)  # what made the re-send (scmapper, mapping)
 
     @property
     def tripped(self) -> list[ThresholdCheck]:
@@ -82,7 +85,7 @@ class ResendReport:
             shown = ", ".join(self.unmatched[:10]) + (", ..." if len(self.unmatched) > 10 else "")
             lines.append(
                 f"WARNING: {len(self.unmatched)} person(s) in the re-sent files match no one in the database by"
-                f" username or e-mail ({shown}): the next export leaves them out without counting them"
+                f" username or e-mail ({shown}): the next export removes them from Spend Cloud again (counted)"
             )
         if self.status == "written":
             lines += [f"Wrote {f['path']} ({f['rows']} rows, sha256 {f['sha256'][:12]})" for f in self.files]
@@ -99,18 +102,20 @@ def run_resend(mapping: Mapping, store: Store, out: Path, resend_of: int, *, che
     if export is None:
         raise UsageError(f"{mapping.file} has no export section: there is nothing to re-send")
     specs = [s for s in (export.persons, export.roles) if s is not None]
+    _same_layout(mapping, specs)
     sent = _archived(store, out, resend_of, specs)
     last = store.exports.get()
-    report = ResendReport(resend_of, last.id if last else None)
+    report = ResendReport(resend_of, last.id if last else None, stamp=stamp(mapping))
     received = _received(out, last, specs) if last else [b""] * len(specs)
-    old, new = (
-        [_rows(data, spec) for data, spec in zip(received, specs, strict=True)],
-        [_rows(data, spec) for data, spec in zip(sent, specs, strict=True)],
-    )
+    old = [_rows(data, spec, f"export #{last.id if last else 0}") for data, spec in zip(received, specs, strict=True)]
+    new = [_rows(data, spec, f"export #{resend_of}") for data, spec in zip(sent, specs, strict=True)]
     _judge(report, mapping, old, new)
+    entries, report.unmatched = _change_log(mapping, store, new)
     report.forced = bool(report.tripped) and force and not check
     if report.tripped and not force:
         report.status = "refused"
+        if not check:
+            _log_refusal(store, report)
     if report.status == "refused" or check:
         return report
     report.files = [
@@ -119,7 +124,7 @@ def run_resend(mapping: Mapping, store: Store, out: Path, resend_of: int, *, che
     ]
     with store.transaction():
         report.export_id = _record(store, report, out)
-        report.unmatched = _teach_change_log(mapping, store, new)
+        changelog.replace(store.db, entries)
     for spec, data in zip(specs, sent, strict=True):
         files.write_atomic(out / spec.file, data, export.file_mode)
     files.fsync_dir(out)
@@ -136,6 +141,24 @@ def run_resend(mapping: Mapping, store: Store, out: Path, resend_of: int, *, che
         export.file_mode,
     )
     return report
+
+
+def _same_layout(mapping: Mapping, specs: list[ExportFile]) -> None:
+    """Re-sent files are read back by the built-in layout's columns: a custom template writes
+    rows it alone knows."""
+    for spec in specs:
+        if template_path(mapping, spec, "persons") != BUILTIN:
+            raise UsageError(
+                f"export file {spec.file} is written by the template {spec.template!r}: a re-send reads the files"
+                " back as the built-in layout writes them, so it works with that layout only (nothing re-sent)"
+            )
+
+
+def _log_refusal(store: Store, report: ResendReport) -> None:
+    reasons = "; ".join(f"threshold {t.describe()}" for t in report.tripped)
+    with store.transaction():
+        message = f"Re-send of export #{report.resend_of} refused: {reasons} (--force re-sends anyway)"
+        store.audit.note("ExportRefused", message, success=False, details=[report.as_dict()])
 
 
 def _archived(store: Store, out: Path, export_id: int, specs: list[ExportFile]) -> list[bytes]:
@@ -181,18 +204,28 @@ def _received(out: Path, last: Any, specs: list[ExportFile]) -> list[bytes]:
     return found
 
 
-def _rows(data: bytes, spec: ExportFile) -> list[Row]:
-    """A file's data rows as dicts of its columns (the header row, when it has one, left out)."""
-    text = data.decode(spec.encoding)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=spec.delimiter)
-    lines = [line for line in reader if line]
+def _rows(data: bytes, spec: ExportFile, which: str) -> list[Row]:
+    """A file's data rows as dicts of its columns; its header row must be the mapping's."""
+    try:
+        text = data.decode(spec.encoding)
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{spec.file} of {which} is not {spec.encoding}: written with another layout (nothing re-sent)"
+        ) from None
+    lines = [line for line in csv.reader(io.StringIO(text, newline=""), delimiter=spec.delimiter) if line]
     if spec.header is not None and lines:
+        if [_unguarded(c, spec) for c in lines[0]] != list(spec.header):
+            raise UsageError(
+                f"{spec.file} of {which} has the header {lines[0]!r}, not the mapping's {list(spec.header)!r}:"
+                " written with another layout (nothing re-sent)"
+            )
         lines = lines[1:]
     return [dict(zip(spec.columns, (_unguarded(c, spec) for c in line), strict=False)) for line in lines]
 
 
 def _unguarded(cell: str, spec: ExportFile) -> str:
-    return cell[1:] if spec.formula_guard and cell.startswith("'") else cell
+    """A cell as its value was: the formula guard's apostrophe taken off where it added one."""
+    return cell[1:] if spec.formula_guard and cell.startswith("'") and formula_like(cell[1:]) else cell
 
 
 def _judge(report: ResendReport, mapping: Mapping, old: list[list[Row]], new: list[list[Row]]) -> None:
@@ -219,6 +252,7 @@ def _judge(report: ResendReport, mapping: Mapping, old: list[list[Row]], new: li
 
 def _record(store: Store, report: ResendReport, out: Path) -> int:
     summary = {
+        "stamp": report.stamp,
         "counts": report.counts,
         "forced": report.forced,
         "resendOf": report.resend_of,
@@ -230,50 +264,68 @@ def _record(store: Store, report: ResendReport, out: Path) -> int:
     overridden = (
         "; overridden with --force: " + "; ".join(t.describe() for t in report.tripped) if report.forced else ""
     )
-    store.audit.add(
-        time=now(),
-        action="ExportFiles",
-        ref=None,
-        success=True,
-        message=f"Re-sent export #{report.resend_of} as export #{export_id} to {out}{overridden}",
-        details=[{"exportId": export_id, "resendOf": report.resend_of, "files": report.files, "forced": report.forced}],
-    )
+    message = f"Re-sent export #{report.resend_of} as export #{export_id} to {out}{overridden}"
+    details = {"exportId": export_id, "resendOf": report.resend_of, "files": report.files, "forced": report.forced}
+    store.audit.note("ExportFiles", message, details=[details])
     return export_id
 
 
-def _teach_change_log(mapping: Mapping, store: Store, sent: list[list[Row]]) -> list[str]:
+RESENT_KEY = "re-sent:"  # the change log's key for a re-sent person no one in the database is
+
+
+def _change_log(mapping: Mapping, store: Store, sent: list[list[Row]]) -> tuple[list[Any], list[str]]:
     """The change log as it must be after the re-send: for each person whose exported rows differ
-    from the re-sent ones, the re-sent rows (NULL where the files hold none of them). The
-    usernames in the files that no one in the database matches, by username or e-mail."""
+    from the re-sent ones, the re-sent rows (NULL where the files hold none of them); and for
+    each re-sent person no one in the database matches (by username, else e-mail; each row one
+    person at most, active persons first), an entry of their own, so the next export counts
+    them among those it removes. Also those persons' usernames."""
     export = mapping.export
     assert export is not None
     person_columns = list(export.persons.columns)
     role_columns = list(export.roles.columns) if export.roles else []
     ident = mapping.username or person_columns[0]
-    by_ident = {r.get(ident, ""): r for r in sent[0]}
-    by_mail = {r["email"].casefold(): r for r in sent[0] if r.get("email")}
+    rows = sent[0]
+    # Roles go to their person by the username in each role row; without one they cannot, and
+    # each person is taught the roles they have now (no role change is seen for them).
+    attributable = len(sent) > 1 and ident in role_columns
     roles_of: dict[str, list[Row]] = {}
-    for role in sent[1] if len(sent) > 1 else []:
+    for role in sent[1] if attributable else []:
         roles_of.setdefault(role.get(ident, ""), []).append(role)
-    matched: set[str] = set()
-    entries = []
-    for person_key, active, data, roles in changelog.exported_state(
-        store.db, store.persons.key, person_columns, role_columns
-    ):
-        row = _text(json.loads(data))  # an inactive person's too: Spend Cloud may hold them again
-        current = row if active else None
-        held = by_ident.get(row.get(ident, "")) or by_mail.get(row.get("email", "").casefold())
-        if held is None and not active:
+    people = [
+        (key, bool(active), _text(json.loads(data)), [_text(r) for r in json.loads(roles)])
+        for key, active, data, roles in changelog.exported_state(
+            store.db, store.persons.key, person_columns, role_columns
+        )
+    ]
+    people.sort(key=lambda p: not p[1])  # active persons claim their rows first
+    held: dict[str, int] = {}  # person key -> index of the re-sent row they are
+    taken: set[int] = set()
+    for column, fold in ((ident, str), ("email", str.casefold)):
+        index = {fold(r.get(column, "")): i for i, r in enumerate(rows) if r.get(column)}
+        for key, _, row, _ in people:
+            found = index.get(fold(row.get(column, ""))) if row.get(column) and key not in held else None
+            if found is not None and found not in taken:
+                held[key] = found
+                taken.add(found)
+    entries: list[Any] = []
+    for key, active, row, now_roles in people:
+        sent_row = rows[held[key]] if key in held else None
+        if sent_row is None and not active:
             continue
-        held_roles = roles_of.get(held.get(ident, ""), []) if held else []
-        if held is not None:
-            matched.add(held.get(ident, ""))
-        now_roles = [_text(role) for role in json.loads(roles)] if active else []
-        if held == current and Counter(map(_frozen, held_roles)) == Counter(map(_frozen, now_roles)):
+        if sent_row is None:
+            sent_roles: list[Row] = []
+        else:
+            sent_roles = roles_of.get(sent_row.get(ident, ""), []) if attributable else now_roles
+        same_roles = Counter(map(_frozen, sent_roles)) == Counter(map(_frozen, now_roles))
+        if active and sent_row == row and same_roles:
             continue
-        entries.append((person_key, json.dumps(held) if held else None, json.dumps(held_roles) if held else None))
-    changelog.replace(store.db, entries)
-    return sorted(ident_value for ident_value in by_ident if ident_value not in matched)
+        entries.append((key, json.dumps(sent_row) if sent_row else None, json.dumps(sent_roles) if sent_row else None))
+    unmatched = [r for i, r in enumerate(rows) if i not in taken]
+    for row in unmatched:
+        entries.append(
+            (RESENT_KEY + row.get(ident, ""), json.dumps(row), json.dumps(roles_of.get(row.get(ident, ""), [])))
+        )
+    return entries, sorted(r.get(ident, "") for r in unmatched)
 
 
 def _text(row: dict[str, Any]) -> Row:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes, pass_context
 from jinja2.exceptions import TemplateAssertionError
@@ -24,7 +24,8 @@ from jinja2.exceptions import TemplateAssertionError
 from scmapper.core.suggest import closest, did_you_mean
 from scmapper.errors import UsageError
 from scmapper.mapping import budget, filters
-from scmapper.mapping.sandbox import BOUNDING_FILTERS, MappingSandbox, bounded
+from scmapper.mapping.bounds import bounded, bounded_test
+from scmapper.mapping.sandbox import BOUNDING_FILTERS, MappingSandbox
 
 # A column value longer than this is a runaway expression, not a name or a code.
 MAX_VALUE_LENGTH = 65_536
@@ -111,6 +112,7 @@ def sandbox(
         **(extra_filters or {}),
     )
     env.filters = {name: bounded(name, func) for name, func in env.filters.items()} | BOUNDING_FILTERS
+    env.tests = {name: bounded_test(cast(Callable[..., Any], func)) for name, func in env.tests.items()}
     # Only what mappings need: no range, lipsum, cycler, joiner, namespace or dict.
     env.globals.clear()
     env.absent_fields = True

@@ -146,11 +146,14 @@ def _parse_date_text(raw: str) -> date | None:
     if odata:
         # The milliseconds are UTC; an offset ("+0100", as ASP.NET and the HelloID helper write
         # it) says where the day was seen: local midnight is 23:00 UTC the day before.
-        instant = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(odata.group(1)))
-        if odata.group(2):
-            sign = -1 if odata.group(2)[0] == "-" else 1
-            hours, minutes = int(odata.group(2)[1:3]), int(odata.group(2)[3:5])
-            instant += sign * timedelta(hours=hours, minutes=minutes)
+        try:
+            instant = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(odata.group(1)))
+            if odata.group(2):
+                sign = -1 if odata.group(2)[0] == "-" else 1
+                hours, minutes = int(odata.group(2)[1:3]), int(odata.group(2)[3:5])
+                instant += sign * timedelta(hours=hours, minutes=minutes)
+        except OverflowError:  # past the year 9999 (or before 1): the calendar has no such day
+            raise ValueError(f"not a date: {raw!r} is out of range") from None
         return instant.date()
     # The calendar date is what matters for contract windows; the time and zone
     # are read off when present but never shift the day.

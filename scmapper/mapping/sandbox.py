@@ -13,8 +13,7 @@ the budget by happening while a template is compiled.
 from __future__ import annotations
 
 import copy
-import functools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import CodeType
 from typing import Any
@@ -29,8 +28,7 @@ from jinja2.visitor import NodeTransformer
 from scmapper.core import fields
 from scmapper.mapping import budget, sizes
 from scmapper.mapping.absence import Absent, Table
-from scmapper.mapping.budget import DEFAULT_OUTPUT
-from scmapper.mapping.sizes import CHARS_PER_STEP, ITEMS_PER_STEP, check_size, checked, weigh
+from scmapper.mapping.sizes import CHARS_PER_STEP, check_size, checked, weigh
 
 
 class Literal(str):
@@ -197,75 +195,7 @@ def _lookup(env: MappingSandbox, obj: Mapping[Any, Any], key: str) -> Any:
 
 
 
-# --- bounded filters -----------------------------------------------------------------------
-
-
-def bounded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    """A filter that is a step of the budget, refused before it runs where its arguments say
-    its result would outgrow the size cap, and checked after. `functools.wraps` keeps Jinja's
-    pass_context marks, so the filter still gets its context."""
-    first = 1 if getattr(func, "jinja_pass_arg", None) else 0  # the filtered value's position
-    current = budget.current
-    whole = name in _WALK_WHOLE
-
-    @functools.wraps(func)
-    def sized(*args: Any, **kwargs: Any) -> Any:
-        budget.step()
-        return checked(func(*_prechecked(name, list(args), first, kwargs), **kwargs))
-
-    @functools.wraps(func)
-    def plain(*args: Any, **kwargs: Any) -> Any:
-        # The common case, every filter of every column: a text result, checked inline.
-        spent = current()
-        if spent is not None:
-            spent.step()
-            if len(args) > first:
-                _charge_input(spent, args[first], whole)
-        value = func(*args, **kwargs)
-        if type(value) is str:
-            if len(value) > (DEFAULT_OUTPUT if spent is None else spent.output):
-                check_size(len(value))
-            return value
-        return checked(value)
-
-    return sized if name in _SIZED_BY_ARGUMENTS else plain
-
-
-_SIZED_BY_ARGUMENTS = frozenset({"batch", "slice", "replace", "join", "sum"})
-# Filters whose C code walks the whole value, nested lists included (comparing, printing).
-_WALK_WHOLE = frozenset({"tojson", "string", "max", "min", "sort", "unique", "dictsort", "groupby", "flatten"})
-
-
-def _charge_input(spent: budget.Budget, value: Any, whole: bool) -> None:
-    """Charges a filter the work of going over its value: all of it for one that walks it
-    whole, its length for the rest (one pass over the items or characters)."""
-    kind = type(value)
-    if whole and kind in (list, tuple, dict):
-        weigh(value)
-    elif kind is str:
-        if len(value) > CHARS_PER_STEP:
-            spent.charge(len(value) // CHARS_PER_STEP)
-    elif kind in (list, tuple, dict):
-        spent.charge(len(value) // ITEMS_PER_STEP)
-
-
-def _prechecked(name: str, args: list[Any], first: int, kwargs: dict[str, Any]) -> list[Any]:
-    """The arguments of filter `name`, after refusing those that would size its result past the cap."""
-    value, rest = (args[first], args[first + 1 :]) if len(args) > first else (None, [])
-    if name in ("batch", "slice") and rest and isinstance(rest[0], int):
-        check_size(rest[0])  # batch's line count, slice's number of slices
-    elif name == "replace" and isinstance(value, str) and len(rest) >= 2 and isinstance(rest[1], str):
-        check_size(len(value) + (len(value) + 1) * len(rest[1]))
-    elif name == "join" and value is not None and not isinstance(value, str):
-        separator = rest[0] if rest else kwargs.get("d", "")
-        args[first] = sizes.joinable(separator if isinstance(separator, str) else "", value)
-    elif name == "sum":
-        start = kwargs.get("start", rest[1] if len(rest) > 1 else 0)
-        if not isinstance(start, int | float):
-            # adding lists or texts one to the next copies the growing total every time
-            raise TypeError("sum adds numbers; to put lists together use flatten, texts join")
-        weigh(value)
-    return args
+# --- what the bounding rewrite puts in every tree ---------------------------------------------
 
 
 @pass_context
@@ -282,7 +212,9 @@ def _concat(context: Any, parts: list[Any]) -> str:
     """The `~` operator: its parts joined, once their size is known to fit."""
     budget.step()
     texts = ["" if part is None else part if type(part) is str else str(weigh(part)) for part in parts]
-    check_size(sum(map(len, texts)))
+    total = sum(map(len, texts))
+    check_size(total)
+    budget.charge(total // CHARS_PER_STEP)  # the copy joining makes
     return "".join(texts)
 
 
@@ -328,6 +260,7 @@ class _Bounding(NodeTransformer):
 
     def __init__(self) -> None:
         self.repeating = 0
+        self.recursive: list[bool] = []  # of the loops the visit is inside, innermost last
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         node.iter = _filter(self.visit(node.iter), "scm_loop")
@@ -335,9 +268,18 @@ class _Bounding(NodeTransformer):
             node.test = self.visit(node.test)
         node.target = self.visit(node.target)
         self.repeating += 1
+        self.recursive.append(node.recursive)
         node.body = [self.visit(child) for child in node.body]
+        self.recursive.pop()
         node.else_ = [self.visit(child) for child in node.else_]
         self.repeating -= 1
+        return node
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:
+        self.generic_visit(node)
+        # `loop(items)` in a recursive loop iterates again: its items pass scm_loop too
+        if self.recursive and self.recursive[-1] and isinstance(node.node, nodes.Name) and node.node.name == "loop":
+            node.args = [_filter(arg, "scm_loop") for arg in node.args]
         return node
 
     def visit_Macro(self, node: nodes.Macro) -> nodes.Node:

@@ -36,7 +36,7 @@ def size(value: Any, limit: int) -> int:
     if isinstance(value, str | bytes):
         return len(value)
     if not isinstance(value, _CONTAINERS):
-        return 0
+        return len(value) if isinstance(value, Mapping) else 0  # a lookup table: its records, one each
     known: dict[int, int] = {}  # id of a container walked -> its size (all reachable: ids stay valid)
     walking: set[int] = set()  # containers waiting for their children: meeting one again is a cycle
     pending: list[tuple[Any, bool]] = [(value, False)]

@@ -69,9 +69,12 @@ def load(mapping: Mapping) -> Samples | Problem | None:
 
 def unseen(mapping: Mapping, samples: Samples) -> list[Problem]:
     """A warning for every field path the mapping reads that no sample has; a problem where the
-    path feeds a required column (itself or through a var): every record would then fail."""
-    found = []
+    path feeds a required column (itself or through a var) and nothing else that column reads is
+    in the samples: every record would then fail. A path of an optional input only warns."""
     feeding = _feeding_required(mapping)
+    optional = {i.name for i in mapping.source.inputs if i.optional}
+    missing: list[tuple[Read, str]] = []
+    fed: set[str] = set()  # required columns that read at least one field the samples have
     for read in reads(mapping):
         if read.root == "person":
             records: list[Any] = samples.persons
@@ -80,13 +83,20 @@ def unseen(mapping: Mapping, samples: Samples) -> list[Problem]:
             records, keys = samples.tables[read.keys[0]], read.keys[2:]  # inputs.NAME[id].keys...
         else:
             continue
-        if keys and not any(present(record, keys) for record in records):
-            message = f"{read.what}: {read} is in none of {samples.label}{_did_you_mean(read, records, keys)}"
-            required = feeding.get(read.what)
-            if required:
-                found.append(read.position.problem(f"{message}; it feeds the required column {required!r}"))
-            else:
-                found.append(read.position.problem(message, severity="warning"))
+        if not keys or any(present(record, keys) for record in records):
+            if read.what in feeding:
+                fed.add(feeding[read.what])
+            continue
+        message = f"{read.what}: {read} is in none of {samples.label}{_did_you_mean(read, records, keys)}"
+        missing.append((read, message))
+    found = []
+    for read, message in missing:
+        required = feeding.get(read.what)
+        from_optional = read.root == "inputs" and read.keys[0] in optional
+        if required and required not in fed and not from_optional:
+            found.append(read.position.problem(f"{message}; it feeds the required column {required!r}"))
+        else:
+            found.append(read.position.problem(message, severity="warning"))
     return found
 
 

@@ -44,15 +44,14 @@ def window(item: Input, record: Record) -> Window:
 def one_per_key(item: Input, key: str | None, records: list[Record], day: date, notes: list[str]) -> list[Record]:
     """One version for each key (records without a key stay as they are, for the join to name)."""
     by_key: dict[str, list[tuple[Window, Record]]] = {}
+    unreadable: dict[str, list[Record]] = {}  # by key: versions whose dates cannot be read
     kept: list[Record] = []
-    unreadable: list[str] = []
     for record in records:
         value = filters.text(filters.get(record.data, key)) if key else ""
         try:
             span = window(item, record)
         except ValueError:
-            unreadable.append(record.origin)
-            kept.append(record)
+            unreadable.setdefault(value, []).append(record)
             continue
         if not value:
             kept.append(record)
@@ -65,7 +64,21 @@ def one_per_key(item: Input, key: str | None, records: list[Record], day: date, 
             waiting.append(value)
         else:
             kept.append(chosen)
-    _note(notes, unreadable, f"{item.name}: {{n}} record(s) with a validity date that is no date, used as in effect")
+    used, passed = [], []  # unreadable versions used as in effect; those left for a readable one
+    for value, found in unreadable.items():
+        if value and value in by_key:
+            passed += [r.origin for r in found]
+        else:  # the key's only versions: kept (no key: each stands, for the join to name)
+            chosen_ones = found if not value else found[-1:]
+            kept += chosen_ones
+            used += [r.origin for r in chosen_ones]
+    _note(notes, used, f"{item.name}: {{n}} record(s) with a validity date that is no date, used as in effect")
+    _note(
+        notes,
+        passed,
+        f"{item.name}: {{n}} record(s) with a validity date that is no date,"
+        f" left for a readable version of the same {key}",
+    )
     _note(notes, waiting, f"{item.name}: {{n}} {key} with versions that begin after {day.isoformat()} only; they wait")
     return kept
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scmapper.errors import StoreError
-from scmapper.store.connection import Database
+from scmapper.store.connection import Database, now
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,12 @@ class Audit:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (time, action, ref, int(success), message, to_json(details), to_json(before), to_json(after)),
         )
+
+    def note(
+        self, action: str, message: str, *, success: bool = True, details: list[dict[str, Any]] | None = None
+    ) -> None:
+        """An entry about the database as a whole (an export, a refusal, a pruning), now."""
+        self.add(time=now(), action=action, ref=None, success=success, message=message, details=details or [])
 
     def events(
         self,

@@ -73,7 +73,7 @@ function Invoke-DebugStep {
         [Parameter(Mandatory = $true)] [hashtable] $Step,
         [Parameter(Mandatory = $true)] [object] $Configuration,
         [Parameter(Mandatory = $true)] [object] $SampleEvent,
-        [AllowNull()] [string] $Reference
+        [AllowNull()] [object] $Reference
     )
     $fields = @{}
     foreach ($property in $SampleEvent.actionContext.PSObject.Properties) {
@@ -129,7 +129,7 @@ try {
     if ([string]::IsNullOrEmpty($OutputFolder)) {
         $OutputFolder = Join-Path -Path ([System.IO.Path]::GetTempPath()) -ChildPath 'scmapper-debug'
     }
-    $runFolder = Join-Path -Path $OutputFolder -ChildPath (Get-Date -Format 'yyyyMMdd-HHmmss')
+    $runFolder = Join-Path -Path $OutputFolder -ChildPath (Get-Date -Format 'yyyyMMdd-HHmmss-fff')
     New-Item -ItemType Directory -Path $runFolder -Force | Out-Null
 
     $allPassed = $true
