@@ -12,27 +12,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIGURES = {"single_event", "batch_load", "export", "sync"}
 
 
+def script(name: str, *args: str | Path, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    """One of benchmarks/ run as a process from the project root, its output captured."""
+    command = [sys.executable, str(ROOT / "benchmarks" / name), *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, cwd=ROOT)
+
+
 def test_benchmark_smoke_run(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "run.py"),
-            "--persons",
-            "30",
-            "--runs",
-            "3",
-            "--out",
-            str(out),
-            "--tmp",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
+    done = script("run.py", "--persons", "30", "--runs", "3", "--out", out, "--tmp", tmp_path)
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text("utf-8"))
 
@@ -73,14 +61,7 @@ def test_benchmark_smoke_run(tmp_path: Path) -> None:
 
 def test_the_limits_calibration_runs_and_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "limits.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "limits.py"), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
+    done = script("limits.py", "--out", out)
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text("utf-8"))
     assert set(results["measured"]) == {
@@ -99,14 +80,7 @@ def test_a_short_simulated_year_ends_as_a_fresh_sync_of_its_last_day(tmp_path: P
     """benchmarks/year.py in its short form: 150 persons over 40 days, with the cut-off file and
     the mass departure; the last export equals a fresh sync's, nobody lost or doubled."""
     out = tmp_path / "year.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "year.py"), "--persons", "150", "--days", "40", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
+    done = script("year.py", "--persons", "150", "--days", "40", "--out", out, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     end = json.loads(out.read_text("utf-8"))["end"]
     assert end["sameAsFresh"] and end["noneLostOrDoubled"]
