@@ -131,3 +131,22 @@ def test_a_custom_template_is_not_re_sent(db, tmp_path):
     )
     done = run_cli("export", "--mapping", mapping, "--root", "/", "--db", db, "--out", out, "--resend", "1")
     assert done.code == 2 and "works with that layout only" in done.err
+
+
+def test_an_export_written_while_a_resend_compares_stops_the_resend(db, tmp_path, monkeypatch):
+    from scmapper.export import resend
+
+    out = tmp_path / "out"
+    two_exports(db, out)
+    planned = resend._change_log
+
+    def overtaken(*args):
+        found = planned(*args)
+        apply(db, native("create", make_person("9")))
+        assert export(db, out).code == 0  # export 3 lands between the comparison and the record
+        return found
+
+    monkeypatch.setattr(resend, "_change_log", overtaken)
+    done = export(db, out, "--resend", "1", "--force")
+    assert done.code == 2 and "export #3 was written meanwhile: run the re-send again" in done.err
+    assert [r["id"] for r in rows(db, "SELECT id FROM exports")] == [1, 2, 3]

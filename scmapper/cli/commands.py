@@ -192,7 +192,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if args.html:
         from scmapper.cli.htmlreport import sync_page
 
-        command = f"scmapper sync --mapping {args.mapping} --db {args.db} --source {' '.join(args.source)}"
+        command = _shown("sync", args, "--mapping", args.mapping, "--db", args.db, "--source", *args.source)
         _write_html(args.html, sync_page(rules.mapping.file, report, command=command, files=given))
     code = emit(report, as_json=args.json)
     meters.summary(report.summary(), report.read, "records")
@@ -210,6 +210,17 @@ def _resend(args: argparse.Namespace, rules: Rules) -> int:
         if report.status == "written":
             retain_after_run(rules.mapping, store)
     return emit(report, as_json=args.json)
+
+
+def _shown(command: str, args: argparse.Namespace, *words: str) -> str:
+    """The command as a person would type it again, quoted for this system's shell."""
+    import shlex
+    import subprocess
+
+    as_of = getattr(args, "as_of", None)
+    extra = [*(["--root", args.root] if args.root else []), *(["--as-of", as_of] if as_of else [])]
+    full = ["scmapper", command, *map(str, words), *extra]
+    return subprocess.list2cmdline(full) if sys.platform == "win32" else shlex.join(full)
 
 
 def _load(mapping: str, root: str | None) -> Rules:
@@ -240,7 +251,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.html:
             from scmapper.cli.htmlreport import export_page
 
-            command = f"scmapper export --mapping {args.mapping} --db {args.db} --out {args.out}"
+            command = _shown("export", args, "--mapping", args.mapping, "--db", args.db, "--out", args.out)
             _write_html(args.html, export_page(report, command=command, files=(str(args.db), str(args.out))))
         code = emit(report, as_json=args.json)
         meters.summary(report.summary_line(), meter.items, "rows")

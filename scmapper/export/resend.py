@@ -123,6 +123,9 @@ def run_resend(mapping: Mapping, store: Store, out: Path, resend_of: int, *, che
         for spec, data, rows in zip(specs, sent, new, strict=True)
     ]
     with store.transaction():
+        newest = store.exports.get()
+        if (newest.id if newest else None) != report.received:  # an export written since it compared
+            raise UsageError(f"export #{newest.id if newest else 0} was written meanwhile: run the re-send again")
         report.export_id = _record(store, report, out)
         changelog.replace(store.db, entries)
     for spec, data in zip(specs, sent, strict=True):
