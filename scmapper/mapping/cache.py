@@ -127,7 +127,12 @@ def store(path: Path, root: Path, data: dict[str, Any], files: Files) -> None:
     # again the same way: a symlinked release folder switched since is a different file then.
     bases = [{"path": os.path.abspath(p), "sha256": _digest(raw)} for p, raw in files[:-1]]
     payload = json.dumps({"version": __version__, "bases": bases, "data": data}, ensure_ascii=False).encode()
-    entry = _entry(path, root, files[-1][1])
+    _write_sealed(_entry(path, root, files[-1][1]), payload)
+
+
+def _write_sealed(entry: Path, payload: bytes) -> None:
+    """The payload behind its seal (bound to the entry's name), written whole; a cache that
+    cannot be written only costs speed, so errors pass."""
     seal = _seal(payload, entry.name)
     if seal is None:
         return
@@ -158,11 +163,4 @@ def lookup_code(path: Path, root: Path, raw: bytes) -> dict[Any, CodeType]:
 
 
 def store_code(path: Path, root: Path, raw: bytes, codes: dict[Any, CodeType]) -> None:
-    payload = marshal.dumps(codes)
-    code_path = _code_path(path, root, raw)
-    seal = _seal(payload, code_path.name)
-    if seal is None:
-        return
-    with contextlib.suppress(OSError):
-        directory().mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(code_path, seal.encode("ascii") + b"\n" + payload)
+    _write_sealed(_code_path(path, root, raw), marshal.dumps(codes))

@@ -91,9 +91,9 @@ def absent_behind(mapping: Mapping, column: Column, context: dict[str, Any]) -> 
     more than an empty column alone. Fields of lookup inputs are left out: which record is read
     depends on an id known only at run time."""
     found = []
-    for read in _behind(mapping, column):
+    for read in behind(mapping, column):
         root = context.get(read.root)
-        if read.root in ("vars", "lookups", "today", "inputs") or not isinstance(root, dict | list):
+        if read.root in ("lookups", "today", "inputs") or not isinstance(root, dict | list):
             continue
         if not present(root, read.keys):
             found.append(str(read))
@@ -103,15 +103,34 @@ def absent_behind(mapping: Mapping, column: Column, context: dict[str, Any]) -> 
     return found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
 
 
-def _behind(mapping: Mapping, column: Column) -> list[Read]:
-    var_sources = {v.name: v.expression for v in mapping.vars}
-    pending = [] if column.kind == "fixed" else list(expression_reads(column.source))
-    found, seen = [], set()
-    while pending:
-        read = pending.pop(0)
-        if read.root == "vars" and read.keys and read.keys[0] in var_sources and read.keys[0] not in seen:
-            seen.add(read.keys[0])
-            pending += expression_reads(var_sources[read.keys[0]], expression=True)
-        elif read.root != "vars":
-            found.append(read)
-    return found
+def behind(mapping: Mapping, column: Column) -> list[Read]:
+    """The field paths a column reads, itself (a lookup column's default too) and through every
+    var it uses, in the order met; the `vars.X` reads themselves left out."""
+    return [read for read, _ in _walk(mapping, column) if read.root != "vars"]
+
+
+def used_vars(mapping: Mapping, column: Column) -> list[str]:
+    """The vars a column uses, itself or through the vars those use, in the order met."""
+    return [name for _, name in _walk(mapping, column) if name]
+
+
+def _walk(mapping: Mapping, column: Column) -> Iterator[tuple[Read, str]]:
+    """Each read of the column, a var's reads right after the read that uses it (once per var);
+    with the var's name where a read opens one."""
+    sources = {v.name: v.expression for v in mapping.vars}
+    own = [] if column.kind == "fixed" else list(expression_reads(column.source))
+    if column.kind == "lookup":
+        own += expression_reads(column.default)
+    seen: set[str] = set()
+
+    def walk(found: list[Read]) -> Iterator[tuple[Read, str]]:
+        for read in found:
+            name = read.keys[0] if read.root == "vars" and read.keys else ""
+            if name in sources and name not in seen:
+                seen.add(name)
+                yield read, name
+                yield from walk(list(expression_reads(sources[name], expression=True)))
+            else:
+                yield read, ""
+
+    yield from walk(own)

@@ -30,7 +30,6 @@ from scmapper.sources.records import Line, Record, read_files, records_from, str
 
 # A file named after its input: users.json, or users.2.json for the second page.
 _PAGE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\.\d+)?$")
-_NOTED = 3  # origins a note names before "..."
 LOOKUP_VALUE_LENGTH = 65_536  # the longest text a lookup record may hold (as a person record's default)
 
 
@@ -201,11 +200,7 @@ def _attach(
     known = {key for key in keys if key}  # a record without a key takes nothing, not even keyless ones
     for child, grouped in zip(children, groups.values(), strict=True):
         alone = [origin for key, members in grouped.items() if key not in known for origin, _ in members]
-        if alone:
-            shown = ", ".join(alone[:_NOTED]) + (", ..." if len(alone) > _NOTED else "")
-            notes.append(
-                f"{child.name}: {len(alone)} record(s) attach to no {parent.name} record on {child.on} ({shown})"
-            )
+        versions.note(notes, alone, f"{child.name}: {{n}} record(s) attach to no {parent.name} record on {child.on}")
     joined = []
     for record, key in zip(records, keys, strict=True):
         lists = {name: [data for _, data in grouped.get(key, [])] if key else [] for name, grouped in groups.items()}

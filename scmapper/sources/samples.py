@@ -22,7 +22,7 @@ from scmapper.errors import Problem, ScmapperError
 from scmapper.mapping import expressions
 from scmapper.mapping.document import Place
 from scmapper.mapping.model import Mapping, Roles
-from scmapper.mapping.reads import ANY, Read, chain, expression_reads, present, reads_of
+from scmapper.mapping.reads import ANY, Read, chain, present, reads_of, used_vars
 from scmapper.mapping.trust import OutsideRoot
 from scmapper.sources import inputs
 
@@ -103,20 +103,14 @@ def unseen(mapping: Mapping, samples: Samples) -> list[Problem]:
 def _feeding_required(mapping: Mapping) -> dict[str, str]:
     """What a read is about ("column 'x'", "vars.y") -> the required column it feeds, for the
     required columns and the vars they use, through vars that use vars."""
-    var_sources = {v.name: v.expression for v in mapping.vars}
     found: dict[str, str] = {}
     required = [(f"column {c.name!r}", c) for c in mapping.columns if c.required and c.kind != "fixed"]
     if mapping.roles:
         required += [(f"role column {c.name!r}", c) for c in mapping.roles.columns if c.required and c.kind != "fixed"]
     for what, column in required:
         found[what] = column.name
-        pending = [r for r in expression_reads(column.source) if r.root == "vars" and r.keys]
-        while pending:
-            name = pending.pop().keys[0]
-            if f"vars.{name}" in found or name not in var_sources:
-                continue
-            found[f"vars.{name}"] = column.name
-            pending += [r for r in expression_reads(var_sources[name], expression=True) if r.root == "vars" and r.keys]
+        for name in used_vars(mapping, column):
+            found.setdefault(f"vars.{name}", column.name)
     return found
 
 

@@ -72,14 +72,14 @@ def one_per_key(item: Input, key: str | None, records: list[Record], day: date, 
             chosen_ones = found if not value else found[-1:]
             kept += chosen_ones
             used += [r.origin for r in chosen_ones]
-    _note(notes, used, f"{item.name}: {{n}} record(s) with a validity date that is no date, used as in effect")
-    _note(
+    note(notes, used, f"{item.name}: {{n}} record(s) with a validity date that is no date, used as in effect")
+    note(
         notes,
         passed,
         f"{item.name}: {{n}} record(s) with a validity date that is no date,"
         f" left for a readable version of the same {key}",
     )
-    _note(notes, waiting, f"{item.name}: {{n}} {key} with versions that begin after {day.isoformat()} only; they wait")
+    note(notes, waiting, f"{item.name}: {{n}} {key} with versions that begin after {day.isoformat()} only; they wait")
     return kept
 
 
@@ -96,7 +96,7 @@ def in_effect(item: Input, records: Iterable[Record], day: date, notes: list[str
             continue
         if (start is None or start - early <= day) and (end is None or day <= end):
             kept.append(record)
-    _note(notes, unreadable, f"{item.name}: {{n}} record(s) with a validity date that is no date, used as in effect")
+    note(notes, unreadable, f"{item.name}: {{n}} record(s) with a validity date that is no date, used as in effect")
     return kept
 
 
@@ -119,7 +119,8 @@ def _covers(start: date | None, end: date | None, day: date) -> bool:
     return (start is None or start <= day) and (end is None or day <= end)
 
 
-def _note(notes: list[str], found: list[str], text: str) -> None:
+def note(notes: list[str], found: list[str], text: str) -> None:
+    """A note for `found` origins, if any: `text` with {n} their count, and the first few named."""
     if found:
         shown = ", ".join(found[:_NAMED]) + (", ..." if len(found) > _NAMED else "")
         notes.append(text.format(n=len(found)) + f" ({shown})")
