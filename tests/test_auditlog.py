@@ -136,6 +136,7 @@ def test_a_database_damaged_where_the_log_does_not_read_is_refused_by_log(db):
     with open(db, "r+b") as handle:
         handle.seek((root - 1) * page_size)
         handle.write(b"\x0d" + b"\xff" * (page_size - 1))
-    result = run_cli("log", "--db", db, "--limit", "1")
-    assert result.code == 2 and result.out == ""
-    assert "integrity check" in result.err or "database disk image is malformed" in result.err
+    for command in (("log", "--db", db, "--limit", "1"), ("status", "--mapping", DEFAULT_MAPPING, "--db", db)):
+        result = run_cli(*command)
+        assert result.code == 2 and result.out == "", command
+        assert "integrity check" in result.err or "database disk image is malformed" in result.err

@@ -150,3 +150,19 @@ def test_an_export_written_while_a_resend_compares_stops_the_resend(db, tmp_path
     done = export(db, out, "--resend", "1", "--force")
     assert done.code == 2 and "export #3 was written meanwhile: run the re-send again" in done.err
     assert [r["id"] for r in rows(db, "SELECT id FROM exports")] == [1, 2, 3]
+
+
+def test_a_resend_with_nothing_to_compare_or_another_header_is_refused(db, tmp_path):
+    out = tmp_path / "out"
+    two_exports(db, out)
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        f"version: 1\nextends: {DEFAULT_MAPPING}\nexport:\n  roles: {{ header: [OE, Naam, Code] }}\n", "utf-8"
+    )
+    other = run_cli("export", "--mapping", mapping, "--root", "/", "--db", db, "--out", out, "--resend", "1")
+    assert other.code == 2 and "Roles.csv of export #2 has the header" in other.err
+    (out / "Users.csv").write_text("changed by hand")
+    for path in (out / "archive" / "000002").iterdir():
+        path.unlink()
+    lost = export(db, out, "--resend", "1", "--force")
+    assert lost.code == 2 and "the files of export #2, which Spend Cloud last received, are neither in" in lost.err

@@ -106,11 +106,23 @@ def test_a_mappings_retention_prunes_after_each_sync_and_export(logged, tmp_path
 
 def test_an_archive_folder_outside_the_mapping_or_missing_is_a_validate_problem(tmp_path):
     mapping = tmp_path / "m.yaml"
-    mapping.write_text(
-        "version: 1\nextends: starter:spendcloud\naudit: { retain_days: 30, archive: ../elsewhere }\n"
-    )
+    mapping.write_text("version: 1\nextends: starter:spendcloud\naudit: { retain_days: 30, archive: ../elsewhere }\n")
     outside = run_cli("validate", mapping)
     assert outside.code == 1 and "audit.archive" in outside.out and "outside" in outside.out
     mapping.write_text("version: 1\nextends: starter:spendcloud\naudit: { retain_days: 30, archive: not-there }\n")
     missing = run_cli("validate", mapping)
     assert missing.code == 1 and "audit.archive 'not-there' is not a folder: create" in missing.out
+
+
+def test_retention_that_cannot_run_warns_and_leaves_the_runs_exit_code_alone(logged, tmp_path):
+    (tmp_path / "audit-archive").mkdir()
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        f"version: 1\nextends: {DEFAULT_MAPPING}\naudit: {{ retain_days: 30, archive: audit-archive }}\n"
+    )
+    (tmp_path / "audit-archive").rmdir()  # gone after validate: a folder someone cleaned up
+    age_every_entry(logged, 40)
+    done = run_cli("export", "--mapping", mapping, "--root", "/", "--db", logged, "--out", tmp_path / "out")
+    assert done.code == 0
+    assert "scmapper: WARNING: audit retention did not run: audit.archive 'audit-archive' is not a folder" in done.err
+    assert "AuditPruned" not in [r["action"] for r in rows(logged, "SELECT action FROM events")]
