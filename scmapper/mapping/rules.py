@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from scmapper.core import identity, values
 from scmapper.core.values import check_record
 from scmapper.errors import DataError, ExpressionError, MappingError
-from scmapper.mapping import absence, budget, expressions, patterns, reads
+from scmapper.mapping import absence, budget, expressions, patterns
 from scmapper.mapping.model import Column, Mapping
 from scmapper.mapping.rows import Absences, RolesTemplate, Row, RowTemplate, guard
 
@@ -230,7 +230,9 @@ class Rules:
             )
             absent = absences.get(column.name)
             if absent is None and context is not None and column.required and not value.strip():
-                absent = reads.absent_behind(self.mapping, column, context)  # only when failing: no cost otherwise
+                from scmapper.mapping.reads import absent_behind  # only when failing: no import otherwise
+
+                absent = absent_behind(self.mapping, column, context)
             problem = self._problem(column, value, absent) if suspect else None
             if problem:
                 problems.append(problem)
