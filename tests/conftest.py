@@ -238,3 +238,16 @@ def derived_mapping(path: Path, change) -> Path:
     data = default_mapping_data()
     change(data)
     return write_mapping(path, data)
+
+
+@pytest.fixture
+def interpreted(monkeypatch):
+    """Every piece of a mapping run by Jinja, as before the compiler (SCMAPPER_EVALUATION)."""
+    monkeypatch.setenv("SCMAPPER_EVALUATION", "interpreted")
+
+
+@pytest.fixture(params=["compiled", "interpreted"])
+def evaluation(request, monkeypatch):
+    """The test runs twice: with the mapping compiled to Python, and with every piece in Jinja."""
+    monkeypatch.setenv("SCMAPPER_EVALUATION", request.param)
+    return request.param

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import shutil
 import stat
 import subprocess
 import sys
@@ -12,29 +13,41 @@ from scmapper.mapping.trust import Root
 
 from conftest import DEFAULT_MAPPING, ROOT, SAMPLE_EVENT, make_person, native, run_cli
 
+# One apply in a fresh process; which of the modules that parse, validate or compile it loaded.
 PROBE = (
-    "import sys; import jinja2.environment as e; from scmapper.cli.main import main; "
-    "compiled = []; generate = e.Environment._generate; "
-    "e.Environment._generate = lambda *a, **k: compiled.append(1) or generate(*a, **k); "
+    "import sys; from scmapper.cli.main import main; "
     "rc = main(['apply', '--mapping', {mapping!r}, '--db', {db!r}, '--action', 'create', {event!r}]); "
-    "print(rc, sorted(m for m in ('yaml', 'jsonschema', 'paramiko') if m in sys.modules), file=sys.stderr); "
-    "print('compiled', len(compiled), file=sys.stderr)"
+    "print(rc, sorted(m for m in {watched!r} if m in sys.modules), file=sys.stderr)"
 )
+WATCHED = ("yaml", "jsonschema", "paramiko", "jinja2", "scmapper.mapping.compiler")
 
 
 def probe(mapping, db):
-    code = PROBE.format(mapping=str(mapping), db=str(db), event=str(SAMPLE_EVENT))
+    code = PROBE.format(mapping=str(mapping), db=str(db), event=str(SAMPLE_EVENT), watched=WATCHED)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
-    *_, modules, compiled = done.stderr.strip().splitlines()
-    return modules, int(compiled.split()[1])
+    return done.stderr.strip().splitlines()[-1]
 
 
-def test_steady_state_apply_skips_yaml_and_json_schema_and_compiles_nothing(tmp_path, monkeypatch):
+FIRST_RUN = "0 ['jinja2', 'jsonschema', 'scmapper.mapping.compiler', 'yaml']"
+
+
+def test_steady_state_apply_skips_yaml_json_schema_and_jinja_and_compiles_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("SCMAPPER_CACHE_DIR", str(tmp_path / "cache"))  # empty: the first run must miss
     db = tmp_path / "sc.db"
-    modules, compiled = probe(DEFAULT_MAPPING, db)  # the first run validates and compiles in full
-    assert modules == "0 ['jsonschema', 'yaml']" and compiled >= 5
-    assert probe(DEFAULT_MAPPING, db) == ("0 []", 0)  # later runs take both from the cache
+    assert probe(DEFAULT_MAPPING, db) == FIRST_RUN  # the first run validates and compiles in full
+    assert probe(DEFAULT_MAPPING, db) == "0 []"  # later runs take both from the cache, and run no Jinja
+
+
+def test_an_interpreted_piece_brings_jinja_back_and_its_code_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCMAPPER_CACHE_DIR", str(tmp_path / "cache"))
+    shutil.copytree(ROOT / "mappings" / "shared", tmp_path / "shared")
+    mapping = tmp_path / "m.yaml"
+    first_name = '"{{ person.Name.NickName | default(person.Name.GivenName, true) }}"'
+    looped = '"{% for n in [person.Name.GivenName] %}{{ n }}{% endfor %}"'  # a loop: left to Jinja
+    mapping.write_text(DEFAULT_MAPPING.read_text("utf-8").replace(first_name, looped), "utf-8")
+    db = tmp_path / "sc.db"
+    assert probe(mapping, db) == FIRST_RUN
+    assert probe(mapping, db) == "0 ['jinja2']"  # Jinja for the one piece, from kept code: nothing compiled
 
 
 def test_compiled_code_is_trusted_only_under_the_users_seal(tmp_path, monkeypatch):
@@ -44,8 +57,8 @@ def test_compiled_code_is_trusted_only_under_the_users_seal(tmp_path, monkeypatc
     [code] = (tmp_path / "cache").glob("*.code")
     seal, _, payload = code.read_bytes().partition(b"\n")
     code.write_bytes(seal + b"\n" + payload[:-1] + b"\x00")  # one byte changed
-    assert probe(DEFAULT_MAPPING, db)[1] >= 5  # refused: compiled again, and kept again
-    assert probe(DEFAULT_MAPPING, db)[1] == 0
+    assert "scmapper.mapping.compiler" in probe(DEFAULT_MAPPING, db)  # refused: compiled again, and kept again
+    assert probe(DEFAULT_MAPPING, db) == "0 []"
 
 
 def test_a_changed_base_file_is_seen_at_once(tmp_path):

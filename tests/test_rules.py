@@ -1,4 +1,5 @@
-"""rules.py: the roles of a person rendered in one pass give what rendering them one by one gives."""
+"""rules.py, interpreted: the roles of a person rendered in one Jinja pass give what rendering them
+one by one gives (the compiled form against both: test_compiled.py)."""
 
 from datetime import date
 from pathlib import Path
@@ -32,6 +33,7 @@ def both_ways(rules, record, today, inputs=None):
     return together, alone
 
 
+@pytest.mark.usefixtures("interpreted")
 @pytest.mark.parametrize("cases", STARTERS, ids=[p.name for p in STARTERS])
 def test_every_starter_case_maps_the_same_both_ways(cases):
     rules = load_rules(Path(str(cases).replace(".tests.yaml", ".yaml")))
@@ -45,6 +47,7 @@ def test_every_starter_case_maps_the_same_both_ways(cases):
         assert together == alone, case["name"]
 
 
+@pytest.mark.usefixtures("interpreted")
 def test_helloid_persons_map_the_same_both_ways_and_odd_ones_fall_back():
     rules = load_rules(ROOT / "mappings" / "spendcloud.yaml")
     three = make_person("1")

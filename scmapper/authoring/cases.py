@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from scmapper.errors import EXIT_DATA, EXIT_OK, DataError, MappingError, Problem, SandboxViolation
-from scmapper.mapping import expressions, schema, yamlio
-from scmapper.mapping.document import Document
+from scmapper.mapping import schema, yamlio
+from scmapper.mapping.document import Document, expression_source
 from scmapper.mapping.loading import load_rules
 from scmapper.mapping.model import Mapping, Var
 from scmapper.mapping.rules import MappedPerson, Rules
@@ -194,7 +194,7 @@ def _with_vars(rules: Rules, settings: dict[str, str]) -> Rules:
     if not settings:
         return rules
     replaced = tuple(
-        Var(v.name, expressions.expression_source(settings[v.name]), v.position) if v.name in settings else v
+        Var(v.name, expression_source(settings[v.name]), v.position) if v.name in settings else v
         for v in rules.mapping.vars
     )
     return Rules(replace(rules.mapping, vars=replaced))

@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")
         if getattr(args, "as_of", None) is None:
             return handler(args)
-        from scmapper.mapping.expressions import as_of
+        from scmapper.mapping.day import as_of
 
         with as_of(_as_of_date(args.as_of)):
             return handler(args)

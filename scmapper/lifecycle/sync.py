@@ -28,7 +28,7 @@ from scmapper.errors import DataError, Interrupted
 from scmapper.lifecycle import actions as lifecycle
 from scmapper.lifecycle.events import Event
 from scmapper.lifecycle.syncreport import SyncReport, count_name
-from scmapper.mapping import expressions
+from scmapper.mapping import day as run_day
 from scmapper.mapping.model import Mapping
 from scmapper.mapping.rules import MappedPerson, Rules
 from scmapper.sources.inputs import Snapshot
@@ -70,7 +70,7 @@ def run_sync(
     snapshot = records if isinstance(records, Snapshot) else Snapshot(records)
     report = SyncReport(dry_run=dry_run, warnings=list(snapshot.notes))
     states = store.persons.key_states()
-    day = today or expressions.today()
+    day = today or run_day.today()
     reading = meters.meter("sync: reading", None, "records")
     present, protected, absent = _map_all(
         rules, replace(snapshot, records=reading.track(snapshot.records)), report, day, states

@@ -12,28 +12,36 @@ the text of one field (`inputs.NAME[id]`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
-
-from jinja2 import Undefined
-
-from scmapper.mapping import filters
 
 _NOTES: ContextVar[list[Absent] | None] = ContextVar("scmapper_absent_notes", default=None)
 _DECIDING: ContextVar[list[Absent] | None] = ContextVar("scmapper_absent_deciding", default=None)
 _SEARCHED = 10_000  # records of a lookup table searched to name where an absent field was read
 
 
-class Absent(Undefined):
+class AbsentError(Exception):
+    """An absent field used where a value must be there (in arithmetic, compared by order,
+    called): the record's error, named by the field's path."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Absent:
     """A field the record does not have. Used as text, a list or a length it is empty, and the
     use is noted; its fields and items are absent too, so a path can run on past the first
-    missing key."""
+    missing key. It behaves as Jinja's undefined values do (equal only to another absent value,
+    false, failing in arithmetic) without importing Jinja: the compiled mapping (plain.py)
+    meets it on every event; the Jinja environment treats it as undefined (`undefined`)."""
 
-    __slots__ = ("_first",)
+    __slots__ = ("_obj", "_name", "_first")
 
     def __init__(self, obj: Any, name: str, first: str | None = None) -> None:
-        super().__init__(obj=obj, name=name)
+        self._obj, self._name = obj, name
         self._first = name if first is None else first  # the missing key; `name` runs on from it
 
     def _note(self) -> None:
@@ -59,36 +67,61 @@ class Absent(Undefined):
         self._note()
         return 0
 
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other)
+
+    def __ne__(self, other: object) -> bool:
+        return type(self) is not type(other)
+
+    def __hash__(self) -> int:
+        return id(type(self))
+
+    def __repr__(self) -> str:
+        return "Undefined"
+
     def __getattr__(self, name: str) -> Any:
         if name[:2] == "__":
             raise AttributeError(name)
         return self.child(name)
 
-    def __getitem__(self, key: Any) -> Absent:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Absent:
         return self.child(key)
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise AbsentError(f"{self._name!r} is absent")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _fail
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _fail
+    __pos__ = __neg__ = __call__ = __lt__ = __le__ = __gt__ = __ge__ = _fail
+    __int__ = __float__ = __complex__ = __pow__ = __rpow__ = _fail
 
     def child(self, key: Any) -> Absent:
         step = f"[{key!r}]" if not isinstance(key, str) else f".{key}"
-        return Absent(self._undefined_obj, f"{self._undefined_name}{step}", self._first)
-
-    @property
-    def _undefined_message(self) -> str:
-        return f"{self._undefined_name!r} is absent"
+        return Absent(self._obj, f"{self._name}{step}", self._first)
 
     @property
     def within(self) -> Any:
         """The object the first missing key was looked up in."""
-        return self._undefined_obj
+        return self._obj
 
     @property
     def path(self) -> str:
         """The keys read from `within` on, the first one missing: "Department.ExternalId"."""
-        return str(self._undefined_name)
+        return str(self._name)
 
     @property
     def missing(self) -> str:
         """The key `within` does not have: "Department"."""
         return self._first
+
+
+def undefined(value: Any) -> bool:
+    """Whether a value is absent or undefined: an Absent, or (when Jinja is loaded, on the
+    interpreted path) one of Jinja's undefined values."""
+    if isinstance(value, Absent):
+        return True
+    runtime = sys.modules.get("jinja2.runtime")
+    return runtime is not None and isinstance(value, runtime.Undefined)
 
 
 class noting:  # lower case: used as a function, `with noting() as notes:`
@@ -174,7 +207,7 @@ class Table(Mapping[str, Any]):
     def find(self, key: Any) -> Any:
         if key is None:
             return None  # no id is no record, as an attribute of null is null
-        if isinstance(key, Undefined):
+        if undefined(key):
             return key
-        text = key if isinstance(key, str) else filters.text(key)
+        text = key if isinstance(key, str) else str(key).strip()
         return self._records[text] if text in self._records else Absent(self, f"[{text!r}]")

@@ -4,7 +4,8 @@ Vocabulary: an *entry* is the merged, validated document of one mapping file, st
 JSON (never pickle: loading it runs no code) under a key made of scmapper's version and
 loader number, the file's path, its root and its bytes, with the path and SHA-256 of every
 base file it extends; beside it, its *code*: the compiled templates and expressions of the
-mapping (marshal, for this Python and Jinja only), so a steady-state event compiles nothing. Both
+mapping (marshal, for this Python only): the program compiler.py wrote and the Jinja code of the
+pieces it left interpreted (for that Jinja version only), so a steady-state event compiles nothing. Both
 are *sealed* with an HMAC under the user's own *cache key*, kept in the user's private cache
 folder even when SCMAPPER_CACHE_DIR points elsewhere: an entry someone else planted or edited
 fails the seal, and so does one renamed to another key (the seal covers the entry's own name).
@@ -28,10 +29,10 @@ from pathlib import Path
 from types import CodeType
 from typing import Any
 
-import jinja2
-
 from scmapper import __version__
 from scmapper.files import create_private, write_atomic
+from scmapper.mapping import program
+from scmapper.mapping.program import Key
 
 Files = list[tuple[Path, bytes]]
 KEY_NAME = "cache-key"
@@ -143,11 +144,31 @@ def _write_sealed(entry: Path, payload: bytes) -> None:
 
 def _code_path(path: Path, root: Path, raw: bytes) -> Path:
     entry = _entry(path, root, raw)
-    runtime = _digest(f"{sys.version}\0{jinja2.__version__}".encode())[:16]
+    runtime = _digest(f"{sys.version}\0{program.COMPILER}".encode())[:16]
     return entry.with_name(f"{entry.stem}.{runtime}.code")
 
 
-def lookup_code(path: Path, root: Path, raw: bytes) -> dict[Any, CodeType]:
+class Kept:
+    """The code kept for a mapping: its program and the Jinja code of what it interprets."""
+
+    def __init__(self, saved: dict[str, Any] | None = None) -> None:
+        saved = saved or {}
+        self.code: CodeType | None = saved.get("program")
+        self.fallbacks: dict[Key, str] = {(n, k): why for n, k, why in saved.get("fallbacks", ())}
+        self._jinja: dict[Any, CodeType] = saved.get("jinja", {})
+        self._jinja_version: str = saved.get("jinja_version", "")
+
+    def program(self) -> program.Program | None:
+        return None if self.code is None else program.Program(self.code, self.fallbacks)
+
+    def jinja(self) -> dict[Any, CodeType]:
+        """The Jinja code kept, when the Jinja that made it is the one loaded (it is by now)."""
+        import jinja2
+
+        return self._jinja if self._jinja_version == jinja2.__version__ else {}
+
+
+def lookup_code(path: Path, root: Path, raw: bytes) -> Kept:
     """The compiled code kept for a mapping, or nothing. marshal runs no code as it loads, but
     only a sealed payload is ever given to it (it trusts its input's shape)."""
     try:
@@ -155,12 +176,22 @@ def lookup_code(path: Path, root: Path, raw: bytes) -> dict[Any, CodeType]:
         seal, _, payload = code_path.read_bytes().partition(b"\n")
         expected = _seal(payload, code_path.name)
         if expected is None or not hmac.compare_digest(seal.decode("ascii"), expected):
-            return {}
-        codes = marshal.loads(payload)  # noqa: S302 - sealed with the user's own key, checked above
+            return Kept()
+        saved = marshal.loads(payload)  # noqa: S302 - sealed with the user's own key, checked above
+        return Kept(saved) if isinstance(saved, dict) else Kept()
     except (OSError, ValueError, EOFError, TypeError):
-        return {}
-    return codes if isinstance(codes, dict) else {}
+        return Kept()
 
 
-def store_code(path: Path, root: Path, raw: bytes, codes: dict[Any, CodeType]) -> None:
-    _write_sealed(_code_path(path, root, raw), marshal.dumps(codes))
+def store_code(
+    path: Path, root: Path, raw: bytes, compiled: program.Program | None, jinja: dict[Any, CodeType]
+) -> None:
+    import jinja2  # Jinja code was compiled, so Jinja is loaded
+
+    saved = {
+        "program": None if compiled is None else compiled.code,
+        "fallbacks": [(n, k, why) for (n, k), why in ({} if compiled is None else compiled.fallbacks).items()],
+        "jinja": jinja,
+        "jinja_version": jinja2.__version__,
+    }
+    _write_sealed(_code_path(path, root, raw), marshal.dumps(saved))

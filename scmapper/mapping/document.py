@@ -10,6 +10,7 @@ down to the base's own line, since the user edits their file, not the base. Kept
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -140,3 +141,12 @@ def _merge_column(base: Any, child: Any) -> Any:
 def _filled_by(value: Any) -> dict[str, Any]:
     """A column written as a plain value, in its long form."""
     return {"value": value} if isinstance(value, str) else {"fixed": value}
+
+
+_BRACED = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.DOTALL)
+
+
+def expression_source(text: str) -> str:
+    """A `when` or `for_each` written as "{{ expr }}" or bare "expr": the bare expression."""
+    match = _BRACED.match(text)
+    return match.group(1).strip() if match else text.strip()

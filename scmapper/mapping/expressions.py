@@ -9,64 +9,29 @@ environment a key a record does not have reads as absent (absence.py).
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from datetime import date
+from collections.abc import Callable
 from functools import cache
 from typing import Any, cast
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes, pass_context
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context
 from jinja2.exceptions import TemplateAssertionError
+from jinja2.filters import sync_do_map
 
 from scmapper.core.suggest import closest, did_you_mean
-from scmapper.errors import UsageError
-from scmapper.mapping import budget, filters
+from scmapper.mapping import builtins
 from scmapper.mapping.bounds import bounded, bounded_test
+from scmapper.mapping.plain import output
 from scmapper.mapping.sandbox import BOUNDING_FILTERS, MappingSandbox
-
-# A column value longer than this is a runaway expression, not a name or a code.
-MAX_VALUE_LENGTH = 65_536
-
-_BRACED = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.DOTALL)
-
-
-def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
-    """Jinja's default, where null is missing too (HR records use null for 'no value')."""
-    if isinstance(value, Undefined) or value is None or (boolean and not value):
-        return default_value
-    return value
-
-
-def _text(value: Any) -> str:
-    """What a column shows of a value that is not text: empty for null, else its text; an
-    object or list of the record has no one text, so the column names a field of it instead."""
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        raise TypeError("the expression gives an object, not one value: name one of its fields")
-    if isinstance(value, list | tuple):
-        raise TypeError("the expression gives a list, not one value: pick an item ([0]) or join them (| join(', '))")
-    return str(value)
 
 
 @cache
 def environment() -> MappingSandbox:
     """The one environment every mapping expression runs in: null renders as empty."""
 
-    current = budget.current
-
     @pass_context
     def finalize(context: Any, value: Any) -> str:
-        text = value if type(value) is str else _text(value)
-        spent = current()
-        if spent is not None:  # inline: it runs for every value every column outputs
-            spent.left -= len(text)
-            if spent.left < 0:
-                spent.spend(0)
-        return text
+        return output(value)
 
     # A column's text is kept whole, a block scalar's final newline included.
     env = sandbox("mapping", finalize, keep_trailing_newline=True)
@@ -93,24 +58,10 @@ def sandbox(
     )
     for unsafe in ("format", "center", "indent", "wordwrap", "attr", "xmlattr", "pprint"):
         env.filters.pop(unsafe, None)
-    env.filters.update(
-        default=_default,
-        d=_default,
-        name_prefix=filters.name_prefix,
-        family_name=filters.family_name,
-        strip_diacritics=filters.strip_diacritics,
-        gender=filters.gender,
-        to_date=filters.to_date,
-        in_window=filters.in_window,
-        translate=filters.translate,
-        where=filters.where,
-        flatten=filters.flatten,
-        split_surname=filters.split_surname,
-        get=filters.get,
-        first=filters.first,
-        last=filters.last,
-        **(extra_filters or {}),
-    )
+    # scmapper's own filters are the very functions a compiled mapping calls (builtins.py);
+    # Jinja's built-ins stay Jinja's, but for `map`, whose default= must see absent fields.
+    env.filters.update(builtins.OWN_FILTERS, map=_map, **(extra_filters or {}))
+    env.tests.update(defined=builtins.TESTS["defined"], undefined=builtins.TESTS["undefined"])
     env.filters = {name: bounded(name, func) for name, func in env.filters.items()} | BOUNDING_FILTERS
     env.tests = {name: bounded_test(cast(Callable[..., Any], func)) for name, func in env.tests.items()}
     # Only what mappings need: no range, lipsum, cycler, joiner, namespace or dict.
@@ -119,40 +70,12 @@ def sandbox(
     return env
 
 
-_AS_OF: ContextVar[date | None] = ContextVar("scmapper_as_of", default=None)
-
-
-@contextmanager
-def as_of(day: date | None) -> Iterator[None]:
-    """The run's date for the code inside (`--as-of`): `today` in expressions, the versions an
-    effective-dated input keeps. None leaves it as it is."""
-    token = _AS_OF.set(day) if day is not None else None
-    try:
-        yield
-    finally:
-        if token is not None:
-            _AS_OF.reset(token)
-
-
-def today() -> date:
-    """The run's date (`as_of`), else SCMAPPER_TODAY (YYYY-MM-DD) so mapping tests give stable
-    results, else today."""
-    given = _AS_OF.get()
-    if given is not None:
-        return given
-    fixed = os.environ.get("SCMAPPER_TODAY")
-    if not fixed:
-        return filters.today()
-    try:
-        return date.fromisoformat(fixed)
-    except ValueError:
-        raise UsageError(f"SCMAPPER_TODAY {fixed[:40]!r} is not a date: set it as YYYY-MM-DD, or unset it") from None
-
-
-def expression_source(text: str) -> str:
-    """A `when` or `for_each` written as "{{ expr }}" or bare "expr": the bare expression."""
-    match = _BRACED.match(text)
-    return match.group(1).strip() if match else text.strip()
+@pass_context
+def _map(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+    """Jinja's map; `map(attribute=...)` the plain one, whose default= also fills absent fields."""
+    if not args and "attribute" in kwargs:
+        return builtins.map_attribute(value, **kwargs)
+    return sync_do_map(context, value, *args, **kwargs)
 
 
 def check_template(source: str, names: frozenset[str]) -> list[tuple[int, str]]:

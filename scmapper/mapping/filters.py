@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from jinja2 import Undefined
-
 from scmapper.core import fields
+from scmapper.mapping.absence import undefined
 
 CONVENTIONS = ("B", "P", "BP", "PB")
 SENTINEL_END_DATES = (date(9999, 12, 31), date(2099, 12, 31))
@@ -42,7 +41,7 @@ def name_parts(name: Mapping[str, Any] | None, convention: Any = None) -> tuple[
     falls back to B as a whole (prefix included) when that name is empty, so no
     output ever ends in a dangling " - ".
     """
-    if type(name) is not dict and isinstance(name, Undefined):
+    if type(name) is not dict and undefined(name):
         str(name)  # an absent name reads as none, and notes that it was read (absence.Absent)
         name = None
     code = text(convention if convention is not None else _field(name, "Convention")).upper()
@@ -221,7 +220,7 @@ def get(data: Any, path: str, default: Any = None) -> Any:
 
 def _empty(items: Any) -> list[Any]:
     """No items; an absent list is iterated (it notes its use: the column read a missing field)."""
-    return list(items) if isinstance(items, Undefined) else []
+    return list(items) if undefined(items) else []
 
 
 def first(items: Any) -> Any:

@@ -18,8 +18,8 @@ from scmapper.mapping import cache
 from scmapper.mapping import model as mapping_mod
 from scmapper.mapping.document import Document
 from scmapper.mapping.model import Mapping
+from scmapper.mapping.program import INTERPRETED, evaluation
 from scmapper.mapping.rules import Rules
-from scmapper.mapping.sandbox import CODES, CompiledCodes
 from scmapper.mapping.trust import OutsideRoot, Root
 
 MAX_EXTENDS = 4
@@ -49,24 +49,48 @@ def load_rules(path: str | Path, root: str | Path | None = None) -> Rules:
     if hit is not None:
         data, files = hit
         try:
-            with CODES.recording(cache.lookup_code(path, trusted.folder, files[-1][1])) as codes:
-                rules = Rules(mapping_mod.build(Document(str(path), data), _joined(files), trusted), checked=True)
-            _keep(path, trusted, files, codes)
-            return rules
+            return _built(path, trusted, Document(str(path), data), files, checked=True)
         except Exception:  # noqa: BLE001, S110 - an entry someone edited is a miss, never a crash
             pass
     doc, files = _validated(path, trusted)
-    with CODES.recording({}) as codes:
-        rules = Rules(mapping_mod.build(doc, _joined(files), trusted))
+    rules = _built(path, trusted, doc, files, checked=False)
     cache.store(path, trusted.folder, doc.data, files)
-    _keep(path, trusted, files, codes)
     return rules
 
 
-def _keep(path: Path, root: Root, files: cache.Files, codes: CompiledCodes) -> None:
-    """Keeps the mapping's compiled code in the cache when something had to be compiled."""
-    if codes.missed:
-        cache.store_code(path, root.folder, files[-1][1], codes.used)
+def _built(path: Path, root: Root, doc: Document, files: cache.Files, *, checked: bool) -> Rules:
+    """The rules, with the code kept for them (when checked, so from the cache) or compiled
+    now and kept: the program, and the Jinja code of the pieces it leaves to Jinja. A mapping
+    that compiled whole, from the cache, imports no Jinja."""
+    raw = files[-1][1]
+    kept = cache.lookup_code(path, root.folder, raw) if checked else cache.Kept()
+    mapping = mapping_mod.build(doc, _joined(files), root)
+    if not checked:  # the static checks first: the compiler only sees a mapping that passed them
+        from scmapper.mapping.static import static_problems
+
+        problems = static_problems(mapping)
+        if problems:
+            raise MappingError(problems)
+        checked = True
+    compiled = evaluation() != INTERPRETED
+    ready = kept.program() if compiled else None
+    fresh = compiled and ready is None
+    if fresh:
+        from scmapper.mapping.compiler import compile_mapping
+
+        ready = compile_mapping(mapping)
+    if ready is not None and not ready.fallbacks:
+        rules = Rules(mapping, checked=checked, program=ready)
+        if fresh:
+            cache.store_code(path, root.folder, raw, ready, {})
+        return rules
+    from scmapper.mapping.sandbox import CODES
+
+    with CODES.recording(kept.jinja()) as codes:
+        rules = Rules(mapping, checked=checked, program=ready)
+    if fresh or codes.missed:
+        cache.store_code(path, root.folder, raw, ready or kept.program(), codes.used)
+    return rules
 
 
 def _validated(path: Path, root: Root) -> tuple[Document, cache.Files]:

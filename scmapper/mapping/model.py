@@ -16,8 +16,7 @@ from typing import Any, Literal
 from scmapper import __version__
 from scmapper.core.suggest import did_you_mean
 from scmapper.errors import MappingError, Problem
-from scmapper.mapping import expressions
-from scmapper.mapping.document import Document, Path_, Place
+from scmapper.mapping.document import Document, Path_, Place, expression_source
 from scmapper.mapping.exportspec import (
     Export,
     Reconcile,
@@ -200,9 +199,7 @@ def build(doc: Document, raw: bytes, root: Root) -> Mapping:
         missing=lifecycle.get("missing", "disable"),
         unknown_account=lifecycle.get("unknown_account", "fail"),
         lookups=lookups,
-        vars=tuple(
-            Var(k, expressions.expression_source(v), doc.place(("vars", k))) for k, v in data.get("vars", {}).items()
-        ),
+        vars=tuple(Var(k, expression_source(v), doc.place(("vars", k))) for k, v in data.get("vars", {}).items()),
         source=source,
         source_position=doc.place(("source", "samples") if source.samples else ("source",)),
         active_position=doc.place(("source", "active")),
@@ -282,8 +279,8 @@ def _roles(doc: Document, spec: dict[str, Any], lookups: dict[str, dict[str, str
     positions = {k: doc.place(("roles", k)) for k in ("for_each", "when")}
     return Roles(
         var=var,
-        items=expressions.expression_source(items),
-        when=expressions.expression_source(spec.get("when", DEFAULT_WHEN.replace("contract", var))),
+        items=expression_source(items),
+        when=expression_source(spec.get("when", DEFAULT_WHEN.replace("contract", var))),
         columns=_columns(doc, spec["columns"], ("roles", "columns"), lookups, problems),
         positions=positions,
     )

@@ -9,15 +9,19 @@ empty), and the column is named with the field's path.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
-
-from jinja2 import Template
-from jinja2.exceptions import SecurityError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from scmapper.errors import ExpressionError, SandboxViolation
-from scmapper.mapping import absence, expressions
+from scmapper.mapping import absence
 from scmapper.mapping.model import Column
+from scmapper.mapping.plain import Refused
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+
+    from scmapper.mapping.program import Program
 
 Row = dict[str, str]
 Absences = dict[str, str]  # column name -> the path of the absent field it read
@@ -35,6 +39,8 @@ class RowTemplate:
         source = "".join(
             f"{{% set {var} %}}{{% with %}}{c.source}{{% endwith %}}{{% endset %}}" for var, c in self._names
         )
+        from scmapper.mapping import expressions  # the interpreted path only
+
         env = expressions.environment()
         self._template = env.from_string(source)
         self._single: dict[str, Template] = {}
@@ -65,6 +71,8 @@ class RowTemplate:
     def _render_one(self, column: Column, context: dict[str, Any], who: str, absences: Absences) -> str:
         template = self._single.get(column.name)
         if template is None:
+            from scmapper.mapping import expressions
+
             template = self._single[column.name] = expressions.environment().from_string(column.source)
         with absence.noting() as noted:
             value = guard(lambda: template.render(context), column.name, who)
@@ -79,6 +87,58 @@ class RowTemplate:
                 return target
         default = self._defaults[column.name]
         return guard(lambda: default.render(context), column.name, who)
+
+
+class CompiledRow:
+    """A row of columns evaluated by their compiled functions (program.py), each on its own,
+    so an error or an absent field is the column's at once; a column the compiler left to
+    Jinja renders as RowTemplate renders it."""
+
+    def __init__(self, columns: Iterable[Column], program: Program, noun: str) -> None:
+        self.columns = tuple(columns)
+        default = "default" if noun == "column" else f"{noun} default"
+        self._cells: list[tuple[Column, Callable[[dict[str, Any]], Any] | None, Callable[..., Any] | None]] = [
+            (c, program.function((noun, c.name)), program.function((default, c.name))) for c in self.columns
+        ]
+        # Columns the compiler left to Jinja are compiled by Jinja now, while the loader records
+        # the code it keeps (loading.py).
+        interpreted = any(
+            (f is None and c.kind != "fixed") or (c.kind == "lookup" and d is None) for c, f, d in self._cells
+        )
+        self._interpreted: RowTemplate | None = RowTemplate(self.columns) if interpreted else None
+
+    def render(self, context: dict[str, Any], who: str, absences: Absences | None = None) -> Row:
+        row: Row = {}
+        found: Absences = {} if absences is None else absences
+        for column, function, default in self._cells:
+            if column.kind == "fixed":
+                row[column.name] = column.source
+                continue
+            if function is None:
+                value = self._jinja()._render_one(column, context, who, found)
+            else:
+                with absence.noting() as noted:
+                    value = guard(lambda f=function: f(context), column.name, who)  # type: ignore[misc]
+                if noted:
+                    found[column.name] = absence.path_of(noted[0], context)
+            row[column.name] = value if column.kind != "lookup" else self._lookup(column, value, default, context, who)
+        return row
+
+    def _lookup(
+        self, column: Column, value: str, default: Callable[..., Any] | None, context: dict[str, Any], who: str
+    ) -> str:
+        wanted = value.strip().casefold() if column.ignore_case else value.strip()
+        for source, target in column.table:
+            if (source.casefold() if column.ignore_case else source) == wanted:
+                return target
+        if default is None:
+            return self._jinja()._lookup(column, value, context, who)
+        return guard(lambda: default(context), column.name, who)  # type: ignore[no-any-return]
+
+    def _jinja(self) -> RowTemplate:
+        if self._interpreted is None:
+            self._interpreted = RowTemplate(self.columns)
+        return self._interpreted
 
 
 class RolesTemplate:
@@ -100,6 +160,8 @@ class RolesTemplate:
         # raises in scm_list, and the item-by-item path makes it out.
         loop = f"{{% for {roles.var} in ({roles.items}) | scm_list %}}"
         source = f"{loop}{{% if {roles.when} %}}{self.ROW}{cells}{{% endif %}}{{% endfor %}}"
+        from scmapper.mapping import expressions
+
         self._template = expressions.environment().from_string(source) if self.usable else None
 
     def render(self, context: dict[str, Any]) -> list[Row] | None:
@@ -128,13 +190,22 @@ def guard(render: Callable[[], T], column: str, who: str) -> T:
     is a column's name, or the roles' `when` or `for_each`."""
     try:
         return render()
-    except SecurityError as exc:
-        raise SandboxViolation(f"{who}: {_what(column)}: {exc}") from None
     except RecursionError:
         raise ExpressionError(f"{who}: {_what(column)}: data nested too deeply", column) from None
     except Exception as exc:  # noqa: BLE001 - any failure of an expression on data is that record's
+        if _refused(exc):
+            raise SandboxViolation(f"{who}: {_what(column)}: {exc}") from None
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         raise ExpressionError(f"{who}: {_what(column)}: {message}", column) from None
+
+
+def _refused(exc: Exception) -> bool:
+    """What the sandbox refuses: plain.Refused, or Jinja's SecurityError (loaded only when
+    something was interpreted)."""
+    if isinstance(exc, Refused):
+        return True
+    jinja = sys.modules.get("jinja2.exceptions")
+    return jinja is not None and isinstance(exc, jinja.SecurityError)
 
 
 def _what(column: str) -> str:

@@ -9,6 +9,7 @@ which field, and a required one fails naming it, even where a filter tested the 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from collections.abc import Mapping as Mapping_
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,9 +19,11 @@ from typing import Any, TypeVar
 from scmapper.core import identity, values
 from scmapper.core.values import check_record
 from scmapper.errors import DataError, ExpressionError, MappingError
-from scmapper.mapping import absence, budget, expressions, patterns
+from scmapper.mapping import absence, budget, day, patterns
 from scmapper.mapping.model import Column, Mapping
-from scmapper.mapping.rows import Absences, RolesTemplate, Row, RowTemplate, guard
+from scmapper.mapping.plain import MAX_VALUE_LENGTH
+from scmapper.mapping.program import INTERPRETED, Key, Program, evaluation
+from scmapper.mapping.rows import Absences, CompiledRow, RolesTemplate, Row, RowTemplate, guard
 
 Inputs = Mapping_[str, Any]  # a source's lookup inputs by name (absence.Table each)
 T = TypeVar("T")
@@ -44,8 +47,10 @@ class MappedPerson:
 class Rules:
     """A compiled mapping: `map_person` turns a person record into rows."""
 
-    def __init__(self, mapping: Mapping, *, checked: bool = False) -> None:
-        """checked: the mapping passed static_problems before (it comes from the cache)."""
+    def __init__(self, mapping: Mapping, *, checked: bool = False, program: Program | None = None) -> None:
+        """checked: the mapping passed static_problems before (it comes from the cache).
+        program: the mapping compiled (compiler.py); without one it is compiled here, unless
+        SCMAPPER_EVALUATION=interpreted, where every piece runs in Jinja."""
         if not checked:
             from scmapper.mapping.static import static_problems  # a cached mapping skips this import too
 
@@ -53,20 +58,36 @@ class Rules:
             if problems:
                 raise MappingError(problems)
         self.mapping = mapping
-        env = expressions.environment()
-        self._person = RowTemplate(mapping.columns)
+        if program is None and evaluation() != INTERPRETED:
+            from scmapper.mapping.compiler import compile_mapping
+
+            program = compile_mapping(mapping)
+        self.program = program
         self._patterns = {c.name: patterns.compiled(c.pattern) for c in all_columns(mapping) if c.pattern}
         self._identities = {*mapping.unique, *([mapping.username] if mapping.username else [])}
-        self._vars = [(v.name, env.compile_expression(v.expression, undefined_to_none=False)) for v in mapping.vars]
+        key_columns = [c for c in mapping.columns if c.name == mapping.key]
+        self._person = self._row(mapping.columns, "column")
+        self._key = self._row(key_columns, "column")
+        self._vars = [(v.name, self._expression(("var", v.name), v.expression)) for v in mapping.vars]
         active = mapping.source.active
-        self._active = env.compile_expression(active, undefined_to_none=False) if active else None
-        self._key = RowTemplate(c for c in mapping.columns if c.name == mapping.key)
+        self._active = self._expression(("active", ""), active) if active else None
         roles = mapping.roles
         if roles:
-            self._role = RowTemplate(roles.columns)
-            self._all_roles = RolesTemplate(roles)
-            self._items = env.compile_expression(roles.items, undefined_to_none=False)
-            self._when = env.compile_expression(roles.when, undefined_to_none=False)
+            self._role = self._row(roles.columns, "role")
+            self._all_roles = RolesTemplate(roles) if program is None else None
+            self._items = self._expression(("for_each", ""), roles.items)
+            self._when = self._expression(("when", ""), roles.when)
+
+    def _row(self, columns: Iterable[Column], noun: str) -> RowTemplate | CompiledRow:
+        return RowTemplate(columns) if self.program is None else CompiledRow(columns, self.program, noun)
+
+    def _expression(self, key: Key, source: str) -> Callable[[dict[str, Any]], Any]:
+        """A compiled piece, or the expression compiled by Jinja, called the same way."""
+        function = None if self.program is None else self.program.function(key)
+        if function is not None:
+            return function
+        interpreted = expressions_module().environment().compile_expression(source, undefined_to_none=False)
+        return lambda context: interpreted(**context)
 
     def key_of(self, person: dict[str, Any], inputs: Inputs | None = None) -> str | None:
         """Just the key column of a record, or None when even that cannot be computed (within
@@ -138,7 +159,7 @@ class Rules:
             return bool(roles) or self.mapping.roles is None, ()
         with absence.deciding() as tested:
             # bool() inside the guard: a field that fails only when tested fails as the record's.
-            decided = guard(lambda: bool(active(**context, roles=roles)), "source.active", who)
+            decided = guard(lambda: bool(active({**context, "roles": roles})), "source.active", who)
         if decided or not tested:
             return decided, ()
         return False, tuple(dict.fromkeys(absence.path_of(a, context) for a in tested))
@@ -157,14 +178,14 @@ class Rules:
         values: dict[str, Any] = {}
         context = {
             "person": person,
-            "today": today or expressions.today(),
+            "today": today or day.today(),
             "lookups": self.mapping.lookups,
             "inputs": inputs or {},
             "vars": values,
         }
         for name, compiled in self._vars:
             try:
-                values[name] = guard(partial(compiled, **context), f"vars.{name}", who)
+                values[name] = guard(partial(compiled, context), f"vars.{name}", who)
             except DataError:
                 if not lenient:
                     raise
@@ -175,10 +196,10 @@ class Rules:
         roles = self.mapping.roles
         if roles is None:
             return _Roles([], [])
-        together = self._all_roles.render(context)
+        together = self._all_roles.render(context) if self._all_roles is not None else None
         if together is not None:
             return _Roles(together, [_NO_ROLES] * len(together))
-        items = guard(lambda: self._items(**context), "for_each", who)
+        items = guard(lambda: self._items(context), "for_each", who)
         if isinstance(items, absence.Absent):
             path = absence.path_of(items, context)
             return _Roles([], [], [f"for_each: {path} is absent, so no roles"])
@@ -203,7 +224,7 @@ class Rules:
         return found
 
     def _qualifies(self, scope: dict[str, Any]) -> bool:
-        return bool(self._when(**scope))
+        return bool(self._when(scope))
 
     def _check(
         self,
@@ -223,7 +244,7 @@ class Rules:
             # Most cells are short, filled and unchecked: only the others are looked at closely.
             suspect = (
                 not value.strip()
-                or len(value) > expressions.MAX_VALUE_LENGTH
+                or len(value) > MAX_VALUE_LENGTH
                 or column.max_length
                 or column.pattern
                 or column.name in self._identities
@@ -250,8 +271,8 @@ class Rules:
                 f"column {column.name!r} holds {identity.describe(hidden)}, which draws nothing or reorders"
                 " text: a username or e-mail address that looks like another may not hold it"
             )
-        if len(value) > expressions.MAX_VALUE_LENGTH:
-            return f"column {column.name!r} is longer than {expressions.MAX_VALUE_LENGTH}"
+        if len(value) > MAX_VALUE_LENGTH:
+            return f"column {column.name!r} is longer than {MAX_VALUE_LENGTH}"
         if not value.strip():
             if not column.required:
                 return None
@@ -275,6 +296,12 @@ class _Roles:
 
 
 _NO_ROLES: Absences = {}  # shared by every role row that read no absent field; never written to
+
+
+def expressions_module() -> Any:
+    from scmapper.mapping import expressions  # Jinja: only for what is interpreted
+
+    return expressions
 
 
 def _who(person: dict[str, Any]) -> str:

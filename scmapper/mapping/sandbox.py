@@ -26,9 +26,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from scmapper.core import fields
-from scmapper.mapping import budget, sizes
+from scmapper.mapping import budget, plain, sizes
 from scmapper.mapping.absence import Absent, Table
-from scmapper.mapping.sizes import CHARS_PER_STEP, check_size, checked, weigh
+from scmapper.mapping.sizes import checked, weigh
 
 
 class Literal(str):
@@ -151,17 +151,7 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
         return super().getitem(obj, argument)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        budget.step()
-        if operator == "%" and isinstance(left, str | bytes):
-            raise SecurityError("% formatting is not allowed in a mapping; join text with ~")
-        if operator == "**":
-            sizes.check_power(left, right)
-        elif operator == "*":
-            sizes.check_product(left, right)
-        elif operator == "+" and isinstance(left, str | bytes | list | tuple) and isinstance(right, type(left)):
-            cap = budget.cap()
-            check_size(sizes.size(left, cap) + sizes.size(right, cap))
-        return checked(super().call_binop(context, operator, left, right))
+        return plain.binop(operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # Jinja's signature
         budget.step()
@@ -210,12 +200,7 @@ def _loop(context: Any, items: Any) -> Iterator[Any]:
 @pass_context
 def _concat(context: Any, parts: list[Any]) -> str:
     """The `~` operator: its parts joined, once their size is known to fit."""
-    budget.step()
-    texts = ["" if part is None else part if type(part) is str else str(weigh(part)) for part in parts]
-    total = sum(map(len, texts))
-    check_size(total)
-    budget.charge(total // CHARS_PER_STEP)  # the copy joining makes
-    return "".join(texts)
+    return plain.concat(parts)
 
 
 @pass_context

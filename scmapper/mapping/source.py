@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from scmapper.errors import Problem
-from scmapper.mapping import expressions
-from scmapper.mapping.document import Document, Place
+from scmapper.mapping.document import Document, Place, expression_source
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def build_source(doc: Document, spec: dict[str, Any]) -> Source:
     return Source(
         spec.get("records"),
         spec.get("group_by"),
-        expressions.expression_source(active) if active else None,
+        expression_source(active) if active else None,
         inputs,
         spec.get("samples"),
         spec.get("encoding"),

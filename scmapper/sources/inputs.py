@@ -22,7 +22,8 @@ from typing import Any
 
 from scmapper.core.values import check_record
 from scmapper.errors import DataError, UsageError
-from scmapper.mapping import expressions, filters
+from scmapper.mapping import day as run_day
+from scmapper.mapping import filters
 from scmapper.mapping.absence import Table
 from scmapper.mapping.source import Input, Source
 from scmapper.sources import versions
@@ -164,7 +165,7 @@ def join(
     source: Source, main: Iterable[Record | Line], others: Mapping[str, list[Record]], day: date | None = None
 ) -> Snapshot:
     notes: list[str] = []
-    on = day or expressions.today()
+    on = day or run_day.today()
     others = {name: _versions(source.named(name), records, on, notes) for name, records in others.items()}
     if versions.dated(source.main):
         whole = [r if isinstance(r, Record) else Record(r.data, r.origin) for r in main]
