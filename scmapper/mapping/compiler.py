@@ -64,6 +64,7 @@ def translate(mapping: Mapping) -> Compiled:
     functions: list[str] = []
     table: list[str] = []
     fallbacks: dict[Key, str] = {}
+    bodies: dict[Key, tuple[str, list[str]]] = {}
     for key, kind, source in pieces(mapping):
         writer = _Writer()
         name = f"piece_{len(table)}"
@@ -79,6 +80,13 @@ def translate(mapping: Mapping) -> Compiled:
             continue
         functions.append(function)
         table.append(f"    {key!r}: {name},")
+        bodies[key] = (name, body)
+    for noun, columns in (("column", mapping.columns), ("role", mapping.roles.columns if mapping.roles else ())):
+        parts = [bodies.get((noun, c.name)) for c in columns if c.kind != "fixed"]
+        if all(part is not None for part in parts):
+            values = [body[0][7:] if len(body) == 1 else f"{name}(c)" for name, body in filter(None, parts)]
+            functions.append(f"def row_{noun}(c):\n    return (" + "".join(f"{v}, " for v in values) + ")\n")
+            table.append(f"    {('row', noun)!r}: row_{noun},")
     source = "\n\n".join([f"# scmapper compiled mapping, compiler {COMPILER}", *functions])
     return Compiled(source + "\n\nPIECES = {\n" + "\n".join(table) + "\n}\n", fallbacks)
 

@@ -3,10 +3,12 @@
 Vocabulary: a *piece* is one template or expression of a mapping, keyed (`Key`) by what it is
 and the name it has: ("column", name) and ("role", name) for a column's value, ("default",
 name) and ("role default", name) for a lookup column's default, ("var", name), and ("active",
-""), ("for_each", ""), ("when", ""). A *program* is the code object of the module compiler.py
-wrote, with the pieces it left *interpreted* and why. Run, it gives each compiled piece as a
-function of the context dict (the names expressions see). This module imports no Jinja: an
-event whose mapping compiled whole never does.
+""), ("for_each", ""), ("when", ""). ("row", "column") and ("row", "role") give a whole row's
+values at once (each rendered column's text, in order), where every column compiled. A
+*program* is the code object of the module compiler.py wrote, with the pieces it left
+*interpreted* and why. Run, it gives each compiled piece as a function of the context dict (the
+names expressions see). This module imports no Jinja: an event whose mapping compiled whole
+never does.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from scmapper.mapping.model import Mapping
 Key = tuple[str, str]
 # Raised whenever the compiler writes different code for the same mapping, so no program an
 # older compiler wrote is run (it is part of the cache key, with the Python version).
-COMPILER = 1
+COMPILER = 2
 INTERPRETED = "interpreted"
 
 

@@ -94,7 +94,9 @@ class CompiledRow:
     so an error or an absent field is the column's at once; a column the compiler left to
     Jinja renders as RowTemplate renders it."""
 
-    def __init__(self, columns: Iterable[Column], program: Program, noun: str) -> None:
+    def __init__(self, columns: Iterable[Column], program: Program, noun: str, *, whole: bool = True) -> None:
+        """whole: the columns are all of the mapping's `noun` columns (not the key alone), so
+        the program's row function for them applies."""
         self.columns = tuple(columns)
         default = "default" if noun == "column" else f"{noun} default"
         self._cells: list[tuple[Column, Callable[[dict[str, Any]], Any] | None, Callable[..., Any] | None]] = [
@@ -106,8 +108,38 @@ class CompiledRow:
             (f is None and c.kind != "fixed") or (c.kind == "lookup" and d is None) for c, f, d in self._cells
         )
         self._interpreted: RowTemplate | None = RowTemplate(self.columns) if interpreted else None
+        self._whole = program.function(("row", noun)) if whole and not interpreted else None
+        self._plain = all(c.kind in ("value", "fixed") for c in self.columns)
 
     def render(self, context: dict[str, Any], who: str, absences: Absences | None = None) -> Row:
+        """All columns in one call when nothing is unusual (no error, no absent field read);
+        else column by column, which says which column failed or read what."""
+        whole = self._whole
+        if whole is not None:
+            with absence.noting() as noted:
+                try:
+                    values = whole(context)
+                except Exception:  # noqa: BLE001 - rerun column by column to say which one failed
+                    values = None
+            if values is not None and not noted:
+                return self._row(values, context, who)
+        return self._one_by_one(context, who, absences)
+
+    def _row(self, values: tuple[str, ...], context: dict[str, Any], who: str) -> Row:
+        texts = iter(values)
+        if self._plain:
+            return {c.name: c.source if c.kind == "fixed" else next(texts) for c in self.columns}
+        row: Row = {}
+        for column, _, default in self._cells:
+            if column.kind == "fixed":
+                row[column.name] = column.source
+            elif column.kind == "lookup":
+                row[column.name] = self._lookup(column, next(texts), default, context, who)
+            else:
+                row[column.name] = next(texts)
+        return row
+
+    def _one_by_one(self, context: dict[str, Any], who: str, absences: Absences | None) -> Row:
         row: Row = {}
         found: Absences = {} if absences is None else absences
         for column, function, default in self._cells:

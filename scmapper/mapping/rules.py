@@ -67,7 +67,7 @@ class Rules:
         self._identities = {*mapping.unique, *([mapping.username] if mapping.username else [])}
         key_columns = [c for c in mapping.columns if c.name == mapping.key]
         self._person = self._row(mapping.columns, "column")
-        self._key = self._row(key_columns, "column")
+        self._key = self._row(key_columns, "column", whole=False)
         self._vars = [(v.name, self._expression(("var", v.name), v.expression)) for v in mapping.vars]
         active = mapping.source.active
         self._active = self._expression(("active", ""), active) if active else None
@@ -78,8 +78,10 @@ class Rules:
             self._items = self._expression(("for_each", ""), roles.items)
             self._when = self._expression(("when", ""), roles.when)
 
-    def _row(self, columns: Iterable[Column], noun: str) -> RowTemplate | CompiledRow:
-        return RowTemplate(columns) if self.program is None else CompiledRow(columns, self.program, noun)
+    def _row(self, columns: Iterable[Column], noun: str, *, whole: bool = True) -> RowTemplate | CompiledRow:
+        if self.program is None:
+            return RowTemplate(columns)
+        return CompiledRow(columns, self.program, noun, whole=whole)
 
     def _expression(self, key: Key, source: str) -> Callable[[dict[str, Any]], Any]:
         """A compiled piece, or the expression compiled by Jinja, called the same way."""
