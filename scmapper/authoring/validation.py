@@ -44,6 +44,8 @@ class ValidateReport:
 
     problems: dict[str, list[Problem]] = field(default_factory=dict)
     starters: dict[str, str] = field(default_factory=dict)  # file -> the shipped starter it builds on
+    # With --explain: file -> how its pieces run (pieces compiled, and each one left to Jinja and why)
+    explained: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -57,7 +59,8 @@ class ValidateReport:
     def as_dict(self) -> dict[str, Any]:
         found = [p.as_dict() for problems in self.problems.values() for p in problems]
         builds_on = {name: {"starter": starter, "scmapper": __version__} for name, starter in self.starters.items()}
-        return {"files": list(self.problems), "valid": self.valid, "problems": found, "builds_on": builds_on}
+        report = {"files": list(self.problems), "valid": self.valid, "problems": found, "builds_on": builds_on}
+        return report | ({"evaluation": self.explained} if self.explained else {})
 
     def text(self) -> list[str]:
         lines = []
@@ -66,6 +69,12 @@ class ValidateReport:
             starter = self.starters.get(name)
             on = f" (builds on {starter} of scmapper {__version__})" if starter else ""
             lines += [str(p) for p in found] + ([] if errors else [f"{name}: ok{on}"])
+            explained = self.explained.get(name)
+            if explained:
+                left = explained["interpreted"]
+                total = explained["compiled"] + len(left)
+                lines.append(f"{name}: {explained['compiled']} of {total} expressions compiled to Python")
+                lines += [f"{p['file']}:{p['line']}: {p['piece']} runs in Jinja: {p['reason']}" for p in left]
         return lines
 
 
@@ -95,14 +104,44 @@ class PreviewReport:
         return [f"{name}: {value}" for name, value in self.person.items()]
 
 
-def validate_files(paths: list[str], sample: dict[str, Any] | None = None, root: str | None = None) -> ValidateReport:
+def validate_files(
+    paths: list[str], sample: dict[str, Any] | None = None, root: str | None = None, *, explain: bool = False
+) -> ValidateReport:
+    """explain: also say, for each valid mapping, which of its expressions compile to Python
+    and which run in Jinja, and why."""
     report = ValidateReport()
     for path in paths:
         report.problems[path], mapping = _validated(path, sample, root)
         starter = _starter(path, mapping) if mapping is not None else None
         if starter:
             report.starters[path] = starter
+        if explain and mapping is not None and not any(p.severity == "error" for p in report.problems[path]):
+            report.explained[path] = _explained(mapping)
     return report
+
+
+def _explained(mapping: Mapping) -> dict[str, Any]:
+    from scmapper.mapping.compiler import translate
+    from scmapper.mapping.program import described, pieces
+
+    compiled = translate(mapping)
+    places = _places(mapping)
+    interpreted = []
+    for key, reason in compiled.fallbacks.items():
+        place = places.get(key)
+        at = place.problem(reason) if place is not None else Problem(mapping.file, 1, 1, reason)
+        interpreted.append({"piece": described(key), "file": at.file, "line": at.line, "reason": reason})
+    return {"compiled": sum(1 for _ in pieces(mapping)) - len(interpreted), "interpreted": interpreted}
+
+
+def _places(mapping: Mapping) -> dict[tuple[str, str], Place]:
+    """Where each piece is written (in a base file, reached through the mapping's extends)."""
+    found = {(noun, c.name): c.position for c in mapping.columns for noun in ("column", "default")}
+    found |= {("var", v.name): v.position for v in mapping.vars}
+    if mapping.roles:
+        found |= {(noun, c.name): c.position for c in mapping.roles.columns for noun in ("role", "role default")}
+        found |= {(name, ""): place for name, place in mapping.roles.positions.items()}
+    return found
 
 
 def _starter(path: str, mapping: Mapping) -> str | None:

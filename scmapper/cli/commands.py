@@ -36,7 +36,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not Path(path).is_file():
             raise UsageError(f"mapping {path} not found: check the path (it is read from {Path.cwd()})")
     sample = _read_person(args.sample) if args.sample else None
-    return emit(validate_files(paths, sample, args.root), as_json=args.json)
+    return emit(validate_files(paths, sample, args.root, explain=args.explain), as_json=args.json)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:

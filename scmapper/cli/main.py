@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("mapping", nargs="*", help="mapping files (or give each with --mapping)")
     _mapping_option(p, many=True)
     p.add_argument("--sample", help="a person JSON to run every expression on")
+    p.add_argument(
+        "--explain", action="store_true", help="say which expressions compile to Python and which run in Jinja, and why"
+    )
     p.add_argument("--json", action="store_true", help="report as JSON")
 
     p = sub.add_parser("preview", parents=[common], help="show the rows a person gives; no database")

@@ -201,7 +201,6 @@ for _names, _compare in (
     TESTS.update(dict.fromkeys(_names, _compare))
 
 
-
 @cache
 def bounded_filters() -> dict[str, Callable[..., Any]]:
     return {name: bounded(name, func) for name, func in FILTERS.items()}

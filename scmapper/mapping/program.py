@@ -46,8 +46,21 @@ def pieces(mapping: Mapping) -> Iterator[tuple[Key, str, str]]:
         yield ("when", ""), "expression", mapping.roles.when
 
 
+def described(key: Key) -> str:
+    """A piece as the mapping file names it: "person.columns.email", "roles.when"."""
+    noun, name = key
+    return {
+        "column": f"person.columns.{name}",
+        "role": f"roles.columns.{name}",
+        "default": f"person.columns.{name}.default",
+        "role default": f"roles.columns.{name}.default",
+        "var": f"vars.{name}",
+        "active": "source.active",
+    }.get(noun, f"roles.{noun}")
+
+
 def evaluation() -> str:
-    """"compiled" (the default), or "interpreted" where SCMAPPER_EVALUATION says so: every
+    """ "compiled" (the default), or "interpreted" where SCMAPPER_EVALUATION says so: every
     piece then runs in Jinja, as before the compiler (to compare the two, or to rule it out)."""
     return INTERPRETED if os.environ.get("SCMAPPER_EVALUATION", "").strip().lower() == INTERPRETED else "compiled"
 

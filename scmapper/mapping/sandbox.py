@@ -181,10 +181,6 @@ def _lookup(env: MappingSandbox, obj: Mapping[Any, Any], key: str) -> Any:
 # --- size checks ---------------------------------------------------------------------------
 
 
-
-
-
-
 # --- what the bounding rewrite puts in every tree ---------------------------------------------
 
 

@@ -18,6 +18,9 @@ from scmapper.mapping.rules import Rules
 
 from conftest import DEFAULT_MAPPING, SAMPLE_EVENT, count, derived_mapping, make_person, native, rows, run_cli, spawn
 
+# Every test here runs twice: on the mapping compiled to Python and on every piece in Jinja.
+pytestmark = pytest.mark.usefixtures("evaluation")
+
 # A list holding one 60,000-item list 60,000 times: little memory, 3.6 billion items.
 SHARED = "([[0] * 60000] * 60000)"
 SHARED_ATTACKS = {

@@ -8,6 +8,9 @@ import pytest
 
 from conftest import DEFAULT_MAPPING, count, derived_mapping, make_person, run_cli
 
+# Every test here runs twice: on the mapping compiled to Python and on every piece in Jinja.
+pytestmark = pytest.mark.usefixtures("evaluation")
+
 
 def apply(db, raw, *args, mapping=DEFAULT_MAPPING):
     action = ("--action", "create") if b"actionContext" in raw else ()

@@ -13,6 +13,9 @@ import pytest
 
 from conftest import DEFAULT_MAPPING, ROOT, count, derived_mapping, make_person, native, rows, run_cli, spawn
 
+# Every test here runs twice: on the mapping compiled to Python and on every piece in Jinja.
+pytestmark = pytest.mark.usefixtures("evaluation")
+
 # Nested loops over 60,000 characters each, before the rows: 3.6 billion steps unless stopped.
 NESTED_LOOPS = (
     "{% for i in 'x' * 60000 %}{% for j in 'x' * 60000 %}{% endfor %}{% endfor %}"

@@ -11,6 +11,9 @@ from scmapper.mapping.trust import inside
 
 from conftest import DEFAULT_MAPPING, derived_mapping, make_person, native, run_cli
 
+# Every test here runs twice: on the mapping compiled to Python and on every piece in Jinja.
+pytestmark = pytest.mark.usefixtures("evaluation")
+
 SECRET = "root:$6$hash:19000:0:99999:7:::\nDB_PASSWORD=hunter2\n"
 MAPPING = """version: 1
 person:

@@ -11,6 +11,9 @@ import pytest
 
 from conftest import DEFAULT_MAPPING, ROOT, derived_mapping, make_person, native, rows, run_cli
 
+# Every test here runs twice: on the mapping compiled to Python and on every piece in Jinja.
+pytestmark = pytest.mark.usefixtures("evaluation")
+
 RAET = ROOT / "mappings" / "raet.yaml"
 RAET_SAMPLES = ROOT / "mappings" / "samples" / "raet"
 TODAY = {"SCMAPPER_TODAY": "2026-06-01"}
