@@ -265,3 +265,15 @@ def test_the_readme_gives_each_command_the_codes_proven_here():
         said = documented[command]
         assert said - delivery == proven[command] - delivery, command
         assert (said & delivery == delivery) == bool(proven[command] & delivery), command
+
+
+def test_the_commands_a_run_builds_alone_are_the_parsers_commands():
+    """`main` builds only the named command's options (COMMANDS); that list is every command."""
+    from scmapper.cli.main import COMMANDS, _parser
+
+    subparsers = next(a for a in _parser()._actions if a.dest == "command")
+    assert set(subparsers.choices) == COMMANDS
+    for name in COMMANDS:
+        only = next(a for a in _parser(name)._actions if a.dest == "command")
+        assert list(only.choices) == [name]
+    assert run_cli("apply", "--mapping").code == 2  # its own usage error, as before

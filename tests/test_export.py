@@ -745,3 +745,10 @@ def test_an_export_that_keeps_being_overtaken_holds_the_lock_on_its_last_try(db,
         store.close()
     assert len(judged) == ATTEMPTS == 3
     assert "Try2" in (tmp_path / "out" / "Users.csv").read_text("utf-8-sig")  # the moment it recorded
+
+
+def test_the_built_in_template_passes_the_checks_every_other_template_gets():
+    """An export in the built-in layout does not check it (nor import Jinja): this test does."""
+    from scmapper.export import csvformat
+
+    assert csvformat.check_template(csvformat.BUILTIN.read_text("utf-8"), ("voornaam", "email")) == []

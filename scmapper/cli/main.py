@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
 from scmapper import __version__
 from scmapper.errors import EXIT_INTERNAL, EXIT_USAGE, ScmapperError, UsageError
@@ -33,8 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream, errors in ((sys.stdout, "strict"), (sys.stderr, "backslashreplace")):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors=errors)
-    parser = _parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    # Only the named command's options are built (argparse takes milliseconds a command); a
+    # first word that is no command, or --help, builds them all, to list them.
+    parser = _parser(given[0] if given and given[0] in COMMANDS else None)
+    args = parser.parse_args(given)
     try:
         from scmapper.cli import commands
 
@@ -77,7 +81,20 @@ def _silence_stdout() -> None:
     sys.stdout = open(os.devnull, "w")  # it stays open until the process ends
 
 
-def _parser() -> argparse.ArgumentParser:
+COMMANDS = frozenset(
+    "validate preview apply sync test export upload adopt compare reconcile accounts status log demo init".split()
+)
+
+
+class _NotBuilt:
+    """The parser of a command this run does not name: whatever is added to it is dropped."""
+
+    def __getattr__(self, name: str) -> Callable[..., _NotBuilt]:
+        return lambda *args, **kwargs: self
+
+
+def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `wanted`, the other commands are named but their options not built."""
     parser = argparse.ArgumentParser(prog="scmapper", description="Keep Spend Cloud in step with HR data.")
     parser.add_argument("--version", action="version", version=f"scmapper {__version__}")
     common = argparse.ArgumentParser(add_help=False)
@@ -87,9 +104,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the folder a mapping may read files from (default: SCMAPPER_ROOT, else the mapping's own folder)",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("validate", parents=[common], help="check mapping files; list every problem")
+    def command(name: str, **options: Any) -> Any:
+        return _NotBuilt() if wanted is not None and name != wanted else subparsers.add_parser(name, **options)
+
+    p = command("validate", parents=[common], help="check mapping files; list every problem")
     p.add_argument("mapping", nargs="*", help="mapping files (or give each with --mapping)")
     _mapping_option(p, many=True)
     p.add_argument("--sample", help="a person JSON to run every expression on")
@@ -98,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="report as JSON")
 
-    p = sub.add_parser("preview", parents=[common], help="show the rows a person gives; no database")
+    p = command("preview", parents=[common], help="show the rows a person gives; no database")
     p.add_argument("mapping", nargs="?", help="the mapping (or give it with --mapping)")
     p.add_argument(
         "person", nargs="?", help="person JSON (a bare person, a native event or a HelloID event); - for stdin"
@@ -115,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="FILE", help="also write the record beside its rows as one HTML page")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help=_AS_OF_HELP)
 
-    p = sub.add_parser("apply", parents=[common], help="apply one lifecycle event (or a batch) to the database")
+    p = command("apply", parents=[common], help="apply one lifecycle event (or a batch) to the database")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True)
     p.add_argument("--action", choices=("create", "update", "enable", "disable", "delete"))
@@ -123,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", metavar="EVENTS.jsonl", help="apply one event per line, each its own transaction")
     p.add_argument("event", nargs="?", default="-", help="event JSON file, or - for stdin (the default)")
 
-    p = sub.add_parser("sync", parents=[common], help="bring the database in line with a full source snapshot")
+    p = command("sync", parents=[common], help="bring the database in line with a full source snapshot")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True)
     p.add_argument(
@@ -140,14 +160,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="FILE", help="also write the report as one HTML page")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help=_AS_OF_HELP)
 
-    p = sub.add_parser("test", parents=[common], help="run mappings' test cases")
+    p = command("test", parents=[common], help="run mappings' test cases")
     p.add_argument("mapping", nargs="*", help="mapping files, or their NAME.tests.yaml case files")
     _mapping_option(p, many=True)
     p.add_argument("--cases", help="the test case file, with one mapping (default: NAME.tests.yaml beside it)")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help=_AS_OF_HELP)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("export", parents=[common], help="write the persons and roles files for Spend Cloud")
+    p = command("export", parents=[common], help="write the persons and roles files for Spend Cloud")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True)
     p.add_argument("--out", required=True, help="output folder (created when missing)")
@@ -166,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trust-host-key", metavar="SHA256:...", help="accept this SFTP host key fingerprint")
     p.add_argument("--resend", type=int, metavar="ID", help="make archived export ID the current files again")
 
-    p = sub.add_parser("upload", parents=[common], help="upload an export's files over SFTP")
+    p = command("upload", parents=[common], help="upload an export's files over SFTP")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True)
     p.add_argument(
@@ -180,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("adopt", parents=[common], help="take over the old PowerShell connector's database")
+    p = command("adopt", parents=[common], help="take over the old PowerShell connector's database")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True, help="the new database (must not hold persons yet)")
     p.add_argument("old_db", metavar="OLD_SPENDCLOUD_DB")
@@ -189,32 +209,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("compare", parents=[common], help="what a mapping would change for HelloID events; no writes")
+    p = command("compare", parents=[common], help="what a mapping would change for HelloID events; no writes")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True, help="the database to compare with (read only)")
     p.add_argument("events", nargs="+", metavar="EVENTS", help="event files: one JSON event each, or JSON lines")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("reconcile", parents=[common], help="compare the database with Spend Cloud's user list")
+    p = command("reconcile", parents=[common], help="compare the database with Spend Cloud's user list")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True, help="the database (read only)")
     p.add_argument("--spendcloud", required=True, metavar="USERS.csv", help="the user list exported from Spend Cloud")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("accounts", parents=[common], help="list the accounts in the database; no writes")
+    p = command("accounts", parents=[common], help="list the accounts in the database; no writes")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True, help="the database (read only)")
     shape = p.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="one JSON document")
     shape.add_argument("--json-lines", action="store_true", help="one JSON object per account (for scripts)")
 
-    p = sub.add_parser("status", parents=[common], help="the database's health at a glance (for monitoring)")
+    p = command("status", parents=[common], help="the database's health at a glance (for monitoring)")
     p.add_argument("--mapping", required=True)
     p.add_argument("--db", required=True, help="the database (read only)")
     p.add_argument("--max-age", metavar="HOURS", help="attention when the last export is older than this")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("log", parents=[common], help="show the audit trail")
+    p = command("log", parents=[common], help="show the audit trail")
     p.add_argument("--db", required=True)
     p.add_argument("--account", help="only this account reference")
     p.add_argument("--since", help="only events at or after this ISO time")
@@ -226,12 +246,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--archive", metavar="FILE.jsonl", help="with --prune: write the entries there first")
     p.add_argument("--redact", action="store_true", help="with --prune: keep the entries, drop the person data")
 
-    p = sub.add_parser("demo", parents=[common], help="run the main job on the bundled samples")
+    p = command("demo", parents=[common], help="run the main job on the bundled samples")
     p.add_argument("--out", default="demo-out", help="folder for the demo database (default: demo-out)")
     p.add_argument("--mapping", help="the HelloID mapping (default: the starter:spendcloud shipped in scmapper)")
     p.add_argument("--events", help="HelloID events, one a line (default: the shipped samples)")
 
-    p = sub.add_parser("init", parents=[common], help="make a customer folder from a starter")
+    p = command("init", parents=[common], help="make a customer folder from a starter")
     p.add_argument("folder", metavar="DIR", help="the folder to make (existing files in it are never overwritten)")
     p.add_argument(
         "--from",

@@ -2,10 +2,11 @@
 
 Vocabulary: a *dialect* is a file's delimiter, quoting (all or minimal), line ending and
 formula guard; a *layout* is one export file's spec, dialect and template. The *built-in*
-layout (`templates/csv.j2`) is written without a Jinja loop: its lines come finished from
-SQLite (`line_sql`) or from `Dialect.row`, and a property test proves both byte-identical to
-the template. Any other template renders in the CSV environment, where every `{{ value }}`
-is quoted as a cell unless it is `CsvText` (a whole row the template already made safe).
+layout (`templates/csv.j2`) is written without Jinja: its lines come finished from SQLite
+(`line_sql`) or from `Dialect.row`, and a property test proves both byte-identical to the
+template; an export in the built-in layout imports no Jinja. Any other template renders in the
+CSV environment, where every `{{ value }}` is quoted as a cell unless it is `CsvText` (a whole
+row the template already made safe).
 """
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Template, nodes, pass_context
+from typing import TYPE_CHECKING, Any
 
 from scmapper.errors import MappingError, Problem, ScmapperError
-from scmapper.mapping import budget, expressions
+from scmapper.mapping import budget
 from scmapper.mapping.exportspec import ExportFile
 from scmapper.mapping.model import Limits
 from scmapper.mapping.model import Mapping as MappingFile
-from scmapper.mapping.sandbox import Literal, MappingSandbox
 from scmapper.mapping.trust import OutsideRoot
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+
+    from scmapper.mapping.sandbox import MappingSandbox
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # What a spreadsheet may skip before a formula's first character: whitespace of every kind (the
@@ -176,9 +179,9 @@ def layouts(mapping: MappingFile) -> tuple[list[Layout], list[Problem]]:
         except (OSError, UnicodeDecodeError):
             problems.append(where.problem(f"export.{kind}: template {spec.template!r} not found or not UTF-8 text"))
             continue
-        for line, message in check_template(source, spec.columns):
+        template = None if path == BUILTIN else source  # the built-in one is ours, checked by the tests
+        for line, message in check_template(source, spec.columns) if template is not None else ():
             problems.append(Problem(str(path), line, 1, f"export.{kind} template: {message}"))
-        template = None if path == BUILTIN else source
         found.append(Layout(kind, spec, Dialect.of(spec), template, mapping.limits, str(path)))
     return found, problems
 
@@ -190,6 +193,10 @@ def layouts(mapping: MappingFile) -> tuple[list[Layout], list[Problem]]:
 def csv_environment() -> MappingSandbox:
     """The environment export templates render in: the mapping sandbox, and every
     `{{ value }}` quoted as a cell for the file's dialect unless it is a whole row."""
+    from jinja2 import pass_context
+
+    from scmapper.mapping import expressions
+    from scmapper.mapping.sandbox import Literal
 
     @pass_context
     def finalize(context: Any, value: Any) -> str:
@@ -210,6 +217,10 @@ def csv_environment() -> MappingSandbox:
 
 def check_template(source: str, columns: Sequence[str]) -> list[tuple[int, str]]:
     """Problems in an export template, including disagreement with the declared columns."""
+    from jinja2 import nodes
+
+    from scmapper.mapping import expressions
+
     tree = expressions.compiled(csv_environment(), source)
     if isinstance(tree, list):
         return tree
