@@ -34,9 +34,17 @@ def _float(text: str) -> float:
     return value
 
 
+# One decoder for every document (json.loads with options makes a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
+
+
 def loads(text: str | bytes) -> Any:
     try:
-        return json.loads(text, parse_constant=_constant, parse_float=_float)
+        if not isinstance(text, str):  # as json.loads reads bytes: UTF-8, -16 or -32 by their first bytes
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
+        elif text.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return _DECODER.decode(text)
     except JsonError:
         raise
     except json.JSONDecodeError as exc:

@@ -351,3 +351,18 @@ def test_a_compiled_run_spends_the_budget_as_an_interpreted_one_does(monkeypatch
         left.append(spent.steps)
     # The same steps, but for one a role item: Jinja renders all roles in one loop, a step a turn.
     assert 0 <= left[0] - left[1] <= len(person["Contracts"])
+
+
+# --- column patterns: RE2's yes or no, asked directly ------------------------------------------
+
+PATTERNS = [r"^[^@\s]+@[^@\s]+$", r"^\d{4}$", r"[A-Z]{2}-\d+", r"^$", r"\pL+ \pL", r"(a|aa)+$", r"é", r"^.{0,3}$"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=30), which=st.sampled_from(PATTERNS))
+def test_a_patterns_direct_answer_is_what_re2_search_says(value, which):
+    from scmapper.mapping.patterns import compiled
+
+    pattern = compiled(which)
+    assert pattern._match is not None  # the direct path is the one under test
+    assert pattern.found(value) == (pattern.regexp.search(value) is not None)

@@ -160,6 +160,7 @@ def _apply_batch(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     meters = _meters(args)
     meter = meters.meter(f"apply {path.name}", path.stat().st_size, "events")
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder for the batch's answers
     with handle, closing(open_store(args.db, rules, dry_run=args.dry_run, durable=False)) as store:
         counts = runner.run_batch(
             handle,
@@ -167,7 +168,7 @@ def _apply_batch(args: argparse.Namespace) -> int:
             store,
             action=args.action,
             dry_run=args.dry_run,
-            emit=lambda result: print(json.dumps(result, ensure_ascii=False)),
+            emit=lambda result: print(encode(result)),
             meter=meter,
         )
     meter.close()

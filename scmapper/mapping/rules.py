@@ -282,7 +282,7 @@ class Rules:
             return f"required column {column.name!r} is empty" + (f" ({absent} {verb} absent)" if absent else "")
         if column.max_length and len(value) > column.max_length:
             return f"column {column.name!r} is {len(value)} characters, more than {column.max_length}"
-        if column.pattern and not self._patterns[column.name].search(value):
+        if column.pattern and not self._patterns[column.name].found(value):
             return f"column {column.name!r} value {value!r} does not match {column.pattern!r}"
         return None
 

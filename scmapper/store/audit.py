@@ -183,9 +183,12 @@ def _where(ref: str | None, since: str | None, action: str | None) -> tuple[str,
     return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder for every entry
+
+
 def to_json(value: Any) -> str | None:
     """Compact JSON for a column, None for NULL."""
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return None if value is None else _COMPACT(value)
 
 
 def from_json(text: str | None) -> Any:
