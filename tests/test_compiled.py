@@ -366,3 +366,104 @@ def test_a_patterns_direct_answer_is_what_re2_search_says(value, which):
     pattern = compiled(which)
     assert pattern._match is not None  # the direct path is the one under test
     assert pattern.found(value) == (pattern.regexp.search(value) is not None)
+
+
+# --- what a review of the compiler found: each case both ways, alike ---------------------------
+
+
+def one_column(tmp_path, source, name="voornaam", table="person"):
+    def change(data):
+        data[table]["columns"][name] = source
+
+    return derived_mapping(tmp_path / "m.yaml", change)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ person.Name.GivenName.mro | default('x') }} {{ person.Name.GivenName.mro is defined }}",
+        "{{ [] | map | list | length }} {{ [] | map(default='x') | list | length }}",
+        "{{ [] | selectattr | list | length }} {{ [{'a': 1}] | selectattr | list | length }}",
+        "{{ 'a b'.split(_loop_vars=1) | join('-') }}",
+        "{{ 'x' | replace('a') }}",
+        "{{ 4 is divisibleby }}",
+        "{{ 'x' | int(5, default=3) }}",
+        "{{ ('\\t' * 40000).expandtabs(tabsize=50000) | length }}",
+        "{{ (person.ExternalId | int).to_bytes(length=2000000000, byteorder='big') | length }}",
+    ],
+)
+def test_calls_the_rewrites_would_take_otherwise_than_jinja_run_in_jinja(source, tmp_path, monkeypatch):
+    compiled, interpreted = both(one_column(tmp_path, source), monkeypatch)
+    for person in (make_person("1"), {"ExternalId": "2"}):
+        assert outcome(compiled, person) == outcome(interpreted, person)
+
+
+def test_a_lazy_value_in_a_var_is_taken_once_so_every_reader_sees_it_whole(tmp_path, monkeypatch):
+    def change(data):
+        data.setdefault("vars", {})["titles"] = "person.Contracts | map(attribute='Title.Name')"
+        data["person"]["columns"]["voornaam"] = "{{ vars.titles | join(',') }}"
+        data["person"]["columns"]["tussenvoegsel"] = "{% for t in vars.titles %}{{ t }}{% endfor %}"  # in Jinja
+        data["roles"]["columns"]["functie"] = "{{ vars.titles | join('/') }}"
+
+    compiled, interpreted = both(derived_mapping(tmp_path / "m.yaml", change), monkeypatch)
+    person = make_person("1")
+    del person["Details"]["Gender"]  # an absent field: the row is redone column by column
+    second = copy.deepcopy(person["Contracts"][0])
+    second["Title"] = {"Name": "Second"}  # no ExternalId: a role column reads an absent field
+    person["Contracts"].append(second)
+    mine = outcome(compiled, person)
+    assert mine == outcome(interpreted, person)
+    assert mine[1]["voornaam"] == mine[1]["tussenvoegsel"].replace("Second", ",Second")
+    assert {role["functie"] for role in mine[2]} == {mine[1]["voornaam"].replace(",", "/")}
+
+
+def test_a_role_value_holding_a_separator_is_one_role_in_jinja_too(tmp_path, monkeypatch):
+    def change(data):
+        columns = data["roles"]["columns"]
+        for name in list(columns):
+            columns[name] = {"fixed": name}
+        columns["functie"] = "{{ contract.Title.Name ~ '\\x1e' ~ 'X' }}"
+
+    compiled, interpreted = both(derived_mapping(tmp_path / "m.yaml", change), monkeypatch)
+    mine = outcome(compiled, make_person("1"))
+    assert mine == outcome(interpreted, make_person("1")) and len(mine[2]) == 1
+
+
+def test_an_item_named_as_a_name_expressions_have_is_a_validation_problem(tmp_path):
+    def change(data):
+        data["roles"]["for_each"] = "loop in person.Contracts"
+        data["roles"]["when"] = "loop.Context.InConditions"
+
+    done = run_cli("validate", derived_mapping(tmp_path / "m.yaml", change))
+    assert done.code == 1 and "for_each names each item 'loop', a name expressions already have" in done.out
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ person.Missing | items | list | length }}", "0"),
+        ("{{ person.Contracts | groupby('Title.Missing', default='g') | map(attribute='grouper') | join }}", "g"),
+    ],
+)
+def test_an_absent_field_is_undefined_to_jinjas_own_filters(source, expected, tmp_path, monkeypatch):
+    compiled, interpreted = both(one_column(tmp_path, source), monkeypatch)
+    mine = outcome(compiled, make_person("1"))
+    assert mine == outcome(interpreted, make_person("1")) and mine[1]["voornaam"] == expected
+
+
+def test_kept_code_is_that_of_the_very_files_bases_included(tmp_path):
+    base, main = tmp_path / "base.yaml", tmp_path / "main.yaml"
+    layout = (
+        'version: 1\nperson:\n  key: id\n  extra_columns: [id, name]\n  columns:\n    id: "{{ person.ExternalId }}"\n'
+    )
+    main.write_text("version: 1\nextends: base.yaml\n")
+    base.write_text(layout + "    name: \"{{ person.Name.GivenName ~ '-v1' }}\"\n")
+    assert load_rules(main).map_person(make_person("1")).row["name"] == "Test-v1"
+    from scmapper.mapping import cache
+
+    first = {p: p.read_bytes() for p in cache.directory().glob("*.code")}
+    base.write_text(layout + "    name: \"{{ person.Name.GivenName ~ '-v2' }}\"\n")
+    assert load_rules(main).map_person(make_person("1")).row["name"] == "Test-v2"
+    for path, raw in first.items():  # a process that read version 1 writes its code last
+        path.write_bytes(raw)
+    assert load_rules(main).map_person(make_person("1")).row["name"] == "Test-v2"

@@ -69,7 +69,7 @@ def _parts(attribute: Any) -> list[Any]:
     return [attribute]
 
 
-def _getter(attribute: Any, fallback: Any = None) -> Callable[[Any], Any]:
+def getter(attribute: Any, fallback: Any = None) -> Callable[[Any], Any]:
     """An item's value at a dotted path, read as `item[...]` reads it."""
     parts = _parts(attribute)
 
@@ -88,14 +88,14 @@ def map_attribute(value: Any, *args: Any, attribute: Any = None, default: Any = 
     if args or attribute is None:
         raise TypeError("map takes attribute= here")
     if value:
-        get = _getter(attribute, default)
+        get = getter(attribute, default)
         for each in value:
             yield get(each)
 
 
 def _selecting(by_attribute: bool, keep: bool) -> Callable[..., Iterator[Any]]:
     def select(value: Any, *args: Any) -> Iterator[Any]:
-        get = _getter(args[0]) if by_attribute else None
+        get = getter(args[0]) if by_attribute else None
         rest = args[1:] if by_attribute else args
         if rest:
             test, test_args = bounded_tests()[rest[0]], rest[1:]

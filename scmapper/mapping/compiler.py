@@ -14,8 +14,10 @@ code shapes.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from jinja2 import nodes
 from jinja2.parser import Parser
@@ -28,19 +30,6 @@ _COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": 
 _SANDBOXED: dict[type[nodes.Node], str] = {nodes.Add: "+", nodes.Mul: "*", nodes.Mod: "%", nodes.Pow: "**"}
 _PLAIN: dict[type[nodes.Node], str] = {nodes.Sub: "-", nodes.Div: "/", nodes.FloorDiv: "//"}
 _UNARY: dict[type[nodes.Node], str] = {nodes.Not: "not ", nodes.Neg: "-", nodes.Pos: "+"}
-# Jinja built-ins by the arguments their rewrite takes: (most positional, keywords). scmapper's
-# own filters are the same function on both paths and take whatever they take.
-_SHAPES: dict[str, tuple[int, frozenset[str]]] = {
-    **dict.fromkeys(
-        ("lower", "upper", "capitalize", "title", "string", "length", "count", "list", "abs"), (0, frozenset())
-    ),
-    "trim": (1, frozenset({"chars"})),
-    "replace": (3, frozenset()),
-    "join": (1, frozenset({"d"})),
-    "int": (2, frozenset({"default", "base"})),
-    "float": (1, frozenset({"default"})),
-    "map": (0, frozenset({"attribute", "default"})),
-}
 
 
 class Unsupported(Exception):
@@ -152,6 +141,7 @@ class _Writer:
         if isinstance(node, nodes.Test):
             if node.name not in builtins.TESTS:
                 raise Unsupported(f"the test {node.name!r}")
+            _fits(builtins.TESTS[node.name], node, f"the test {node.name!r}")
             return f"TESTS[{node.name!r}]({self._arguments(node.node, node)})"
         if isinstance(node, nodes.CondExpr):
             if node.expr2 is None:
@@ -192,24 +182,39 @@ class _Writer:
             raise Unsupported("a filter block")
         if node.name not in builtins.FILTERS:
             raise Unsupported(f"the filter {node.name!r}")
-        shape = _SHAPES.get(node.name)
-        words = {keyword.key for keyword in node.kwargs}
-        if shape is not None and (len(node.args) > shape[0] or not words <= shape[1]):
-            raise Unsupported(f"the filter {node.name!r} with these arguments")
+        shaped = f"the filter {node.name!r} with these arguments"
+        if node.name not in builtins.OWN_FILTERS:  # a rewrite of Jinja's: only calls it takes as Jinja's does
+            _fits(builtins.FILTERS[node.name], node, shaped)
+        if node.name == "map" and not any(k.key == "attribute" for k in node.kwargs):
+            raise Unsupported(shaped)  # map('filter name', ...): Jinja's
         if node.name in ("select", "reject", "selectattr", "rejectattr"):
             at = 1 if node.name.endswith("attr") else 0
             test = node.args[at] if len(node.args) > at else None
-            if node.kwargs or (test is not None and not _known_test(test)):
-                raise Unsupported(f"the filter {node.name!r} with these arguments")
+            if len(node.args) < at or (test is not None and not _known_test(test)):
+                raise Unsupported(shaped)
         return f"FILTERS[{node.name!r}]({self._arguments(node.node, node)})"
 
     def _arguments(self, first: nodes.Node, node: nodes.Filter | nodes.Test | nodes.Call) -> str:
         if node.dyn_args is not None or node.dyn_kwargs is not None:
             raise Unsupported("*args or **kwargs")
+        if any(str(keyword.key)[:1] == "_" for keyword in node.kwargs):
+            raise Unsupported("a keyword argument starting with _")  # Jinja drops some of those
         parts = [self.expr(first), *(self.expr(arg) for arg in node.args)]
         if node.kwargs:  # as a dict: a keyword's name is written as a literal, never as code
             parts.append("**{" + ", ".join(f"{k.key!r}: {self.expr(k.value)}" for k in node.kwargs) + "}")
         return ", ".join(parts)
+
+
+def _fits(function: Any, node: nodes.Filter | nodes.Test, what: str) -> None:
+    """Unsupported unless the rewrite takes the call's arguments: a call that fails for want of
+    an argument fails in Jinja, with Jinja's message."""
+    try:
+        inspect.signature(function).bind(None, *node.args, **{str(k.key): None for k in node.kwargs})
+    except TypeError:
+        raise Unsupported(what) from None
+    except ValueError:  # a built-in without a signature to read (abs, len): one argument, no keywords
+        if node.args or node.kwargs:
+            raise Unsupported(what) from None
 
 
 def _known_test(node: nodes.Node) -> bool:

@@ -9,17 +9,19 @@ environment a key a record does not have reads as absent (absence.py).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any, cast
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context, pass_environment
 from jinja2.exceptions import TemplateAssertionError
-from jinja2.filters import sync_do_map
+from jinja2.filters import _GroupTuple, do_items, ignore_case, sync_do_groupby, sync_do_map
 
 from scmapper.core.suggest import closest, did_you_mean
 from scmapper.mapping import builtins
+from scmapper.mapping.absence import undefined
 from scmapper.mapping.bounds import bounded, bounded_test
 from scmapper.mapping.plain import output
 from scmapper.mapping.sandbox import BOUNDING_FILTERS, MappingSandbox
@@ -60,7 +62,7 @@ def sandbox(
         env.filters.pop(unsafe, None)
     # scmapper's own filters are the very functions a compiled mapping calls (builtins.py);
     # Jinja's built-ins stay Jinja's, but for `map`, whose default= must see absent fields.
-    env.filters.update(builtins.OWN_FILTERS, map=_map, **(extra_filters or {}))
+    env.filters.update(builtins.OWN_FILTERS, map=_map, items=_items, groupby=_groupby, **(extra_filters or {}))
     env.tests.update(defined=builtins.TESTS["defined"], undefined=builtins.TESTS["undefined"])
     env.filters = {name: bounded(name, func) for name, func in env.filters.items()} | BOUNDING_FILTERS
     env.tests = {name: bounded_test(cast(Callable[..., Any], func)) for name, func in env.tests.items()}
@@ -76,6 +78,23 @@ def _map(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
     if not args and "attribute" in kwargs:
         return builtins.map_attribute(value, **kwargs)
     return sync_do_map(context, value, *args, **kwargs)
+
+
+def _items(value: Any) -> Any:
+    """Jinja's items; an absent field, as an undefined one, has none."""
+    return iter(()) if undefined(value) else do_items(value)
+
+
+@pass_environment
+def _groupby(environment: Any, value: Any, attribute: Any, default: Any = None, case_sensitive: bool = False) -> Any:
+    """Jinja's groupby; with default=, an absent field is grouped under the default, as an
+    undefined one is."""
+    if default is None:
+        return sync_do_groupby(environment, value, attribute, case_sensitive=case_sensitive)
+    get = builtins.getter(attribute, default)
+    key = get if case_sensitive else (lambda item: ignore_case(get(item)))
+    grouped = [(k, list(values)) for k, values in itertools.groupby(sorted(value, key=key), key)]
+    return [_GroupTuple(k if case_sensitive else get(values[0]), values) for k, values in grouped]
 
 
 def check_template(source: str, names: frozenset[str]) -> list[tuple[int, str]]:

@@ -62,7 +62,7 @@ def _built(path: Path, root: Root, doc: Document, files: cache.Files, *, checked
     """The rules, with the code kept for them (when checked, so from the cache) or compiled
     now and kept: the program, and the Jinja code of the pieces it leaves to Jinja. A mapping
     that compiled whole, from the cache, imports no Jinja."""
-    raw = files[-1][1]
+    raw = _joined(files)  # the kept code is that of these very files, bases included
     kept = cache.lookup_code(path, root.folder, raw) if checked else cache.Kept()
     mapping = mapping_mod.build(doc, _joined(files), root)
     if not checked:  # the static checks first: the compiler only sees a mapping that passed them

@@ -80,9 +80,13 @@ def attribute(obj: Any, name: str) -> Any:
         return obj.find(name)
     if isinstance(obj, Mapping):
         return lookup(obj, name)
-    if type(obj) is str and name not in ("format", "format_map") and hasattr(str, name):
+    if type(obj) is str and name in _TEXT_METHODS:
         return getattr(obj, name)  # a method of text, none of which changes anything
     return _sandbox().getattr(obj, name)
+
+
+# What a text has to offer a mapping: its public methods, but format (refused, as in the sandbox).
+_TEXT_METHODS = frozenset(name for name in dir("") if name[:1] != "_") - {"format", "format_map"}
 
 
 def item(obj: Any, key: Any) -> Any:
@@ -126,7 +130,7 @@ def binop(symbol: str, left: Any, right: Any) -> Any:
     return checked(_OPERATORS[symbol](left, right))
 
 
-def call(function: Any, *args: Any, **kwargs: Any) -> Any:
+def call(function: Any, /, *args: Any, **kwargs: Any) -> Any:
     """A method call: one of text a step, charged for walking the text; any other to the sandbox."""
     owner = getattr(function, "__self__", None)
     if type(owner) is not str or type(function) is not BuiltinMethodType:
@@ -135,7 +139,7 @@ def call(function: Any, *args: Any, **kwargs: Any) -> Any:
     if function.__name__ == "join":
         args = (sizes.joinable(owner, args[0]),) if len(args) == 1 else args
     else:
-        sizes.check_method(function, args)
+        sizes.check_method(function, args, kwargs)
         weigh(owner)  # its method walks it (count, index, ...)
     return checked(function(*args, **kwargs))
 

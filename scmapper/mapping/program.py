@@ -24,7 +24,7 @@ from scmapper.mapping.model import Mapping
 Key = tuple[str, str]
 # Raised whenever the compiler writes different code for the same mapping, so no program an
 # older compiler wrote is run (it is part of the cache key, with the Python version).
-COMPILER = 2
+COMPILER = 3
 INTERPRETED = "interpreted"
 
 

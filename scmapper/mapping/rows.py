@@ -42,19 +42,24 @@ class RowTemplate:
         from scmapper.mapping import expressions  # the interpreted path only
 
         env = expressions.environment()
-        self._template = env.from_string(source)
+        try:
+            self._template: Template | None = env.from_string(source)
+        except (RecursionError, SyntaxError, MemoryError):  # the columns nest past Python's limits together
+            self._template = None
         self._single: dict[str, Template] = {}
         self._defaults = {c.name: env.from_string(c.default) for c in rendered if c.kind == "lookup"}
 
     def render(self, context: dict[str, Any], who: str, absences: Absences | None = None) -> Row:
         """The row; each column that read an absent field is named in `absences`."""
-        raw: dict[str, str] | None
-        with absence.noting() as noted:
-            try:
-                module = self._template.make_module(context)
-                raw = {c.name: str(getattr(module, var)) for var, c in self._names}
-            except Exception:  # noqa: BLE001 - rerun column by column to say which one failed
-                raw = None
+        raw: dict[str, str] | None = None
+        noted: list[absence.Absent] = []
+        if self._template is not None:
+            with absence.noting() as noted:
+                try:
+                    module = self._template.make_module(context)
+                    raw = {c.name: str(getattr(module, var)) for var, c in self._names}
+                except Exception:  # noqa: BLE001 - rerun column by column to say which one failed
+                    raw = None
         if raw is None or noted:
             found: Absences = {} if absences is None else absences
             raw = {c.name: self._render_one(c, context, who, found) for _, c in self._names}
@@ -187,7 +192,10 @@ class RolesTemplate:
         self.usable = all(c.kind != "lookup" for c in self.columns)
         rendered = [c for c in self.columns if c.kind != "fixed"]
         self._width = len(rendered)
-        cells = self.CELL.join(f"{{% with %}}{c.source}{{% endwith %}}" for c in rendered)
+        # scm_cell fails a cell holding a separator (from elsewhere than a record): item by item then
+        cells = self.CELL.join(
+            f"{{% filter scm_cell %}}{{% with %}}{c.source}{{% endwith %}}{{% endfilter %}}" for c in rendered
+        )
         # The for_each list too: anything but a plain list (absent, an OData envelope, one item)
         # raises in scm_list, and the item-by-item path makes it out.
         loop = f"{{% for {roles.var} in ({roles.items}) | scm_list %}}"

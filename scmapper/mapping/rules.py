@@ -9,7 +9,7 @@ which field, and a required one fails naming it, even where a filter tested the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Mapping as Mapping_
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,6 +24,7 @@ from scmapper.mapping.model import Column, Mapping
 from scmapper.mapping.plain import MAX_VALUE_LENGTH
 from scmapper.mapping.program import INTERPRETED, Key, Program, evaluation
 from scmapper.mapping.rows import Absences, CompiledRow, RolesTemplate, Row, RowTemplate, guard
+from scmapper.mapping.sizes import checked
 
 Inputs = Mapping_[str, Any]  # a source's lookup inputs by name (absence.Table each)
 T = TypeVar("T")
@@ -187,7 +188,7 @@ class Rules:
         }
         for name, compiled in self._vars:
             try:
-                values[name] = guard(partial(compiled, context), f"vars.{name}", who)
+                values[name] = guard(partial(_settled, compiled, context), f"vars.{name}", who)
             except DataError:
                 if not lenient:
                     raise
@@ -298,6 +299,13 @@ class _Roles:
 
 
 _NO_ROLES: Absences = {}  # shared by every role row that read no absent field; never written to
+
+
+def _settled(function: Callable[[dict[str, Any]], Any], context: dict[str, Any]) -> Any:
+    """A var's value, an iterator (`map`, `select`) taken into a list once: every column that
+    reads the var sees all its items, however many read it and in which order."""
+    value = function(context)
+    return checked(list(value)) if isinstance(value, Iterator) else value
 
 
 def expressions_module() -> Any:

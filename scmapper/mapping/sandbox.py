@@ -158,7 +158,7 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
         if getattr(__obj, "__name__", None) == "join" and isinstance(getattr(__obj, "__self__", None), str | bytes):
             args = (sizes.joinable(__obj.__self__, args[0]),) if len(args) == 1 else args
         else:
-            sizes.check_method(__obj, args)
+            sizes.check_method(__obj, args, kwargs)
             owner = getattr(__obj, "__self__", None)
             if isinstance(owner, list | tuple | dict | str | bytes):
                 weigh(owner)  # its method walks it (count, index, ...)
@@ -213,6 +213,15 @@ def _list(context: Any, items: Any) -> list[Any] | tuple[Any, ...]:
 
 
 @pass_context
+def _cell(context: Any, text: str) -> str:
+    """A role cell of the one-pass roles template (rows.RolesTemplate): a separator inside it
+    would split rows wrongly, so the pass fails and the roles are rendered item by item."""
+    if "\x1e" in text or "\x1f" in text:
+        raise ValueError("a separator in a cell")
+    return text
+
+
+@pass_context
 def _weighed(context: Any, value: Any) -> Any:
     """An operand of a comparison, which walks it in C: charged by its size."""
     return weigh(value)
@@ -230,6 +239,7 @@ BOUNDING_FILTERS = {
     "scm_literal": _repeated,
     "scm_list": _list,
     "scm_weigh": _weighed,
+    "scm_cell": _cell,
     "scm_made": _made,
 }
 

@@ -122,9 +122,15 @@ def check_product(left: Any, right: Any) -> None:
         raise budget.LimitExceeded(f"would make an integer of more than {MAX_INT_BITS} bits")
 
 
-def check_method(method: Any, args: tuple[Any, ...]) -> None:
+# The methods whose size-deciding first argument may also be given by keyword.
+_FIRST_KEYWORD = {"to_bytes": "length", "expandtabs": "tabsize"}
+
+
+def check_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any] | None = None) -> None:
     """Refuses, before the call, a text method whose result would outgrow the size cap."""
     owner, name = getattr(method, "__self__", None), getattr(method, "__name__", "")
+    if not args and kwargs and _FIRST_KEYWORD.get(name) in kwargs:
+        args = (kwargs[_FIRST_KEYWORD[name]],)
     if isinstance(owner, int) and name == "to_bytes" and args and isinstance(args[0], int):
         check_size(args[0])
     if not isinstance(owner, str | bytes) or not args:

@@ -46,6 +46,9 @@ def _role_problems(roles: Roles, person_names: frozenset[str]) -> list[Problem]:
     names = person_names | {roles.var}
     found = expressions.check_expression(roles.items, person_names)
     problems = [_at(roles.positions["for_each"], line, m, "for_each") for line, m in found]
+    if roles.var in person_names | {"loop", "roles"}:
+        taken = f"for_each names each item {roles.var!r}, a name expressions already have: choose another (contract)"
+        problems.append(roles.positions["for_each"].problem(taken))
     checked: list[tuple[Place, str, Found]] = [
         (roles.positions["when"], "when", expressions.check_expression(roles.when, names))
     ]
