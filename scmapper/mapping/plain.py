@@ -28,7 +28,6 @@ from scmapper.mapping.sizes import CHARS_PER_STEP, check_size, checked, weigh
 MAX_VALUE_LENGTH = 65_536
 
 made = checked  # a list, tuple or dict the mapping writes out: it may hold a big value many times
-__all__ = ["made", "weigh"]
 
 
 class Refused(Exception):

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from types import CodeType
 from typing import Any
 
-from scmapper.mapping import plain
+from scmapper.mapping import plain, sizes
 from scmapper.mapping.model import Mapping
 
 Key = tuple[str, str]
@@ -60,12 +60,14 @@ def described(key: Key) -> str:
 
 
 def evaluation() -> str:
-    """ "compiled" (the default), or "interpreted" where SCMAPPER_EVALUATION says so: every
-    piece then runs in Jinja, as before the compiler (to compare the two, or to rule it out)."""
+    """How pieces run: compiled (the default), or interpreted where SCMAPPER_EVALUATION says so,
+    every piece in Jinja as before the compiler (to compare the two, or to rule it out)."""
     return INTERPRETED if os.environ.get("SCMAPPER_EVALUATION", "").strip().lower() == INTERPRETED else "compiled"
 
 
 class Program:
+    """The compiled module of one mapping, run once on first use, and the pieces it left to Jinja."""
+
     def __init__(self, code: CodeType, fallbacks: dict[Key, str]) -> None:
         self.code, self.fallbacks = code, fallbacks
         self._functions: dict[Key, Callable[[dict[str, Any]], Any]] | None = None
@@ -77,9 +79,6 @@ class Program:
             exec(self.code, scope)  # noqa: S102 - code the compiler wrote from literals only (compiler.py)
             self._functions = scope["PIECES"]
         return self._functions.get(key)
-
-    def dumps(self) -> dict[str, Any]:
-        return {"fallbacks": [[list(key), reason] for key, reason in self.fallbacks.items()]}
 
 
 def _namespace() -> dict[str, Any]:
@@ -94,7 +93,7 @@ def _namespace() -> dict[str, Any]:
         "concat": plain.concat,
         "output": plain.output,
         "made": plain.made,
-        "weigh": plain.weigh,
+        "weigh": sizes.weigh,
         "FILTERS": builtins.bounded_filters(),
         "TESTS": builtins.bounded_tests(),
     }
