@@ -4,17 +4,18 @@ Vocabulary: *compiled* code (compiler.py) calls these for every operation a mapp
 field read (`attribute`, `item`), an operator (`binop`), a method call (`call`), `~` (`concat`),
 a value output into a column (`output`), a list or dict written out (`made`), an operand of a
 comparison (`weigh`). Each does what the Jinja sandbox (sandbox.py) does for the same operation,
-and the sandbox calls these same functions for the data-first cases, so the two cannot drift:
-keys case-insensitively, a missing key absent (absence.py), an attribute of null null, every
-operation a step of the budget and every value held to the size cap. Anything the plain rules
-do not cover (a method of a list, an attribute of a date) goes to the sandbox itself, imported
-then: an honest record never needs it, so an event imports no Jinja.
+and the sandbox calls the same functions (`field` and `element` for record data, `binop`,
+`concat`, `output`), so the two cannot drift: keys case-insensitively, a missing key absent
+(absence.py), an attribute of null null, every operation a step of the budget and every value
+held to the size cap. Anything the plain rules do not cover (a method of a list, an attribute of
+a date) goes to the sandbox itself, imported then: an honest record never needs it, so an event
+imports no Jinja.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from types import BuiltinMethodType
 from typing import Any
@@ -65,12 +66,16 @@ def default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
     return value
 
 
-def attribute(obj: Any, name: str) -> Any:
-    """`obj.name`: a key of a record (exact, else ignoring case), absent when it has none."""
-    if name[:1] == "_":
-        raise Refused(f"access to {name!r} is not allowed in a mapping")
+Missing = Callable[[Any, Any], Any]  # what a key a record does not have reads as: (record, key) -> value
+NOT_DATA: Any = object()  # what `field` and `element` say of an object that is not record data
+
+
+def field(obj: Any, name: str, missing: Missing = Absent) -> Any:
+    """`obj.name` where obj is record data: a key (exact, else ignoring case), `missing` when the
+    record has none; an attribute of null is null. NOT_DATA for any other object. The sandbox
+    reads data through this too (sandbox.py), so the two paths read fields alike."""
     if type(obj) is dict:  # JSON objects: the common case, checked before the slower ABC test
-        return obj[name] if name in obj else lookup(obj, name)
+        return obj[name] if name in obj else lookup(obj, name, missing)
     if obj is None:
         return None
     if isinstance(obj, Absent):
@@ -78,7 +83,34 @@ def attribute(obj: Any, name: str) -> Any:
     if isinstance(obj, Table):
         return obj.find(name)
     if isinstance(obj, Mapping):
-        return lookup(obj, name)
+        return lookup(obj, name, missing)
+    return NOT_DATA
+
+
+def element(obj: Any, key: Any, missing: Missing = Absent, *, past_end: bool = True) -> Any:
+    """`obj[key]` where obj is record data, as `field` reads it; with past_end, an index past
+    the end of a list reads as `missing` too. NOT_DATA for anything else (an item of a list
+    within it among them: the callers take those first, or leave them to Jinja)."""
+    if obj is None:
+        return None
+    if isinstance(obj, Absent):
+        return obj.child(key)
+    if isinstance(obj, Table):
+        return obj.find(key)
+    if isinstance(obj, Mapping) and isinstance(key, str):
+        return lookup(obj, key, missing)
+    if past_end and type(obj) is list and type(key) is int and not -len(obj) <= key < len(obj):
+        return missing(obj, f"[{key}]")
+    return NOT_DATA
+
+
+def attribute(obj: Any, name: str) -> Any:
+    """`obj.name` in a mapping: a field of record data, a method of text, else the sandbox's rule."""
+    if name[:1] == "_":
+        raise Refused(f"access to {name!r} is not allowed in a mapping")
+    found = field(obj, name)
+    if found is not NOT_DATA:
+        return found
     if type(obj) is str and name in _TEXT_METHODS:
         return getattr(obj, name)  # a method of text, none of which changes anything
     return _sandbox().getattr(obj, name)
@@ -89,26 +121,16 @@ _TEXT_METHODS = frozenset(name for name in dir("") if name[:1] != "_") - {"forma
 
 
 def item(obj: Any, key: Any) -> Any:
-    """`obj[key]`: a key as `attribute` reads it, an item of a list, absent past its end."""
-    if obj is None:
-        return None
-    kind = type(obj)
-    if kind is dict and type(key) is str:
-        return obj[key] if key in obj else lookup(obj, key)
-    if kind is list and type(key) is int:
-        return obj[key] if -len(obj) <= key < len(obj) else Absent(obj, f"[{key}]")
-    if isinstance(obj, Absent):
-        return obj.child(key)
-    if isinstance(obj, Table):
-        return obj.find(key)
-    if isinstance(obj, Mapping) and isinstance(key, str):
-        return lookup(obj, key)
-    return _sandbox().getitem(obj, key)
+    """`obj[key]` in a mapping: an element of record data, else the sandbox's rule."""
+    if type(obj) is list and type(key) is int and -len(obj) <= key < len(obj):
+        return obj[key]  # the common case, first
+    found = element(obj, key)
+    return found if found is not NOT_DATA else _sandbox().getitem(obj, key)
 
 
-def lookup(obj: Mapping[Any, Any], key: str) -> Any:
+def lookup(obj: Mapping[Any, Any], key: str, missing: Missing = Absent) -> Any:
     found = fields.field(obj, key, fields.MISSING)
-    return Absent(obj, key) if found is fields.MISSING else found
+    return missing(obj, key) if found is fields.MISSING else found
 
 
 _OPERATORS = {"+": operator.add, "*": operator.mul, "%": operator.mod, "**": operator.pow}

@@ -25,9 +25,8 @@ from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-from scmapper.core import fields
 from scmapper.mapping import budget, plain, sizes
-from scmapper.mapping.absence import Absent, Table
+from scmapper.mapping.absence import Absent
 from scmapper.mapping.sizes import checked, weigh
 
 
@@ -116,35 +115,23 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
     def wrap_str_format(self, value: Any) -> None:
         return None  # str.format is refused outright (is_safe_attribute), never wrapped
 
+    def _missing(self, obj: Any, key: Any) -> Any:
+        """A key a record does not have: absent in a mapping, undefined in an export template."""
+        return Absent(obj, key) if self.absent_fields else self.undefined(obj=obj, name=key)
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         raise SecurityError(f"access to {attribute!r} is not allowed in a mapping")
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if attribute[:1] == "_":
             return self.unsafe_undefined(obj, attribute)
-        if type(obj) is dict:  # JSON objects: the common case, checked before the slower ABC test
-            return obj[attribute] if attribute in obj else _lookup(self, obj, attribute)
-        if obj is None:
-            return None
-        if isinstance(obj, Absent):
-            return obj.child(attribute)
-        if isinstance(obj, Table):
-            return obj.find(attribute)
-        if isinstance(obj, Mapping):
-            return _lookup(self, obj, attribute)
-        return super().getattr(obj, attribute)
+        found = plain.field(obj, attribute, self._missing)  # record data, read as compiled code reads it
+        return found if found is not plain.NOT_DATA else super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        if obj is None:
-            return None
-        if isinstance(obj, Absent):
-            return obj.child(argument)
-        if isinstance(obj, Table):
-            return obj.find(argument)
-        if isinstance(obj, Mapping) and isinstance(argument, str):
-            return _lookup(self, obj, argument)
-        if self.absent_fields and type(obj) is list and type(argument) is int and not -len(obj) <= argument < len(obj):
-            return Absent(obj, f"[{argument}]")
+        found = plain.element(obj, argument, self._missing, past_end=self.absent_fields)
+        if found is not plain.NOT_DATA:
+            return found
         if type(argument) is slice:  # a copy, made in C: counted like any value made
             budget.step()
             return checked(super().getitem(obj, argument))
@@ -169,13 +156,6 @@ class MappingSandbox(ImmutableSandboxedEnvironment):
     ) -> str:
         # A copy: callers may still read the tree they passed (the static checks do).
         return super()._generate(_Bounding().visit(copy.deepcopy(source)), name, filename, defer_init)
-
-
-def _lookup(env: MappingSandbox, obj: Mapping[Any, Any], key: str) -> Any:
-    found = fields.field(obj, key, fields.MISSING)
-    if found is not fields.MISSING:
-        return found
-    return Absent(obj, key) if env.absent_fields else env.undefined(obj=obj, name=key)
 
 
 # --- size checks ---------------------------------------------------------------------------
