@@ -210,11 +210,8 @@ def _fits(function: Any, node: nodes.Filter | nodes.Test, what: str) -> None:
     an argument fails in Jinja, with Jinja's message."""
     try:
         inspect.signature(function).bind(None, *node.args, **{str(k.key): None for k in node.kwargs})
-    except TypeError:
+    except (TypeError, ValueError):  # arguments it would not take, or a signature Python cannot read
         raise Unsupported(what) from None
-    except ValueError:  # a built-in without a signature to read (abs, len): one argument, no keywords
-        if node.args or node.kwargs:
-            raise Unsupported(what) from None
 
 
 def _known_test(node: nodes.Node) -> bool:

@@ -66,6 +66,10 @@ def default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
     return value
 
 
+# What a text has to offer a mapping: its public methods, but format (refused, as in the sandbox).
+_TEXT_METHODS = frozenset(name for name in dir("") if name[:1] != "_") - {"format", "format_map"}
+
+
 Missing = Callable[[Any, Any], Any]  # what a key a record does not have reads as: (record, key) -> value
 NOT_DATA: Any = object()  # what `field` and `element` say of an object that is not record data
 
@@ -114,10 +118,6 @@ def attribute(obj: Any, name: str) -> Any:
     if type(obj) is str and name in _TEXT_METHODS:
         return getattr(obj, name)  # a method of text, none of which changes anything
     return _sandbox().getattr(obj, name)
-
-
-# What a text has to offer a mapping: its public methods, but format (refused, as in the sandbox).
-_TEXT_METHODS = frozenset(name for name in dir("") if name[:1] != "_") - {"format", "format_map"}
 
 
 def item(obj: Any, key: Any) -> Any:

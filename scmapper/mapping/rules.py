@@ -89,7 +89,9 @@ class Rules:
         function = None if self.program is None else self.program.function(key)
         if function is not None:
             return function
-        interpreted = expressions_module().environment().compile_expression(source, undefined_to_none=False)
+        from scmapper.mapping import expressions  # Jinja: only for what is interpreted
+
+        interpreted = expressions.environment().compile_expression(source, undefined_to_none=False)
         return lambda context: interpreted(**context)
 
     def key_of(self, person: dict[str, Any], inputs: Inputs | None = None) -> str | None:
@@ -306,12 +308,6 @@ def _settled(function: Callable[[dict[str, Any]], Any], context: dict[str, Any])
     reads the var sees all its items, however many read it and in which order."""
     value = function(context)
     return checked(list(value)) if isinstance(value, Iterator) else value
-
-
-def expressions_module() -> Any:
-    from scmapper.mapping import expressions  # Jinja: only for what is interpreted
-
-    return expressions
 
 
 def _who(person: dict[str, Any]) -> str:
